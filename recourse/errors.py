@@ -1,0 +1,23 @@
+"""The whole error tree, re-exported so users catch one base class: ``RecourseError``."""
+
+from encoders.errors import (
+    BackendUnavailableError,
+    EncodingError,
+    InputValidationError,
+    RecourseError,
+    SchemaError,
+    SolverError,
+    UnsupportedModelError,
+    UntrustedModelError,
+)
+
+__all__ = [
+    "RecourseError",
+    "UnsupportedModelError",
+    "EncodingError",
+    "SchemaError",
+    "InputValidationError",
+    "BackendUnavailableError",
+    "SolverError",
+    "UntrustedModelError",
+]

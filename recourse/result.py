@@ -1,0 +1,141 @@
+"""The answer handed to users, letters and audits: :class:`RecourseResult`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+__all__ = ["Change", "RecourseResult", "STATUSES"]
+
+#: Every status a result can have, and what it means.
+STATUSES = {
+    "optimal": "a verified counterfactual whose cost the solver proved minimal",
+    "feasible": "a verified counterfactual; the solver stopped before proving it minimal "
+    "(see gap and bound)",
+    "no_recourse": "the solver proved that no change allowed by the action set reaches the "
+    "target class",
+    "time_limit": "the time limit was reached before any verified counterfactual was found",
+    "already_target": "the model already predicts the target class: nothing needs to change",
+    "error": "the solver failed or no candidate passed verification (see message)",
+}
+
+
+class Change(NamedTuple):
+    """One recommended change, in the user's units."""
+
+    feature: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class RecourseResult:
+    """Outcome of one recourse query.
+
+    Attributes
+    ----------
+    status : str
+        One of :data:`STATUSES`.
+    target : object
+        The class the applicant should reach.
+    predicted : object
+        The model's prediction for the applicant as given.
+    factual : dict
+        The applicant's validated values.
+    counterfactual : dict or None
+        The recommended values (all features), or ``None`` when there is none.
+    changes : list of Change
+        ``(feature, before, after)`` for every feature that changes.
+    cost : float or None
+        Cost of ``counterfactual`` under the chosen norm (for ``l0_l1``: the L0 count).
+    l1_cost, l0 : float or None
+        The weighted L1 cost and the weighted number of changed features of the
+        counterfactual, whatever the norm.
+    bound : float or None
+        The solver's proven lower bound on the optimal cost.
+    gap : float or None
+        Relative gap ``(cost - bound) / cost`` reported by the solver (0 when proven).
+    optimal : bool
+        True only when the solver proved optimality.
+    verified : bool
+        True when the model's own ``predict`` gives ``target`` on ``counterfactual``.
+    norm, backend : str
+        Objective and solver used.
+    solve_time, total_time : float
+        Seconds in the solver and in the whole query (validation to verification).
+    message : str
+        A sentence explaining the status.
+    feature_costs : dict
+        L1 cost contribution of every changed feature.
+    stats : dict
+        Problem size and reductions (variables, rows, binaries, fixed thresholds, ...).
+    """
+
+    status: str
+    target: Any
+    predicted: Any
+    factual: dict[str, Any]
+    counterfactual: dict[str, Any] | None = None
+    changes: list[Change] = field(default_factory=list)
+    cost: float | None = None
+    l1_cost: float | None = None
+    l0: float | None = None
+    bound: float | None = None
+    gap: float | None = None
+    optimal: bool = False
+    verified: bool = False
+    norm: str = "l1"
+    backend: str = "highs"
+    solve_time: float = 0.0
+    total_time: float = 0.0
+    message: str = ""
+    feature_costs: dict[str, float] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_recourse(self) -> bool:
+        """True when a verified counterfactual (or nothing to change) is available."""
+        return self.verified and self.status in ("optimal", "feasible", "already_target")
+
+    def changes_frame(self) -> pd.DataFrame:
+        """The changes as a table: feature, before, after, cost."""
+        return pd.DataFrame(
+            [
+                {"feature": c.feature, "before": c.before, "after": c.after,
+                 "cost": self.feature_costs.get(c.feature, 0.0)}
+                for c in self.changes
+            ],
+            columns=["feature", "before", "after", "cost"],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-serialisable apart from the user's own category values)."""
+        return {
+            "status": self.status,
+            "target": self.target,
+            "predicted": self.predicted,
+            "changes": [c._asdict() for c in self.changes],
+            "cost": self.cost,
+            "l1_cost": self.l1_cost,
+            "l0": self.l0,
+            "bound": self.bound,
+            "gap": self.gap,
+            "optimal": self.optimal,
+            "verified": self.verified,
+            "norm": self.norm,
+            "backend": self.backend,
+            "solve_time": self.solve_time,
+            "total_time": self.total_time,
+            "message": self.message,
+            "stats": dict(self.stats),
+        }
+
+    def __str__(self) -> str:
+        head = f"RecourseResult(status={self.status!r}, target={self.target!r}"
+        if self.cost is not None:
+            head += f", cost={self.cost:.4g}"
+        head += f", verified={self.verified})"
+        lines = [head] + [f"  {c.feature}: {c.before!r} -> {c.after!r}" for c in self.changes]
+        return "\n".join(lines)
