@@ -1,0 +1,44 @@
+"""Fitted models -> solver-neutral MILP blocks. Knows sklearn; knows no solver."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from encoders.block import EncodedModel, GroupLink, ThresholdLink, TreeStructure, ValueLink
+from encoders.domain import SearchSpace
+from encoders.errors import EncodingError, UnsupportedModelError
+from encoders.pipeline import InputMap, input_map, split_pipeline
+from encoders.registry import encoder_for, register_encoder, supported_models
+
+__all__ = [
+    "encode",
+    "supported_models",
+    "register_encoder",
+    "EncodedModel",
+    "SearchSpace",
+    "InputMap",
+    "ValueLink",
+    "ThresholdLink",
+    "GroupLink",
+    "TreeStructure",
+]
+
+
+def encode(model: Any, space: SearchSpace) -> EncodedModel:
+    """Encode a fitted model (bare estimator or Pipeline) over the search space ``space``.
+
+    Raises
+    ------
+    UnsupportedModelError
+        The estimator or a preprocessing step is not supported (the message lists what is).
+    EncodingError
+        The model is supported but cannot be encoded as given.
+    """
+    _, est = split_pipeline(model)
+    enc = encoder_for(est)
+    if not hasattr(est, "classes_"):
+        raise EncodingError(
+            f"{type(est).__name__} looks unfitted (no classes_); fit it before explaining."
+        )
+    imap = input_map(model, space)
+    return enc(est, imap, space)

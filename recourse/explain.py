@@ -1,37 +1,425 @@
-"""The one orchestration point: validate -> encode -> problem -> solve -> decode -> verify."""
+"""The one orchestration point: validate -> encode -> problem -> solve -> decode -> verify.
+
+:class:`RecourseEngine` encodes a model once and explains many applicants;
+:func:`find_recourse` is the one-call form (it keeps a small cache of engines, so calling it
+in a loop over applicants of one model does not re-encode the model).
+"""
 
 from __future__ import annotations
 
+import time
+import weakref
 from typing import Any
 
-__all__ = ["RecourseEngine", "find_recourse", "NORMS"]
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+import encoders
+from encoders.errors import InputValidationError, SchemaError, cap_list
+from recourse.result import Change, RecourseResult
+from recourse.schema import FeatureSchema
+from recourse.verify import action_violations, model_predict
+from solvers.highs import solve_highs
+from solvers.problem import RecourseProblem, build_problem, decode, point_costs, prune
+from solvers.status import Status
+
+__all__ = ["RecourseEngine", "find_recourse", "NORMS", "BACKENDS"]
 
 NORMS = ("l1", "l0", "l0_l1")
+BACKENDS = ("highs",)
+#: Margin by which the target class must win (decision function or summed tree
+#: probabilities); keeps answers clear of the solver's feasibility tolerance (1e-7).
+DEFAULT_MARGIN = 1e-6
+_N_CANDIDATES = 64
 
 
 class RecourseEngine:
-    """Build a model's encoding once; explain many applicants.
+    """Encode a model once; explain many applicants.
 
     Parameters
     ----------
     model : fitted sklearn estimator or Pipeline
+        See ``encoders.supported_models()``; Pipelines may hold affine preprocessing
+        (one-hot, ordinal, scalers, passthrough).
     schema : FeatureSchema
+        The applicant's columns and the action set.
     reference : DataFrame, optional
-        Known data (e.g. the training set) used to find a good starting solution quickly.
-    backend : str
-        "highs" (default).
+        Known rows (e.g. the training data). Rows the model assigns to the target class
+        give a first solution at once, which lets the solver discard every move that
+        costs more before it starts. Never changes the answer, only the time.
+    backend : {"highs"}
+        Solver backend.
+    margin : float
+        Margin by which the target class must win (see ``DEFAULT_MARGIN``).
+
+    Examples
+    --------
+    >>> engine = RecourseEngine(model, schema, reference=X_train)   # doctest: +SKIP
+    >>> engine.explain(X_test.iloc[0], target="good").changes        # doctest: +SKIP
     """
 
-    def __init__(self, model: Any, schema: Any, *, reference: Any = None,
-                 backend: str = "highs") -> None:
-        raise NotImplementedError
+    def __init__(self, model: Any, schema: FeatureSchema, *, reference: Any = None,
+                 backend: str = "highs", margin: float = DEFAULT_MARGIN) -> None:
+        if not isinstance(schema, FeatureSchema):
+            raise SchemaError(
+                f"schema must be a FeatureSchema, got {type(schema).__name__}; build one with "
+                "FeatureSchema.from_frame(X_train, ...) or FeatureSchema.from_yaml(path)."
+            )
+        if backend not in BACKENDS:
+            raise ValueError(f"The 'backend' parameter must be one of {BACKENDS}. Got {backend!r}.")
+        _check_columns(model, schema)
+        self.model = model
+        self.schema = schema
+        self.backend = backend
+        self.margin = float(margin)
+        self.space = schema.search_space()
+        self.spec = schema.lower()
+        t0 = time.perf_counter()
+        self.encoding = encoders.encode(model, self.space)
+        self.encode_time = time.perf_counter() - t0
+        self.classes = list(self.encoding.classes)
+        self._ref, self._ref_pred = self._reference(reference)
 
+    # ---------------------------------------------------------------- public
     def explain(self, applicant: Any, *, target: Any = None, norm: str = "l1",
-                time_limit: float = 60.0) -> Any:
-        raise NotImplementedError
+                time_limit: float = 60.0) -> RecourseResult:
+        """Find the minimal verified recourse for one applicant.
+
+        Parameters
+        ----------
+        applicant : Series, mapping, one-row DataFrame or 1-D sequence (schema order)
+        target : class label, optional
+            The class to reach. Default for a binary model: the class not predicted now.
+        norm : {"l1", "l0", "l0_l1"}
+            Weighted L1 cost, weighted number of changed features, or fewest changes with
+            the L1 cost as tie-break.
+        time_limit : float
+            Seconds for the solver (per phase for ``l0_l1``).
+
+        Returns
+        -------
+        RecourseResult
+            ``status`` says whether the answer is proven optimal, a feasible answer with a
+            gap, a proof that no recourse exists, or a time limit; ``verified`` says the
+            model's own ``predict`` gives the target on the counterfactual.
+
+        Raises
+        ------
+        InputValidationError
+            The applicant has NaN/inf, wrong columns, unknown categories.
+        ValueError
+            Unknown norm or target class.
+        """
+        t_start = time.perf_counter()
+        if norm not in NORMS:
+            raise ValueError(f"The 'norm' parameter must be one of {NORMS}. Got {norm!r} instead.")
+        row = self.schema.validate_row(applicant)
+        predicted = model_predict(self.model, self.schema, [row])[0]
+        target = self._resolve_target(target, predicted)
+        base = dict(target=target, predicted=predicted, factual=row, norm=norm,
+                    backend=self.backend)
+        if predicted == target:
+            return RecourseResult(
+                status="already_target", counterfactual=dict(row), cost=0.0, l1_cost=0.0, l0=0.0,
+                bound=0.0, gap=0.0, optimal=True, verified=True,
+                total_time=time.perf_counter() - t_start,
+                message=f"The model already predicts {target!r}: nothing needs to change.",
+                **base)
+        x0 = self.space.encode(row)
+        t_idx = self.classes.index(target)
+        margin = self.margin
+        solve_time = 0.0
+        for attempt in range(3):
+            deadline = t_start + time_limit
+            out = self._solve(x0, t_idx, norm, margin, deadline, use_incumbent=attempt == 0)
+            solve_time += out["time"]
+            if out["values"] is None:
+                return self._no_answer(out, base, solve_time, t_start)
+            for deep in (False, True):
+                s_cf = decode(out["problem"], out["values"], deep=deep)
+                cf = self.space.decode(s_cf)
+                ok = model_predict(self.model, self.schema, [cf])[0] == target
+                bad = action_violations(self.schema, row, cf)
+                if ok and not bad:
+                    return self._answer(out, base, x0, s_cf, cf, solve_time, t_start, attempt)
+            margin *= 1000.0
+        return RecourseResult(
+            status="error", solve_time=solve_time, total_time=time.perf_counter() - t_start,
+            message="No candidate passed verification with the model's own predict, even "
+            "after tightening the margin; this is a bug worth reporting with the model.",
+            **base)
+
+    # ------------------------------------------------------------- internals
+    def _resolve_target(self, target: Any, predicted: Any) -> Any:
+        if target is None:
+            if len(self.classes) != 2:
+                raise ValueError(
+                    f"The model has {len(self.classes)} classes {cap_list(self.classes)}; name "
+                    "the class to reach with target=..."
+                )
+            return self.classes[1] if predicted == self.classes[0] else self.classes[0]
+        for c in self.classes:
+            if c == target or str(c) == str(target):
+                return c
+        raise ValueError(
+            f"Unknown target class {target!r}; the model's classes are {cap_list(self.classes)}."
+        )
+
+    def _reference(self, reference: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if reference is None or self.encoding.tree is None:
+            return None, None
+        if not isinstance(reference, pd.DataFrame):
+            raise InputValidationError("reference must be a DataFrame with the schema's columns.")
+        missing = [n for n in self.schema.names if n not in reference.columns]
+        if missing:
+            raise InputValidationError(f"reference lacks the columns {cap_list(missing)}.")
+        rows = []
+        for _, r in reference[self.schema.names].iterrows():
+            try:
+                rows.append(self.space.encode(self.schema.validate_row(r)))
+            except InputValidationError:
+                continue  # a reference row with NaN or unknown levels is simply not used
+        if not rows:
+            return None, None
+        R = np.array(rows)
+        return R, self.encoding.predict_index(R)
+
+    def _incumbent(self, prob: RecourseProblem, x0: np.ndarray, t_idx: int,
+                   norm: str) -> np.ndarray | None:
+        """Block values of a cheap approved point built from the reference rows."""
+        if self._ref is None or self._ref_pred is None:
+            return None
+        R = self._ref[self._ref_pred == t_idx]
+        if R.shape[0] == 0:
+            return None
+        H = self._project(R, x0)
+        c = _point_cost_matrix(self.spec, x0, H, "l1" if norm == "l1" else "l0")
+        H = H[np.argsort(c, kind="stable")[:_N_CANDIDATES]]
+        ok = self.encoding.predict_index(H) == t_idx
+        if not ok.any():
+            return None
+        H = H[ok]
+        obj, obj0 = prob.objective("l1" if norm == "l1" else "l0")
+        nb = self.encoding.n_vars
+        V = self.encoding.block_values(H)
+        best = int(np.argmin(V @ obj[:nb]))
+        s, v = H[best], V[best]
+        # Greedy: revert single features to the applicant's value while still approved.
+        for _ in range(self.space.n_features):
+            cand = []
+            for j in range(self.space.n_features):
+                sl = slice(int(self.space.start[j]), int(self.space.start[j + 1]))
+                if not np.array_equal(s[sl], x0[sl]):
+                    t = s.copy()
+                    t[sl] = x0[sl]
+                    cand.append(t)
+            if not cand:
+                break
+            C = np.array(cand)
+            ok = self.encoding.predict_index(C) == t_idx
+            if not ok.any():
+                break
+            Vc = self.encoding.block_values(C[ok])
+            k = int(np.argmin(Vc @ obj[:nb]))
+            if Vc[k] @ obj[:nb] >= v @ obj[:nb]:
+                break
+            s, v = C[ok][k], Vc[k]
+        full = np.zeros(prob.n)
+        full[:nb] = v
+        return full
+
+    def _project(self, R: np.ndarray, x0: np.ndarray) -> np.ndarray:
+        """Reference rows moved into the applicant's action set (immutables, bounds, ...)."""
+        H = R.copy()
+        for j in range(self.space.n_features):
+            s, e = int(self.space.start[j]), int(self.space.start[j + 1])
+            if self.space.is_group(j):
+                cur = int(np.argmax(x0[s:e]))
+                allowed = self.spec.allowed_levels(j, cur)
+                bad = ~allowed[np.argmax(H[:, s:e], axis=1)]
+                H[bad, s:e] = x0[s:e]
+            else:
+                lo, hi = self.spec.numeric_range(j, float(x0[s]))
+                H[:, s] = np.clip(H[:, s], lo, hi)
+        return H
+
+    def _solve(self, x0: np.ndarray, t_idx: int, norm: str, margin: float, deadline: float,
+               use_incumbent: bool) -> dict[str, Any]:
+        prob = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm, margin=margin)
+        phase_norm = "l1" if norm == "l1" else "l0"
+        inc = self._incumbent(prob, x0, t_idx, norm) if use_incumbent else None
+        out = _solve_phase(prob, phase_norm, inc, deadline)
+        if norm != "l0_l1" or out["values"] is None:
+            return out
+        k_star = float(prob.l0 @ out["values"] + prob.l0_0)
+        row = sp.csr_matrix(prob.l0[None, :])
+        tol = 1e-7 * max(1.0, k_star)
+        prob2 = prob.with_rows(row, np.array([-np.inf]), np.array([k_star - prob.l0_0 + tol]))
+        out2 = _solve_phase(prob2, "l1", out["values"], deadline)
+        out2["time"] += out["time"]
+        if out["status"] is not Status.OPTIMAL and out2["status"] is Status.OPTIMAL:
+            out2["status"] = Status.FEASIBLE
+        out2["l0_bound"] = out["bound"]
+        return out2
+
+    def _answer(self, out: dict[str, Any], base: dict[str, Any], x0: np.ndarray,
+                s_cf: np.ndarray, cf: dict[str, Any], solve_time: float, t_start: float,
+                attempt: int) -> RecourseResult:
+        l1, l0 = point_costs(self.spec, x0, s_cf)
+        row = base["factual"]
+        changes = [Change(n, row[n], cf[n]) for n in self.schema.names if not _same(row[n], cf[n])]
+        norm = base["norm"]
+        cost = float(l1.sum()) if norm == "l1" else float(l0.sum())
+        optimal = out["status"] is Status.OPTIMAL
+        bound = out["bound"] if norm != "l0_l1" else out.get("l0_bound")
+        gap = 0.0 if optimal else _gap(cost, bound)
+        stats = dict(out["problem"].stats, attempts=attempt + 1,
+                     used_incumbent=out.get("incumbent", False),
+                     solver_status=out.get("raw", ""))
+        message = (
+            "Proven minimal by the solver and verified with the model's own predict."
+            if optimal else
+            f"Verified with the model's own predict; not proven minimal (gap {gap:.3g})."
+        )
+        return RecourseResult(
+            status="optimal" if optimal else "feasible", counterfactual=cf, changes=changes,
+            cost=cost, l1_cost=float(l1.sum()), l0=float(l0.sum()), bound=bound, gap=gap,
+            optimal=optimal, verified=True, solve_time=solve_time,
+            total_time=time.perf_counter() - t_start, message=message,
+            feature_costs={n: float(l1[j]) for j, n in enumerate(self.schema.names) if l1[j] > 0},
+            stats=stats, **base)
+
+    def _no_answer(self, out: dict[str, Any], base: dict[str, Any], solve_time: float,
+                   t_start: float) -> RecourseResult:
+        st = out["status"]
+        if st is Status.INFEASIBLE:
+            mutable = [f.name for f in self.schema if not f.immutable]
+            status, msg = "no_recourse", (
+                f"No change allowed by the action set makes the model predict "
+                f"{base['target']!r} (proven by the solver). Mutable features: "
+                f"{cap_list(mutable, 8)}; relaxing immutability, directions or bounds may "
+                "open recourse.")
+        elif st is Status.TIME_LIMIT:
+            status, msg = "time_limit", "The time limit was reached before any counterfactual was found."
+        else:
+            status, msg = "error", f"The solver failed ({out.get('raw', '')})."
+        return RecourseResult(status=status, bound=out.get("bound"), solve_time=solve_time,
+                              total_time=time.perf_counter() - t_start, message=msg,
+                              stats=dict(out["problem"].stats, solver_status=out.get("raw", "")),
+                              **base)
 
 
-def find_recourse(model: Any, applicant: Any, schema: Any, *, target: Any = None,
+def _solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
+                 deadline: float) -> dict[str, Any]:
+    """Solve one objective; with an incumbent, search only for strictly cheaper answers."""
+    c, c0 = prob.objective(norm)
+    upper = float(c @ incumbent + c0) if incumbent is not None else np.inf
+    t0 = time.perf_counter()
+    pruned, blocked = prune(prob, norm, upper)
+    res: dict[str, Any] = {"problem": pruned, "incumbent": incumbent is not None, "raw": ""}
+    if blocked:
+        res.update(status=Status.OPTIMAL if incumbent is not None else Status.INFEASIBLE,
+                   values=incumbent, objective=upper if incumbent is not None else None,
+                   bound=upper if incumbent is not None else None,
+                   time=time.perf_counter() - t0, raw="proven by tree bounds")
+        return res
+    if incumbent is not None:
+        tol = 1e-9 * max(1.0, abs(upper))
+        pruned = pruned.with_rows(sp.csr_matrix(c[None, :]), np.array([-np.inf]),
+                                  np.array([upper - c0 - tol]))
+        res["problem"] = pruned
+    sol = solve_highs(c, c0, pruned.lb, pruned.ub, pruned.integer, pruned.A, pruned.row_lo,
+                      pruned.row_hi, time_limit=max(1e-3, deadline - time.perf_counter()))
+    res.update(time=time.perf_counter() - t0, raw=sol.raw_status)
+    if incumbent is None:
+        res.update(status=sol.status, values=sol.values, objective=sol.objective, bound=sol.bound)
+        return res
+    if sol.status is Status.INFEASIBLE:
+        res.update(status=Status.OPTIMAL, values=incumbent, objective=upper, bound=upper)
+    elif sol.values is not None:
+        res.update(status=sol.status, values=sol.values, objective=sol.objective, bound=sol.bound)
+    else:
+        bound = min(upper, sol.bound) if sol.bound is not None else None
+        res.update(status=Status.FEASIBLE, values=incumbent, objective=upper, bound=bound)
+    return res
+
+
+def _point_cost_matrix(spec: Any, x0: np.ndarray, H: np.ndarray, norm: str) -> np.ndarray:
+    space = spec.space
+    total = np.zeros(H.shape[0])
+    for j in range(space.n_features):
+        s, e = int(space.start[j]), int(space.start[j + 1])
+        if space.is_group(j):
+            cur = int(np.argmax(x0[s:e]))
+            lvl = np.argmax(H[:, s:e], axis=1)
+            changed = lvl != cur
+            total += spec.level_costs(j, cur)[lvl] if norm == "l1" else changed * spec.l0_weight[j]
+        else:
+            d = np.abs(H[:, s] - x0[s])
+            total += spec.unit_cost[j] * d if norm == "l1" else (d > 0) * spec.l0_weight[j]
+    return total
+
+
+def _gap(cost: float, bound: float | None) -> float | None:
+    if bound is None:
+        return None
+    return max(0.0, cost - bound) / max(1e-12, abs(cost))
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (int, float, np.number)) and isinstance(b, (int, float, np.number)):
+        return float(a) == float(b)
+    return bool(a == b)
+
+
+def _check_columns(model: Any, schema: FeatureSchema) -> None:
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        names = [str(n) for n in names]
+        unseen = [n for n in schema.names if n not in names]
+        missing = [n for n in names if n not in schema.names]
+        if unseen or missing:
+            parts = []
+            if unseen:
+                parts.append(f"schema features unseen at fit time: {cap_list(unseen)}")
+            if missing:
+                parts.append(f"model features missing from the schema: {cap_list(missing)}")
+            raise SchemaError("The schema does not match the model's features; "
+                              + "; ".join(parts) + ".")
+        return
+    n_in = getattr(model, "n_features_in_", None)
+    if n_in is not None and int(n_in) != len(schema):
+        raise SchemaError(
+            f"The schema has {len(schema)} features, but the model expects {n_in} features."
+        )
+
+
+_ENGINES: weakref.WeakKeyDictionary[Any, dict[tuple[int, int], RecourseEngine]] = (
+    weakref.WeakKeyDictionary())
+
+
+def find_recourse(model: Any, applicant: Any, schema: FeatureSchema, *, target: Any = None,
                   norm: str = "l1", backend: str = "highs", time_limit: float = 60.0,
-                  reference: Any = None) -> Any:
-    raise NotImplementedError
+                  reference: Any = None) -> RecourseResult:
+    """Minimal verified recourse for one applicant (see :meth:`RecourseEngine.explain`).
+
+    The model's encoding is cached per (model, schema, reference) so calls in a loop
+    do not re-encode the model.
+
+    Examples
+    --------
+    >>> result = find_recourse(model, X_test.iloc[0], schema, norm="l1")  # doctest: +SKIP
+    >>> result.status, result.changes                                      # doctest: +SKIP
+    """
+    key = (id(schema), id(reference) if reference is not None else 0)
+    try:
+        cache = _ENGINES.setdefault(model, {})
+    except TypeError:
+        cache = {}
+    engine = cache.get(key)
+    if engine is None or engine.schema is not schema or engine.backend != backend:
+        engine = RecourseEngine(model, schema, reference=reference, backend=backend)
+        cache[key] = engine
+    return engine.explain(applicant, target=target, norm=norm, time_limit=time_limit)
+

@@ -1,0 +1,140 @@
+"""Solver-neutral encoding of a fitted model: variables, sparse rows, score rows, links.
+
+An :class:`EncodedModel` is plain arrays. Its variables are of three roles:
+
+* *link* variables that carry the user's features into the model (see the ``*Link``
+  classes): a numeric value ``x_j``; or, for tree models, threshold indicators
+  ``z_i = [x_j > t_i]`` over the sorted split thresholds of feature ``j`` in user units;
+  or the 0/1 level indicators of a categorical feature;
+* internal variables (tree leaves);
+* nothing else: costs and actionability belong to the problem layer (``solvers``).
+
+The model's decision is ``argmax_k score_k`` (or, for ``decision == "sign"``, class
+``classes[1]`` iff ``score_0 > 0``) with ``score = S @ v + s0``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["ValueLink", "ThresholdLink", "GroupLink", "TreeStructure", "EncodedModel"]
+
+
+@dataclass(frozen=True)
+class ValueLink:
+    """Numeric feature ``feature`` is the block variable ``var`` (user units)."""
+
+    feature: int
+    var: int
+
+
+@dataclass(frozen=True)
+class ThresholdLink:
+    """Numeric feature ``feature`` enters through ``z_i = [x > thresholds[i]]``.
+
+    ``thresholds`` are sorted and distinct, in user units; for integer features they sit
+    at ``k + 0.5`` so that every interval holds an integer. ``z`` is monotone:
+    ``z_0 >= z_1 >= ...`` (rows of the block).
+    """
+
+    feature: int
+    thresholds: np.ndarray
+    vars: np.ndarray
+
+
+@dataclass(frozen=True)
+class GroupLink:
+    """Categorical feature ``feature``: one 0/1 variable per level, in level order."""
+
+    feature: int
+    vars: np.ndarray
+
+
+@dataclass(frozen=True)
+class TreeStructure:
+    """What the problem layer needs to prune a tree ensemble per applicant.
+
+    ``literal`` (nodes x vars, CSR) and ``literal0`` give each internal node's right-branch
+    indicator ``r = literal @ v + literal0`` (0/1 at integral points). ``anc_right`` /
+    ``anc_left`` (leaves x nodes) mark the nodes a leaf lies right / left of.
+    ``leaf_var`` is the block variable of each leaf, ``leaf_tree`` its tree.
+    """
+
+    literal: sp.csr_matrix
+    literal0: np.ndarray
+    anc_right: sp.csr_matrix
+    anc_left: sp.csr_matrix
+    leaf_var: np.ndarray
+    leaf_tree: np.ndarray
+    n_trees: int
+
+
+@dataclass(frozen=True)
+class EncodedModel:
+    """A fitted model as a MILP block (see module docstring)."""
+
+    kind: str
+    classes: np.ndarray
+    decision: str
+    lb: np.ndarray
+    ub: np.ndarray
+    integer: np.ndarray
+    rows: sp.csr_matrix
+    row_lo: np.ndarray
+    row_hi: np.ndarray
+    links: tuple[Any, ...]
+    score: sp.csr_matrix
+    score0: np.ndarray
+    space_start: np.ndarray
+    tree: TreeStructure | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_vars(self) -> int:
+        return int(self.lb.shape[0])
+
+    def link_of(self, feature: int) -> Any:
+        for link in self.links:
+            if link.feature == feature:
+                return link
+        return None
+
+    def target_rows(self, target: int, margin: float) -> tuple[sp.csr_matrix, np.ndarray]:
+        """Rows ``G @ v >= lo`` that hold iff the model predicts ``classes[target]``.
+
+        Strict comparisons get ``margin``; ties that ``argmax`` breaks in the target's
+        favour (a later class) need only ``>= 0``.
+        """
+        if self.decision == "sign":
+            sign = 1.0 if target == 1 else -1.0
+            return (self.score * sign).tocsr(), np.array([sign * -self.score0[0] + margin])
+        rows, lo = [], []
+        for k in range(self.score.shape[0]):
+            if k == target:
+                continue
+            rows.append(self.score[target] - self.score[k])
+            need = margin if k < target else 0.0
+            lo.append(need - (self.score0[target] - self.score0[k]))
+        return sp.vstack(rows).tocsr(), np.array(lo)
+
+    def block_values(self, S: np.ndarray) -> np.ndarray:
+        """Block variable values at search vectors ``S`` (n x n_search), leaves included."""
+        from encoders.evaluate import block_values
+
+        return block_values(self, S)
+
+    def scores(self, S: np.ndarray) -> np.ndarray:
+        """Model scores at search vectors ``S``; the encoding's own forward pass."""
+        V = self.block_values(S)
+        return np.asarray(self.score @ V.T).T + self.score0
+
+    def predict_index(self, S: np.ndarray) -> np.ndarray:
+        """Index of the predicted class at search vectors ``S`` by the encoding."""
+        sc = self.scores(S)
+        if self.decision == "sign":
+            return (sc[:, 0] > 0).astype(np.int64)
+        return np.argmax(sc, axis=1)

@@ -1,0 +1,220 @@
+"""Decision trees and forests (RandomForest, ExtraTrees) as a pure 0/1 block.
+
+Formulation (DESIGN.md, "Tree ensembles as a pure 0/1 problem")
+----------------------------------------------------------------
+* For every numeric feature ``j`` the sorted distinct split thresholds of the whole
+  ensemble, mapped back to user units, ``t_1 < ... < t_k``; one binary
+  ``z_i = [x_j > t_i]`` each, with ``z_i >= z_{i+1}``. Integer features: a split
+  ``x <= t`` is ``x <= floor(t)``, so thresholds sit at ``floor(t) + 0.5`` and merge.
+* Categorical features: the 0/1 level indicators ``o_{j,l}``. A split on a one-hot (or
+  ordinal-coded, or scaled) column sends a fixed set ``R`` of levels right.
+* Every internal node has a right-branch literal ``r`` (``z_i``, ``1 - z_i`` for a
+  decreasing scaler, or ``sum_{l in R} o_{j,l}``). One binary ``y`` per leaf, exactly one
+  per tree, and per node ``sum(y in left subtree) <= 1 - r`` and
+  ``sum(y in right subtree) <= r``: two rows per node.
+* Score of class ``c``: ``sum_leaves p_{leaf,c} y_leaf`` (the forest's ``predict_proba``
+  times the number of trees); the prediction is its argmax.
+
+sklearn casts inputs to float32 and sends ``float32(x) <= t`` left; which side a level of
+a categorical feature takes is computed with the same cast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from encoders.block import EncodedModel, GroupLink, ThresholdLink, TreeStructure
+from encoders.domain import SearchSpace
+from encoders.errors import EncodingError
+from encoders.pipeline import InputMap
+
+__all__ = ["encode_trees", "tree_arrays"]
+
+
+def tree_arrays(tree: Any) -> dict[str, np.ndarray]:
+    """Copy an sklearn ``tree_`` into plain arrays (leaf values as probabilities)."""
+    t = tree.tree_
+    if t.n_outputs != 1:
+        raise EncodingError("Multi-output trees are not supported; fit one model per output.")
+    value = np.asarray(t.value[:, 0, :], dtype=float)
+    total = value.sum(axis=1, keepdims=True)
+    total[total == 0] = 1.0
+    return {
+        "left": np.asarray(t.children_left),
+        "right": np.asarray(t.children_right),
+        "feature": np.asarray(t.feature),
+        "threshold": np.asarray(t.threshold, dtype=float),
+        "proba": value / total,
+    }
+
+
+def _paths(left: np.ndarray, right: np.ndarray) -> list[tuple[int, list[int], list[int]]]:
+    """For each leaf: (leaf node, nodes it is right of, nodes it is left of)."""
+    out = []
+    stack: list[tuple[int, list[int], list[int]]] = [(0, [], [])]
+    while stack:
+        node, rs, ls = stack.pop()
+        if left[node] == -1:
+            out.append((node, rs, ls))
+            continue
+        stack.append((int(right[node]), rs + [node], ls))
+        stack.append((int(left[node]), rs, ls + [node]))
+    return out
+
+
+def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
+                 space: SearchSpace) -> EncodedModel:
+    """Encode a list of fitted sklearn classification trees (one forest)."""
+    trees = [tree_arrays(e) for e in estimators]
+    n_classes = len(classes)
+    # 1. Right literal of every internal node, in terms of (feature, user threshold) or levels.
+    node_lits: list[list[tuple[str, Any]]] = []
+    cuts: dict[int, list[float]] = {}
+    used_groups: set[int] = set()
+    for ta in trees:
+        lits: list[tuple[str, Any]] = []
+        for node in range(len(ta["left"])):
+            if ta["left"][node] == -1:
+                lits.append(("leaf", None))
+                continue
+            lits.append(_literal(int(ta["feature"][node]), float(ta["threshold"][node]),
+                                 imap, space, cuts, used_groups))
+        node_lits.append(lits)
+    # 2. Variables: thresholds per numeric feature, levels per used group, leaves.
+    links: list[Any] = []
+    var_of_cut: dict[tuple[int, float], int] = {}
+    nv = 0
+    mono_rows: list[tuple[int, int]] = []
+    for f in sorted(cuts):
+        th = np.unique(np.array(cuts[f], dtype=float))
+        vars_ = np.arange(nv, nv + th.size)
+        for t, v in zip(th, vars_):
+            var_of_cut[(f, float(t))] = int(v)
+        mono_rows += [(int(vars_[i]), int(vars_[i + 1])) for i in range(th.size - 1)]
+        links.append(ThresholdLink(feature=f, thresholds=th, vars=vars_))
+        nv += th.size
+    var_of_level: dict[int, np.ndarray] = {}
+    for f in sorted(used_groups):
+        k = len(space.levels[f] or ())
+        var_of_level[f] = np.arange(nv, nv + k)
+        links.append(GroupLink(feature=f, vars=var_of_level[f]))
+        nv += k
+    n_link = nv
+    # 3. Leaves and node literals as sparse rows.
+    lit_rows, lit_cols, lit_vals, lit0 = [], [], [], []
+    ar_r, ar_c, al_r, al_c = [], [], [], []
+    leaf_var, leaf_tree, leaf_prob = [], [], []
+    node_base = 0
+    for ti, (ta, lits) in enumerate(zip(trees, node_lits)):
+        for node, (kind, data) in enumerate(lits):
+            row = node_base + node
+            c0 = 0.0
+            if kind == "cut":
+                f, t, sign = data
+                v = var_of_cut[(f, t)]
+                lit_rows.append(row)
+                lit_cols.append(v)
+                lit_vals.append(float(sign))
+                c0 = 0.0 if sign > 0 else 1.0
+            elif kind == "levels":
+                f, right = data
+                for lvl in right:
+                    lit_rows.append(row)
+                    lit_cols.append(int(var_of_level[f][lvl]))
+                    lit_vals.append(1.0)
+            elif kind == "const":
+                c0 = float(data)
+            lit0.append(c0)
+        for node, rs, ls in _paths(ta["left"], ta["right"]):
+            li = len(leaf_var)
+            leaf_var.append(nv)
+            nv += 1
+            leaf_tree.append(ti)
+            leaf_prob.append(ta["proba"][node])
+            ar_r += [li] * len(rs)
+            ar_c += [node_base + n for n in rs]
+            al_r += [li] * len(ls)
+            al_c += [node_base + n for n in ls]
+        node_base += len(lits)
+    n_nodes, n_leaves = node_base, len(leaf_var)
+    literal = sp.csr_matrix((lit_vals, (lit_rows, lit_cols)), shape=(n_nodes, nv))
+    literal0 = np.array(lit0)
+    anc_right = sp.csr_matrix((np.ones(len(ar_r)), (ar_r, ar_c)), shape=(n_leaves, n_nodes))
+    anc_left = sp.csr_matrix((np.ones(len(al_r)), (al_r, al_c)), shape=(n_leaves, n_nodes))
+    leaf_var_a = np.array(leaf_var, dtype=np.int64)
+    # Leaf indicator in block-variable space: (leaves x nv) with a 1 at each leaf's var.
+    L = sp.csr_matrix((np.ones(n_leaves), (np.arange(n_leaves), leaf_var_a)), shape=(n_leaves, nv))
+    internal = np.flatnonzero(np.asarray(anc_right.sum(axis=0) + anc_left.sum(axis=0)).ravel() > 0)
+    left_rows = (anc_left.T @ L).tocsr()[internal] + literal[internal]
+    right_rows = (anc_right.T @ L).tocsr()[internal] - literal[internal]
+    one_per_tree = sp.csr_matrix(
+        (np.ones(n_leaves), (np.array(leaf_tree), leaf_var_a)), shape=(len(trees), nv))
+    mono = sp.csr_matrix(
+        (np.tile([1.0, -1.0], len(mono_rows)),
+         (np.repeat(np.arange(len(mono_rows)), 2), np.array(mono_rows, dtype=np.int64).ravel())),
+        shape=(len(mono_rows), nv))
+    rows = sp.vstack([left_rows, right_rows, one_per_tree, mono]).tocsr()
+    inf = np.inf
+    row_lo = np.concatenate([np.full(len(internal), -inf), np.full(len(internal), -inf),
+                             np.ones(len(trees)), np.zeros(len(mono_rows))])
+    row_hi = np.concatenate([1.0 - literal0[internal], literal0[internal],
+                             np.ones(len(trees)), np.full(len(mono_rows), inf)])
+    prob = np.array(leaf_prob).reshape(n_leaves, n_classes)
+    score = sp.csr_matrix(prob.T) @ L
+    return EncodedModel(
+        kind="trees",
+        classes=np.asarray(classes),
+        decision="argmax",
+        lb=np.zeros(nv),
+        ub=np.ones(nv),
+        integer=np.ones(nv, dtype=bool),
+        rows=rows,
+        row_lo=row_lo,
+        row_hi=row_hi,
+        links=tuple(links),
+        score=sp.csr_matrix(score),
+        score0=np.zeros(n_classes),
+        space_start=space.start.copy(),
+        tree=TreeStructure(literal=literal, literal0=literal0, anc_right=anc_right,
+                           anc_left=anc_left, leaf_var=leaf_var_a,
+                           leaf_tree=np.array(leaf_tree, dtype=np.int64), n_trees=len(trees)),
+        info={"n_trees": len(trees), "n_leaves": n_leaves, "n_link_vars": n_link,
+              "n_thresholds": int(sum(len(lk.thresholds) for lk in links
+                                      if isinstance(lk, ThresholdLink)))},
+    )
+
+
+def _literal(inp: int, t_m: float, imap: InputMap, space: SearchSpace,
+             cuts: dict[int, list[float]], used_groups: set[int]) -> tuple[str, Any]:
+    """The right-branch literal of the split ``model_input[inp] <= t_m``."""
+    f = int(imap.source[inp])
+    if f == -2:
+        raise EncodingError(
+            f"Model input #{inp} mixes several features; tree models need preprocessing that "
+            "maps each model input from one feature (one-hot, ordinal, scalers, passthrough)."
+        )
+    if f == -1:
+        goes_right = np.float32(imap.b[inp]) > t_m
+        return ("const", 1.0 if goes_right else 0.0)
+    s = int(space.start[f])
+    if space.is_group(f):
+        k = len(space.levels[f] or ())
+        vals = (imap.A[inp, s : s + k] + imap.b[inp]).astype(np.float32)
+        right = np.flatnonzero(vals > t_m)
+        if right.size == 0:
+            return ("const", 0.0)
+        if right.size == k:
+            return ("const", 1.0)
+        used_groups.add(f)
+        return ("levels", (f, right.tolist()))
+    a, b = float(imap.A[inp, s]), float(imap.b[inp])
+    t_u = (t_m - b) / a
+    if space.integer[f]:
+        t = float(np.floor(t_u) + 0.5) if a > 0 else float(np.ceil(t_u) - 0.5)
+    else:
+        t = float(t_u)
+    cuts.setdefault(f, []).append(t)
+    return ("cut", (f, t, 1 if a > 0 else -1))

@@ -1,0 +1,315 @@
+"""The recourse MILP: an encoded model + an action set + one applicant.
+
+Variables are the block's (``encoders.EncodedModel``) plus, for value-linked numeric
+features, ``t_j >= |x_j - x0_j|`` (L1) and a binary ``d_j`` (L0). Everything that depends
+on the applicant is bounds, objective coefficients and the few rows of value links; the
+model's rows are shared.
+
+Costs in each link (``u`` = unit cost, ``w`` = L0 weight of the feature):
+
+* Threshold link, thresholds ``t_1 < ... < t_k``, ``z_i = [x > t_i]``: crossing upward
+  lands at ``t_i`` (integer features: ``t_i + 1/2``), downward at ``t_i`` (integer:
+  ``t_i - 1/2``). The L1 cost is the telescoping sum of the distances between successive
+  landing points, linear in ``z``; thresholds the action set cannot cross are fixed. L0
+  is ``w (z_up + 1 - z_down)`` with the nearest thresholds above and below ``x0``.
+* Group link (levels ``o_l``, exactly one): ``sum_l cost_l o_l``; forbidden levels fixed
+  at 0; L0 is ``w (1 - o_current)``.
+* Value link: ``x`` bounded by the reachable range, ``t >= +-(x - x0)``; L0 by
+  ``-(x0 - lo) d <= x - x0 <= (hi - x0) d`` (needs finite bounds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from encoders.block import EncodedModel, GroupLink, ThresholdLink, ValueLink
+from encoders.errors import SchemaError
+from solvers.spec import ActionSpec
+
+__all__ = ["RecourseProblem", "build_problem", "prune", "decode", "point_costs"]
+
+
+@dataclass(frozen=True)
+class RecourseProblem:
+    """One applicant's MILP in arrays (see module docstring)."""
+
+    enc: EncodedModel
+    spec: ActionSpec
+    x0: np.ndarray
+    target: int
+    lb: np.ndarray
+    ub: np.ndarray
+    integer: np.ndarray
+    A: sp.csr_matrix
+    row_lo: np.ndarray
+    row_hi: np.ndarray
+    l1: np.ndarray
+    l1_0: float
+    l0: np.ndarray
+    l0_0: float
+    crossing: np.ndarray  # cost (L1) of moving each variable off its x0 value on its own
+    crossing_l0: np.ndarray
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return int(self.lb.shape[0])
+
+    def objective(self, norm: str) -> tuple[np.ndarray, float]:
+        if norm == "l1":
+            return self.l1, self.l1_0
+        return self.l0, self.l0_0
+
+    def with_bounds(self, lb: np.ndarray, ub: np.ndarray) -> RecourseProblem:
+        return replace(self, lb=lb, ub=ub)
+
+    def with_rows(self, rows: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray) -> RecourseProblem:
+        return replace(self, A=sp.vstack([self.A, rows]).tocsr(),
+                       row_lo=np.concatenate([self.row_lo, lo]),
+                       row_hi=np.concatenate([self.row_hi, hi]))
+
+
+def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: int,
+                  *, norm: str, margin: float) -> RecourseProblem:
+    """Assemble the MILP for applicant ``x0`` (a search vector) and class index ``target``."""
+    space = spec.space
+    nb = enc.n_vars
+    lb, ub = enc.lb.copy(), enc.ub.copy()
+    integer = enc.integer.copy()
+    l1, l0 = np.zeros(nb), np.zeros(nb)
+    cross, cross0 = np.zeros(nb), np.zeros(nb)
+    l1_0 = l0_0 = 0.0
+    extra_lb: list[float] = []
+    extra_ub: list[float] = []
+    extra_int: list[bool] = []
+    extra_l1: list[float] = []
+    extra_l0: list[float] = []
+    rows: list[tuple[dict[int, float], float, float]] = []
+    need_l0 = norm in ("l0", "l0_l1")
+
+    def new_var(lo: float, hi: float, is_int: bool, c1: float, c0_: float) -> int:
+        extra_lb.append(lo)
+        extra_ub.append(hi)
+        extra_int.append(is_int)
+        extra_l1.append(c1)
+        extra_l0.append(c0_)
+        return nb + len(extra_lb) - 1
+
+    for link in enc.links:
+        j = link.feature
+        s = int(space.start[j])
+        u, w = float(spec.unit_cost[j]), float(spec.l0_weight[j])
+        if isinstance(link, GroupLink):
+            k = len(link.vars)
+            cur = int(np.argmax(x0[s : s + k]))
+            allowed = spec.allowed_levels(j, cur)
+            ub[link.vars] = np.where(allowed, 1.0, 0.0)
+            cost = spec.level_costs(j, cur)
+            l1[link.vars] = cost
+            cross[link.vars] = cost
+            l0[link.vars[cur]] -= w
+            l0_0 += w
+            cross0[link.vars] = w
+            cross0[link.vars[cur]] = 0.0
+            rows.append(({int(v): 1.0 for v in link.vars}, 1.0, 1.0))
+        elif isinstance(link, ThresholdLink):
+            xv = float(x0[s])
+            lo, hi = spec.numeric_range(j, xv)
+            t = link.thresholds
+            is_int = bool(space.integer[j])
+            half = 0.5 if is_int else 0.0
+            above = t >= xv
+            can1 = hi > t
+            can0 = lo <= t - half if is_int else lo <= t
+            lb[link.vars] = np.where(can0, 0.0, 1.0)
+            ub[link.vars] = np.where(can1, 1.0, 0.0)
+            up = np.flatnonzero(above)
+            if up.size:
+                land = t[up] + half
+                steps = np.diff(np.concatenate([[xv], land]))
+                l1[link.vars[up]] = u * steps
+                cross[link.vars[up]] = u * (land - xv)
+                l0[link.vars[up[0]]] += w
+                cross0[link.vars[up]] = w
+            down = np.flatnonzero(~above)[::-1]
+            if down.size:
+                land = t[down] - half
+                steps = np.diff(np.concatenate([[xv], land])) * -1.0
+                l1[link.vars[down]] = -u * steps
+                l1_0 += float(u * steps.sum())
+                cross[link.vars[down]] = u * (xv - land)
+                l0[link.vars[down[0]]] -= w
+                l0_0 += w
+                cross0[link.vars[down]] = w
+        elif isinstance(link, ValueLink):
+            xv = float(x0[s])
+            lo, hi = spec.numeric_range(j, xv)
+            v = link.var
+            lb[v], ub[v] = lo, hi
+            tv = new_var(0.0, np.inf, False, u, 0.0)
+            rows.append(({tv: 1.0, v: -1.0}, -xv, np.inf))
+            rows.append(({tv: 1.0, v: 1.0}, xv, np.inf))
+            if need_l0:
+                if not (np.isfinite(lo) and np.isfinite(hi)):
+                    raise SchemaError(
+                        f"Feature {space.names[j]!r} needs finite bounds for the L0 objective "
+                        "on a linear model; declare lower and upper bounds in the schema."
+                    )
+                d = new_var(0.0, 1.0 if hi > lo else 0.0, True, 0.0, w)
+                rows.append(({v: 1.0, d: -(hi - xv)}, -np.inf, xv))
+                rows.append(({v: -1.0, d: -(xv - lo)}, -np.inf, -xv))
+    n = nb + len(extra_lb)
+    G, g_lo = enc.target_rows(target, margin)
+    pad = lambda M: sp.hstack([M, sp.csr_matrix((M.shape[0], n - nb))]).tocsr()  # noqa: E731
+    if rows:
+        r_i = [i for i, (coefs, _, _) in enumerate(rows) for _ in coefs]
+        r_j = [c for coefs, _, _ in rows for c in coefs]
+        r_v = [x for coefs, _, _ in rows for x in coefs.values()]
+        R = sp.csr_matrix((r_v, (r_i, r_j)), shape=(len(rows), n))
+    else:
+        R = sp.csr_matrix((0, n))
+    A = sp.vstack([pad(enc.rows), pad(G), R]).tocsr()
+    row_lo = np.concatenate([enc.row_lo, g_lo, [r[1] for r in rows]])
+    row_hi = np.concatenate([enc.row_hi, np.full(len(g_lo), np.inf), [r[2] for r in rows]])
+    ext = lambda a, b: np.concatenate([a, np.asarray(b, dtype=a.dtype)])  # noqa: E731
+    return RecourseProblem(
+        enc=enc, spec=spec, x0=np.asarray(x0, dtype=float), target=target,
+        lb=ext(lb, extra_lb), ub=ext(ub, extra_ub), integer=ext(integer, extra_int),
+        A=A, row_lo=row_lo, row_hi=row_hi,
+        l1=ext(l1, extra_l1), l1_0=l1_0, l0=ext(l0, extra_l0), l0_0=l0_0,
+        crossing=ext(cross, np.zeros(len(extra_lb))),
+        crossing_l0=ext(cross0, np.zeros(len(extra_lb))),
+        stats={"n_vars": n, "n_rows": int(A.shape[0]), "n_int": int(ext(integer, extra_int).sum())},
+    )
+
+
+def prune(prob: RecourseProblem, norm: str, upper: float) -> tuple[RecourseProblem, bool]:
+    """Fix every move whose cost alone is ``>= upper``; drop dead leaves; bound each tree.
+
+    Returns the reduced problem (same variables, tighter bounds) and ``True`` when the
+    bounds alone prove that no solution costs less than ``upper``.
+    """
+    enc = prob.enc
+    lb, ub = prob.lb.copy(), prob.ub.copy()
+    cross = prob.crossing if norm == "l1" else prob.crossing_l0
+    tol = 1e-9 * max(1.0, abs(upper))
+    x0v = _link_values_at_x0(prob)
+    too_far = (cross >= upper - tol) & np.isfinite(x0v)
+    lb[too_far] = np.maximum(lb[too_far], np.minimum(x0v[too_far], ub[too_far]))
+    ub[too_far] = np.minimum(ub[too_far], np.maximum(x0v[too_far], lb[too_far]))
+    n_fixed = int(too_far.sum())
+    tree = enc.tree
+    if tree is None:
+        return prob.with_bounds(lb, ub), False
+    nb = enc.n_vars
+    lit = tree.literal
+    pos = lit.maximum(0)
+    neg = lit.minimum(0)
+    rmax = np.asarray(pos @ ub[:nb] + neg @ lb[:nb]).ravel() + tree.literal0
+    rmin = np.asarray(pos @ lb[:nb] + neg @ ub[:nb]).ravel() + tree.literal0
+    right_dead = (rmax < 0.5).astype(float)
+    left_dead = (rmin > 0.5).astype(float)
+    dead = (tree.anc_right @ right_dead + tree.anc_left @ left_dead) > 0
+    ub[tree.leaf_var[dead]] = 0.0
+    # Per-tree bound: the best each tree can still add to every target row.
+    G, g_lo = enc.target_rows(prob.target, 0.0)
+    Gl = np.asarray(G[:, tree.leaf_var].todense())
+    Gl = np.where(dead[None, :], -np.inf, Gl)
+    best = np.full((Gl.shape[0], tree.n_trees), -np.inf)
+    for r in range(Gl.shape[0]):
+        np.maximum.at(best[r], tree.leaf_tree, Gl[r])
+    reach = best.sum(axis=1)
+    blocked = bool(np.any(reach < g_lo - 1e-12))
+    stats = dict(prob.stats, fixed_by_bound=n_fixed, dead_leaves=int(dead.sum()))
+    return replace(prob.with_bounds(lb, ub), stats=stats), blocked
+
+
+def _link_values_at_x0(prob: RecourseProblem) -> np.ndarray:
+    """Value of every link variable at the applicant (NaN for other variables)."""
+    out = np.full(prob.n, np.nan)
+    V = prob.enc.block_values(prob.x0[None, :])[0]
+    for link in prob.enc.links:
+        if isinstance(link, (ThresholdLink, GroupLink)):
+            out[link.vars] = V[link.vars]
+    return out
+
+
+def decode(prob: RecourseProblem, values: np.ndarray, *, deep: bool = False) -> np.ndarray:
+    """The counterfactual search vector for solver values ``values``.
+
+    Each numeric feature is placed at the point of its chosen interval closest to the
+    applicant (strictly inside for continuous features, an integer for integer ones);
+    with ``deep`` it is placed at the middle of the interval instead (used when the
+    nearest point fails verification through float32 rounding).
+    """
+    space = prob.spec.space
+    s_cf = prob.x0.copy()
+    for link in prob.enc.links:
+        j = link.feature
+        s = int(space.start[j])
+        if isinstance(link, GroupLink):
+            lvl = int(np.argmax(values[link.vars]))
+            s_cf[s : s + len(link.vars)] = 0.0
+            s_cf[s + lvl] = 1.0
+        elif isinstance(link, ValueLink):
+            x = float(values[link.var])
+            s_cf[s] = float(np.round(x)) if space.integer[j] else x
+        elif isinstance(link, ThresholdLink):
+            m = int(np.round(values[link.vars]).sum())
+            lo_t = link.thresholds[m - 1] if m > 0 else -np.inf
+            hi_t = link.thresholds[m] if m < len(link.thresholds) else np.inf
+            xv = float(prob.x0[s])
+            lo, hi = prob.spec.numeric_range(j, xv)
+            s_cf[s] = _place(xv, lo_t, hi_t, lo, hi, bool(space.integer[j]), deep)
+    return s_cf
+
+
+def _place(x0: float, t_lo: float, t_hi: float, lo: float, hi: float, is_int: bool,
+           deep: bool) -> float:
+    """A value in ``(t_lo, t_hi]`` within ``[lo, hi]``, nearest ``x0`` (or central if deep)."""
+    a = max(t_lo, lo) if np.isfinite(t_lo) else lo
+    b = min(t_hi, hi) if np.isfinite(t_hi) else hi
+    if is_int:
+        first = np.floor(t_lo) + 1 if np.isfinite(t_lo) else np.ceil(lo)
+        first = max(first, np.ceil(lo))
+        last = np.floor(t_hi) if np.isfinite(t_hi) else np.floor(hi)
+        last = min(last, np.floor(hi))
+        if deep:
+            return float(np.floor((first + last) / 2))
+        return float(min(max(np.round(x0), first), last))
+    if t_lo < x0 <= t_hi and not deep:
+        return x0
+    if deep:
+        if np.isfinite(a) and np.isfinite(b):
+            return float((a + b) / 2)
+        return float(a + max(1.0, abs(a)) * 0.01) if np.isfinite(a) else float(b - max(1.0, abs(b)) * 0.01)
+    width = (b - a) if np.isfinite(a) and np.isfinite(b) else np.inf
+    if x0 <= t_lo:
+        eps = min(1e-6 * max(1.0, abs(t_lo)), width / 2)
+        return float(t_lo + eps)
+    eps = min(1e-6 * max(1.0, abs(t_hi)), width / 2)
+    return float(t_hi - eps)
+
+
+def point_costs(spec: ActionSpec, x0: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature L1 cost and L0 indicator (weighted) of moving from ``x0`` to ``s``."""
+    space = spec.space
+    l1 = np.zeros(space.n_features)
+    l0 = np.zeros(space.n_features)
+    for j in range(space.n_features):
+        st = int(space.start[j])
+        if space.is_group(j):
+            k = len(space.levels[j] or ())
+            a, b = int(np.argmax(x0[st : st + k])), int(np.argmax(s[st : st + k]))
+            l1[j] = spec.level_costs(j, a)[b]
+            changed = a != b
+        else:
+            delta = abs(float(s[st]) - float(x0[st]))
+            l1[j] = spec.unit_cost[j] * delta
+            changed = delta > 0
+        l0[j] = spec.l0_weight[j] if changed else 0.0
+    return l1, l0
