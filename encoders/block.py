@@ -62,6 +62,11 @@ class TreeStructure:
     indicator ``r = literal @ v + literal0`` (0/1 at integral points). ``anc_right`` /
     ``anc_left`` (leaves x nodes) mark the nodes a leaf lies right / left of.
     ``leaf_var`` is the block variable of each leaf, ``leaf_tree`` its tree.
+    ``nodes`` holds flat arrays over all nodes of all trees for a fast forward pass:
+    ``left``/``right`` children (-1 at leaves), ``leaf`` (leaf index or -1), ``roots``,
+    ``kind`` (0 constant, 1 threshold, 2 levels), ``var``/``sign``/``c0`` (threshold
+    literal ``c0 + sign * z[var]``), ``group``/``table`` (levels literal: a row of
+    ``table`` over the levels of group ``group``; ``group_feature`` maps groups to features).
     """
 
     literal: sp.csr_matrix
@@ -71,6 +76,7 @@ class TreeStructure:
     leaf_var: np.ndarray
     leaf_tree: np.ndarray
     n_trees: int
+    nodes: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,12 @@ class EncodedModel:
 
     def scores(self, S: np.ndarray) -> np.ndarray:
         """Model scores at search vectors ``S``; the encoding's own forward pass."""
+        if self.tree is not None:
+            from encoders.evaluate import tree_leaves
+
+            leaves = tree_leaves(self, S)
+            per_leaf = np.asarray(self.score[:, self.tree.leaf_var].todense())
+            return per_leaf[:, leaves].sum(axis=2).T + self.score0
         V = self.block_values(S)
         return np.asarray(self.score @ V.T).T + self.score0
 

@@ -1,7 +1,8 @@
 """The encoding's own forward pass: block variable values at given search vectors.
 
-Used to rank candidate starting points quickly (thousands per millisecond) and by the
-tests to check an encoding against the model's own ``predict``.
+Used to rank candidate starting points quickly and by the tests to check an encoding
+against the model's own ``predict``. Tree ensembles are walked level by level over flat
+node arrays (memory ``O(points x trees)``), never through dense node matrices.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from encoders.block import GroupLink, ThresholdLink, ValueLink
 if TYPE_CHECKING:
     from encoders.block import EncodedModel
 
-__all__ = ["block_values"]
+__all__ = ["block_values", "link_values", "tree_leaves"]
 
 
-def block_values(enc: EncodedModel, S: np.ndarray) -> np.ndarray:
-    """Values of every block variable at the search vectors ``S`` (n x n_search)."""
+def link_values(enc: EncodedModel, S: np.ndarray) -> np.ndarray:
+    """Block values with only the link variables filled (leaves left at 0)."""
     S = np.atleast_2d(np.asarray(S, dtype=float))
     V = np.zeros((S.shape[0], enc.n_vars))
     for link in enc.links:
@@ -30,10 +31,41 @@ def block_values(enc: EncodedModel, S: np.ndarray) -> np.ndarray:
             V[:, link.vars] = S[:, [s]] > link.thresholds[None, :]
         elif isinstance(link, GroupLink):
             V[:, link.vars] = S[:, s : s + len(link.vars)]
+    return V
+
+
+def tree_leaves(enc: EncodedModel, S: np.ndarray) -> np.ndarray:
+    """Leaf index (into ``enc.tree.leaf_var``) reached in every tree: (points x trees)."""
     tree = enc.tree
-    if tree is not None:
-        r = np.asarray(tree.literal @ V.T).T + tree.literal0
-        hits = np.asarray(tree.anc_right @ r.T).T + np.asarray(tree.anc_left @ (1.0 - r).T).T
-        depth = np.asarray(tree.anc_right.sum(axis=1) + tree.anc_left.sum(axis=1)).ravel()
-        V[:, tree.leaf_var] = np.abs(hits - depth) < 0.5
+    assert tree is not None
+    nd = tree.nodes
+    S = np.atleast_2d(np.asarray(S, dtype=float))
+    n = S.shape[0]
+    Z = link_values(enc, S)
+    gf = nd["group_feature"]
+    levels = np.zeros((n, max(len(gf), 1)), dtype=np.int64)
+    for g, f in enumerate(gf):
+        s, e = int(enc.space_start[f]), int(enc.space_start[f + 1])
+        levels[:, g] = np.argmax(S[:, s:e], axis=1)
+    node = np.repeat(nd["roots"][None, :], n, axis=0)
+    rows = np.arange(n)[:, None]
+    for _ in range(64):
+        inner = nd["left"][node] >= 0
+        if not inner.any():
+            break
+        kind = nd["kind"][node]
+        r = nd["c0"][node] + nd["sign"][node] * Z[rows, nd["var"][node]] * (kind == 1)
+        grp = nd["group"][node]
+        r = np.where(kind == 2, nd["table"][node, levels[rows, grp]], r)
+        nxt = np.where(r > 0.5, nd["right"][node], nd["left"][node])
+        node = np.where(inner, nxt, node)
+    return nd["leaf"][node]
+
+
+def block_values(enc: EncodedModel, S: np.ndarray) -> np.ndarray:
+    """Values of every block variable at the search vectors ``S`` (n x n_search)."""
+    V = link_values(enc, S)
+    if enc.tree is not None:
+        leaves = tree_leaves(enc, S)
+        V[np.arange(V.shape[0])[:, None], enc.tree.leaf_var[leaves]] = 1.0
     return V

@@ -18,7 +18,7 @@ step that is not on the list of affine steps is rejected before any probing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -59,6 +59,12 @@ class InputMap:
     A: np.ndarray
     b: np.ndarray
     source: np.ndarray
+    #: ``exact(j, values)``: model inputs (rows x inputs) computed by the fitted
+    #: preprocessor itself when numeric feature ``j`` takes ``values`` (others at a base
+    #: point). Tree encoders use it to decide, in sklearn's own float arithmetic, on which
+    #: side of a split an integer value falls.
+    exact: Callable[[int, np.ndarray], np.ndarray] | None = field(
+        default=None, repr=False, compare=False)
 
     @property
     def n_inputs(self) -> int:
@@ -181,7 +187,13 @@ def input_map(model: Any, space: SearchSpace, seed: int = 0) -> InputMap:
             source[i] = used[0]
         elif used.size > 1:
             source[i] = -2
-    return InputMap(A=A, b=b, source=source)
+
+    def exact(j: int, values: np.ndarray) -> np.ndarray:
+        rows = np.repeat(base[None, :], len(values), axis=0)
+        rows[:, int(space.start[j])] = values
+        return T(space.frame(rows))
+
+    return InputMap(A=A, b=b, source=source, exact=exact)
 
 
 def _check_affine(T: Callable[[pd.DataFrame], np.ndarray], space: SearchSpace,

@@ -74,6 +74,7 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
     node_lits: list[list[tuple[str, Any]]] = []
     cuts: dict[int, list[float]] = {}
     used_groups: set[int] = set()
+    int_cut = _integer_cuts(trees, imap, space)
     for ta in trees:
         lits: list[tuple[str, Any]] = []
         for node in range(len(ta["left"])):
@@ -81,7 +82,7 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
                 lits.append(("leaf", None))
                 continue
             lits.append(_literal(int(ta["feature"][node]), float(ta["threshold"][node]),
-                                 imap, space, cuts, used_groups))
+                                 imap, space, cuts, used_groups, int_cut))
         node_lits.append(lits)
     # 2. Variables: thresholds per numeric feature, levels per used group, leaves.
     links: list[Any] = []
@@ -140,6 +141,7 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
             al_c += [node_base + n for n in ls]
         node_base += len(lits)
     n_nodes, n_leaves = node_base, len(leaf_var)
+    nodes = _flat_nodes(trees, node_lits, var_of_cut, sorted(used_groups), space)
     literal = sp.csr_matrix((lit_vals, (lit_rows, lit_cols)), shape=(n_nodes, nv))
     literal0 = np.array(lit0)
     anc_right = sp.csr_matrix((np.ones(len(ar_r)), (ar_r, ar_c)), shape=(n_leaves, n_nodes))
@@ -180,15 +182,117 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
         space_start=space.start.copy(),
         tree=TreeStructure(literal=literal, literal0=literal0, anc_right=anc_right,
                            anc_left=anc_left, leaf_var=leaf_var_a,
-                           leaf_tree=np.array(leaf_tree, dtype=np.int64), n_trees=len(trees)),
+                           leaf_tree=np.array(leaf_tree, dtype=np.int64), n_trees=len(trees),
+                           nodes=nodes),
         info={"n_trees": len(trees), "n_leaves": n_leaves, "n_link_vars": n_link,
               "n_thresholds": int(sum(len(lk.thresholds) for lk in links
                                       if isinstance(lk, ThresholdLink)))},
     )
 
 
+def _f32(x: Any) -> Any:
+    """Round to float32 as sklearn's trees do, then compare in float64 as their C code does.
+
+    (NumPy 2 would compare a float32 array with a Python float *in float32*, rounding the
+    threshold too: a value 1e-9 above a threshold would compare equal to it.)
+    """
+    return np.asarray(x, dtype=np.float32).astype(np.float64)
+
+
+def _integer_cuts(trees: list[dict[str, np.ndarray]], imap: InputMap,
+                  space: SearchSpace) -> dict[tuple[int, float], float]:
+    """User-space cut ``k + 1/2`` of every split on an integer feature, decided exactly.
+
+    The split ``float32(model_input) <= t`` is evaluated on the integers around the
+    threshold mapped back to user units, with the model input computed by the fitted
+    preprocessor itself. Bootstrap forests put thresholds within float32 resolution of a
+    scaled integer value (seen here on German credit: 1e-9 below the scaled value of 2),
+    where the float64 inverse ``(t - b) / a`` cannot tell the sides apart.
+    """
+    splits: dict[int, set[tuple[int, float]]] = {}
+    for ta in trees:
+        inner = ta["left"] != -1
+        for inp, t_m in zip(ta["feature"][inner], ta["threshold"][inner]):
+            f = int(imap.source[int(inp)])
+            if f >= 0 and not space.is_group(f) and space.integer[f]:
+                splits.setdefault(f, set()).add((int(inp), float(t_m)))
+    out: dict[tuple[int, float], float] = {}
+    for f, items in splits.items():
+        s = int(space.start[f])
+        guesses = {}
+        for inp, t_m in items:
+            a, b = float(imap.A[inp, s]), float(imap.b[inp])
+            k = np.floor((t_m - b) / a)
+            guesses[(inp, t_m)] = np.arange(k - 2, k + 3)
+        values = np.unique(np.concatenate(list(guesses.values())))
+        if imap.exact is not None:
+            Z = _f32(imap.exact(f, values))
+        else:
+            Z = _f32(values[:, None] * imap.A[:, s][None, :] + imap.b[None, :])
+        pos = {v: i for i, v in enumerate(values)}
+        for (inp, t_m), cand in guesses.items():
+            left = np.array([Z[pos[v], inp] <= t_m for v in cand])
+            a = float(imap.A[inp, s])
+            # increasing map: left is a prefix of the candidates; decreasing: a suffix
+            if a > 0:
+                k = cand[left].max() if left.any() else cand[0] - 1
+                out[(inp, t_m)] = float(k + 0.5)
+            else:
+                k = cand[left].min() if left.any() else cand[-1] + 1
+                out[(inp, t_m)] = float(k - 0.5)
+    return out
+
+
+def _flat_nodes(trees: list[dict[str, np.ndarray]], node_lits: list[list[tuple[str, Any]]],
+                var_of_cut: dict[tuple[int, float], int], groups: list[int],
+                space: SearchSpace) -> dict[str, np.ndarray]:
+    """Flat node arrays over the whole ensemble (see ``TreeStructure.nodes``)."""
+    gpos = {f: i for i, f in enumerate(groups)}
+    width = max([len(space.levels[f] or ()) for f in groups], default=1)
+    left, right, leaf, kind, var, sign, c0, group, table_rows = ([] for _ in range(9))
+    roots = []
+    base = leaf_count = 0
+    for ta, lits in zip(trees, node_lits):
+        roots.append(base)
+        for node, (k, data) in enumerate(lits):
+            is_leaf = ta["left"][node] == -1
+            left.append(-1 if is_leaf else base + int(ta["left"][node]))
+            right.append(-1 if is_leaf else base + int(ta["right"][node]))
+            # leaves are numbered in the same order as encode_trees's _paths (DFS, left first)
+            leaf.append(-1)
+            kd, v, sg, cc, gr, row = 0, 0, 1.0, 0.0, 0, np.zeros(width, dtype=bool)
+            if k == "cut":
+                f, t, sgn = data
+                kd, v, sg, cc = 1, var_of_cut[(f, t)], float(sgn), 0.0 if sgn > 0 else 1.0
+            elif k == "levels":
+                f, rset = data
+                kd, gr = 2, gpos[f]
+                row[rset] = True
+            elif k == "const":
+                cc = float(data)
+            kind.append(kd)
+            var.append(v)
+            sign.append(sg)
+            c0.append(cc)
+            group.append(gr)
+            table_rows.append(row)
+        for node, _, _ in _paths(ta["left"], ta["right"]):
+            leaf[base + node] = leaf_count
+            leaf_count += 1
+        base += len(lits)
+    return {
+        "left": np.array(left, dtype=np.int64), "right": np.array(right, dtype=np.int64),
+        "leaf": np.array(leaf, dtype=np.int64), "roots": np.array(roots, dtype=np.int64),
+        "kind": np.array(kind, dtype=np.int8), "var": np.array(var, dtype=np.int64),
+        "sign": np.array(sign), "c0": np.array(c0), "group": np.array(group, dtype=np.int64),
+        "table": np.array(table_rows, dtype=bool).reshape(len(kind), width),
+        "group_feature": np.array(groups, dtype=np.int64),
+    }
+
+
 def _literal(inp: int, t_m: float, imap: InputMap, space: SearchSpace,
-             cuts: dict[int, list[float]], used_groups: set[int]) -> tuple[str, Any]:
+             cuts: dict[int, list[float]], used_groups: set[int],
+             int_cut: dict[tuple[int, float], float]) -> tuple[str, Any]:
     """The right-branch literal of the split ``model_input[inp] <= t_m``."""
     f = int(imap.source[inp])
     if f == -2:
@@ -197,12 +301,12 @@ def _literal(inp: int, t_m: float, imap: InputMap, space: SearchSpace,
             "maps each model input from one feature (one-hot, ordinal, scalers, passthrough)."
         )
     if f == -1:
-        goes_right = np.float32(imap.b[inp]) > t_m
+        goes_right = _f32(imap.b[inp]) > t_m
         return ("const", 1.0 if goes_right else 0.0)
     s = int(space.start[f])
     if space.is_group(f):
         k = len(space.levels[f] or ())
-        vals = (imap.A[inp, s : s + k] + imap.b[inp]).astype(np.float32)
+        vals = _f32(imap.A[inp, s : s + k] + imap.b[inp])
         right = np.flatnonzero(vals > t_m)
         if right.size == 0:
             return ("const", 0.0)
@@ -211,10 +315,6 @@ def _literal(inp: int, t_m: float, imap: InputMap, space: SearchSpace,
         used_groups.add(f)
         return ("levels", (f, right.tolist()))
     a, b = float(imap.A[inp, s]), float(imap.b[inp])
-    t_u = (t_m - b) / a
-    if space.integer[f]:
-        t = float(np.floor(t_u) + 0.5) if a > 0 else float(np.ceil(t_u) - 0.5)
-    else:
-        t = float(t_u)
+    t = int_cut[(inp, t_m)] if space.integer[f] else float((t_m - b) / a)
     cuts.setdefault(f, []).append(t)
     return ("cut", (f, t, 1 if a > 0 else -1))

@@ -16,6 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 import encoders
+from encoders.block import GroupLink, ThresholdLink
 from encoders.errors import InputValidationError, SchemaError, cap_list
 from recourse.result import Change, RecourseResult
 from recourse.schema import FeatureSchema
@@ -188,14 +189,18 @@ class RecourseEngine:
     def _incumbent(self, prob: RecourseProblem, x0: np.ndarray, t_idx: int,
                    norm: str) -> np.ndarray | None:
         """Block values of a cheap approved point built from the reference rows."""
-        if self._ref is None or self._ref_pred is None:
+        if self.encoding.tree is None:
             return None
-        R = self._ref[self._ref_pred == t_idx]
-        if R.shape[0] == 0:
+        cands = [self._single_moves(prob, x0)]
+        if self._ref is not None and self._ref_pred is not None:
+            R = self._ref[self._ref_pred == t_idx]
+            if R.shape[0]:
+                H = self._project(R, x0)
+                c = _point_cost_matrix(self.spec, x0, H, "l1" if norm == "l1" else "l0")
+                cands.append(H[np.argsort(c, kind="stable")[:_N_CANDIDATES]])
+        H = np.vstack(cands)
+        if H.shape[0] == 0:
             return None
-        H = self._project(R, x0)
-        c = _point_cost_matrix(self.spec, x0, H, "l1" if norm == "l1" else "l0")
-        H = H[np.argsort(c, kind="stable")[:_N_CANDIDATES]]
         ok = self.encoding.predict_index(H) == t_idx
         if not ok.any():
             return None
@@ -228,6 +233,33 @@ class RecourseEngine:
         full = np.zeros(prob.n)
         full[:nb] = v
         return full
+
+    def _single_moves(self, prob: RecourseProblem, x0: np.ndarray) -> np.ndarray:
+        """Every point that changes one feature across one split (within the action set)."""
+        rows = []
+        for link in self.encoding.links:
+            j = link.feature
+            s = int(self.space.start[j])
+            if isinstance(link, GroupLink):
+                ok = prob.ub[link.vars] > 0.5
+                for lv in np.flatnonzero(ok):
+                    if x0[s + lv] < 0.5:
+                        r = x0.copy()
+                        r[s : s + len(link.vars)] = 0.0
+                        r[s + lv] = 1.0
+                        rows.append(r)
+            elif isinstance(link, ThresholdLink):
+                t = link.thresholds
+                half = 0.5 if self.space.integer[j] else 0.0
+                up = (t >= x0[s]) & (prob.ub[link.vars] > 0.5)
+                down = (t < x0[s]) & (prob.lb[link.vars] < 0.5)
+                vals = np.concatenate([
+                    t[up] + half if half else np.nextafter(t[up], np.inf),
+                    t[down] - half if half else t[down]])
+                block = np.repeat(x0[None, :], vals.size, axis=0)
+                block[:, s] = vals
+                rows.extend(block)
+        return np.array(rows).reshape(-1, x0.size)
 
     def _project(self, R: np.ndarray, x0: np.ndarray) -> np.ndarray:
         """Reference rows moved into the applicant's action set (immutables, bounds, ...)."""
