@@ -109,11 +109,13 @@ class EncodedModel:
                 return link
         return None
 
-    def target_rows(self, target: int, margin: float) -> tuple[sp.csr_matrix, np.ndarray]:
+    def target_rows(self, target: int, margin: float,
+                    tie_margin: float = 0.0) -> tuple[sp.csr_matrix, np.ndarray]:
         """Rows ``G @ v >= lo`` that hold iff the model predicts ``classes[target]``.
 
         Strict comparisons get ``margin``; ties that ``argmax`` breaks in the target's
-        favour (a later class) need only ``>= 0``.
+        favour (a later class) need only ``>= tie_margin`` (0 is exact for integral tree
+        leaves; continuous models use ``margin``, as a tie at a vertex may round either way).
         """
         if self.decision == "sign":
             sign = 1.0 if target == 1 else -1.0
@@ -123,7 +125,7 @@ class EncodedModel:
             if k == target:
                 continue
             rows.append(self.score[target] - self.score[k])
-            need = margin if k < target else 0.0
+            need = margin if k < target else tie_margin
             lo.append(need - (self.score0[target] - self.score0[k]))
         return sp.vstack(rows).tocsr(), np.array(lo)
 

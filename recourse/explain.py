@@ -138,7 +138,9 @@ class RecourseEngine:
         solve_time = 0.0
         for attempt in range(3):
             deadline = t_start + time_limit
-            out = self._solve(x0, t_idx, norm, margin, deadline, use_incumbent=attempt == 0)
+            ties = 0.0 if self.encoding.kind == "trees" and attempt == 0 else margin
+            out = self._solve(x0, t_idx, norm, margin, ties, deadline,
+                              use_incumbent=attempt == 0)
             solve_time += out["time"]
             if out["values"] is None:
                 return self._no_answer(out, base, solve_time, t_start)
@@ -291,9 +293,10 @@ class RecourseEngine:
                 H[:, s] = np.clip(H[:, s], lo, hi)
         return H
 
-    def _solve(self, x0: np.ndarray, t_idx: int, norm: str, margin: float, deadline: float,
-               use_incumbent: bool) -> dict[str, Any]:
-        prob = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm, margin=margin)
+    def _solve(self, x0: np.ndarray, t_idx: int, norm: str, margin: float, ties: float,
+               deadline: float, use_incumbent: bool) -> dict[str, Any]:
+        prob = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm, margin=margin,
+                             tie_margin=ties)
         phase_norm = "l1" if norm == "l1" else "l0"
         inc = self._incumbent(prob, x0, t_idx, norm) if use_incumbent else None
         out = _solve_phase(prob, phase_norm, inc, deadline)

@@ -74,7 +74,7 @@ class RecourseProblem:
 
 
 def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: int,
-                  *, norm: str, margin: float) -> RecourseProblem:
+                  *, norm: str, margin: float, tie_margin: float = 0.0) -> RecourseProblem:
     """Assemble the MILP for applicant ``x0`` (a search vector) and class index ``target``."""
     space = spec.space
     nb = enc.n_vars
@@ -163,7 +163,7 @@ def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: i
                 rows.append(({v: 1.0, d: -(hi - xv)}, -np.inf, xv))
                 rows.append(({v: -1.0, d: -(xv - lo)}, -np.inf, -xv))
     n = nb + len(extra_lb)
-    G, g_lo = enc.target_rows(target, margin)
+    G, g_lo = enc.target_rows(target, margin, tie_margin)
     pad = lambda M: sp.hstack([M, sp.csr_matrix((M.shape[0], n - nb))]).tocsr()  # noqa: E731
     if rows:
         r_i = [i for i, (coefs, _, _) in enumerate(rows) for _ in coefs]
