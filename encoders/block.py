@@ -44,6 +44,10 @@ class ThresholdLink:
     feature: int
     thresholds: np.ndarray
     vars: np.ndarray
+    #: For continuous features: per threshold ``(a, b, t)`` of the split it came from,
+    #: ``float32(a x + b) <= t`` in the model's input space, so a counterfactual value can
+    #: be placed on the right side in float32 at the smallest possible distance.
+    model_split: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,16 @@ class EncodedModel:
     @property
     def n_vars(self) -> int:
         return int(self.lb.shape[0])
+
+    @property
+    def n_link(self) -> int:
+        """Link variables come first in every block: ``0 .. n_link - 1``."""
+        top = 0
+        for link in self.links:
+            vs = [link.var] if isinstance(link, ValueLink) else list(link.vars)
+            if vs:
+                top = max(top, max(vs) + 1)
+        return top
 
     def link_of(self, feature: int) -> Any:
         for link in self.links:

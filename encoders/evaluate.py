@@ -20,9 +20,9 @@ __all__ = ["block_values", "link_values", "tree_leaves"]
 
 
 def link_values(enc: EncodedModel, S: np.ndarray) -> np.ndarray:
-    """Block values with only the link variables filled (leaves left at 0)."""
+    """Values of the link variables (block variables ``0 .. enc.n_link - 1``) at ``S``."""
     S = np.atleast_2d(np.asarray(S, dtype=float))
-    V = np.zeros((S.shape[0], enc.n_vars))
+    V = np.zeros((S.shape[0], enc.n_link))
     for link in enc.links:
         s = int(enc.space_start[link.feature])
         if isinstance(link, ValueLink):
@@ -64,7 +64,9 @@ def tree_leaves(enc: EncodedModel, S: np.ndarray) -> np.ndarray:
 
 def block_values(enc: EncodedModel, S: np.ndarray) -> np.ndarray:
     """Values of every block variable at the search vectors ``S`` (n x n_search)."""
-    V = link_values(enc, S)
+    L = link_values(enc, S)
+    V = np.zeros((L.shape[0], enc.n_vars))
+    V[:, : enc.n_link] = L
     if enc.tree is not None:
         leaves = tree_leaves(enc, S)
         V[np.arange(V.shape[0])[:, None], enc.tree.leaf_var[leaves]] = 1.0

@@ -73,6 +73,7 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
     # 1. Right literal of every internal node, in terms of (feature, user threshold) or levels.
     node_lits: list[list[tuple[str, Any]]] = []
     cuts: dict[int, list[float]] = {}
+    cut_origin: dict[int, list[tuple[float, float, float]]] = {}
     used_groups: set[int] = set()
     int_cut = _integer_cuts(trees, imap, space)
     for ta in trees:
@@ -82,7 +83,7 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
                 lits.append(("leaf", None))
                 continue
             lits.append(_literal(int(ta["feature"][node]), float(ta["threshold"][node]),
-                                 imap, space, cuts, used_groups, int_cut))
+                                 imap, space, cuts, used_groups, int_cut, cut_origin))
         node_lits.append(lits)
     # 2. Variables: thresholds per numeric feature, levels per used group, leaves.
     links: list[Any] = []
@@ -90,12 +91,13 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
     nv = 0
     mono_rows: list[tuple[int, int]] = []
     for f in sorted(cuts):
-        th = np.unique(np.array(cuts[f], dtype=float))
+        th, first = np.unique(np.array(cuts[f], dtype=float), return_index=True)
+        origin = np.array(cut_origin[f], dtype=float)[first] if f in cut_origin else None
         vars_ = np.arange(nv, nv + th.size)
         for t, v in zip(th, vars_):
             var_of_cut[(f, float(t))] = int(v)
         mono_rows += [(int(vars_[i]), int(vars_[i + 1])) for i in range(th.size - 1)]
-        links.append(ThresholdLink(feature=f, thresholds=th, vars=vars_))
+        links.append(ThresholdLink(feature=f, thresholds=th, vars=vars_, model_split=origin))
         nv += th.size
     var_of_level: dict[int, np.ndarray] = {}
     for f in sorted(used_groups):
@@ -292,7 +294,8 @@ def _flat_nodes(trees: list[dict[str, np.ndarray]], node_lits: list[list[tuple[s
 
 def _literal(inp: int, t_m: float, imap: InputMap, space: SearchSpace,
              cuts: dict[int, list[float]], used_groups: set[int],
-             int_cut: dict[tuple[int, float], float]) -> tuple[str, Any]:
+             int_cut: dict[tuple[int, float], float],
+             cut_origin: dict[int, list[tuple[float, float, float]]]) -> tuple[str, Any]:
     """The right-branch literal of the split ``model_input[inp] <= t_m``."""
     f = int(imap.source[inp])
     if f == -2:
@@ -317,4 +320,6 @@ def _literal(inp: int, t_m: float, imap: InputMap, space: SearchSpace,
     a, b = float(imap.A[inp, s]), float(imap.b[inp])
     t = int_cut[(inp, t_m)] if space.integer[f] else float((t_m - b) / a)
     cuts.setdefault(f, []).append(t)
+    if not space.integer[f]:
+        cut_origin.setdefault(f, []).append((a, b, t_m))
     return ("cut", (f, t, 1 if a > 0 else -1))

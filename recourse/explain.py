@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -17,13 +18,15 @@ import scipy.sparse as sp
 
 import encoders
 from encoders.block import GroupLink, ThresholdLink
+from encoders.evaluate import link_values
 from encoders.errors import InputValidationError, SchemaError, cap_list
 from recourse.result import Change, RecourseResult
 from recourse.schema import FeatureSchema
 from recourse.verify import action_violations, model_predict
 from solvers.highs import solve_highs
 from solvers.problem import RecourseProblem, build_problem, decode, point_costs, prune
-from solvers.status import Status
+from solvers.reduce import reduce_model
+from solvers.status import Solution, Status
 
 __all__ = ["RecourseEngine", "find_recourse", "NORMS", "BACKENDS"]
 
@@ -32,7 +35,6 @@ BACKENDS = ("highs",)
 #: Margin by which the target class must win (decision function or summed tree
 #: probabilities); keeps answers clear of the solver's feasibility tolerance (1e-7).
 DEFAULT_MARGIN = 1e-6
-_N_CANDIDATES = 64
 
 
 class RecourseEngine:
@@ -68,7 +70,8 @@ class RecourseEngine:
                 "FeatureSchema.from_frame(X_train, ...) or FeatureSchema.from_yaml(path)."
             )
         if backend not in BACKENDS:
-            raise ValueError(f"The 'backend' parameter must be one of {BACKENDS}. Got {backend!r}.")
+            raise InputValidationError(
+                f"The 'backend' parameter must be one of {BACKENDS}. Got {backend!r} instead.")
         _check_columns(model, schema)
         self.model = model
         self.schema = schema
@@ -108,13 +111,13 @@ class RecourseEngine:
         Raises
         ------
         InputValidationError
-            The applicant has NaN/inf, wrong columns, unknown categories.
-        ValueError
-            Unknown norm or target class.
+            The applicant has NaN/inf, wrong columns, unknown categories; or the norm or
+            target class is unknown (also a ``ValueError``).
         """
         t_start = time.perf_counter()
         if norm not in NORMS:
-            raise ValueError(f"The 'norm' parameter must be one of {NORMS}. Got {norm!r} instead.")
+            raise InputValidationError(
+                f"The 'norm' parameter must be one of {NORMS}. Got {norm!r} instead.")
         row = self.schema.validate_row(applicant)
         x0 = self.space.encode(row)
         # The encoding's own forward pass (exact for trees, see tests) spares one call of
@@ -170,7 +173,7 @@ class RecourseEngine:
     def _resolve_target(self, target: Any, predicted: Any) -> Any:
         if target is None:
             if len(self.classes) != 2:
-                raise ValueError(
+                raise InputValidationError(
                     f"The model has {len(self.classes)} classes {cap_list(self.classes)}; name "
                     "the class to reach with target=..."
                 )
@@ -178,7 +181,7 @@ class RecourseEngine:
         for c in self.classes:
             if c == target or str(c) == str(target):
                 return c
-        raise ValueError(
+        raise InputValidationError(
             f"Unknown target class {target!r}; the model's classes are {cap_list(self.classes)}."
         )
 
@@ -203,80 +206,106 @@ class RecourseEngine:
 
     def _incumbent(self, prob: RecourseProblem, x0: np.ndarray, t_idx: int,
                    norm: str, l0_cap: float = np.inf) -> np.ndarray | None:
-        """Block values of a cheap approved point built from the reference rows."""
-        if self.encoding.tree is None:
+        """Block values of a cheap point the encoding assigns to the target (or None).
+
+        Candidates, cheapest first: every single move across one split, and reference
+        rows projected into the action set; the best is improved by reverting features to
+        the applicant's values while it stays approved. Only the encoding's forward pass
+        is used (no solver, no sklearn call); the MILP then searches strictly cheaper.
+        """
+        enc = self.encoding
+        if enc.tree is None:
             return None
-        cands = [self._single_moves(prob, x0)]
+        obj, obj0 = prob.objective("l1" if norm == "l1" else "l0")
+        nl = enc.n_link
+        w = obj[:nl]
+
+        def cost(H: np.ndarray) -> np.ndarray:
+            return link_values(enc, H) @ w + obj0
+
+        best: list[Any] = [None, np.inf]
+
+        def consider(H: np.ndarray, c: np.ndarray | None = None, chunk: int = 64) -> None:
+            if H.shape[0] == 0:
+                return
+            c = cost(H) if c is None else c
+            if np.isfinite(l0_cap):
+                c = np.where(_point_cost_matrix(self.spec, x0, H, "l0") <= l0_cap, c, np.inf)
+            order = np.argsort(c, kind="stable")
+            order = order[c[order] < best[1] - 1e-12]
+            for i in range(0, order.size, chunk):
+                idx = order[i : i + chunk]
+                ok = np.flatnonzero(enc.predict_index(H[idx]) == t_idx)
+                if ok.size:
+                    best[0], best[1] = H[idx[ok[0]]], float(c[idx[ok[0]]])
+                    return
+
+        moves, move_vars = self._single_moves(prob, x0)
+        cross = prob.crossing if norm == "l1" else prob.crossing_l0
+        move_cost = cross[move_vars]
+        cheap = move_cost <= np.min(move_cost, initial=np.inf) + 1e-12
+        consider(moves[cheap], move_cost[cheap])
         if self._ref is not None and self._ref_pred is not None:
             R = self._ref[self._ref_pred == t_idx]
             if R.shape[0]:
-                H = self._project(R, x0)
-                c = _point_cost_matrix(self.spec, x0, H, "l1" if norm == "l1" else "l0")
-                cands.append(H[np.argsort(c, kind="stable")[:_N_CANDIDATES]])
-        H = np.vstack(cands)
-        if H.shape[0] == 0:
+                consider(self._project(R, x0))
+        consider(moves, move_cost)
+        if best[0] is None:
             return None
-        ok = self.encoding.predict_index(H) == t_idx
-        if np.isfinite(l0_cap):
-            ok &= _point_cost_matrix(self.spec, x0, H, "l0") <= l0_cap
-        if not ok.any():
-            return None
-        H = H[ok]
-        obj, obj0 = prob.objective("l1" if norm == "l1" else "l0")
-        nb = self.encoding.n_vars
-        V = self.encoding.block_values(H)
-        best = int(np.argmin(V @ obj[:nb]))
-        s, v = H[best], V[best]
+        s_best: np.ndarray = best[0]
         # Greedy: revert single features to the applicant's value while still approved.
         for _ in range(self.space.n_features):
             cand = []
             for j in range(self.space.n_features):
                 sl = slice(int(self.space.start[j]), int(self.space.start[j + 1]))
-                if not np.array_equal(s[sl], x0[sl]):
-                    t = s.copy()
+                if not np.array_equal(s_best[sl], x0[sl]):
+                    t = s_best.copy()
                     t[sl] = x0[sl]
                     cand.append(t)
             if not cand:
                 break
-            C = np.array(cand)
-            ok = self.encoding.predict_index(C) == t_idx
-            if not ok.any():
+            before = best[1]
+            consider(np.array(cand))
+            if best[1] >= before:
                 break
-            Vc = self.encoding.block_values(C[ok])
-            k = int(np.argmin(Vc @ obj[:nb]))
-            if Vc[k] @ obj[:nb] >= v @ obj[:nb]:
-                break
-            s, v = C[ok][k], Vc[k]
+            s_best = best[0]
         full = np.zeros(prob.n)
-        full[:nb] = v
+        full[: enc.n_vars] = enc.block_values(s_best[None, :])[0]
         return full
 
-    def _single_moves(self, prob: RecourseProblem, x0: np.ndarray) -> np.ndarray:
-        """Every point that changes one feature across one split (within the action set)."""
-        rows = []
+    def _single_moves(self, prob: RecourseProblem,
+                      x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Points that change one feature across one split, and the variable each sets.
+
+        The cost of such a move is the problem's crossing cost of that variable.
+        """
+        rows, var = [], []
         for link in self.encoding.links:
             j = link.feature
             s = int(self.space.start[j])
             if isinstance(link, GroupLink):
-                ok = prob.ub[link.vars] > 0.5
-                for lv in np.flatnonzero(ok):
-                    if x0[s + lv] < 0.5:
-                        r = x0.copy()
-                        r[s : s + len(link.vars)] = 0.0
-                        r[s + lv] = 1.0
-                        rows.append(r)
+                k = len(link.vars)
+                for lv in np.flatnonzero((prob.ub[link.vars] > 0.5) & (x0[s : s + k] < 0.5)):
+                    r = x0.copy()
+                    r[s : s + k] = 0.0
+                    r[s + lv] = 1.0
+                    rows.append(r[None, :])
+                    var.append(int(link.vars[lv]))
             elif isinstance(link, ThresholdLink):
                 t = link.thresholds
                 half = 0.5 if self.space.integer[j] else 0.0
-                up = (t >= x0[s]) & (prob.ub[link.vars] > 0.5)
-                down = (t < x0[s]) & (prob.lb[link.vars] < 0.5)
+                up = np.flatnonzero((t >= x0[s]) & (prob.ub[link.vars] > 0.5))
+                down = np.flatnonzero((t < x0[s]) & (prob.lb[link.vars] < 0.5))
                 vals = np.concatenate([
                     t[up] + half if half else np.nextafter(t[up], np.inf),
                     t[down] - half if half else t[down]])
                 block = np.repeat(x0[None, :], vals.size, axis=0)
                 block[:, s] = vals
-                rows.extend(block)
-        return np.array(rows).reshape(-1, x0.size)
+                rows.append(block)
+                var.extend(link.vars[np.concatenate([up, down])].tolist())
+        if not rows:
+            return np.zeros((0, x0.size)), np.zeros(0, dtype=np.int64)
+        return np.vstack(rows), np.array(var, dtype=np.int64)
 
     def _project(self, R: np.ndarray, x0: np.ndarray) -> np.ndarray:
         """Reference rows moved into the applicant's action set (immutables, bounds, ...)."""
@@ -383,8 +412,17 @@ def _solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
         pruned = pruned.with_rows(sp.csr_matrix(c[None, :]), np.array([-np.inf]),
                                   np.array([upper - c0 - tol]))
         res["problem"] = pruned
-    sol = solve_highs(c, c0, pruned.lb, pruned.ub, pruned.integer, pruned.A, pruned.row_lo,
-                      pruned.row_hi, time_limit=max(1e-3, deadline - time.perf_counter()))
+    red = reduce_model(c, c0, pruned.lb, pruned.ub, pruned.integer, pruned.A, pruned.row_lo,
+                       pruned.row_hi)
+    res["problem"] = replace(pruned, stats=dict(pruned.stats, reduced_vars=int(red.keep.size),
+                                                reduced_rows=int(red.A.shape[0])))
+    if red.infeasible:
+        sol = Solution(Status.INFEASIBLE, None, None, None, 0.0, "highs", "infeasible by bounds")
+    else:
+        sol = solve_highs(red.c, red.c0, red.lb, red.ub, red.integer, red.A, red.row_lo,
+                          red.row_hi, time_limit=max(1e-3, deadline - time.perf_counter()))
+        if sol.values is not None:
+            sol = replace(sol, values=red.expand(sol.values))
     res.update(time=time.perf_counter() - t0, raw=sol.raw_status)
     if incumbent is None:
         res.update(status=sol.status, values=sol.values, objective=sol.objective, bound=sol.bound)

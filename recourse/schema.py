@@ -414,6 +414,9 @@ class FeatureSchema:
         import yaml
 
         text = str(source)
+        if isinstance(source, Path) or ("\n" not in text and text.endswith((".yaml", ".yml"))):
+            if not Path(text).exists():
+                raise FileNotFoundError(f"Schema file {text!r} does not exist.")
         if "\n" not in text and Path(text).exists():
             text = Path(text).read_text(encoding="utf-8")
         try:

@@ -1,0 +1,220 @@
+"""Tree models: the engine's proven optimum equals the brute-force optimum.
+
+Small synthetic credit data (integer ``age``, continuous ``income`` / ``debt``,
+categorical ``housing`` through OneHotEncoder), small trees and forests, L1 / L0 /
+l0_l1, several applicants per model; the oracle enumerates one candidate per split
+region (``oracles.brute_force_tree_optimum``), independent of the engine.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+from sklearn.tree import DecisionTreeClassifier
+
+from engine_checks import TIME_LIMIT, check_against_oracle
+from oracles import brute_force_tree_optimum
+from recourse import FeatureSchema, RecourseEngine, find_recourse
+from synthdata import credit_frame, tree_pipeline
+
+N_APPLICANTS = 5
+
+
+def _applicants(model, X, target_of, k=N_APPLICANTS, start=0):
+    """The first ``k`` rows (from ``start``) not already predicted as their target."""
+    pred = model.predict(X)
+    out = []
+    for i in range(start, len(X)):
+        t = target_of(pred[i])
+        if pred[i] != t:
+            out.append((X.iloc[i].to_dict(), t))
+        if len(out) == k:
+            break
+    return out
+
+
+def _binary_other(classes):
+    return lambda c: classes[1] if c == classes[0] else classes[0]
+
+
+MODELS = {
+    "tree_d3_std": (lambda s: DecisionTreeClassifier(max_depth=3, random_state=s), "standard"),
+    "tree_d4_minmax": (lambda s: DecisionTreeClassifier(max_depth=4, random_state=s), "minmax"),
+    "rf3_d3_std": (lambda s: RandomForestClassifier(n_estimators=3, max_depth=3,
+                                                    random_state=s), "standard"),
+    "et4_d3_pass": (lambda s: ExtraTreesClassifier(n_estimators=4, max_depth=3,
+                                                   random_state=s), "passthrough"),
+    "rf2_d4_std": (lambda s: RandomForestClassifier(n_estimators=2, max_depth=4,
+                                                    random_state=s), "standard"),
+}
+
+
+@pytest.mark.parametrize("norm", ["l1", "l0"])
+@pytest.mark.parametrize("name", list(MODELS))
+def test_pipeline_models_match_bruteforce(name, norm, global_random_seed):
+    make, scaler = MODELS[name]
+    X, y, _ = credit_frame(global_random_seed)
+    model = tree_pipeline(make(global_random_seed), scaler=scaler).fit(X, y)
+    schema = FeatureSchema.from_frame(
+        X, increase_only=["age"], weights={"debt": 2.0, "housing": 1.5},
+    )
+    cases = _applicants(model, X, _binary_other(list(model.classes_)))
+    assert len(cases) == N_APPLICANTS
+    for x, target in cases:
+        bf = brute_force_tree_optimum(model, schema, x, target, norm)
+        res = find_recourse(model, x, schema, target=target, norm=norm, time_limit=TIME_LIMIT)
+        check_against_oracle(res, model, schema, x, target, norm, bf)
+
+
+@pytest.mark.parametrize("norm", ["l1", "l0", "l0_l1"])
+def test_bare_forest_on_numeric_frame(norm, global_random_seed):
+    """A bare estimator fitted on a numeric DataFrame (no pipeline), default target."""
+    X, y, _ = credit_frame(global_random_seed + 1, categorical=False)
+    model = RandomForestClassifier(n_estimators=3, max_depth=3,
+                                   random_state=global_random_seed).fit(X, y)
+    schema = FeatureSchema.from_frame(X, decrease_only=["debt"], scales={"age": 5.0})
+    assert schema["age"].kind == "integer" and schema["income"].kind == "continuous"
+    engine = RecourseEngine(model, schema)
+    for x, target in _applicants(model, X, _binary_other(list(model.classes_))):
+        bf = brute_force_tree_optimum(model, schema, x, target, norm)
+        res = engine.explain(pd.Series(x), norm=norm, time_limit=TIME_LIMIT)  # target=None
+        check_against_oracle(res, model, schema, x, target, norm, bf)
+
+
+def test_bare_tree_on_numpy_arrays(global_random_seed):
+    """Fitted on a plain array (no feature names): applicant as an array in schema order."""
+    X, y, _ = credit_frame(global_random_seed + 2, categorical=False)
+    model = DecisionTreeClassifier(max_depth=4, random_state=0).fit(X.to_numpy(float), y)
+    schema = FeatureSchema.from_frame(X)
+    pred = model.predict(X.to_numpy(float))
+    done = 0
+    for i in range(len(X)):
+        if pred[i] != 0:
+            continue
+        x = X.iloc[i].to_dict()
+        bf = brute_force_tree_optimum(model, schema, x, 1, "l1")
+        res = find_recourse(model, X.iloc[i].to_numpy(float), schema, target=1,
+                            time_limit=TIME_LIMIT)
+        check_against_oracle(res, model, schema, x, 1, "l1", bf)
+        done += 1
+        if done == 4:
+            break
+
+
+@pytest.mark.parametrize("est", ["tree", "forest"])
+def test_multiclass_named_target(est, global_random_seed):
+    """Three string classes; every other class as a named target, L1 and L0."""
+    X, _, y3 = credit_frame(global_random_seed + 3)
+    inner = (DecisionTreeClassifier(max_depth=4, random_state=0) if est == "tree"
+             else RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0))
+    model = tree_pipeline(inner).fit(X, y3)
+    assert sorted(model.classes_) == ["high", "low", "mid"]
+    schema = FeatureSchema.from_frame(X, immutable=["age"])
+    pred = model.predict(X)
+    engine = RecourseEngine(model, schema)
+    n = 0
+    for i in (0, 3, 7, 11):
+        x = X.iloc[i].to_dict()
+        for target in model.classes_:
+            if target == pred[i]:
+                continue
+            for norm in ("l1", "l0"):
+                bf = brute_force_tree_optimum(model, schema, x, target, norm)
+                res = engine.explain(x, target=target, norm=norm, time_limit=TIME_LIMIT)
+                check_against_oracle(res, model, schema, x, target, norm, bf)
+                n += 1
+    assert n >= 12
+
+
+def test_no_recourse_exactly_when_bruteforce_finds_none(global_random_seed):
+    """A tight action set: ``age`` may rise by at most 10 years, ``debt`` fall by at most 10. Some
+    applicants then have recourse and some do not; the engine must agree every time."""
+    X, y, _ = credit_frame(global_random_seed + 4)
+    model = tree_pipeline(RandomForestClassifier(n_estimators=3, max_depth=4,
+                                                 random_state=0)).fit(X, y)
+    pred = model.predict(X)
+    seen = {True: 0, False: 0}
+    for i in range(len(X)):
+        if pred[i] != 0:
+            continue
+        x = X.iloc[i].to_dict()
+        schema = FeatureSchema.from_frame(
+            X, immutable=["income", "housing"], increase_only=["age"],
+            bounds={"age": (None, int(x["age"]) + 10), "debt": (x["debt"] - 10.0, None)},
+        )
+        bf = brute_force_tree_optimum(model, schema, x, 1, "l1")
+        if seen[bf is not None] >= 4:
+            continue
+        res = find_recourse(model, x, schema, target=1, time_limit=TIME_LIMIT)
+        check_against_oracle(res, model, schema, x, 1, "l1", bf)
+        seen[bf is not None] += 1
+        if min(seen.values()) >= 4:
+            break
+    assert min(seen.values()) >= 2, f"test data gave too few cases of one kind: {seen}"
+
+
+def test_l0_l1_lexicographic(global_random_seed):
+    X, y, _ = credit_frame(global_random_seed + 5)
+    model = tree_pipeline(ExtraTreesClassifier(n_estimators=3, max_depth=3,
+                                               random_state=1)).fit(X, y)
+    schema = FeatureSchema.from_frame(X, weights={"income": 3.0})
+    for x, target in _applicants(model, X, _binary_other(list(model.classes_)), k=4):
+        bf = brute_force_tree_optimum(model, schema, x, target, "l0_l1")
+        res = find_recourse(model, x, schema, target=target, norm="l0_l1",
+                            time_limit=TIME_LIMIT)
+        check_against_oracle(res, model, schema, x, target, "l0_l1", bf)
+
+
+def test_engine_reused_across_applicants_and_norms(global_random_seed):
+    """One RecourseEngine, many queries in mixed order: no state leaks between them."""
+    X, y, _ = credit_frame(global_random_seed + 6)
+    model = tree_pipeline(RandomForestClassifier(n_estimators=3, max_depth=3,
+                                                 random_state=2)).fit(X, y)
+    schema = FeatureSchema.from_frame(X, increase_only=["age"])
+    engine = RecourseEngine(model, schema, reference=X)
+    cases = _applicants(model, X, _binary_other(list(model.classes_)), k=4)
+    for norm in ("l1", "l0", "l1"):
+        for x, target in cases[::-1] if norm == "l0" else cases:
+            bf = brute_force_tree_optimum(model, schema, x, target, norm)
+            res = engine.explain(x, target=target, norm=norm, time_limit=TIME_LIMIT)
+            check_against_oracle(res, model, schema, x, target, norm, bf)
+
+
+def test_applicant_outside_bounds_keeps_own_value(global_random_seed):
+    """Bounds narrower than the data: an applicant outside them may keep their value.
+    (The oracle reads the reachable set as the hull of the bounds and the applicant's
+    value, as ``solvers.spec.ActionSpec.numeric_range`` documents.)"""
+    X, y, _ = credit_frame(global_random_seed + 7)
+    model = tree_pipeline(DecisionTreeClassifier(max_depth=4, random_state=0)).fit(X, y)
+    schema = FeatureSchema.from_frame(X, bounds={"income": (40.0, 60.0), "age": (30, 50)})
+    pred = model.predict(X)
+    n = 0
+    for i in range(len(X)):
+        x = X.iloc[i].to_dict()
+        if pred[i] != 0 or 40 <= x["income"] <= 60 or 30 <= x["age"] <= 50:
+            continue
+        bf = brute_force_tree_optimum(model, schema, x, 1, "l1")
+        res = find_recourse(model, x, schema, target=1, time_limit=TIME_LIMIT)
+        check_against_oracle(res, model, schema, x, 1, "l1", bf)
+        n += 1
+        if n == 4:
+            break
+    assert n >= 2
+
+
+@pytest.mark.parametrize("value,target", [(1000.76, 0), (1000.74, 1), (1000.7501, 0)])
+def test_small_move_across_a_large_threshold(value, target):
+    """A move of 0.01 across a threshold at 1000.75 (scale 1): the optimum is the
+    threshold itself (``x <= t`` goes left) or the next float32 above it, not a point a
+    relative 1e-6 (here 1e-3, i.e. 10% of the cost) further away."""
+    X = pd.DataFrame({"income": [1000.0, 1000.5, 1001.0, 1001.5]})
+    model = DecisionTreeClassifier(random_state=0).fit(X, [0, 0, 1, 1])
+    assert model.tree_.threshold[0] == 1000.75
+    schema = FeatureSchema.from_frame(X, scales={"income": 1.0})
+    x = {"income": value}
+    bf = brute_force_tree_optimum(model, schema, x, target, "l1")
+    assert bf is not None and bf.cost == pytest.approx(abs(value - 1000.75), abs=1e-4)
+    res = find_recourse(model, x, schema, target=target, time_limit=TIME_LIMIT)
+    check_against_oracle(res, model, schema, x, target, "l1", bf)
