@@ -44,10 +44,27 @@ class ThresholdLink:
     feature: int
     thresholds: np.ndarray
     vars: np.ndarray
-    #: For continuous features: per threshold ``(a, b, t)`` of the split it came from,
-    #: ``float32(a x + b) <= t`` in the model's input space, so a counterfactual value can
-    #: be placed on the right side in float32 at the smallest possible distance.
-    model_split: np.ndarray | None = None
+    #: For continuous features: per threshold, the width in user units of the float32
+    #: cell the model sees there (thresholds sit on float32 rounding boundaries), so a
+    #: counterfactual can be placed a small fraction of a cell beyond a threshold.
+    spacing: np.ndarray | None = None
+    #: For continuous features: whether a value exactly *at* a threshold goes right.
+    #: Thresholds sit where float32 rounding changes side; a value exactly there (a
+    #: float64 midpoint of two float32 values) rounds to the even one, either side.
+    tie_right: np.ndarray | None = None
+    #: For continuous features: per threshold ``(model input, t, a)`` of the split it
+    #: came from (``float32(input) <= t`` goes left; ``a`` is the slope of the input in
+    #: this feature), to decide the side of a value within rounding of a threshold with
+    #: the model's own preprocessing.
+    split: np.ndarray | None = None
+
+    def above(self, x: np.ndarray) -> np.ndarray:
+        """``z`` at values ``x`` (shape ``x.shape + (k,)``): which thresholds ``x`` is right of."""
+        x = np.asarray(x, dtype=float)[..., None]
+        z = x > self.thresholds
+        if self.tie_right is not None:
+            z |= (x == self.thresholds) & self.tie_right
+        return z
 
 
 @dataclass(frozen=True)

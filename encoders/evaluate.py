@@ -28,7 +28,7 @@ def link_values(enc: EncodedModel, S: np.ndarray) -> np.ndarray:
         if isinstance(link, ValueLink):
             V[:, link.var] = S[:, s]
         elif isinstance(link, ThresholdLink):
-            V[:, link.vars] = S[:, [s]] > link.thresholds[None, :]
+            V[:, link.vars] = link.above(S[:, s])
         elif isinstance(link, GroupLink):
             V[:, link.vars] = S[:, s : s + len(link.vars)]
     return V

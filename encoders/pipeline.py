@@ -27,7 +27,7 @@ import pandas as pd
 from encoders.domain import SearchSpace
 from encoders.errors import EncodingError, UnsupportedModelError, cap_list
 
-__all__ = ["InputMap", "split_pipeline", "input_map", "SUPPORTED_STEPS"]
+__all__ = ["InputMap", "split_pipeline", "input_map", "model_inputs", "SUPPORTED_STEPS"]
 
 #: Preprocessing steps accepted inside a Pipeline / ColumnTransformer.
 SUPPORTED_STEPS = (
@@ -137,6 +137,13 @@ def _transform_fn(prep: Any, model: Any, space: SearchSpace) -> Callable[[pd.Dat
     return bare
 
 
+def model_inputs(model: Any, space: SearchSpace, frame: pd.DataFrame) -> np.ndarray:
+    """The final estimator's inputs for rows of user values, computed by the model's own
+    preprocessing (exactly as its ``predict`` computes them)."""
+    prep, _ = split_pipeline(model)
+    return _transform_fn(prep, model, space)(frame)
+
+
 def input_map(model: Any, space: SearchSpace, seed: int = 0) -> InputMap:
     """Read the affine map from the search space to the final estimator's inputs."""
     prep, _ = split_pipeline(model)
@@ -147,9 +154,8 @@ def input_map(model: Any, space: SearchSpace, seed: int = 0) -> InputMap:
         s = space.start[j]
         if space.is_group(j):
             base[s] = 1.0
-        else:
-            lo, hi = space.lower[j], space.upper[j]
-            base[s] = lo if np.isfinite(lo) else (min(0.0, hi) if np.isfinite(hi) else 0.0)
+        # numeric features probe from 0 with a step of 1: exact for passthrough columns
+        # (a = 1, b = 0 to the bit), and every accepted step is affine on all reals.
     probes = [base]
     for j in range(space.n_features):
         s = space.start[j]

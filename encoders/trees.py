@@ -73,7 +73,7 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
     # 1. Right literal of every internal node, in terms of (feature, user threshold) or levels.
     node_lits: list[list[tuple[str, Any]]] = []
     cuts: dict[int, list[float]] = {}
-    cut_origin: dict[int, list[tuple[float, float, float]]] = {}
+    cut_origin: dict[int, list[tuple[float, bool, int, float, float]]] = {}
     used_groups: set[int] = set()
     int_cut = _integer_cuts(trees, imap, space)
     for ta in trees:
@@ -92,12 +92,17 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
     mono_rows: list[tuple[int, int]] = []
     for f in sorted(cuts):
         th, first = np.unique(np.array(cuts[f], dtype=float), return_index=True)
-        origin = np.array(cut_origin[f], dtype=float)[first] if f in cut_origin else None
+        spacing = tie = split = None
+        if f in cut_origin:
+            spacing = np.array([o[0] for o in cut_origin[f]])[first]
+            tie = np.array([o[1] for o in cut_origin[f]], dtype=bool)[first]
+            split = np.array([o[2:] for o in cut_origin[f]], dtype=float)[first]
         vars_ = np.arange(nv, nv + th.size)
         for t, v in zip(th, vars_):
             var_of_cut[(f, float(t))] = int(v)
         mono_rows += [(int(vars_[i]), int(vars_[i + 1])) for i in range(th.size - 1)]
-        links.append(ThresholdLink(feature=f, thresholds=th, vars=vars_, model_split=origin))
+        links.append(ThresholdLink(feature=f, thresholds=th, vars=vars_, spacing=spacing,
+                                   tie_right=tie, split=split))
         nv += th.size
     var_of_level: dict[int, np.ndarray] = {}
     for f in sorted(used_groups):
@@ -144,6 +149,7 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
         node_base += len(lits)
     n_nodes, n_leaves = node_base, len(leaf_var)
     nodes = _flat_nodes(trees, node_lits, var_of_cut, sorted(used_groups), space)
+    nodes.update(_leaf_conditions(ar_r, ar_c, al_r, al_c, nodes, links, n_leaves))
     literal = sp.csr_matrix((lit_vals, (lit_rows, lit_cols)), shape=(n_nodes, nv))
     literal0 = np.array(lit0)
     anc_right = sp.csr_matrix((np.ones(len(ar_r)), (ar_r, ar_c)), shape=(n_leaves, n_nodes))
@@ -201,6 +207,23 @@ def _f32(x: Any) -> Any:
     return np.asarray(x, dtype=np.float32).astype(np.float64)
 
 
+def _float32_boundary(a: float, b: float, t_m: float) -> tuple[float, float]:
+    """User value where the split ``float32(a x + b) <= t_m`` changes side, and the width
+    (user units) of the float32 cell there.
+
+    The model sees ``a x + b`` rounded to float32: every value below the midpoint between
+    the largest float32 ``<= t_m`` and the next float32 rounds left, every value above it
+    rounds right. So the boundary in user units is that midpoint mapped back, not
+    ``(t_m - b) / a`` (which can put an applicant on the wrong side: 0.15 against a
+    threshold 0.1500000022 is below it in float64, above it in float32).
+    """
+    f = np.float32(t_m)
+    left = f if float(f) <= t_m else np.nextafter(f, np.float32(-np.inf))
+    right = np.nextafter(left, np.float32(np.inf))
+    mid = (float(left) + float(right)) / 2.0
+    return float((mid - b) / a), float((float(right) - float(left)) / abs(a))
+
+
 def _integer_cuts(trees: list[dict[str, np.ndarray]], imap: InputMap,
                   space: SearchSpace) -> dict[tuple[int, float], float]:
     """User-space cut ``k + 1/2`` of every split on an integer feature, decided exactly.
@@ -243,6 +266,35 @@ def _integer_cuts(trees: list[dict[str, np.ndarray]], imap: InputMap,
                 k = cand[left].min() if left.any() else cand[-1] + 1
                 out[(inp, t_m)] = float(k - 0.5)
     return out
+
+
+def _leaf_conditions(ar_r: list[int], ar_c: list[int], al_r: list[int], al_c: list[int],
+                     nodes: dict[str, np.ndarray], links: list[Any],
+                     n_leaves: int) -> dict[str, np.ndarray]:
+    """(leaf, node, side) triples of every leaf's path, grouped by (leaf, feature).
+
+    The problem layer uses them to bound the cost of reaching each leaf from an
+    applicant: per feature the farthest condition on the path, summed over features.
+    """
+    var_feature = np.full(max([int(np.max(lk.vars)) + 1 for lk in links], default=0), -1)
+    for lk in links:
+        var_feature[lk.vars] = lk.feature
+    kind = nodes["kind"]
+    node_feature = np.where(kind == 1, var_feature[nodes["var"]] if var_feature.size else -1,
+                            np.where(kind == 2, nodes["group_feature"][nodes["group"]]
+                                     if nodes["group_feature"].size else -1, -1))
+    leaf = np.array(ar_r + al_r, dtype=np.int64)
+    node = np.array(ar_c + al_c, dtype=np.int64)
+    right = np.concatenate([np.ones(len(ar_r), bool), np.zeros(len(al_r), bool)])
+    feat = node_feature[node] if node.size else node
+    order = np.lexsort((feat, leaf))
+    leaf, node, right, feat = leaf[order], node[order], right[order], feat[order]
+    new_seg = np.ones(leaf.size, dtype=bool)
+    if leaf.size:
+        new_seg[1:] = (leaf[1:] != leaf[:-1]) | (feat[1:] != feat[:-1])
+    starts = np.flatnonzero(new_seg)
+    return {"node_feature": node_feature, "cond_node": node, "cond_right": right,
+            "cond_starts": starts, "cond_seg_leaf": leaf[starts]}
 
 
 def _flat_nodes(trees: list[dict[str, np.ndarray]], node_lits: list[list[tuple[str, Any]]],
@@ -295,7 +347,8 @@ def _flat_nodes(trees: list[dict[str, np.ndarray]], node_lits: list[list[tuple[s
 def _literal(inp: int, t_m: float, imap: InputMap, space: SearchSpace,
              cuts: dict[int, list[float]], used_groups: set[int],
              int_cut: dict[tuple[int, float], float],
-             cut_origin: dict[int, list[tuple[float, float, float]]]) -> tuple[str, Any]:
+             cut_origin: dict[int, list[tuple[float, bool, int, float, float]]],
+             ) -> tuple[str, Any]:
     """The right-branch literal of the split ``model_input[inp] <= t_m``."""
     f = int(imap.source[inp])
     if f == -2:
@@ -318,8 +371,12 @@ def _literal(inp: int, t_m: float, imap: InputMap, space: SearchSpace,
         used_groups.add(f)
         return ("levels", (f, right.tolist()))
     a, b = float(imap.A[inp, s]), float(imap.b[inp])
-    t = int_cut[(inp, t_m)] if space.integer[f] else float((t_m - b) / a)
+    if space.integer[f]:
+        t = int_cut[(inp, t_m)]
+    else:
+        t, step = _float32_boundary(a, b, t_m)
+        at_t = _f32(a * t + b) > t_m  # where a value exactly at t rounds (model side)
+        cut_origin.setdefault(f, []).append((step, bool(at_t) == (a > 0), inp, t_m, a))
     cuts.setdefault(f, []).append(t)
-    if not space.integer[f]:
-        cut_origin.setdefault(f, []).append((a, b, t_m))
+
     return ("cut", (f, t, 1 if a > 0 else -1))

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 import encoders
 from encoders.block import GroupLink, ThresholdLink
 from encoders.evaluate import link_values
+from encoders.pipeline import model_inputs
 from encoders.errors import InputValidationError, SchemaError, cap_list
 from recourse.result import Change, RecourseResult
 from recourse.schema import FeatureSchema
@@ -26,14 +27,16 @@ from recourse.verify import action_violations, model_predict
 from solvers.highs import solve_highs
 from solvers.problem import RecourseProblem, build_problem, decode, point_costs, prune
 from solvers.reduce import reduce_model
-from solvers.status import Solution, Status
+from solvers.status import Status
 
 __all__ = ["RecourseEngine", "find_recourse", "NORMS", "BACKENDS"]
 
 NORMS = ("l1", "l0", "l0_l1")
 BACKENDS = ("highs",)
 #: Margin by which the target class must win (decision function or summed tree
-#: probabilities); keeps answers clear of the solver's feasibility tolerance (1e-7).
+#: probabilities); keeps answers clear of the solver's feasibility tolerances
+#: (``solvers.highs.FEASIBILITY_TOL`` = 1e-7): a margin equal to the tolerance let a tie that
+#: sklearn breaks against the target pass as a win.
 DEFAULT_MARGIN = 1e-6
 
 
@@ -119,7 +122,8 @@ class RecourseEngine:
             raise InputValidationError(
                 f"The 'norm' parameter must be one of {NORMS}. Got {norm!r} instead.")
         row = self.schema.validate_row(applicant)
-        x0 = self.space.encode(row)
+        x_true = self.space.encode(row)
+        x0 = self._resolve_boundaries(x_true, row)
         # The encoding's own forward pass (exact for trees, see tests) spares one call of
         # the model's predict; the model itself confirms it below, together with the
         # counterfactual, in a single call.
@@ -149,6 +153,7 @@ class RecourseEngine:
                 return self._no_answer(out, base, solve_time, t_start)
             for deep in (False, True):
                 s_cf = decode(out["problem"], out["values"], deep=deep)
+                s_cf = np.where(s_cf == x0, x_true, s_cf)  # unchanged: the applicant's value
                 cf = self.space.decode(s_cf)
                 pred_x, pred_cf = model_predict(self.model, self.schema, [row, cf])
                 if pred_x == target:  # the encoding and the model disagree at a boundary
@@ -161,7 +166,8 @@ class RecourseEngine:
                 base["predicted"] = pred_x
                 bad = action_violations(self.schema, row, cf)
                 if pred_cf == target and not bad:
-                    return self._answer(out, base, x0, s_cf, cf, solve_time, t_start, attempt)
+                    return self._answer(out, base, x_true, s_cf, cf, solve_time, t_start,
+                                        attempt)
             margin *= 1000.0
         return RecourseResult(
             status="error", solve_time=solve_time, total_time=time.perf_counter() - t_start,
@@ -273,6 +279,32 @@ class RecourseEngine:
         full[: enc.n_vars] = enc.block_values(s_best[None, :])[0]
         return full
 
+    def _resolve_boundaries(self, x0: np.ndarray, row: dict[str, Any]) -> np.ndarray:
+        """The applicant as the search sees it: a numeric value within float32 rounding of
+        a split is moved a thousandth of a float32 cell to the side the model's own
+        preprocessing puts it on (the float64 map back to user units cannot decide that).
+        """
+        near = []
+        for link in self.encoding.links:
+            if isinstance(link, ThresholdLink) and link.split is not None:
+                s = int(self.space.start[link.feature])
+                idx = np.flatnonzero(np.abs(x0[s] - link.thresholds) <= 4 * link.spacing)
+                if idx.size:
+                    near.append((link, s, idx))
+        if not near:
+            return x0
+        Z = model_inputs(self.model, self.space, self.schema.row_frame(row))[0]
+        x = x0.copy()
+        for link, s, idx in near:
+            for i in idx:
+                inp, t_m, a = link.split[i]
+                right = float(np.float32(Z[int(inp)])) > t_m
+                z = right == (a > 0)
+                if bool(link.above(x[s])[i]) != z:
+                    gap = 1e-3 * float(link.spacing[i])
+                    x[s] = float(link.thresholds[i]) + (gap if z else -gap)
+        return x
+
     def _single_moves(self, prob: RecourseProblem,
                       x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Points that change one feature across one split, and the variable each sets.
@@ -294,8 +326,9 @@ class RecourseEngine:
             elif isinstance(link, ThresholdLink):
                 t = link.thresholds
                 half = 0.5 if self.space.integer[j] else 0.0
-                up = np.flatnonzero((t >= x0[s]) & (prob.ub[link.vars] > 0.5))
-                down = np.flatnonzero((t < x0[s]) & (prob.lb[link.vars] < 0.5))
+                z0 = link.above(x0[s])
+                up = np.flatnonzero(~z0 & (prob.ub[link.vars] > 0.5))
+                down = np.flatnonzero(z0 & (prob.lb[link.vars] < 0.5))
                 vals = np.concatenate([
                     t[up] + half if half else np.nextafter(t[up], np.inf),
                     t[down] - half if half else t[down]])
@@ -393,48 +426,83 @@ class RecourseEngine:
                               **base)
 
 
+#: Restart the solver (re-pruning with the better bound) when it finds a solution this
+#: much cheaper than the one it was given; see ``_solve_phase``.
+RESTART_GAIN = 0.05
+MAX_RESTARTS = 0
+
+
 def _solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
                  deadline: float) -> dict[str, Any]:
-    """Solve one objective; with an incumbent, search only for strictly cheaper answers."""
+    """Minimise one objective, searching only for answers cheaper than the incumbent.
+
+    Every round fixes each move that costs at least the incumbent on its own, drops the
+    leaves that become unreachable, bounds every tree (``prune``), removes what the bounds
+    decide (``reduce_model``) and asks the solver for a strictly cheaper answer. When the
+    solver finds one that is ``RESTART_GAIN`` cheaper, it is stopped and the next round
+    starts from that answer with the tighter pruning. An infeasible round proves the
+    incumbent optimal.
+    """
     c, c0 = prob.objective(norm)
-    upper = float(c @ incumbent + c0) if incumbent is not None else np.inf
     t0 = time.perf_counter()
-    pruned, blocked = prune(prob, norm, upper)
-    res: dict[str, Any] = {"problem": pruned, "incumbent": incumbent is not None, "raw": ""}
-    if blocked:
-        res.update(status=Status.OPTIMAL if incumbent is not None else Status.INFEASIBLE,
-                   values=incumbent, objective=upper if incumbent is not None else None,
-                   bound=upper if incumbent is not None else None,
-                   time=time.perf_counter() - t0, raw="proven by tree bounds")
+    best = incumbent
+    upper = float(c @ best + c0) if best is not None else np.inf
+    res: dict[str, Any] = {"problem": prob, "incumbent": incumbent is not None, "raw": "",
+                           "restarts": 0}
+
+    def done(status: Status, values: np.ndarray | None, bound: float | None,
+             raw: str) -> dict[str, Any]:
+        obj = float(c @ values + c0) if values is not None else None
+        res.update(status=status, values=values, objective=obj, bound=bound, raw=raw,
+                   time=time.perf_counter() - t0)
+        res["problem"] = replace(res["problem"], stats=dict(res["problem"].stats,
+                                                            restarts=res["restarts"]))
         return res
-    if incumbent is not None:
-        tol = 1e-9 * max(1.0, abs(upper))
-        pruned = pruned.with_rows(sp.csr_matrix(c[None, :]), np.array([-np.inf]),
-                                  np.array([upper - c0 - tol]))
-        res["problem"] = pruned
-    red = reduce_model(c, c0, pruned.lb, pruned.ub, pruned.integer, pruned.A, pruned.row_lo,
-                       pruned.row_hi)
-    res["problem"] = replace(pruned, stats=dict(pruned.stats, reduced_vars=int(red.keep.size),
-                                                reduced_rows=int(red.A.shape[0])))
-    if red.infeasible:
-        sol = Solution(Status.INFEASIBLE, None, None, None, 0.0, "highs", "infeasible by bounds")
-    else:
+
+    while True:
+        pruned, blocked = prune(prob, norm, upper)
+        cp, _ = pruned.objective(norm)  # prune may add a column (the leaf-distance cuts)
+        if np.isfinite(upper):
+            tol = 1e-9 * max(1.0, abs(upper))
+            pruned = pruned.with_rows(sp.csr_matrix(cp[None, :]), np.array([-np.inf]),
+                                      np.array([upper - c0 - tol]))
+        red = reduce_model(cp, c0, pruned.lb, pruned.ub, pruned.integer, pruned.A,
+                           pruned.row_lo, pruned.row_hi)
+        res["problem"] = replace(pruned, stats=dict(
+            pruned.stats, reduced_vars=int(red.keep.size), reduced_rows=int(red.A.shape[0])))
+        if blocked or red.infeasible:
+            raw = "proven by tree bounds" if blocked else "infeasible by bounds"
+            if best is None:
+                return done(Status.INFEASIBLE, None, None, raw)
+            return done(Status.OPTIMAL, best, upper, raw)
+        trivial = red.trivial()
+        if trivial is not None:
+            values = red.expand(trivial)[: prob.n]
+            return done(Status.OPTIMAL, values, float(c @ values + c0), "solved by bounds")
+        can_restart = res["restarts"] < MAX_RESTARTS
+        stop = (upper * (1 - RESTART_GAIN) if np.isfinite(upper) else np.inf) if can_restart else None
         sol = solve_highs(red.c, red.c0, red.lb, red.ub, red.integer, red.A, red.row_lo,
-                          red.row_hi, time_limit=max(1e-3, deadline - time.perf_counter()))
-        if sol.values is not None:
-            sol = replace(sol, values=red.expand(sol.values))
-    res.update(time=time.perf_counter() - t0, raw=sol.raw_status)
-    if incumbent is None:
-        res.update(status=sol.status, values=sol.values, objective=sol.objective, bound=sol.bound)
-        return res
-    if sol.status is Status.INFEASIBLE:
-        res.update(status=Status.OPTIMAL, values=incumbent, objective=upper, bound=upper)
-    elif sol.values is not None:
-        res.update(status=sol.status, values=sol.values, objective=sol.objective, bound=sol.bound)
-    else:
-        bound = min(upper, sol.bound) if sol.bound is not None else None
-        res.update(status=Status.FEASIBLE, values=incumbent, objective=upper, bound=bound)
-    return res
+                          red.row_hi, time_limit=max(1e-3, deadline - time.perf_counter()),
+                          stop_below=stop)
+        values = red.expand(sol.values)[: prob.n] if sol.values is not None else None
+        if sol.status is Status.INFEASIBLE:
+            if best is None:
+                return done(Status.INFEASIBLE, None, None, sol.raw_status)
+            return done(Status.OPTIMAL, best, upper, sol.raw_status)
+        if sol.status is Status.OPTIMAL:
+            return done(Status.OPTIMAL, values, sol.bound, sol.raw_status)
+        if values is not None and sol.raw_status == "Interrupted by user" and \
+                time.perf_counter() < deadline:
+            best, upper = values, float(c @ values + c0)
+            res["restarts"] += 1
+            continue
+        if values is not None:
+            bound = min(upper, sol.bound) if sol.bound is not None else None
+            return done(Status.FEASIBLE, values, bound, sol.raw_status)
+        if best is not None:
+            bound = min(upper, sol.bound) if sol.bound is not None else None
+            return done(Status.FEASIBLE, best, bound, sol.raw_status)
+        return done(sol.status, None, sol.bound, sol.raw_status)
 
 
 def _point_cost_matrix(spec: Any, x0: np.ndarray, H: np.ndarray, norm: str) -> np.ndarray:

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from solvers.errors import BackendUnavailableError
+from solvers.errors import BackendUnavailableError, SolverError
 from solvers.status import HIGHS_STATUS, Solution, Status
 
 __all__ = ["solve_highs", "available"]
@@ -16,6 +16,8 @@ __all__ = ["solve_highs", "available"]
 #: for exact recourse: costs of 1.0 and 1.0001 are different answers).
 MIP_REL_GAP = 1e-7
 MIP_ABS_GAP = 1e-9
+#: Row / integrality feasibility tolerance (HiGHS's MIP default is 1e-6).
+FEASIBILITY_TOL = 1e-7
 
 
 _BANNER_SHOWN = False
@@ -62,8 +64,14 @@ def solve_highs(
     *,
     time_limit: float = 60.0,
     threads: int = 1,
+    stop_below: float | None = None,
 ) -> Solution:
-    """Minimise ``c @ v + c0`` s.t. ``row_lo <= A v <= row_hi``, ``lb <= v <= ub``."""
+    """Minimise ``c @ v + c0`` s.t. ``row_lo <= A v <= row_hi``, ``lb <= v <= ub``.
+
+    With ``stop_below``, the solve is interrupted as soon as it holds a solution whose
+    objective is below that value (the caller then tightens its model and restarts);
+    the result then has status FEASIBLE and raw status "Interrupted by user".
+    """
     try:
         import highspy
     except ImportError as exc:  # pragma: no cover - highspy is a dependency
@@ -77,6 +85,8 @@ def solve_highs(
     h.setOptionValue("time_limit", float(max(time_limit, 1e-3)))
     h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
     h.setOptionValue("mip_abs_gap", MIP_ABS_GAP)
+    h.setOptionValue("mip_feasibility_tolerance", FEASIBILITY_TOL)
+    h.setOptionValue("primal_feasibility_tolerance", FEASIBILITY_TOL)
     inf = highspy.kHighsInf
     n, m = len(c), A.shape[0]
     lp = highspy.HighsLp()
@@ -98,7 +108,23 @@ def solve_highs(
             highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous
             for i in integer
         ]
-    h.passModel(lp)
+    if h.passModel(lp) == highspy.HighsStatus.kError:
+        raise SolverError(
+            f"HiGHS rejected the model ({n} columns, {m} rows); this is a bug in the "
+            "problem construction, please report it with the model."
+        )
+    if stop_below is not None and np.any(integer):
+        found = [np.inf]
+
+        def on_improve(e: object) -> None:
+            found[0] = float(e.data_out.objective_function_value)  # type: ignore[attr-defined]
+
+        def on_poll(e: object) -> None:
+            if found[0] < stop_below:
+                e.interrupt()  # type: ignore[attr-defined]
+
+        h.cbMipImprovingSolution.subscribe(on_improve)
+        h.cbMipInterrupt.subscribe(on_poll)
     h.run()
     raw = h.modelStatusToString(h.getModelStatus())
     info = h.getInfo()

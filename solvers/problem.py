@@ -122,9 +122,12 @@ def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: i
             t = link.thresholds
             is_int = bool(space.integer[j])
             half = 0.5 if is_int else 0.0
-            above = t >= xv
-            can1 = hi > t
-            can0 = lo <= t - half if is_int else lo <= t
+            above = ~link.above(xv)  # thresholds at or above the applicant (z0 = 0)
+            # continuous: a move must be placeable a thousandth of a float32 cell beyond
+            # the threshold (see decode); a thinner sliver of the bounds is no move at all
+            eps = 1e-3 * link.spacing if link.spacing is not None and not is_int else 0.0
+            can1 = hi >= t + eps if not is_int else hi > t
+            can0 = lo <= t - half if is_int else lo <= t - eps
             lb[link.vars] = np.where(can0, 0.0, 1.0)
             ub[link.vars] = np.where(can1, 1.0, 0.0)
             up = np.flatnonzero(above)
@@ -214,6 +217,8 @@ def prune(prob: RecourseProblem, norm: str, upper: float) -> tuple[RecourseProbl
     right_dead = (rmax < 0.5).astype(float)
     left_dead = (rmin > 0.5).astype(float)
     dead = (tree.anc_right @ right_dead + tree.anc_left @ left_dead) > 0
+    dist = leaf_distance(prob, norm, ub)
+    dead |= (dist >= upper - tol) | (dist >= _UNREACHABLE)
     ub[tree.leaf_var[dead]] = 0.0
     # Per-tree bound: the best each tree can still add to every target row.
     G, g_lo = enc.target_rows(prob.target, 0.0)
@@ -225,7 +230,86 @@ def prune(prob: RecourseProblem, norm: str, upper: float) -> tuple[RecourseProbl
     reach = best.sum(axis=1)
     blocked = bool(np.any(reach < g_lo - 1e-12))
     stats = dict(prob.stats, fixed_by_bound=n_fixed, dead_leaves=int(dead.sum()))
-    return replace(prob.with_bounds(lb, ub), stats=stats), blocked
+    out = replace(prob.with_bounds(lb, ub), stats=stats)
+    if not blocked:
+        out = _leaf_cuts(out, norm, np.where(dead, 0.0, dist))
+    return out, blocked
+
+
+_UNREACHABLE = 1e29  # a leaf distance at or above this means: no allowed move reaches it
+
+
+def leaf_distance(prob: RecourseProblem, norm: str, ub: np.ndarray | None = None) -> np.ndarray:
+    """A lower bound on the cost of reaching each leaf from the applicant.
+
+    Per feature, the costliest condition on the leaf's path (crossing costs grow with the
+    distance from ``x0``, so the farthest threshold decides; a categorical condition costs
+    its cheapest allowed level), summed over the features.
+    """
+    tree = prob.enc.tree
+    assert tree is not None
+    nd = tree.nodes
+    ub = prob.ub if ub is None else ub
+    cross = prob.crossing if norm == "l1" else prob.crossing_l0
+    z0 = _link_values_at_x0(prob)
+    kind, var, sign = nd["kind"], nd["var"], nd["sign"]
+    cost_up = np.where(z0[var] < 0.5, cross[var], 0.0)      # to make z_var = 1
+    cost_down = np.where(z0[var] > 0.5, cross[var], 0.0)    # to make z_var = 0
+    c_right = np.where(sign > 0, cost_up, cost_down)
+    c_left = np.where(sign > 0, cost_down, cost_up)
+    if np.any(kind == 2):
+        gnodes = np.flatnonzero(kind == 2)
+        level_cost = np.full((len(nd["group_feature"]), nd["table"].shape[1]), np.inf)
+        for g, f in enumerate(nd["group_feature"]):
+            lk = prob.enc.link_of(int(f))
+            lc = np.where(ub[lk.vars] > 0.5, cross[lk.vars], np.inf)
+            level_cost[g, : lc.size] = lc
+        lc = level_cost[nd["group"][gnodes]]
+        tab = nd["table"][gnodes]
+        c_right[gnodes] = np.where(tab, lc, np.inf).min(axis=1)
+        c_left[gnodes] = np.where(~tab & np.isfinite(lc), lc, np.inf).min(axis=1)
+    c_right = np.where(kind == 0, 0.0, c_right)
+    c_left = np.where(kind == 0, 0.0, c_left)
+    node = nd["cond_node"]
+    cost = np.where(nd["cond_right"], c_right[node], c_left[node])
+    if cost.size == 0:
+        return np.zeros(tree.leaf_var.size)
+    seg = np.maximum.reduceat(cost, nd["cond_starts"])
+    seg = np.where(np.isfinite(seg), seg, 2 * _UNREACHABLE)
+    return np.bincount(nd["cond_seg_leaf"], weights=seg, minlength=tree.leaf_var.size)
+
+
+def _leaf_cuts(prob: RecourseProblem, norm: str, dist: np.ndarray) -> RecourseProblem:
+    """Add ``cost >= sum_leaves dist_leaf * y_leaf`` for every tree (valid: reaching a leaf
+    costs at least its distance), through one new column equal to the objective."""
+    tree = prob.enc.tree
+    assert tree is not None
+    if not np.any(dist > 0):
+        return prob
+    c, c0 = prob.objective(norm)
+    n = prob.n
+    keep = dist > 0
+    trees = np.unique(tree.leaf_tree[keep])
+    row_of = np.full(tree.n_trees, -1)
+    row_of[trees] = np.arange(trees.size)
+    r = row_of[tree.leaf_tree[keep]]
+    cuts = sp.csr_matrix((-dist[keep], (r, tree.leaf_var[keep])), shape=(trees.size, n + 1))
+    cuts = cuts + sp.csr_matrix((np.ones(trees.size), (np.arange(trees.size),
+                                                      np.full(trees.size, n))),
+                                shape=(trees.size, n + 1))
+    link = sp.csr_matrix(np.concatenate([-c, [1.0]])[None, :])
+    A = sp.vstack([sp.hstack([prob.A, sp.csr_matrix((prob.A.shape[0], 1))]), link, cuts]).tocsr()
+    z = np.zeros(1)
+    return replace(
+        prob, A=A,
+        row_lo=np.concatenate([prob.row_lo, [c0], np.zeros(trees.size)]),
+        row_hi=np.concatenate([prob.row_hi, [c0], np.full(trees.size, np.inf)]),
+        lb=np.concatenate([prob.lb, z]), ub=np.concatenate([prob.ub, [np.inf]]),
+        integer=np.concatenate([prob.integer, [False]]),
+        l1=np.concatenate([prob.l1, z]), l0=np.concatenate([prob.l0, z]),
+        crossing=np.concatenate([prob.crossing, z]),
+        crossing_l0=np.concatenate([prob.crossing_l0, z]),
+        stats=dict(prob.stats, leaf_cuts=int(trees.size)))
 
 
 def _link_values_at_x0(prob: RecourseProblem) -> np.ndarray:
@@ -263,17 +347,33 @@ def decode(prob: RecourseProblem, values: np.ndarray, *, deep: bool = False) -> 
             lo_t = link.thresholds[m - 1] if m > 0 else -np.inf
             hi_t = link.thresholds[m] if m < len(link.thresholds) else np.inf
             xv = float(prob.x0[s])
+            side = int(np.sign(m - int(link.above(xv).sum())))  # +1: move up, -1: down
+            if side == 0:
+                continue  # the applicant's own interval: keep the value
             lo, hi = prob.spec.numeric_range(j, xv)
-            x = _place(xv, lo_t, hi_t, lo, hi, bool(space.integer[j]), deep)
-            if not deep and not space.integer[j] and link.model_split is not None:
-                x = _place_f32(x, xv, link, m, lo, hi)
-            s_cf[s] = x
+            gap = _gap(link, m)
+            s_cf[s] = _place(xv, lo_t, hi_t, lo, hi, bool(space.integer[j]), deep, gap, side)
     return s_cf
 
 
+def _gap(link: ThresholdLink, m: int) -> tuple[float, float]:
+    """How far beyond the lower / upper threshold of interval ``m`` to place a value:
+    a thousandth of the float32 cell the model sees there (far above float64 rounding of
+    the preprocessing, far below anything a person would notice)."""
+    if link.spacing is None:
+        return (np.nan, np.nan)
+    k = link.thresholds.size
+    return (link.spacing[m - 1] * 1e-3 if m > 0 else np.nan,
+            link.spacing[m] * 1e-3 if m < k else np.nan)
+
+
 def _place(x0: float, t_lo: float, t_hi: float, lo: float, hi: float, is_int: bool,
-           deep: bool) -> float:
-    """A value in ``(t_lo, t_hi]`` within ``[lo, hi]``, nearest ``x0`` (or central if deep)."""
+           deep: bool, gap: tuple[float, float] = (np.nan, np.nan), side: int = 0) -> float:
+    """A value in ``(t_lo, t_hi]`` within ``[lo, hi]``, nearest ``x0`` (or central if deep).
+
+    ``side`` says where the applicant lies (by the model's own rounding, which decides a
+    value exactly at a threshold): +1 below the interval, -1 above it, 0 inside.
+    """
     a = max(t_lo, lo) if np.isfinite(t_lo) else lo
     b = min(t_hi, hi) if np.isfinite(t_hi) else hi
     if is_int:
@@ -284,47 +384,18 @@ def _place(x0: float, t_lo: float, t_hi: float, lo: float, hi: float, is_int: bo
         if deep:
             return float(np.floor((first + last) / 2))
         return float(min(max(np.round(x0), first), last))
-    if t_lo < x0 <= t_hi and not deep:
+    if side == 0 and not deep:
         return x0
     if deep:
         if np.isfinite(a) and np.isfinite(b):
             return float((a + b) / 2)
         return float(a + max(1.0, abs(a)) * 0.01) if np.isfinite(a) else float(b - max(1.0, abs(b)) * 0.01)
     width = (b - a) if np.isfinite(a) and np.isfinite(b) else np.inf
-    if x0 <= t_lo:
-        eps = min(1e-6 * max(1.0, abs(t_lo)), width / 2)
-        return float(t_lo + eps)
-    eps = min(1e-6 * max(1.0, abs(t_hi)), width / 2)
-    return float(t_hi - eps)
-
-
-def _place_f32(x: float, x0: float, link: ThresholdLink, m: int, lo: float, hi: float) -> float:
-    """Move a value placed next to a threshold onto the nearest float32 the model sends
-    to the right side (closer than the relative 1e-6 step of ``_place``)."""
-    th = link.thresholds
-    split = link.model_split
-    assert split is not None
-    if m > 0 and x0 <= th[m - 1]:
-        i, up = m - 1, True        # crossed threshold m-1 upward: need x > t
-    elif m < th.size and x0 > th[m]:
-        i, up = m, False           # crossed threshold m downward: need x <= t
-    else:
-        return x
-    a, b, t_m = (float(v) for v in split[i])
-    right = up != (a < 0)          # which side of the model's split we need
-    f = np.float32(t_m)
-    if right:
-        z = f if float(f) > t_m else np.nextafter(f, np.float32(np.inf))
-    else:
-        z = f if float(f) <= t_m else np.nextafter(f, np.float32(-np.inf))
-    cand = (float(z) - b) / a
-    lo_t = th[m - 1] if m > 0 else -np.inf
-    hi_t = th[m] if m < th.size else np.inf
-    ok_interval = (cand > lo_t or (not up and cand >= lo_t)) and cand <= hi_t
-    side_ok = (float(np.float32(a * cand + b)) > t_m) == right
-    if ok_interval and side_ok and lo <= cand <= hi and abs(cand - x0) <= abs(x - x0):
-        return cand
-    return x
+    if side > 0:
+        eps = gap[0] if np.isfinite(gap[0]) else 1e-6 * max(1.0, abs(t_lo))
+        return float(t_lo + min(eps, width / 2))
+    eps = gap[1] if np.isfinite(gap[1]) else 1e-6 * max(1.0, abs(t_hi))
+    return float(t_hi - min(eps, width / 2))
 
 
 def point_costs(spec: ActionSpec, x0: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -33,6 +33,13 @@ class Reduced:
     full_lb: np.ndarray       # values of the fixed columns (full length)
     infeasible: bool
 
+    def trivial(self) -> np.ndarray | None:
+        """The optimum when no rows are left (each column at its cheaper bound), else None."""
+        if self.A.shape[0] > 0:
+            return None
+        v = np.where(self.c >= 0, self.lb, self.ub)
+        return v if np.all(np.isfinite(v)) else None
+
     def expand(self, values: np.ndarray) -> np.ndarray:
         out = self.full_lb.copy()
         out[self.keep] = values

@@ -11,8 +11,9 @@ HOUSING = ("free", "own", "rent")
 def credit_frame(seed: int = 0, n: int = 240, *, categorical: bool = True,
                  binary: bool = False) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Features ``age`` (integer), ``income`` and ``debt`` (continuous) and, optionally,
-    ``housing`` (categorical) and ``guarantor`` (0/1, schema kind ``binary``). Returns ``(X, y_binary, y_three)`` where ``y_three`` has
-    string labels ``"low" / "mid" / "high"``."""
+    ``housing`` (categorical) and ``guarantor`` (0/1, schema kind ``binary``).
+
+    Returns ``(X, y_binary, y_three)``; ``y_three`` has string labels low / mid / high."""
     rng = np.random.default_rng(seed)
     age = rng.integers(18, 71, size=n)
     income = np.round(rng.uniform(10.0, 100.0, size=n), 3)

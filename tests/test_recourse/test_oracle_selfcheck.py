@@ -25,7 +25,7 @@ from oracles import (
     point_cost,
     tree_boundaries,
 )
-from recourse.schema import Feature, FeatureSchema
+from recourse.schema import FeatureSchema
 from synthdata import credit_frame, tree_pipeline
 
 

@@ -218,3 +218,69 @@ def test_small_move_across_a_large_threshold(value, target):
     assert bf is not None and bf.cost == pytest.approx(abs(value - 1000.75), abs=1e-4)
     res = find_recourse(model, x, schema, target=target, time_limit=TIME_LIMIT)
     check_against_oracle(res, model, schema, x, target, "l1", bf)
+
+
+@pytest.mark.parametrize("a", ["0.15", "t", "float32(t)", "float32_below(t)"])
+def test_applicant_whose_float32_value_is_across_the_threshold(a):
+    """sklearn's tree sees ``float32(x)``: the threshold between 0.1 and 0.2 is
+    t = 0.15000000223517418, and float32(0.15) = 0.15000000596 > t, so an applicant with
+    a = 0.15 is on the *right* of the split although 0.15 <= t in float64. The engine must
+    locate the applicant the way the model does."""
+    X = pd.DataFrame({"a": [0.1, 0.2, 0.1, 0.2], "b": [0.0, 0.0, 5.0, 5.0]})
+    model = DecisionTreeClassifier(random_state=0).fit(X, [0, 1, 1, 1])
+    t = float(model.tree_.threshold[model.tree_.feature == 0][0])
+    value = {"0.15": 0.15, "t": t, "float32(t)": float(np.float32(t)),
+             "float32_below(t)": float(np.nextafter(np.float32(t), np.float32(-1)))}[a]
+    schema = FeatureSchema.from_frame(X, scales={"a": 1.0, "b": 1.0},
+                                      bounds={"a": (0, 1), "b": (0, 10)})
+    x = {"a": value, "b": 0.0}
+    target = 1 - int(model.predict(pd.DataFrame([x]))[0])
+    for norm in ("l1", "l0"):
+        bf = brute_force_tree_optimum(model, schema, x, target, norm)
+        res = find_recourse(model, x, schema, target=target, norm=norm, time_limit=TIME_LIMIT)
+        check_against_oracle(res, model, schema, x, target, norm, bf)
+
+
+def test_applicants_at_and_next_to_thresholds(global_random_seed):
+    """Every continuous split of a fitted tree, the applicant's value placed at the
+    threshold, at its float32 rounding and one float32 step either side."""
+    X, y, _ = credit_frame(global_random_seed + 8)
+    model = tree_pipeline(DecisionTreeClassifier(max_depth=3, random_state=0),
+                          scaler="passthrough").fit(X, y)
+    schema = FeatureSchema.from_frame(X)
+    tt = model[-1].tree_
+    # passthrough: model inputs income, debt are columns 1, 2 (age 0, then one-hot)
+    base = X.iloc[0].to_dict()
+    for k, t in zip(tt.feature, tt.threshold):
+        if k not in (1, 2):
+            continue
+        name = ("income", "debt")[k - 1]
+        t32 = np.float32(t)
+        for v in (t, float(t32), float(np.nextafter(t32, np.float32(np.inf))),
+                  float(np.nextafter(t32, np.float32(-np.inf)))):
+            x = dict(base, **{name: v})
+            target = 1 - int(model.predict(pd.DataFrame([x]))[0])
+            bf = brute_force_tree_optimum(model, schema, x, target, "l1")
+            res = find_recourse(model, x, schema, target=target, time_limit=TIME_LIMIT)
+            check_against_oracle(res, model, schema, x, target, "l1", bf)
+
+
+@pytest.mark.parametrize("data_seed", [1, 3])
+def test_forest_probability_ties_break_towards_the_first_class(data_seed, global_random_seed):
+    """Two fully grown trees give averaged probabilities like [0, 0.5, 0.5]; sklearn's
+    ``predict`` (argmax) then returns the *first* tied class. A target that wins such a
+    tie needs no strict margin against the later class."""
+    X, _, y3 = credit_frame(data_seed + global_random_seed, n=40)
+    model = tree_pipeline(RandomForestClassifier(n_estimators=2, max_depth=None,
+                                                 random_state=data_seed)).fit(X, y3)
+    schema = FeatureSchema.from_frame(X)
+    engine = RecourseEngine(model, schema)
+    pred = model.predict(X)
+    for i in range(0, 40, 4):
+        x = X.iloc[i].to_dict()
+        for target in model.classes_:
+            if target == pred[i]:
+                continue
+            bf = brute_force_tree_optimum(model, schema, x, target, "l1")
+            res = engine.explain(x, target=target, time_limit=TIME_LIMIT)
+            check_against_oracle(res, model, schema, x, target, "l1", bf)
