@@ -294,7 +294,7 @@ def _leaf_conditions(ar_r: list[int], ar_c: list[int], al_r: list[int], al_c: li
         new_seg[1:] = (leaf[1:] != leaf[:-1]) | (feat[1:] != feat[:-1])
     starts = np.flatnonzero(new_seg)
     return {"node_feature": node_feature, "cond_node": node, "cond_right": right,
-            "cond_starts": starts, "cond_seg_leaf": leaf[starts]}
+            "cond_starts": starts, "cond_seg_leaf": leaf[starts], "cond_seg_feature": feat[starts]}
 
 
 def _flat_nodes(trees: list[dict[str, np.ndarray]], node_lits: list[list[tuple[str, Any]]],

@@ -396,7 +396,9 @@ class RecourseEngine:
         message = (
             "Proven minimal by the solver and verified with the model's own predict."
             if optimal else
-            f"Verified with the model's own predict; not proven minimal (gap {gap:.3g})."
+            f"Verified with the model's own predict; not proven minimal "
+            f"({'gap ' + format(gap, '.3g') if gap is not None else 'no bound'}; solver: "
+            f"{out.get('raw', '')})."
         )
         return RecourseResult(
             status="optimal" if optimal else "feasible", counterfactual=cf, changes=changes,

@@ -217,7 +217,8 @@ def prune(prob: RecourseProblem, norm: str, upper: float) -> tuple[RecourseProbl
     right_dead = (rmax < 0.5).astype(float)
     left_dead = (rmin > 0.5).astype(float)
     dead = (tree.anc_right @ right_dead + tree.anc_left @ left_dead) > 0
-    dist = leaf_distance(prob, norm, ub)
+    seg = leaf_feature_distance(prob, norm, ub)
+    dist = np.bincount(tree.nodes["cond_seg_leaf"], weights=seg, minlength=tree.leaf_var.size)
     dead |= (dist >= upper - tol) | (dist >= _UNREACHABLE)
     ub[tree.leaf_var[dead]] = 0.0
     # Per-tree bound: the best each tree can still add to every target row.
@@ -240,11 +241,22 @@ _UNREACHABLE = 1e29  # a leaf distance at or above this means: no allowed move r
 
 
 def leaf_distance(prob: RecourseProblem, norm: str, ub: np.ndarray | None = None) -> np.ndarray:
-    """A lower bound on the cost of reaching each leaf from the applicant.
+    """A lower bound on the cost of reaching each leaf from the applicant: the sum over
+    features of :func:`leaf_feature_distance`."""
+    tree = prob.enc.tree
+    assert tree is not None
+    seg = leaf_feature_distance(prob, norm, ub)
+    return np.bincount(tree.nodes["cond_seg_leaf"], weights=seg, minlength=tree.leaf_var.size)
 
-    Per feature, the costliest condition on the leaf's path (crossing costs grow with the
-    distance from ``x0``, so the farthest threshold decides; a categorical condition costs
-    its cheapest allowed level), summed over the features.
+
+def leaf_feature_distance(prob: RecourseProblem, norm: str,
+                          ub: np.ndarray | None = None) -> np.ndarray:
+    """Per (leaf, feature) segment of ``tree.nodes["cond_seg_*"]``: the least cost of
+    meeting the leaf's conditions on that feature.
+
+    Per feature, the costliest condition on the leaf's path decides (crossing costs grow
+    with the distance from ``x0``, so the farthest threshold decides; a categorical
+    condition costs its cheapest allowed level).
     """
     tree = prob.enc.tree
     assert tree is not None
@@ -273,43 +285,59 @@ def leaf_distance(prob: RecourseProblem, norm: str, ub: np.ndarray | None = None
     node = nd["cond_node"]
     cost = np.where(nd["cond_right"], c_right[node], c_left[node])
     if cost.size == 0:
-        return np.zeros(tree.leaf_var.size)
+        return np.zeros(0)
     seg = np.maximum.reduceat(cost, nd["cond_starts"])
-    seg = np.where(np.isfinite(seg), seg, 2 * _UNREACHABLE)
-    return np.bincount(nd["cond_seg_leaf"], weights=seg, minlength=tree.leaf_var.size)
+    return np.where(np.isfinite(seg), seg, 2 * _UNREACHABLE)
 
 
 def _leaf_cuts(prob: RecourseProblem, norm: str, dist: np.ndarray) -> RecourseProblem:
-    """Add ``cost >= sum_leaves dist_leaf * y_leaf`` for every tree (valid: reaching a leaf
-    costs at least its distance), through one new column equal to the objective."""
+    """Valid inequalities from leaf distances (reaching a leaf costs at least its distance):
+    per tree, ``cost >= sum_leaves dist_leaf * y_leaf``, through one new column equal to the
+    objective. (Per (tree, feature) versions, ``cost_j >= sum dist_{leaf,j} y_leaf``, were
+    measured too: 60 % slower on credit_data's hard cases, so they are not added.)
+    """
     tree = prob.enc.tree
     assert tree is not None
-    if not np.any(dist > 0):
-        return prob
     c, c0 = prob.objective(norm)
     n = prob.n
+    blocks: list[sp.csr_matrix] = []
+    lo: list[np.ndarray] = []
+    hi: list[np.ndarray] = []
+    new_cols = 0
+    # aggregated, per tree
     keep = dist > 0
-    trees = np.unique(tree.leaf_tree[keep])
-    row_of = np.full(tree.n_trees, -1)
-    row_of[trees] = np.arange(trees.size)
-    r = row_of[tree.leaf_tree[keep]]
-    cuts = sp.csr_matrix((-dist[keep], (r, tree.leaf_var[keep])), shape=(trees.size, n + 1))
-    cuts = cuts + sp.csr_matrix((np.ones(trees.size), (np.arange(trees.size),
-                                                      np.full(trees.size, n))),
-                                shape=(trees.size, n + 1))
-    link = sp.csr_matrix(np.concatenate([-c, [1.0]])[None, :])
-    A = sp.vstack([sp.hstack([prob.A, sp.csr_matrix((prob.A.shape[0], 1))]), link, cuts]).tocsr()
-    z = np.zeros(1)
+    if keep.any():
+        trees, r = np.unique(tree.leaf_tree[keep], return_inverse=True)
+        col = n + new_cols
+        new_cols += 1
+        rows = sp.csr_matrix((np.concatenate([-dist[keep], np.ones(trees.size)]),
+                              (np.concatenate([r, np.arange(trees.size)]),
+                               np.concatenate([tree.leaf_var[keep],
+                                               np.full(trees.size, col)]))),
+                             shape=(trees.size, col + 1))
+        link = sp.csr_matrix((np.concatenate([-c[c != 0], [1.0]]),
+                              (np.zeros(int((c != 0).sum()) + 1, dtype=np.int64),
+                               np.concatenate([np.flatnonzero(c), [col]]))), shape=(1, col + 1))
+        blocks += [link, rows]
+        lo += [np.array([c0]), np.zeros(trees.size)]
+        hi += [np.array([c0]), np.full(trees.size, np.inf)]
+    if not new_cols:
+        return prob
+    width = n + new_cols
+    blocks = [sp.csr_matrix((b.data, b.indices, b.indptr), shape=(b.shape[0], width))
+              for b in blocks]
+    A = sp.vstack([sp.hstack([prob.A, sp.csr_matrix((prob.A.shape[0], new_cols))]).tocsr()]
+                  + blocks).tocsr()
+    z = np.zeros(new_cols)
     return replace(
         prob, A=A,
-        row_lo=np.concatenate([prob.row_lo, [c0], np.zeros(trees.size)]),
-        row_hi=np.concatenate([prob.row_hi, [c0], np.full(trees.size, np.inf)]),
-        lb=np.concatenate([prob.lb, z]), ub=np.concatenate([prob.ub, [np.inf]]),
-        integer=np.concatenate([prob.integer, [False]]),
+        row_lo=np.concatenate([prob.row_lo] + lo), row_hi=np.concatenate([prob.row_hi] + hi),
+        lb=np.concatenate([prob.lb, z]), ub=np.concatenate([prob.ub, np.full(new_cols, np.inf)]),
+        integer=np.concatenate([prob.integer, np.zeros(new_cols, dtype=bool)]),
         l1=np.concatenate([prob.l1, z]), l0=np.concatenate([prob.l0, z]),
         crossing=np.concatenate([prob.crossing, z]),
         crossing_l0=np.concatenate([prob.crossing_l0, z]),
-        stats=dict(prob.stats, leaf_cuts=int(trees.size)))
+        stats=dict(prob.stats, cut_rows=int(A.shape[0] - prob.A.shape[0])))
 
 
 def _link_values_at_x0(prob: RecourseProblem) -> np.ndarray:

@@ -1,0 +1,75 @@
+"""Model reduction against solving the unreduced model; the HiGHS status table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from solvers.highs import solve_highs
+from solvers.reduce import reduce_model
+from solvers.status import HIGHS_STATUS, Solution, Status
+
+
+def _random_milp(rng):
+    n, m = 12, 8
+    A = sp.random(m, n, density=0.4, random_state=rng, data_rvs=lambda k: rng.integers(-3, 4, k))
+    lb = np.zeros(n)
+    ub = rng.integers(1, 4, n).astype(float)
+    fixed = rng.random(n) < 0.4
+    ub[fixed] = lb[fixed] = rng.integers(0, 2, fixed.sum())
+    x = np.array([rng.integers(int(lo), int(hi) + 1) for lo, hi in zip(lb, ub)], dtype=float)
+    act = A @ x
+    lo = act - rng.integers(0, 3, m)
+    hi = np.where(rng.random(m) < 0.5, np.inf, act + rng.integers(0, 3, m))
+    c = rng.normal(size=n)
+    return c, lb, ub, rng.random(n) < 0.7, sp.csr_matrix(A), lo, hi
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_reduced_model_has_the_same_optimum(seed):
+    rng = np.random.default_rng(seed)
+    c, lb, ub, integer, A, lo, hi = _random_milp(rng)
+    full = solve_highs(c, 0.5, lb, ub, integer, A, lo, hi)
+    red = reduce_model(c, 0.5, lb, ub, integer, A, lo, hi)
+    assert not red.infeasible  # the generator plants a feasible point
+    triv = red.trivial()
+    if triv is not None:
+        obj = float(red.c @ triv + red.c0)
+    else:
+        sol = solve_highs(red.c, red.c0, red.lb, red.ub, red.integer, red.A, red.row_lo,
+                          red.row_hi)
+        obj = sol.objective
+        x = red.expand(sol.values)
+        assert np.all(A @ x >= lo - 1e-7) and np.all(A @ x <= hi + 1e-7)
+    assert full.status is Status.OPTIMAL
+    assert obj == pytest.approx(full.objective, abs=1e-7)
+
+
+def test_reduction_detects_infeasible_rows():
+    A = sp.csr_matrix(np.array([[1.0, 1.0]]))
+    red = reduce_model(np.ones(2), 0.0, np.zeros(2), np.array([1.0, 0.0]), np.ones(2, bool),
+                       A, np.array([1.5]), np.array([np.inf]))
+    assert red.infeasible
+
+
+@pytest.mark.parametrize("raw", sorted(HIGHS_STATUS))
+def test_every_highs_status_maps_to_a_status(raw):
+    with_sol, without = HIGHS_STATUS[raw]
+    assert isinstance(with_sol, Status) and isinstance(without, Status)
+    # a status without a solution never claims one
+    assert without in (Status.INFEASIBLE, Status.TIME_LIMIT, Status.ERROR, Status.OPTIMAL)
+    if raw in ("Optimal",):
+        assert with_sol is Status.OPTIMAL and without is Status.ERROR
+
+
+def test_highs_reports_infeasible_and_optimal():
+    A = sp.csr_matrix(np.array([[1.0, 1.0]]))
+    ok = solve_highs(np.array([1.0, 2.0]), 0.0, np.zeros(2), np.full(2, 3.0),
+                     np.array([True, True]), A, np.array([2.5]), np.array([np.inf]))
+    assert ok.status is Status.OPTIMAL and ok.objective == pytest.approx(3.0)
+    assert ok.bound == pytest.approx(3.0) and ok.gap == pytest.approx(0.0)
+    bad = solve_highs(np.array([1.0, 2.0]), 0.0, np.zeros(2), np.ones(2),
+                      np.array([True, True]), A, np.array([2.5]), np.array([np.inf]))
+    assert bad.status is Status.INFEASIBLE and bad.values is None
+    assert isinstance(bad, Solution)
