@@ -73,10 +73,12 @@ def run_one(dataset: str, kind: str, n: int, time_limit: float, norm: str) -> di
     if n_test < n:  # a model that denies few test applicants: top up with training rows
         more = X_tr[model.predict(X_tr) == "bad"].head(n - n_test)
         denied = pd.concat([denied, more])
-    times, statuses, costs, l0s, verified = [], [], [], [], []
+    times, statuses, costs, l0s, verified, solve, check = [], [], [], [], [], [], []
     for i in range(len(denied)):
         r = engine.explain(denied.iloc[i], target="good", norm=norm, time_limit=time_limit)
         times.append(r.total_time)
+        solve.append(r.solve_time)
+        check.append(r.stats.get("verify_time", 0.0))
         statuses.append(r.status)
         verified.append(r.verified)
         if r.cost is not None:
@@ -94,6 +96,8 @@ def run_one(dataset: str, kind: str, n: int, time_limit: float, norm: str) -> di
         "median_s": float(np.median(t)) if k else None,
         "p90_s": float(np.percentile(t, 90)) if k else None,
         "max_s": float(t.max()) if k else None,
+        "median_solve_s": float(np.median(solve)) if k else None,
+        "median_verify_s": float(np.median(check)) if k else None,
         "optimal_pct": 100.0 * statuses.count("optimal") / k if k else None,
         "verified_pct": 100.0 * sum(verified) / k if k else None,
         "no_recourse": statuses.count("no_recourse"),
@@ -104,16 +108,18 @@ def run_one(dataset: str, kind: str, n: int, time_limit: float, norm: str) -> di
 
 
 def markdown(rows: list[dict[str, object]], mach: dict[str, object]) -> str:
-    head = ("| data | model | n (test) | median s | p90 s | max s | proven optimal | verified | "
-            "median L1 cost | median L0 |\n|---|---|---|---|---|---|---|---|---|---|")
+    head = ("| data | model | n (test) | median s | p90 s | max s | median solver s | "
+            "median predict s | proven optimal | verified | median L1 cost | median L0 |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
     for r in rows:
         def f(key: str, fmt: str = "{:.3f}") -> str:
-            v = r[key]
+            v = r.get(key)
             return "–" if v is None else fmt.format(v)
         lines.append(
             f"| {r['dataset']} | {r['model']} | {r['n']} ({r['n_from_test']}) | {f('median_s')} | {f('p90_s')} | "
-            f"{f('max_s')} | {f('optimal_pct', '{:.0f} %')} | {f('verified_pct', '{:.0f} %')} | "
+            f"{f('max_s')} | {f('median_solve_s')} | {f('median_verify_s')} | "
+            f"{f('optimal_pct', '{:.0f} %')} | {f('verified_pct', '{:.0f} %')} | "
             f"{f('median_cost', '{:.3f}')} | {f('median_l0', '{:.0f}')} |")
     lines.append("")
     lines.append(f"Machine: {mach['cpu']}, {mach['cores']} cores, Python {mach['python']}, "

@@ -6,7 +6,7 @@ from typing import Any
 
 from encoders.block import EncodedModel, GroupLink, ThresholdLink, TreeStructure, ValueLink
 from encoders.domain import SearchSpace
-from encoders.errors import EncodingError, UnsupportedModelError
+from encoders.errors import EncodingError
 from encoders.pipeline import InputMap, input_map, split_pipeline
 from encoders.registry import encoder_for, register_encoder, supported_models
 

@@ -113,7 +113,8 @@ def _check_step(step: Any) -> None:
         )
 
 
-def _transform_fn(prep: Any, model: Any, space: SearchSpace) -> Callable[[pd.DataFrame], np.ndarray]:
+def _transform_fn(prep: Any, model: Any,
+                  space: SearchSpace) -> Callable[[pd.DataFrame], np.ndarray]:
     """The function from a DataFrame of user rows to model inputs (dense float array)."""
     names = getattr(model, "feature_names_in_", None)
     if prep is not None:

@@ -424,7 +424,8 @@ class FeatureSchema:
         except yaml.YAMLError as exc:
             raise SchemaError(f"The schema YAML could not be parsed: {exc}") from None
         if not isinstance(data, Mapping):
-            raise SchemaError(f"The schema YAML must hold a mapping with 'features'; got {text[:80]!r}.")
+            raise SchemaError(
+                f"The schema YAML must hold a mapping with 'features'; got {text[:80]!r}.")
         return cls.from_dict(data)
 
     # ------------------------------------------------------------- validation

@@ -18,7 +18,8 @@ from recourse.schema import FeatureSchema
 __all__ = ["model_predict", "action_violations"]
 
 
-def model_predict(model: Any, schema: FeatureSchema, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+def model_predict(model: Any, schema: FeatureSchema,
+                  rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
     """``model.predict`` on rows ``{name: value}``, shaped the way the model was fitted."""
     df = pd.DataFrame([[r[n] for n in schema.names] for r in rows], columns=schema.names)
     names = getattr(model, "feature_names_in_", None)

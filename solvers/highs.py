@@ -71,14 +71,8 @@ def solve_highs(
     *,
     time_limit: float = 60.0,
     threads: int = 1,
-    stop_below: float | None = None,
 ) -> Solution:
-    """Minimise ``c @ v + c0`` s.t. ``row_lo <= A v <= row_hi``, ``lb <= v <= ub``.
-
-    With ``stop_below``, the solve is interrupted as soon as it holds a solution whose
-    objective is below that value (the caller then tightens its model and restarts);
-    the result then has status FEASIBLE and raw status "Interrupted by user".
-    """
+    """Minimise ``c @ v + c0`` s.t. ``row_lo <= A v <= row_hi``, ``lb <= v <= ub``."""
     try:
         import highspy
     except ImportError as exc:  # pragma: no cover - highspy is a dependency
@@ -123,18 +117,6 @@ def solve_highs(
             f"HiGHS rejected the model ({n} columns, {m} rows); this is a bug in the "
             "problem construction, please report it with the model."
         )
-    if stop_below is not None and np.any(integer):
-        found = [np.inf]
-
-        def on_improve(e: object) -> None:
-            found[0] = float(e.data_out.objective_function_value)  # type: ignore[attr-defined]
-
-        def on_poll(e: object) -> None:
-            if found[0] < stop_below:
-                e.interrupt()  # type: ignore[attr-defined]
-
-        h.cbMipImprovingSolution.subscribe(on_improve)
-        h.cbMipInterrupt.subscribe(on_poll)
     h.run()
     raw = h.modelStatusToString(h.getModelStatus())
     info = h.getInfo()

@@ -417,7 +417,9 @@ def _place(x0: float, t_lo: float, t_hi: float, lo: float, hi: float, is_int: bo
     if deep:
         if np.isfinite(a) and np.isfinite(b):
             return float((a + b) / 2)
-        return float(a + max(1.0, abs(a)) * 0.01) if np.isfinite(a) else float(b - max(1.0, abs(b)) * 0.01)
+        if np.isfinite(a):
+            return float(a + max(1.0, abs(a)) * 0.01)
+        return float(b - max(1.0, abs(b)) * 0.01)
     width = (b - a) if np.isfinite(a) and np.isfinite(b) else np.inf
     if side > 0:
         eps = gap[0] if np.isfinite(gap[0]) else 1e-6 * max(1.0, abs(t_lo))

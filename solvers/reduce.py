@@ -58,9 +58,11 @@ def reduce_model(c: np.ndarray, c0: float, lb: np.ndarray, ub: np.ndarray, integ
     Ak = A[:, keep].tocsr()
     lbk, ubk = lb[keep], ub[keep]
     pos, neg = Ak.maximum(0), Ak.minimum(0)
+    lo_f = np.where(np.isfinite(lbk), lbk, -1e300)
+    hi_f = np.where(np.isfinite(ubk), ubk, 1e300)
     with np.errstate(invalid="ignore"):
-        amin = pos @ np.where(np.isfinite(lbk), lbk, -1e300) + neg @ np.where(np.isfinite(ubk), ubk, 1e300)
-        amax = pos @ np.where(np.isfinite(ubk), ubk, 1e300) + neg @ np.where(np.isfinite(lbk), lbk, -1e300)
+        amin = pos @ lo_f + neg @ hi_f
+        amax = pos @ hi_f + neg @ lo_f
     infeasible = bool(np.any(amin > hi + tol) or np.any(amax < lo - tol))
     redundant = (amin >= lo - tol) & (amax <= hi + tol)
     rows = np.flatnonzero(~redundant)
