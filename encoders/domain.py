@@ -86,7 +86,7 @@ class SearchSpace:
             s = self.start[j]
             if lv is None:
                 x = float(v[s])
-                out[name] = float(round(x)) if self.integer[j] else x
+                out[name] = int(round(x)) if self.integer[j] else x
             else:
                 out[name] = lv[int(np.argmax(v[s : s + len(lv)]))]
         return out
