@@ -51,6 +51,19 @@ class UntrustedModelError(RecourseError, ValueError):
     """Loading this model file would execute arbitrary code and trust was not given."""
 
 
+def name_mismatch(expected: list[str], got: list[str], *, extra: str, missing: str) -> str:
+    """``""`` when ``got`` has the names of ``expected``, else what is extra and missing
+    (capped lists, sklearn style), e.g. ``"unexpected columns ['x']; missing columns ['y']"``."""
+    parts = []
+    unexpected = [n for n in got if n not in expected]
+    absent = [n for n in expected if n not in got]
+    if unexpected:
+        parts.append(f"{extra} {cap_list(unexpected)}")
+    if absent:
+        parts.append(f"{missing} {cap_list(absent)}")
+    return "; ".join(parts)
+
+
 def cap_list(items: object, most: int = 5) -> str:
     """Format a list for an error message, showing at most ``most`` items."""
     seq = [repr(i) for i in items]  # type: ignore[attr-defined]

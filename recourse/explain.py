@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 import encoders
 from encoders.block import GroupLink, ThresholdLink
-from encoders.errors import InputValidationError, SchemaError, cap_list
+from encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
 from encoders.evaluate import link_values
 from encoders.pipeline import model_inputs
 from recourse.result import Change, RecourseResult
@@ -522,17 +522,11 @@ def _same(a: Any, b: Any) -> bool:
 def _check_columns(model: Any, schema: FeatureSchema) -> None:
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
-        names = [str(n) for n in names]
-        unseen = [n for n in schema.names if n not in names]
-        missing = [n for n in names if n not in schema.names]
-        if unseen or missing:
-            parts = []
-            if unseen:
-                parts.append(f"schema features unseen at fit time: {cap_list(unseen)}")
-            if missing:
-                parts.append(f"model features missing from the schema: {cap_list(missing)}")
-            raise SchemaError("The schema does not match the model's features; "
-                              + "; ".join(parts) + ".")
+        problem = name_mismatch([str(n) for n in names], schema.names,
+                                extra="schema features unseen at fit time:",
+                                missing="model features missing from the schema:")
+        if problem:
+            raise SchemaError(f"The schema does not match the model's features; {problem}.")
         return
     n_in = getattr(model, "n_features_in_", None)
     if n_in is not None and int(n_in) != len(schema):

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from encoders.domain import SearchSpace
-from encoders.errors import InputValidationError, SchemaError, cap_list
+from encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
 from solvers.spec import ActionSpec
 
 __all__ = ["Feature", "FeatureSchema", "KINDS", "DIRECTIONS"]
@@ -484,18 +484,12 @@ class FeatureSchema:
                 )
             row = row.iloc[0]
         if isinstance(row, pd.Series | Mapping):
-            keys = [str(k) for k in row.keys()]
-            missing = [n for n in self.names if n not in keys]
-            extra = [k for k in keys if k not in self._index]
-            if missing or extra:
-                parts = []
-                if extra:
-                    parts.append(f"unexpected columns {cap_list(extra)}")
-                if missing:
-                    parts.append(f"missing columns {cap_list(missing)}")
+            problem = name_mismatch(self.names, [str(k) for k in row.keys()],
+                                    extra="unexpected columns", missing="missing columns")
+            if problem:
                 raise InputValidationError(
-                    "The applicant's columns do not match the schema: " + "; ".join(parts)
-                    + ". Pass the same columns the model was trained on."
+                    f"The applicant's columns do not match the schema: {problem}. Pass the "
+                    "same columns the model was trained on."
                 )
             return {str(k): v for k, v in row.items()}
         arr = np.asarray(row, dtype=object).ravel()
