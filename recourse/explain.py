@@ -102,7 +102,9 @@ class RecourseEngine:
             Weighted L1 cost, weighted number of changed features, or fewest changes with
             the L1 cost as tie-break.
         time_limit : float
-            Seconds for the solver (per phase for ``l0_l1``).
+            Seconds for the whole query (both phases of ``l0_l1`` and any re-solve);
+            when it runs out the best verified answer is returned as ``feasible`` with
+            its gap, or ``time_limit`` when there is none.
 
         Returns
         -------
