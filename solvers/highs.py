@@ -23,6 +23,10 @@ FEASIBILITY_TOL = 1e-7
 #: in probing without it; 14 s to a proven optimum with it off; credit_data 100x6 hard
 #: cases 5 % faster).
 PRESOLVE_RULE_OFF = 1 << 15
+#: HiGHS's feasibility-jump heuristic costs ~2.5 ms on every MIP, however small (a 61-column
+#: model: 3.6 ms -> 1.1 ms without it); German logistic regression median 11.1 -> 8.7 ms,
+#: forests unchanged (their incumbent comes from ``recourse.explain``).
+FEASIBILITY_JUMP = False
 #: Further HiGHS options, applied to every solve (for experiments and benchmarks).
 EXTRA_OPTIONS: dict[str, object] = {}
 
@@ -89,6 +93,7 @@ def solve_highs(
     h.setOptionValue("mip_feasibility_tolerance", FEASIBILITY_TOL)
     h.setOptionValue("primal_feasibility_tolerance", FEASIBILITY_TOL)
     h.setOptionValue("presolve_rule_off", PRESOLVE_RULE_OFF)
+    h.setOptionValue("mip_heuristic_run_feasibility_jump", FEASIBILITY_JUMP)
     for key, value in EXTRA_OPTIONS.items():
         h.setOptionValue(key, value)
     inf = highspy.kHighsInf
