@@ -122,12 +122,13 @@ def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: i
             t = link.thresholds
             is_int = bool(space.integer[j])
             half = 0.5 if is_int else 0.0
-            above = ~link.above(xv)  # thresholds at or above the applicant (z0 = 0)
+            z0 = link.above(xv)
+            above = ~z0  # thresholds at or above the applicant
             # continuous: a move must be placeable a thousandth of a float32 cell beyond
             # the threshold (see decode); a thinner sliver of the bounds is no move at all
             eps = 1e-3 * link.spacing if link.spacing is not None and not is_int else 0.0
-            can1 = hi >= t + eps if not is_int else hi > t
-            can0 = lo <= t - half if is_int else lo <= t - eps
+            can1 = (hi >= t + eps if not is_int else hi > t) | z0
+            can0 = (lo <= t - half if is_int else lo <= t - eps) | ~z0  # own side: always
             lb[link.vars] = np.where(can0, 0.0, 1.0)
             ub[link.vars] = np.where(can1, 1.0, 0.0)
             up = np.flatnonzero(above)

@@ -284,3 +284,20 @@ def test_forest_probability_ties_break_towards_the_first_class(data_seed, global
             bf = brute_force_tree_optimum(model, schema, x, target, "l1")
             res = engine.explain(x, target=target, time_limit=TIME_LIMIT)
             check_against_oracle(res, model, schema, x, target, "l1", bf)
+
+
+def test_applicant_on_a_threshold_and_on_its_own_bound_keeps_its_side():
+    """The applicant's value is exactly a split threshold *and* the lower bound of the
+    action set. The model sends it left; staying there must stay allowed, although no
+    other value at or above the bound lies left of the split (found by the 400-draw
+    property run: the engine forced the feature right and paid a second change)."""
+    X, _, y3 = credit_frame(0, n=40, categorical=True, binary=True)
+    model = tree_pipeline(DecisionTreeClassifier(random_state=0), scaler="minmax",
+                          extra_numeric=("guarantor",)).fit(X, y3)
+    x = dict(X.iloc[9].to_dict(), debt=16.595499927699567)
+    schema = FeatureSchema.from_frame(X, bounds={"debt": (x["debt"], None)},
+                                      weights={n: 0.5 for n in X.columns})
+    for norm in ("l0", "l1"):
+        bf = brute_force_tree_optimum(model, schema, x, "low", norm)
+        res = find_recourse(model, x, schema, target="low", norm=norm, time_limit=TIME_LIMIT)
+        check_against_oracle(res, model, schema, x, "low", norm, bf)
