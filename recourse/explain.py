@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 import weakref
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -17,16 +16,15 @@ import pandas as pd
 import scipy.sparse as sp
 
 import encoders
-from encoders.block import GroupLink, ThresholdLink
+from encoders.block import ThresholdLink
 from encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
-from encoders.evaluate import link_values
 from encoders.pipeline import model_inputs
 from recourse.result import Change, RecourseResult
 from recourse.schema import FeatureSchema
 from recourse.verify import action_violations, model_predict
-from solvers.highs import solve_highs
-from solvers.problem import RecourseProblem, build_problem, decode, point_costs, prune
-from solvers.reduce import reduce_model
+from solvers.incumbent import find_incumbent, lp_rounding
+from solvers.problem import build_problem, decode, point_costs
+from solvers.search import solve_phase
 from solvers.status import Status
 
 __all__ = ["RecourseEngine", "find_recourse", "NORMS", "BACKENDS"]
@@ -38,11 +36,6 @@ BACKENDS = ("highs",)
 #: (``solvers.highs.FEASIBILITY_TOL`` = 1e-7): a margin equal to the tolerance let a tie that
 #: sklearn breaks against the target pass as a win.
 DEFAULT_MARGIN = 1e-6
-
-
-#: The LP-rounding heuristic runs only on reduced tree problems at least this large
-#: (smaller ones are solved faster than the LP pays for itself).
-_LP_ROUNDING_MIN_VARS = 1000
 
 
 class RecourseEngine:
@@ -219,122 +212,6 @@ class RecourseEngine:
         R = np.array(rows)
         return R, self.encoding.predict_index(R)
 
-    def _incumbent(self, prob: RecourseProblem, x0: np.ndarray, t_idx: int,
-                   norm: str, l0_cap: float = np.inf) -> np.ndarray | None:
-        """Block values of a cheap point the encoding assigns to the target (or None).
-
-        Candidates, cheapest first: every single move across one split, and reference
-        rows projected into the action set; the best is improved by reverting features to
-        the applicant's values while it stays approved. Only the encoding's forward pass
-        is used (no solver, no sklearn call); the MILP then searches strictly cheaper.
-        """
-        enc = self.encoding
-        if enc.tree is None:
-            return None
-        obj, obj0 = prob.objective("l1" if norm == "l1" else "l0")
-        nl = enc.n_link
-        w = obj[:nl]
-
-        def cost(H: np.ndarray) -> np.ndarray:
-            return link_values(enc, H) @ w + obj0
-
-        best: list[Any] = [None, np.inf]
-
-        def consider(H: np.ndarray, c: np.ndarray | None = None, chunk: int = 64) -> None:
-            if H.shape[0] == 0:
-                return
-            c = cost(H) if c is None else c
-            if np.isfinite(l0_cap):
-                c = np.where(_point_cost_matrix(self.spec, x0, H, "l0") <= l0_cap, c, np.inf)
-            order = np.argsort(c, kind="stable")
-            order = order[c[order] < best[1] - 1e-12]
-            for i in range(0, order.size, chunk):
-                idx = order[i : i + chunk]
-                ok = np.flatnonzero(enc.predict_index(H[idx]) == t_idx)
-                if ok.size:
-                    best[0], best[1] = H[idx[ok[0]]], float(c[idx[ok[0]]])
-                    return
-
-        moves, move_vars = self._single_moves(prob, x0)
-        cross = prob.crossing if norm == "l1" else prob.crossing_l0
-        move_cost = cross[move_vars]
-        cheap = move_cost <= np.min(move_cost, initial=np.inf) + 1e-12
-        consider(moves[cheap], move_cost[cheap])
-        if self._ref is not None and self._ref_pred is not None:
-            R = self._ref[self._ref_pred == t_idx]
-            if R.shape[0]:
-                consider(self._project(R, x0))
-        consider(moves, move_cost)
-        if best[0] is None:
-            return None
-        s_best: np.ndarray = best[0]
-        # Greedy: revert single features to the applicant's value while still approved.
-        for _ in range(self.space.n_features):
-            cand = []
-            for j in range(self.space.n_features):
-                sl = slice(int(self.space.start[j]), int(self.space.start[j + 1]))
-                if not np.array_equal(s_best[sl], x0[sl]):
-                    t = s_best.copy()
-                    t[sl] = x0[sl]
-                    cand.append(t)
-            if not cand:
-                break
-            before = best[1]
-            consider(np.array(cand))
-            if best[1] >= before:
-                break
-            s_best = best[0]
-        full = np.zeros(prob.n)
-        full[: enc.n_vars] = enc.block_values(s_best[None, :])[0]
-        return full
-
-    def _lp_rounding(self, prob: RecourseProblem, norm: str,
-                     incumbent: np.ndarray | None) -> np.ndarray | None:
-        """A cheaper incumbent, if the LP relaxation points to one.
-
-        Solves the LP relaxation of the pruned tree problem, rounds every threshold
-        indicator at a few levels (a feature moves where the LP moved it at least that
-        much) and keeps the cheapest rounding the encoding approves. Measured on
-        credit_data's RandomForest 100x6 (50 denied applicants): p90 6.7 s -> 5.6 s, total
-        time -13 %, median unchanged; the better bound fixes more moves before the MILP.
-        """
-        enc = self.encoding
-        if enc.tree is None:
-            return incumbent
-        c, c0 = prob.objective(norm)
-        upper = float(c @ incumbent + c0) if incumbent is not None else np.inf
-        pruned, blocked = prune(prob, norm, upper)
-        if blocked:
-            return incumbent
-        cp, _ = pruned.objective(norm)
-        red = reduce_model(cp, c0, pruned.lb, pruned.ub, pruned.integer, pruned.A,
-                           pruned.row_lo, pruned.row_hi)
-        if red.infeasible or red.A.shape[0] == 0 or red.keep.size < _LP_ROUNDING_MIN_VARS:
-            return incumbent
-        lp = solve_highs(red.c, red.c0, red.lb, red.ub, np.zeros_like(red.integer), red.A,
-                         red.row_lo, red.row_hi, time_limit=5.0)
-        if lp.values is None:
-            return incumbent
-        v = red.expand(lp.values)[: prob.n]
-        best, best_cost = incumbent, upper
-        for level in (0.5, 0.3, 0.1, 0.01):
-            w = v.copy()
-            for link in enc.links:
-                if isinstance(link, ThresholdLink):
-                    w[link.vars] = v[link.vars] > level
-                elif isinstance(link, GroupLink):
-                    w[link.vars] = 0.0
-                    w[link.vars[int(np.argmax(v[link.vars]))]] = 1.0
-            s = decode(prob, w)
-            if enc.predict_index(s[None, :])[0] != prob.target:
-                continue
-            full = np.zeros(prob.n)
-            full[: enc.n_vars] = enc.block_values(s[None, :])[0]
-            cost = float(c @ full + c0)
-            if cost < best_cost - 1e-12:
-                best, best_cost = full, cost
-        return best
-
     def _resolve_boundaries(self, x0: np.ndarray, row: dict[str, Any]) -> np.ndarray:
         """The applicant as the search sees it: a numeric value within float32 rounding of
         a split is moved a thousandth of a float32 cell to the side the model's own
@@ -361,65 +238,16 @@ class RecourseEngine:
                     x[s] = float(link.thresholds[i]) + (gap if z else -gap)
         return x
 
-    def _single_moves(self, prob: RecourseProblem,
-                      x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Points that change one feature across one split, and the variable each sets.
-
-        The cost of such a move is the problem's crossing cost of that variable.
-        """
-        rows, var = [], []
-        for link in self.encoding.links:
-            j = link.feature
-            s = int(self.space.start[j])
-            if isinstance(link, GroupLink):
-                k = len(link.vars)
-                for lv in np.flatnonzero((prob.ub[link.vars] > 0.5) & (x0[s : s + k] < 0.5)):
-                    r = x0.copy()
-                    r[s : s + k] = 0.0
-                    r[s + lv] = 1.0
-                    rows.append(r[None, :])
-                    var.append(int(link.vars[lv]))
-            elif isinstance(link, ThresholdLink):
-                t = link.thresholds
-                half = 0.5 if self.space.integer[j] else 0.0
-                z0 = link.above(x0[s])
-                up = np.flatnonzero(~z0 & (prob.ub[link.vars] > 0.5))
-                down = np.flatnonzero(z0 & (prob.lb[link.vars] < 0.5))
-                vals = np.concatenate([
-                    t[up] + half if half else np.nextafter(t[up], np.inf),
-                    t[down] - half if half else t[down]])
-                block = np.repeat(x0[None, :], vals.size, axis=0)
-                block[:, s] = vals
-                rows.append(block)
-                var.extend(link.vars[np.concatenate([up, down])].tolist())
-        if not rows:
-            return np.zeros((0, x0.size)), np.zeros(0, dtype=np.int64)
-        return np.vstack(rows), np.array(var, dtype=np.int64)
-
-    def _project(self, R: np.ndarray, x0: np.ndarray) -> np.ndarray:
-        """Reference rows moved into the applicant's action set (immutables, bounds, ...)."""
-        H = R.copy()
-        for j in range(self.space.n_features):
-            s, e = int(self.space.start[j]), int(self.space.start[j + 1])
-            if self.space.is_group(j):
-                cur = int(np.argmax(x0[s:e]))
-                allowed = self.spec.allowed_levels(j, cur)
-                bad = ~allowed[np.argmax(H[:, s:e], axis=1)]
-                H[bad, s:e] = x0[s:e]
-            else:
-                lo, hi = self.spec.numeric_range(j, float(x0[s]))
-                H[:, s] = np.clip(H[:, s], lo, hi)
-        return H
-
     def _solve(self, x0: np.ndarray, t_idx: int, norm: str, margin: float, ties: float,
                deadline: float, use_incumbent: bool) -> dict[str, Any]:
         prob = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm, margin=margin,
                              tie_margin=ties)
         phase_norm = "l1" if norm == "l1" else "l0"
-        inc = self._incumbent(prob, x0, t_idx, norm) if use_incumbent else None
+        ref = self._ref[self._ref_pred == t_idx] if self._ref is not None else None
+        inc = None
         if use_incumbent:
-            inc = self._lp_rounding(prob, phase_norm, inc)
-        out = _solve_phase(prob, phase_norm, inc, deadline)
+            inc = lp_rounding(prob, phase_norm, find_incumbent(prob, norm, ref))
+        out = solve_phase(prob, phase_norm, inc, deadline)
         if norm != "l0_l1" or out["values"] is None:
             return out
         k_star = float(prob.l0 @ out["values"] + prob.l0_0)
@@ -427,10 +255,10 @@ class RecourseEngine:
         tol = 1e-7 * max(1.0, k_star)
         prob2 = prob.with_rows(row, np.array([-np.inf]), np.array([k_star - prob.l0_0 + tol]))
         inc2 = out["values"]
-        alt = self._incumbent(prob, x0, t_idx, "l1", l0_cap=k_star + tol) if use_incumbent else None
+        alt = find_incumbent(prob, "l1", ref, l0_cap=k_star + tol) if use_incumbent else None
         if alt is not None and prob.l1 @ alt < prob.l1 @ inc2:
             inc2 = alt
-        out2 = _solve_phase(prob2, "l1", inc2, deadline)
+        out2 = solve_phase(prob2, "l1", inc2, deadline)
         out2["time"] += out["time"]
         if out["status"] is not Status.OPTIMAL and out2["status"] is Status.OPTIMAL:
             out2["status"] = Status.FEASIBLE
@@ -486,81 +314,6 @@ class RecourseEngine:
                               total_time=time.perf_counter() - t_start, message=msg,
                               stats=dict(out["problem"].stats, solver_status=out.get("raw", "")),
                               **base)
-
-
-def _solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
-                 deadline: float) -> dict[str, Any]:
-    """Minimise one objective, searching only for answers cheaper than the incumbent.
-
-    Fixes each move that costs at least the incumbent on its own, drops the leaves that
-    become unreachable or too far, bounds every tree (``prune``), removes what the bounds
-    decide (``reduce_model``) and asks the solver for a strictly cheaper answer: an
-    infeasible answer proves the incumbent optimal. (Restarting the solver with tighter
-    pruning whenever it improves the incumbent was measured too: slower on credit_data's
-    hard cases, as the solver loses its search tree.)
-    """
-    c, c0 = prob.objective(norm)
-    t0 = time.perf_counter()
-    upper = float(c @ incumbent + c0) if incumbent is not None else np.inf
-    res: dict[str, Any] = {"incumbent": incumbent is not None}
-
-    def done(status: Status, values: np.ndarray | None, bound: float | None,
-             raw: str) -> dict[str, Any]:
-        obj = float(c @ values + c0) if values is not None else None
-        res.update(status=status, values=values, objective=obj, bound=bound, raw=raw,
-                   time=time.perf_counter() - t0)
-        return res
-
-    pruned, blocked = prune(prob, norm, upper)
-    cp, _ = pruned.objective(norm)  # prune may add a column (the leaf-distance cuts)
-    if np.isfinite(upper):
-        tol = 1e-9 * max(1.0, abs(upper))
-        pruned = pruned.with_rows(sp.csr_matrix(cp[None, :]), np.array([-np.inf]),
-                                  np.array([upper - c0 - tol]))
-    red = reduce_model(cp, c0, pruned.lb, pruned.ub, pruned.integer, pruned.A,
-                       pruned.row_lo, pruned.row_hi)
-    res["problem"] = replace(pruned, stats=dict(
-        pruned.stats, reduced_vars=int(red.keep.size), reduced_rows=int(red.A.shape[0])))
-    if blocked or red.infeasible:
-        raw = "proven by tree bounds" if blocked else "infeasible by bounds"
-        if incumbent is None:
-            return done(Status.INFEASIBLE, None, None, raw)
-        return done(Status.OPTIMAL, incumbent, upper, raw)
-    trivial = red.trivial()
-    if trivial is not None:
-        values = red.expand(trivial)[: prob.n]
-        return done(Status.OPTIMAL, values, float(c @ values + c0), "solved by bounds")
-    sol = solve_highs(red.c, red.c0, red.lb, red.ub, red.integer, red.A, red.row_lo,
-                      red.row_hi, time_limit=max(1e-3, deadline - time.perf_counter()))
-    values = red.expand(sol.values)[: prob.n] if sol.values is not None else None
-    if sol.status is Status.INFEASIBLE:
-        if incumbent is None:
-            return done(Status.INFEASIBLE, None, None, sol.raw_status)
-        return done(Status.OPTIMAL, incumbent, upper, sol.raw_status)
-    if sol.status is Status.OPTIMAL:
-        return done(Status.OPTIMAL, values, sol.bound, sol.raw_status)
-    bound = min(upper, sol.bound) if sol.bound is not None else None
-    if values is not None:
-        return done(Status.FEASIBLE, values, bound, sol.raw_status)
-    if incumbent is not None:
-        return done(Status.FEASIBLE, incumbent, bound, sol.raw_status)
-    return done(sol.status, None, sol.bound, sol.raw_status)
-
-
-def _point_cost_matrix(spec: Any, x0: np.ndarray, H: np.ndarray, norm: str) -> np.ndarray:
-    space = spec.space
-    total = np.zeros(H.shape[0])
-    for j in range(space.n_features):
-        s, e = int(space.start[j]), int(space.start[j + 1])
-        if space.is_group(j):
-            cur = int(np.argmax(x0[s:e]))
-            lvl = np.argmax(H[:, s:e], axis=1)
-            changed = lvl != cur
-            total += spec.level_costs(j, cur)[lvl] if norm == "l1" else changed * spec.l0_weight[j]
-        else:
-            d = np.abs(H[:, s] - x0[s])
-            total += spec.unit_cost[j] * d if norm == "l1" else (d > 0) * spec.l0_weight[j]
-    return total
 
 
 def _gap(cost: float, bound: float | None) -> float | None:
