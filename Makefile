@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench lint install clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/python -m pip install --quiet -e ".[lint]"
+	$(BIN)/ruff check recourse encoders solvers benchmarks
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python benchmarks/run.py

@@ -117,7 +117,8 @@ def markdown(rows: list[dict[str, object]], mach: dict[str, object]) -> str:
             v = r.get(key)
             return "–" if v is None else fmt.format(v)
         lines.append(
-            f"| {r['dataset']} | {r['model']} | {r['n']} ({r['n_from_test']}) | {f('median_s')} | {f('p90_s')} | "
+            f"| {r['dataset']} | {r['model']} | {r['n']} ({r['n_from_test']}) | "
+            f"{f('median_s')} | {f('p90_s')} | "
             f"{f('max_s')} | {f('median_solve_s')} | {f('median_verify_s')} | "
             f"{f('optimal_pct', '{:.0f} %')} | {f('verified_pct', '{:.0f} %')} | "
             f"{f('median_cost', '{:.3f}')} | {f('median_l0', '{:.0f}')} |")

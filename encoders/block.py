@@ -58,7 +58,7 @@ class ThresholdLink:
     #: the model's own preprocessing.
     split: np.ndarray | None = None
 
-    def above(self, x: np.ndarray) -> np.ndarray:
+    def above(self, x: float | np.ndarray) -> np.ndarray:
         """``z`` at values ``x`` (shape ``x.shape + (k,)``): which thresholds ``x`` is right of."""
         x = np.asarray(x, dtype=float)[..., None]
         z = x > self.thresholds

@@ -77,7 +77,7 @@ class SearchSpace:
                 out[self.start[j] + lv.index(v)] = 1.0
         return out
 
-    def decode(self, vec: Sequence[float]) -> dict[str, Any]:
+    def decode(self, vec: Sequence[float] | np.ndarray) -> dict[str, Any]:
         """A search vector as a row ``{name: value}`` (groups: the most active level)."""
         v = np.asarray(vec, dtype=float)
         out: dict[str, Any] = {}

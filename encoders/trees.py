@@ -112,9 +112,17 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
         nv += k
     n_link = nv
     # 3. Leaves and node literals as sparse rows.
-    lit_rows, lit_cols, lit_vals, lit0 = [], [], [], []
-    ar_r, ar_c, al_r, al_c = [], [], [], []
-    leaf_var, leaf_tree, leaf_prob = [], [], []
+    lit_rows: list[int] = []
+    lit_cols: list[int] = []
+    lit_vals: list[float] = []
+    lit0: list[float] = []
+    ar_r: list[int] = []
+    ar_c: list[int] = []
+    al_r: list[int] = []
+    al_c: list[int] = []
+    leaf_var: list[int] = []
+    leaf_tree: list[int] = []
+    leaf_prob: list[np.ndarray] = []
     node_base = 0
     for ti, (ta, lits) in enumerate(zip(trees, node_lits)):
         for node, (kind, data) in enumerate(lits):
@@ -122,9 +130,8 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
             c0 = 0.0
             if kind == "cut":
                 f, t, sign = data
-                v = var_of_cut[(f, t)]
                 lit_rows.append(row)
-                lit_cols.append(v)
+                lit_cols.append(var_of_cut[(f, t)])
                 lit_vals.append(float(sign))
                 c0 = 0.0 if sign > 0 else 1.0
             elif kind == "levels":

@@ -219,7 +219,8 @@ class RecourseEngine:
         """
         near = []
         for link in self.encoding.links:
-            if isinstance(link, ThresholdLink) and link.split is not None:
+            if (isinstance(link, ThresholdLink) and link.split is not None
+                    and link.spacing is not None):
                 s = int(self.space.start[link.feature])
                 idx = np.flatnonzero(np.abs(x0[s] - link.thresholds) <= 4 * link.spacing)
                 if idx.size:
@@ -229,6 +230,7 @@ class RecourseEngine:
         Z = model_inputs(self.model, self.space, self.schema.row_frame(row))[0]
         x = x0.copy()
         for link, s, idx in near:
+            assert link.split is not None and link.spacing is not None
             for i in idx:
                 inp, t_m, a = link.split[i]
                 right = float(np.float32(Z[int(inp)])) > t_m

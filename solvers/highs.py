@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -34,11 +35,11 @@ EXTRA_OPTIONS: dict[str, object] = {}
 _BANNER_SHOWN = False
 
 
-def _new_highs(highspy: object) -> object:
+def _new_highs(highspy: Any) -> Any:
     """A Highs instance; the first one in a process prints a banner to fd 1: swallow it."""
     global _BANNER_SHOWN
     if _BANNER_SHOWN:
-        return highspy.Highs()  # type: ignore[attr-defined]
+        return highspy.Highs()
     import os
     import sys
 
@@ -47,7 +48,7 @@ def _new_highs(highspy: object) -> object:
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 1)
-            h = highspy.Highs()  # type: ignore[attr-defined]
+            h = highspy.Highs()
     finally:
         os.dup2(saved, 1)
         os.close(saved)

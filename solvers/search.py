@@ -57,8 +57,8 @@ def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
         return done(Status.OPTIMAL, incumbent, upper, raw)
     trivial = red.trivial()
     if trivial is not None:
-        values = red.expand(trivial)[: prob.n]
-        return done(Status.OPTIMAL, values, float(c @ values + c0), "solved by bounds")
+        fixed = red.expand(trivial)[: prob.n]
+        return done(Status.OPTIMAL, fixed, float(c @ fixed + c0), "solved by bounds")
     sol = solve_highs(red.c, red.c0, red.lb, red.ub, red.integer, red.A, red.row_lo,
                       red.row_hi, time_limit=max(1e-3, deadline - time.perf_counter()))
     values = red.expand(sol.values)[: prob.n] if sol.values is not None else None
