@@ -484,8 +484,9 @@ def _link_values_at_x0(prob: RecourseProblem) -> np.ndarray:
 def decode(prob: RecourseProblem, values: np.ndarray, *, deep: bool = False) -> np.ndarray:
     """The counterfactual search vector for solver values ``values``.
 
-    Each numeric feature is placed at the point of its chosen interval closest to the
-    applicant (strictly inside for continuous features, an integer for integer ones);
+    A value-linked feature whose change indicator is 0 keeps the applicant's value (the
+    solver may leave it a feasibility tolerance away). Each numeric feature is placed at
+    the point of its chosen interval closest to the applicant (strictly inside for continuous features, an integer for integer ones);
     with ``deep`` it is placed at the middle of the interval instead (used when the
     nearest point fails verification through float32 rounding).
     """
@@ -499,6 +500,8 @@ def decode(prob: RecourseProblem, values: np.ndarray, *, deep: bool = False) -> 
             s_cf[s : s + len(link.vars)] = 0.0
             s_cf[s + lvl] = 1.0
         elif isinstance(link, ValueLink):
+            if _indicator_off(prob, j, values):
+                continue  # d_j = 0 means x_j = x0_j; drop the solver's tolerance-sized drift
             x = float(values[link.var])
             s_cf[s] = float(np.round(x)) if space.integer[j] else x
         elif isinstance(link, ThresholdLink):
@@ -513,6 +516,17 @@ def decode(prob: RecourseProblem, values: np.ndarray, *, deep: bool = False) -> 
             gap = _gap(link, m)
             s_cf[s] = _place(xv, lo_t, hi_t, lo, hi, bool(space.integer[j]), deep, gap, side)
     return s_cf
+
+
+def _indicator_off(prob: RecourseProblem, j: int, values: np.ndarray) -> bool:
+    """True when feature ``j`` has a change indicator and the solver set it to 0."""
+    if prob.changed is None or prob.has_indicator is None or prob.changed0 is None:
+        return False
+    if not prob.has_indicator[j]:
+        return False
+    row = prob.changed[j]
+    val = float((row @ values[: row.shape[1]])[0]) + float(prob.changed0[j])
+    return val < 0.5
 
 
 def _gap(link: ThresholdLink, m: int) -> tuple[float, float]:
