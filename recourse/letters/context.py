@@ -33,9 +33,10 @@ Context keys (every template gets all of them; see ``recourse/templates/letter.m
 ``attributions``, ``attribution_method``
     Optional scores from an attribution method (``reasons=`` mapping), labelled with the
     method's name; dicts with ``label``, ``score`` (text), ``immutable``. Empty if none.
-``fixed``, ``one_way``
+``fixed``, ``one_way``, ``mutable``
     Sentences on the features the applicant was never asked to change (immutable, with
-    the schema's reason) and those allowed in one direction only.
+    the schema's reason) and those allowed in one direction only; the labels of the
+    features the action set lets change.
 ``norm_text``
     What the cost measures.
 ``trace``, ``trace_json``
@@ -112,8 +113,8 @@ def _option(i: int, res: RecourseResult, schema: FeatureSchema,
     changes.sort(key=lambda d: -d["cost"])
     return {
         "number": i, "status": res.status, "proven": bool(res.optimal),
-        "verified": bool(res.verified), "cost": _fmt_opt(res.cost),
-        "bound": _fmt_opt(res.bound), "gap": _fmt_opt(res.gap, ".2%"),
+        "verified": bool(res.verified), "cost": _fmt_opt(res.cost, ".3g"),
+        "bound": _fmt_opt(res.bound, ".3g"), "gap": _fmt_opt(res.gap, ".2%"),
         "changes": changes,
         "consequences": [_consequence(schema, c) for c in consequences],
     }
@@ -155,8 +156,11 @@ def principal_reasons(results: Sequence[RecourseResult], schema: FeatureSchema,
                 why = "the smallest change that would lead to approval changes it"
             else:
                 why = f"changing it is part of option {i}"
-            out.append({"feature": ch["feature"], "label": ch["label"],
-                        "value": fmt_value(f, value), "why": why})
+            shown = fmt_value(f, value)
+            if f is not None and f.is_group:
+                shown = f"“{shown}”"
+            out.append({"feature": ch["feature"], "label": ch["label"], "value": shown,
+                        "why": why})
     return out[:limit]
 
 
@@ -222,9 +226,9 @@ def letter_context(answer: RecourseResult | RecourseOptions, schema: FeatureSche
     predicted, target = str(head.predicted), str(head.target)
     stop_text = ""
     if results and stopped == "exhausted":
-        stop_text = (f"There {'is' if len(results) == 1 else 'are'} no other way: the solver "
-                     "proved that every other allowed change that leads to approval includes "
-                     "all the changes of an option above.")
+        stop_text = ("No other option exists: the solver proved that every other allowed "
+                     "change that leads to approval includes all the changes of an option "
+                     "above.")
     elif results and stopped in ("time_limit", "error"):
         stop_text = ("We looked for further options but the search stopped before finding "
                      f"one ({stop_msg}).")
@@ -245,6 +249,7 @@ def letter_context(answer: RecourseResult | RecourseOptions, schema: FeatureSche
         "attribution_method": attribution_method or ("attribution scores" if reasons else ""),
         "fixed": [f"{f.display}: {f.reason}" if f.reason else f.display
                   for f in schema if f.immutable],
+        "mutable": [f.display for f in schema if not f.immutable],
         "one_way": [f"{f.display} may only {f.direction}" + (f": {f.reason}" if f.reason else "")
                     for f in schema if f.direction != "any"],
         "norm_text": NORM_TEXT.get(head.norm, head.norm),

@@ -47,7 +47,7 @@ class Trace:
     action_set : str
         One line: how many features are immutable, one-direction, free.
     solver : str
-        Solver and its version, e.g. ``HiGHS (highspy 1.16.0)``.
+        The solver, e.g. ``HiGHS`` (its package's version is in ``versions``).
     status, proven_optimal, gap, norm, target
         Of the first option (the optimal recourse).
     options : list of dict
@@ -173,13 +173,14 @@ def make_trace(results: list[RecourseResult], schema: FeatureSchema, *, applican
         model_source=fingerprint[1],
         schema_hash=schema_hash(schema),
         action_set=action_set_summary(schema),
-        solver=f"{name} ({dist} {_version(dist)})",
+        solver=name,
         status=head.status,
         proven_optimal=bool(head.optimal),
         gap=head.gap,
         norm=head.norm,
         target=str(head.target),
-        options=[{"status": r.status, "proven_optimal": bool(r.optimal), "gap": r.gap,
+        options=[{"status": r.status, "proven_optimal": bool(r.optimal),
+                  "verified": bool(r.verified), "gap": r.gap,
                   "cost": r.cost, "excluded": list(r.stats.get("excluded", []))}
                  for r in shown],
         engine_version=__version__,
@@ -203,7 +204,10 @@ def trace_lines(trace: Trace) -> list[tuple[str, str]]:
         ("Schema (action set)", f"{trace.schema_hash}; {trace.action_set}"),
         ("Solver", trace.solver),
         ("Status of the optimal recourse", trace.status),
-        ("Optimality proven", "yes" if trace.proven_optimal else "no"),
+        ("Optimality proven", "yes" if trace.proven_optimal else "no")
+        if trace.status != "no_recourse" else
+        ("Proof", "the solver proved that no change allowed by the action set reaches "
+                  "the target class"),
         ("Gap", gap),
         ("Objective", trace.norm),
         ("Target class", trace.target),
@@ -215,7 +219,8 @@ def trace_lines(trace: Trace) -> list[tuple[str, str]]:
         cost = "–" if o["cost"] is None else f"{o['cost']:.4g}"  # noqa: RUF001
         excl = "; ".join("{" + ", ".join(s) + "}" for s in o["excluded"]) or "none"
         rows.append((f"Query {i}", f"{o['status']}, proven optimal: "
-                     f"{'yes' if o['proven_optimal'] else 'no'}, cost {cost}, "
+                     f"{'yes' if o['proven_optimal'] else 'no'}, verified: "
+                     f"{'yes' if o.get('verified') else 'no'}, cost {cost}, "
                      f"excluded change sets: {excl}"))
     return rows
 
