@@ -11,7 +11,8 @@ from recourse.errors import (
     UntrustedModelError,
 )
 from recourse.explain import NORMS, RecourseEngine, find_recourse
-from recourse.result import STATUSES, Change, RecourseResult
+from recourse.letters import render_letter, write_letter, write_letters
+from recourse.result import STATUSES, Change, RecourseOptions, RecourseResult
 from recourse.schema import Feature, FeatureSchema
 
 __version__ = "0.1.0"
@@ -22,7 +23,11 @@ __all__ = [
     "RecourseEngine",
     "find_recourse",
     "RecourseResult",
+    "RecourseOptions",
     "Change",
+    "render_letter",
+    "write_letter",
+    "write_letters",
     "NORMS",
     "STATUSES",
     "RecourseError",

@@ -486,9 +486,10 @@ def decode(prob: RecourseProblem, values: np.ndarray, *, deep: bool = False) -> 
 
     A value-linked feature whose change indicator is 0 keeps the applicant's value (the
     solver may leave it a feasibility tolerance away). Each numeric feature is placed at
-    the point of its chosen interval closest to the applicant (strictly inside for continuous features, an integer for integer ones);
-    with ``deep`` it is placed at the middle of the interval instead (used when the
-    nearest point fails verification through float32 rounding).
+    the point of its chosen interval closest to the applicant (strictly inside for
+    continuous features, an integer for integer ones); with ``deep`` it is placed at the
+    middle of the interval instead (used when the nearest point fails verification
+    through float32 rounding).
     """
     space = prob.spec.space
     s_cf = prob.x0.copy()

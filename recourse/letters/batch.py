@@ -196,8 +196,13 @@ def write_letters(items: Iterable[tuple[Any, RecourseResult | RecourseOptions]] 
         for row in rows:
             one(*row)
         return paths
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(TextColumn("Writing letters"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn()) as bar:

@@ -110,7 +110,8 @@ def _option(i: int, res: RecourseResult, schema: FeatureSchema,
             "sentence": change_sentence(schema, c.feature, c.before, c.after),
             "share": round(100 * cost / total) if total > 0 else None, "cost": cost,
         })
-    changes.sort(key=lambda d: -d["cost"])
+    order = sorted(range(len(changes)), key=lambda t: -costs[t])
+    changes = [changes[t] for t in order]
     return {
         "number": i, "status": res.status, "proven": bool(res.optimal),
         "verified": bool(res.verified), "cost": _fmt_opt(res.cost, ".3g"),

@@ -231,7 +231,8 @@ def test_trace_records_versions_schema_and_time(tmp_path):
     again = FeatureSchema.from_yaml(schema.to_yaml(tmp_path / "s.yaml"))
     assert schema_hash(again) == trace.schema_hash
     assert schema_hash(schema.replace("housing", immutable=True)) != trace.schema_hash
-    assert action_set_summary(schema) == "20 features: 6 immutable, 2 one-direction, 12 free to change"
+    assert action_set_summary(schema) == (
+        "20 features: 6 immutable, 2 one-direction, 12 free to change")
     html = render_letter(opts, schema, format="html", trace=trace)
     data = json.loads(re.search(r'id="recourse-trace">(.*?)</script>', html, re.S).group(1))
     assert data["model_fingerprint"] == trace.model_fingerprint
