@@ -409,3 +409,13 @@ def test_options_type_is_iterable():
     assert isinstance(opts, RecourseOptions) and len(list(opts)) == len(opts) == 2
     assert opts.first is opts[0]
     assert isinstance(pd.DataFrame([c._asdict() for c in opts[0].changes]), pd.DataFrame)
+
+
+def test_already_approved_letter():
+    model, schema, X_test = german_tree()
+    approved = X_test[model.predict(X_test) == "good"].iloc[0]
+    opts = RecourseEngine(model, schema).options(approved, k=3, target="good")
+    assert opts.stopped == "already_target" and not opts.options
+    text = render_letter(opts, schema, applicant_id="ok", clock=CLOCK)
+    assert "Your application was **approved**" in text
+    assert "nothing needs to change" in text and "No recourse exists" not in text
