@@ -52,6 +52,8 @@ __all__ = [
     "nearest_satisfying",
     "smoothgrad_expected_1d",
     "restrict_to_line",
+    "direction_set",
+    "recourse_sets_numeric",
 ]
 
 
@@ -177,55 +179,59 @@ class PiecewiseLinear1D:
             return False, None
         b = self.breaks
         # breakpoints inside the window
-        inside = ((b > lo) | ((b == lo) & lo_closed)) & ((b < hi) | ((b == hi) & hi_closed))
-        hit = np.flatnonzero(inside & (self.point_values >= c))
+        i0 = int(np.searchsorted(b, lo, side="left" if lo_closed else "right"))
+        i1 = int(np.searchsorted(b, hi, side="right" if hi_closed else "left"))
+        hit = np.flatnonzero(self.point_values[i0:i1] >= c)
         if hit.size:
-            return True, float(b[hit[0]])
-        lows = np.concatenate([[-math.inf], b])
-        highs = np.concatenate([b, [math.inf]])
-        for k in range(b.size + 1):
-            plo, phi = lows[k], highs[k]
-            if phi < lo or plo > hi:
-                continue
-            # clip the open piece (plo, phi) to the window
-            if lo > plo:
-                a_lo, a_lo_c = lo, lo_closed
-            else:
-                a_lo, a_lo_c = plo, False
-            if hi < phi:
-                a_hi, a_hi_c = hi, hi_closed
-            else:
-                a_hi, a_hi_c = phi, False
-            if a_lo > a_hi or (a_lo == a_hi and not (a_lo_c and a_hi_c)):
-                continue
-            s, t = self.slopes[k], self.intercepts[k]
-            if a_lo == a_hi:
-                if s * a_lo + t >= c:
-                    return True, float(a_lo)
-                continue
-            if s > 0 and math.isinf(a_hi):
-                return True, float(max(a_lo + 1.0, (c - t) / s + 1.0))
-            if s < 0 and math.isinf(a_lo):
-                return True, float(min(a_hi - 1.0, (c - t) / s - 1.0))
-            if s == 0:
-                if t >= c:
-                    mid = _inner_point(a_lo, a_hi)
-                    return True, mid
-                continue
-            end, closed = (a_hi, a_hi_c) if s > 0 else (a_lo, a_lo_c)
-            val = s * end + t
-            if (closed and val >= c) or val > c:
-                if closed and val >= c:
-                    return True, float(end)
-                other = a_lo if s > 0 else a_hi
-                if math.isinf(other):
-                    other = end - math.copysign(1.0, s)
-                # largest step back from the open end that keeps f >= c
-                y = end + 0.01 * (other - end)
-                if s * y + t < c:
-                    y = end + min(0.01, (val - c) / (2 * abs(s) * abs(other - end))) * (other - end)
-                return True, float(y)
-        return False, None
+            return True, float(b[i0 + hit[0]])
+        # open pieces meeting the window: k0 .. k1 (vectorised test, scalar witness)
+        k0 = int(np.searchsorted(b, lo, side="right"))
+        k1 = int(np.searchsorted(b, hi, side="left"))
+        ks = np.arange(k0, k1 + 1)
+        lows = np.concatenate([[-math.inf], b])[ks]
+        highs = np.concatenate([b, [math.inf]])[ks]
+        a_lo = np.maximum(lows, lo)
+        a_lo_c = (lo > lows) & lo_closed
+        a_hi = np.minimum(highs, hi)
+        a_hi_c = (hi < highs) & hi_closed
+        s_, t_ = self.slopes[ks], self.intercepts[ks]
+        point = a_lo == a_hi
+        nonempty = (a_lo < a_hi) | (point & a_lo_c & a_hi_c)
+        with np.errstate(invalid="ignore"):
+            end = np.where(s_ > 0, a_hi, a_lo)
+            closed = np.where(s_ > 0, a_hi_c, a_lo_c)
+            val = np.where(np.isfinite(end), s_ * end + t_, np.inf)
+            ok = np.where(s_ == 0, t_ >= c, (closed & (val >= c)) | (val > c))
+            ok = np.where(point, s_ * a_lo + t_ >= c, ok)
+        ok &= nonempty
+        idx = np.flatnonzero(ok)
+        if not idx.size:
+            return False, None
+        j = int(idx[0])
+        return True, self._witness(float(a_lo[j]), float(a_hi[j]), bool(a_lo_c[j]),
+                                   bool(a_hi_c[j]), float(s_[j]), float(t_[j]), c)
+
+    @staticmethod
+    def _witness(a_lo: float, a_hi: float, a_lo_c: bool, a_hi_c: bool, s: float, t: float,
+                 c: float) -> float:
+        """A point of the clipped piece with ``s y + t >= c`` (known to exist)."""
+        if a_lo == a_hi:
+            return a_lo
+        if s > 0 and math.isinf(a_hi):
+            return float(max(a_lo + 1.0, (c - t) / s + 1.0))
+        if s < 0 and math.isinf(a_lo):
+            return float(min(a_hi - 1.0, (c - t) / s - 1.0))
+        if s == 0:
+            return _inner_point(a_lo, a_hi)
+        end, closed = (a_hi, a_hi_c) if s > 0 else (a_lo, a_lo_c)
+        val = s * end + t
+        if closed and val >= c:
+            return float(end)
+        other = a_lo if s > 0 else a_hi
+        if math.isinf(other):
+            other = end - math.copysign(1.0, s)
+        frac = min(0.01, (val - c) / (2 * abs(s) * abs(other - end)))
+        return float(end + frac * (other - end))
 
 
 def _inner_point(lo: float, hi: float) -> float:
@@ -280,19 +286,39 @@ def _candidates(f: PiecewiseLinear1D, delta: float, utility: Utility, side: int)
     # vertex y = a breakpoint (its value and one-sided limits)
     if b.size and kappa != 0:
         vals = np.concatenate([f.point_values, f.left_limits(), f.right_limits()])
+        where = np.concatenate([b, b, b])
         ka = kappa * a
         with np.errstate(divide="ignore", invalid="ignore"):
             r2 = (vals[None, :] - kappa * c[:, None] - tau_p) / ka[:, None]
-        r2 = r2[(ka != 0)[:, None].repeat(vals.size, axis=1)]
-        cands.append(r2[np.isfinite(r2)])
+        # keep roots x in piece i whose window [x - delta, x] (or [x, x + delta]) holds b
+        gap = (where[None, :] - r2) * side
+        ok2 = ((ka != 0)[:, None] & (r2 >= lows[:, None]) & (r2 <= highs[:, None])
+               & (gap >= 0) & (gap <= delta))
+        cands.append(r2[ok2 & np.isfinite(r2)])
     # vertex y -> x inside the piece of x (and the set O)
     with np.errstate(divide="ignore", invalid="ignore"):
         k3 = (1.0 - kappa) * a
         r3 = np.where(k3 != 0, (tau_p - (1.0 - kappa) * c) / np.where(k3 != 0, k3, 1.0), np.nan)
     cands.append(r3[np.isfinite(r3)])
     allc = np.concatenate([np.ravel(v) for v in cands])
-    allc = allc[np.isfinite(allc)]
-    return np.unique(allc)
+    allc = np.unique(allc[np.isfinite(allc)])
+    return _merge_close(allc)
+
+
+def _merge_close(p: np.ndarray, rel: float = 1e-12) -> np.ndarray:
+    """Candidates computed by different formulas for the same point differ by rounding;
+    points closer than ``rel·max(1, |x|)`` are merged (the first is kept). Without this,
+    two copies a few ulps apart leave no float between them and split an interval."""
+    if p.size < 2:
+        return p
+    keep = np.ones(p.size, dtype=bool)
+    last = p[0]
+    for i in range(1, p.size):
+        if p[i] - last <= rel * max(1.0, abs(last)):
+            keep[i] = False
+        else:
+            last = p[i]
+    return p[keep]
 
 
 def _set_from_tests(points: np.ndarray, member: Callable[[float], bool]) -> IntervalSet:
@@ -354,7 +380,7 @@ def recourse_sets(f: PiecewiseLinear1D, delta: float, utility: Utility) -> Recou
     pts_R = _candidates(f, delta, utility, +1)
     L = _set_from_tests(pts_L, lambda x: reaches(f, x, -1, delta, utility)[0])
     R = _set_from_tests(pts_R, lambda x: reaches(f, x, +1, delta, utility)[0])
-    pts_O = np.unique(np.concatenate([f.breaks, pts_L]))
+    pts_O = _merge_close(np.unique(np.concatenate([f.breaks, pts_L])))
     O = _set_from_tests(pts_O, lambda x: _in_O(f, x, utility))  # noqa: E741
     return RecourseSets(L, R, O, float(delta), utility)
 
@@ -622,3 +648,71 @@ def restrict_to_line(f: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, u: n
                 f"f is not affine on the piece ({lows[k]:.6g}, {highs[k]:.6g}) of the line; "
                 "pass every breakpoint of f along the line.")
     return PiecewiseLinear1D(b, slopes, ints, vb)
+
+
+def direction_set(sets: RecourseSets, x: float) -> set[str]:
+    """The set-valued explanation of THEORY A15.4: every recourse direction at ``x``
+    (``"left"``, ``"right"``, and ``"stay"`` when already satisfied)."""
+    out = set()
+    if sets.L.contains(x):
+        out.add("left")
+    if sets.R.contains(x):
+        out.add("right")
+    if sets.O.contains(x):
+        out.add("stay")
+    return out
+
+
+def recourse_sets_numeric(f: Callable[[np.ndarray], np.ndarray], delta: float,
+                          utility: Utility, lo: float, hi: float, *, n_grid: int = 2001,
+                          n_window: int = 2001, bisect: int = 60) -> RecourseSets:
+    """``L``, ``R``, ``O`` of a 1D function that is **not** piecewise linear, restricted to
+    ``[lo, hi]`` (documented fallback of THEORY A10).
+
+    Membership of a point is tested on ``n_window`` points of its window (both ends
+    included, and the point next to ``x``), so a satisfying set thinner than the window
+    spacing can be missed; endpoints are located by bisection between grid points where
+    membership changes (to about ``2^-bisect`` of a grid step). Ends at ``lo``/``hi`` are
+    the domain's, not the set's. Each found interval is reported closed.
+    """
+    def f_(ys: np.ndarray) -> np.ndarray:
+        if isinstance(f, PiecewiseLinear1D):
+            return f(ys)
+        return np.asarray(f(np.asarray(ys, dtype=float)[:, None]), dtype=float).reshape(-1)
+    w = np.linspace(0.0, 1.0, n_window)
+
+    def member(x: float, side: int) -> bool:
+        fx = float(f_(np.array([x]))[0])
+        if side == 0:
+            return bool(utility.satisfied(fx, fx))
+        ys = x + side * delta * w[1:]
+        ys = np.concatenate([ys, [x + side * 1e-12 * max(1.0, abs(x))]])
+        return bool(np.any(utility.satisfied(fx, f_(ys))))
+
+    grid = np.linspace(lo, hi, n_grid)
+
+    def build(side: int) -> IntervalSet:
+        m = np.array([member(float(x), side) for x in grid])
+        ivs: list[Interval] = []
+        start: float | None = float(grid[0]) if m[0] else None
+        for k in range(n_grid - 1):
+            if m[k] == m[k + 1]:
+                continue
+            a, b = float(grid[k]), float(grid[k + 1])
+            for _ in range(bisect):
+                mid = 0.5 * (a + b)
+                if member(mid, side) == bool(m[k]):
+                    a = mid
+                else:
+                    b = mid
+            if m[k]:  # leaving the set
+                assert start is not None
+                ivs.append(Interval(start, a))
+                start = None
+            else:
+                start = b
+        if start is not None:
+            ivs.append(Interval(start, float(grid[-1])))
+        return IntervalSet(ivs)
+
+    return RecourseSets(build(-1), build(+1), build(0), float(delta), utility)
