@@ -308,11 +308,14 @@ def lime_tabular(model: Any, X: Any, *, training_data: Any, discretize: bool = T
     if discretize:
         qs = [np.unique(np.percentile(T[:, j], [25, 50, 75])) for j in range(d)]
         tbins = np.column_stack([np.searchsorted(qs[j], T[:, j]) for j in range(d)])
-        stats = []
+        stats: list[tuple[np.ndarray, ...]] = []
         for j in range(d):
             nb = qs[j].size + 1
             freq = np.array([(tbins[:, j] == b).mean() for b in range(nb)])
-            mus, sds, mins, maxs = [], [], [], []
+            mus: list[float] = []
+            sds: list[float] = []
+            mins: list[float] = []
+            maxs: list[float] = []
             for b in range(nb):
                 col = T[tbins[:, j] == b, j]
                 if col.size == 0:
@@ -330,11 +333,11 @@ def lime_tabular(model: Any, X: Any, *, training_data: Any, discretize: bool = T
             bins = np.empty((num_samples, d), dtype=np.int64)
             raw = np.empty((num_samples, d))
             for j in range(d):
-                freq, mus, sds, mins, maxs = stats[j]
+                freq, b_mu, b_sd, b_min, b_max = stats[j]
                 bins[:, j] = rs.choice(freq.size, size=num_samples, replace=True, p=freq)
                 bins[0, j] = xb[j]
-                mu, sd = mus[bins[:, j]], sds[bins[:, j]]
-                lo, hi = mins[bins[:, j]], maxs[bins[:, j]]
+                mu, sd = b_mu[bins[:, j]], b_sd[bins[:, j]]
+                lo, hi = b_min[bins[:, j]], b_max[bins[:, j]]
                 val = mu.copy()
                 ok = sd > 0
                 a = (lo[ok] - mu[ok]) / sd[ok]
@@ -408,6 +411,7 @@ def counterfactual_attribution(model: Any, X: Any, *, norm: str = "l1", target: 
         if res.status not in ("optimal", "already_target") or not res.verified:
             raise ValueError(f"No proven, verified recourse for point {i}: {res.status} "
                              f"({res.message})")
+        assert res.counterfactual is not None
         cf = np.array([float(res.counterfactual[n]) for n in schema.names])
         out[i] = cf - A[i]
         cost = float(res.cost or 0.0)

@@ -3,7 +3,7 @@ embeddings into ``R^d`` (A8)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +71,7 @@ def construction_case(name: str, delta: float = 1.0) -> ConstructionCase:
     return ConstructionCase(name, f, u, float(delta), float(r))
 
 
-def _unit(u: Sequence[float]) -> np.ndarray:
+def _unit(u: Any) -> np.ndarray:
     v = np.asarray(u, dtype=float)
     n = np.linalg.norm(v)
     if not n > 0:
@@ -79,13 +79,15 @@ def _unit(u: Sequence[float]) -> np.ndarray:
     return v / n
 
 
-def embed_line(f1: Callable[[np.ndarray], np.ndarray], u: Sequence[float],
-               c: Sequence[float] | None = None,
+def embed_line(f1: Callable[[np.ndarray], np.ndarray], u: Any,
+               c: Any = None,
                df1: Callable[[np.ndarray], np.ndarray] | None = None) -> ScoreFunction:
-    """``g(x) = f(u·(x − c))`` with ``u`` normalised (THEORY A8). ``df1``: derivative of
-    ``f`` (for an exact gradient ``g' = f'(t) u``; a :class:`PiecewiseLinear1D` gets it
-    from its slopes, the right-hand one... at a breakpoint the slope of the piece on its
-    left, chosen consistently)."""
+    """``g(x) = f(u·(x − c))`` with ``u`` normalised (THEORY A8).
+
+    ``df1``: derivative of ``f``, for the exact gradient ``∇g = f'(t) u``. A
+    :class:`PiecewiseLinear1D` supplies its slopes itself (at a breakpoint: the slope of the
+    piece on its left, chosen consistently).
+    """
     uu = _unit(u)
     cc = np.zeros_like(uu) if c is None else np.asarray(c, dtype=float)
 

@@ -28,8 +28,8 @@ def _bands(ax: Any, s: IntervalSet, y: float, color: str, label: str, lo: float,
         a, b = max(iv.lo, lo), min(iv.hi, hi)
         if a > b:
             continue
-        ax.plot([a, b] if a < b else [a, a + 1e-9], [y, y], color=color, lw=6, solid_capstyle="butt",
-                label=label if first else None)
+        ax.plot([a, b] if a < b else [a, a + 1e-9], [y, y], color=color, lw=6,
+                solid_capstyle="butt", label=label if first else None)
         first = False
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,7 @@ __all__ = [
 PhiFn = Callable[[np.ndarray], np.ndarray]
 
 
-def local_lipschitz(phi: PhiFn, x: Sequence[float], eps: float, *, n_random: int = 0,
+def local_lipschitz(phi: PhiFn, x: Any, eps: float, *, n_random: int = 0,
                     coordinate: bool = True, seed: int = 0) -> float:
     """Empirical local Lipschitz constant of ``phi`` at ``x`` with probe distance ``eps``."""
     x = np.asarray(x, dtype=float)
@@ -74,7 +75,7 @@ class SegmentReport:
         return self.max_diff[-1] / self.max_diff[0] if self.max_diff[0] > 0 else 0.0
 
 
-def segment_jumps(phi: PhiFn, x0: Sequence[float], x1: Sequence[float], *,
+def segment_jumps(phi: PhiFn, x0: Any, x1: Any, *,
                   levels: Sequence[int] = (101, 1001, 10001), jump_ratio: float = 0.5
                   ) -> SegmentReport:
     """Grid refinement along ``x(t) = x0 + t (x1 − x0)``.
@@ -98,8 +99,8 @@ def segment_jumps(phi: PhiFn, x0: Sequence[float], x1: Sequence[float], *,
     return SegmentReport(tuple(levels), tuple(diffs), tuple(ats), bool(jump))
 
 
-def jump_at(phi: PhiFn, x: Sequence[float], u: Sequence[float],
-            eps: Sequence[float] = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)) -> np.ndarray:
+def jump_at(phi: PhiFn, x: Any, u: Any,
+            eps: Any = (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)) -> np.ndarray:
     """``||phi(x + ε u) − phi(x − ε u)||`` for each ``ε`` (a jump stays bounded below)."""
     x = np.asarray(x, dtype=float)
     u = np.asarray(u, dtype=float)

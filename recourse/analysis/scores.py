@@ -154,7 +154,9 @@ def as_score(model: Any, *, output: str = "auto", class_index: int = 1,
         w = coef[0] if coef.shape[0] == 1 else coef[class_index]
         if coef.shape[0] == 1 and class_index != 1:
             w = -w
-        g = (lambda X, w=w: np.broadcast_to(w, np.atleast_2d(X).shape).copy())
+
+        def g(X: np.ndarray, w: np.ndarray = w) -> np.ndarray:
+            return np.broadcast_to(w, np.atleast_2d(X).shape).copy()
     return ScoreFunction(f=dec, grad=g, d=d, output="decision_function",
                          piecewise_constant=tree_like, model=model)
 

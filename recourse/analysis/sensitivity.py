@@ -116,8 +116,8 @@ def ray_test(f: Any, x: Any, v: Any, delta: float, utility: Utility, *, norm: st
     v = np.asarray(v, dtype=float)
     fx = float(sf(x[None, :])[0])
     if _norm(v, "linf") <= zero_tol:
-        ok = bool(utility.satisfied(fx, fx))
-        return RayResult(ok, 0.0 if ok else None, x.copy() if ok else None, "zero",
+        sat0 = bool(utility.satisfied(fx, fx))
+        return RayResult(sat0, 0.0 if sat0 else None, x.copy() if sat0 else None, "zero",
                          "zero attribution")
     if not attainable(x, v, k=k, immutable=immutable, tol=zero_tol):
         return RayResult(False, None, None, "constraints", "direction not allowed")

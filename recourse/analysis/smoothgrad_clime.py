@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 
-def expected_explanation(model: Any, x: Sequence[float], sigma: float, *, order: int = 40
+def expected_explanation(model: Any, x: Any, sigma: float, *, order: int = 40
                          ) -> np.ndarray:
     """``σ^{-2} E[(a − x) f(a)]`` for ``a ~ N(x, σ² I)`` by an ``order^d`` Gauss–Hermite
     product rule (use for ``d <= 3``; exact for polynomials of degree ``< 2·order``)."""
@@ -54,7 +54,7 @@ def sin_square() -> ScoreFunction:
         output="sin(x1) + x2^2")
 
 
-def sin_square_closed_form(x: Sequence[float], sigma: float) -> np.ndarray:
+def sin_square_closed_form(x: Any, sigma: float) -> np.ndarray:
     """``(cos(x_1) exp(−σ²/2), 2 x_2)`` — SG_Σ = C-LIME_Σ of :func:`sin_square`."""
     x = np.asarray(x, dtype=float)
     return np.array([np.cos(x[0]) * np.exp(-sigma ** 2 / 2), 2 * x[1]])
@@ -74,7 +74,7 @@ class ConvergenceResult:
     n_seeds: int
 
 
-def convergence_experiment(model: Any = None, x: Sequence[float] = (0.5, -1.0), *,
+def convergence_experiment(model: Any = None, x: Any = (0.5, -1.0), *,
                            sigma: float = 0.5, ns: Sequence[int] = (100, 1000, 10000),
                            n_seeds: int = 50, shared: bool = True, exact: Any = None
                            ) -> ConvergenceResult:
