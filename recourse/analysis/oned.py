@@ -54,6 +54,7 @@ __all__ = [
     "restrict_to_line",
     "direction_set",
     "recourse_sets_numeric",
+    "model_on_line",
 ]
 
 
@@ -716,3 +717,30 @@ def recourse_sets_numeric(f: Callable[[np.ndarray], np.ndarray], delta: float,
         return IntervalSet(ivs)
 
     return RecourseSets(build(-1), build(+1), build(0), float(delta), utility)
+
+
+def model_on_line(model: Any, x0: Any, u: Any, *, output: str = "auto",
+                  breakpoints: Sequence[float] | None = None) -> PiecewiseLinear1D:
+    """A fitted model restricted to the line ``x0 + t u`` as a :class:`PiecewiseLinear1D`.
+
+    Trees and forests: the breakpoints are the threshold crossings along the line
+    (:func:`recourse.analysis.sensitivity.line_breakpoints`) and the result is exact (a
+    step function; the value at a breakpoint is the model's own at the floating-point
+    ``x0 + t u``). Linear scores: no breakpoints. Anything else needs ``breakpoints``
+    (and is checked to be affine between them).
+    """
+    from recourse.analysis.scores import as_score
+    from recourse.analysis.sensitivity import line_breakpoints
+
+    sf = as_score(model, output=output)
+    x = np.asarray(x0, dtype=float)
+    v = np.asarray(u, dtype=float)
+    if breakpoints is None:
+        if sf.piecewise_constant:
+            breakpoints = list(line_breakpoints(model, x, v))
+        elif sf.grad is not None and hasattr(model, "coef_"):
+            breakpoints = []
+        else:
+            raise ValueError("Pass the breakpoints of this model along the line (only trees, "
+                             "forests and linear models are found automatically).")
+    return restrict_to_line(sf, x, v, breakpoints)

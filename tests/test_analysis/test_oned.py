@@ -252,3 +252,34 @@ def test_bad_input_messages() -> None:
     with pytest.raises(ValueError, match="budget"):
         recourse_sets(construction(1, -1, 1), 0.0, Utility("class"))
     assert Interval(0, 0, True, False).empty
+
+
+def test_forest_on_a_line_exact_sets_vs_model() -> None:
+    """A forest restricted to a line is an exact step function; its L, R agree with brute
+    force from the forest's own predict_proba on a grid (except next to endpoints)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from recourse.analysis.oned import model_on_line
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2))
+    y = (X[:, 0] ** 2 + X[:, 1] > 0.5).astype(int)
+    rf = RandomForestClassifier(10, max_depth=4, random_state=0).fit(X, y)
+    x0, u = np.array([0.1, -0.2]), np.array([0.8, 0.6])
+    pl = model_on_line(rf, x0, u, output="proba")
+    t = np.linspace(-2, 2, 4001)
+    np.testing.assert_allclose(pl(t), rf.predict_proba(x0 + t[:, None] * u)[:, 1], atol=1e-12)
+    util = Utility("gain", 0.2)
+    s = recourse_sets(pl, 0.5, util)
+    h = 1e-3
+    m = int(round(0.5 / h))
+    G = np.arange(-2500, 2501) * h
+    fg = rf.predict_proba(x0 + G[:, None] * u)[:, 1]
+    for k in range(m, G.size - m):
+        left = np.max(fg[k - m:k]) - fg[k] >= 0.2
+        right = np.max(fg[k + 1:k + m + 1]) - fg[k] >= 0.2
+        ends = np.array(s.L.endpoints() + s.R.endpoints() + list(pl.breaks)
+                        + list(pl.breaks + 0.5) + list(pl.breaks - 0.5))
+        if np.min(np.abs(ends - G[k])) <= 1.5 * h:
+            continue
+        assert s.L.contains(G[k]) == left and s.R.contains(G[k]) == right, G[k]
