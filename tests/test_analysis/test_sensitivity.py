@@ -202,3 +202,24 @@ def test_recourse_exists_engine_l1() -> None:
             s = np.linspace(0, 0.999 * cost, 2001)
             Y = x[None, :] + sgn * s[:, None] * np.eye(3)[j][None, :]
             assert np.all(tree.predict(Y) == 0)
+
+
+def test_milp_ray_test_through_a_pipeline() -> None:
+    """The MILP works in the user's units through affine preprocessing (encoders)."""
+    import pandas as pd
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(200, 2)) * [10, 1] + [50, 0], columns=["a", "b"])
+    y = (X.a / 10 + X.b > 5).astype(int)
+    m = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    sf = as_score(m)
+    x, v = np.array([40.0, 0.0]), np.array([1.0, 0.1])
+    for delta in (1.0, 5.0, 20.0):
+        far = x + delta / np.linalg.norm(v) * v
+        res = ray_test_model(m, x, v, delta, Utility("class"))
+        assert res.method == "milp"
+        assert res.provides == (m.predict(pd.DataFrame([far], columns=["a", "b"]))[0] == 1)
+        gain = float(sf(far[None])[0] - sf(x[None])[0])
+        assert ray_test_model(m, x, v, delta, Utility("gain", 1.0)).provides == (gain >= 1.0)
