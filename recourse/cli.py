@@ -1,4 +1,4 @@
-"""Command-line interface: ``recourse explain``, ``recourse demo``, ``recourse schema``.
+"""Command-line interface: ``recourse explain``, ``demo``, ``schema`` and ``analyze``.
 
 Exit codes: 0 when an answer was produced (a counterfactual, a proof that no recourse
 exists, or "nothing to change"); 1 when the solver gave no answer (time limit before any
@@ -222,6 +222,40 @@ def schema_command(
         console.out(text, highlight=False)
     else:
         console.print(f"Wrote the {escape(dataset)} schema to {escape(str(out))}")
+
+
+@app.command()
+def analyze(
+    out: Annotated[Path, typer.Option(help="Directory for report.md and the PNG plots.")]
+    = Path("analysis_report"),
+    case: Annotated[str, typer.Option(
+        help="Construction row (THEORY A7): class, gain or ratio.")] = "class",
+    delta: Annotated[float, typer.Option(help="Budget delta (Euclidean).")] = 1.0,
+    dim: Annotated[int, typer.Option(help="Dimension of the embedding (2..12).")] = 2,
+    grid: Annotated[int, typer.Option(help="Grid points on t in [-delta/2, delta/2] (odd).")]
+    = 101,
+    seed: Annotated[int, typer.Option(help="Seed of the line, the centre and every "
+                                      "stochastic method.")] = 0,
+    convergence_seeds: Annotated[int, typer.Option(
+        help="Seeds per n in the SmoothGrad/C-LIME convergence experiment.")] = 30,
+    tree: Annotated[bool, typer.Option(
+        help="Include the engine counterfactual on a decision tree.")] = True,
+) -> None:
+    """Impossibility report: every attribution method on the recourse/robustness
+    counterexample (Markdown + PNG plots)."""
+    from recourse.analysis.report import write_report
+
+    if case not in ("class", "gain", "ratio"):
+        _fail(f"--case must be class, gain or ratio; got {case!r}.")
+    if not 2 <= dim <= 12:
+        _fail(f"--dim must be between 2 and 12 (exact Shapley values); got {dim}.")
+    if grid < 3 or grid % 2 == 0:
+        _fail(f"--grid must be odd and at least 3 (so that t = 0 is on it); got {grid}.")
+    if not delta > 0:
+        _fail(f"--delta must be positive; got {delta}.")
+    path = write_report(out, case=case, delta=delta, d=dim, n_grid=grid, seed=seed,
+                        convergence_seeds=convergence_seeds, with_tree=tree)
+    console.print(f"Wrote the impossibility report to {escape(str(path))}")
 
 
 # ------------------------------------------------------------------------ demo
