@@ -11,6 +11,7 @@ from encoders.block import EncodedModel
 from encoders.domain import SearchSpace
 from encoders.errors import EncodingError, UnsupportedModelError
 from encoders.linear import encode_linear
+from encoders.mlp import encode_mlp
 from encoders.pipeline import InputMap
 from encoders.trees import encode_trees
 
@@ -43,6 +44,10 @@ _REGISTRY: dict[str, Encoder] = {
     "ExtraTreeClassifier": _tree,
     "RandomForestClassifier": _forest,
     "ExtraTreesClassifier": _forest,
+    "MLPClassifier": encode_mlp,
+    "MLPRegressor": encode_mlp,
+    "TorchClassifier": encode_mlp,
+    "TorchRegressor": encode_mlp,
 }
 
 
@@ -57,6 +62,11 @@ def supported_models() -> list[str]:
 
 
 def encoder_for(est: Any) -> Encoder:
+    if type(est).__name__ == "Sequential" and hasattr(est, "children"):
+        raise UnsupportedModelError(
+            "A bare PyTorch nn.Sequential has no classes and no predict: wrap it as "
+            "encoders.mlp.TorchClassifier(module, classes=[...]) or TorchRegressor(module)."
+        )
     for cls in type(est).__mro__:
         if cls.__name__ in _REGISTRY:
             return _REGISTRY[cls.__name__]

@@ -26,6 +26,8 @@ from solvers.incumbent import find_incumbent, lp_rounding
 from solvers.problem import build_problem, decode, point_costs
 from solvers.search import solve_phase
 from solvers.status import Status
+from solvers.tighten import METHODS as BOUND_METHODS
+from solvers.tighten import complete, relu_incumbent, tighten_relu
 
 __all__ = ["RecourseEngine", "find_recourse", "NORMS", "BACKENDS"]
 
@@ -56,6 +58,9 @@ class RecourseEngine:
         Solver backend.
     margin : float
         Margin by which the target class must win (see ``DEFAULT_MARGIN``).
+    bounds : {"lp", "interval"}
+        ReLU networks only: how the big-M bounds are tightened for each applicant, over
+        the box the applicant can reach (interval arithmetic, then LPs with ``"lp"``).
 
     Examples
     --------
@@ -64,7 +69,8 @@ class RecourseEngine:
     """
 
     def __init__(self, model: Any, schema: FeatureSchema, *, reference: Any = None,
-                 backend: str = "highs", margin: float = DEFAULT_MARGIN) -> None:
+                 backend: str = "highs", margin: float = DEFAULT_MARGIN,
+                 bounds: str = "lp") -> None:
         if not isinstance(schema, FeatureSchema):
             raise SchemaError(
                 f"schema must be a FeatureSchema, got {type(schema).__name__}; build one with "
@@ -73,7 +79,11 @@ class RecourseEngine:
         if backend not in BACKENDS:
             raise InputValidationError(
                 f"The 'backend' parameter must be one of {BACKENDS}. Got {backend!r} instead.")
+        if bounds not in BOUND_METHODS:
+            raise InputValidationError(
+                f"The 'bounds' parameter must be one of {BOUND_METHODS}. Got {bounds!r} instead.")
         _check_columns(model, schema)
+        self.bounds = bounds
         self.model = model
         self.schema = schema
         self.backend = backend
@@ -194,7 +204,7 @@ class RecourseEngine:
         )
 
     def _reference(self, reference: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
-        if reference is None or self.encoding.tree is None:
+        if reference is None or (self.encoding.tree is None and self.encoding.network is None):
             return None, None
         if not isinstance(reference, pd.DataFrame):
             raise InputValidationError("reference must be a DataFrame with the schema's columns.")
@@ -240,14 +250,40 @@ class RecourseEngine:
                     x[s] = float(link.thresholds[i]) + (gap if z else -gap)
         return x
 
+    def _relu_problem(self, x0: np.ndarray, t_idx: int, norm: str, margin: float,
+                      ties: float, ref: np.ndarray | None) -> tuple[Any, np.ndarray | None]:
+        """ReLU networks: a first solution from the forward pass, then the network
+        re-bounded over what the applicant can reach for at most its cost
+        (``solvers.tighten``), so that fewer units need a binary."""
+        enc = self.encoding
+        s_inc = relu_incumbent(enc, self.spec, x0, t_idx, margin, ties, norm, ref)
+        budget = np.inf
+        if s_inc is not None and norm == "l1":
+            budget = float(point_costs(self.spec, x0, s_inc)[0].sum())
+        tight = tighten_relu(enc, self.spec, x0, method=self.bounds, budget=budget)
+        prob = build_problem(tight, self.spec, x0, t_idx, norm=norm, margin=margin,
+                             tie_margin=ties)
+        nb = tight.n_vars
+        lb, ub = prob.lb.copy(), prob.ub.copy()
+        lb[:nb], ub[:nb] = np.maximum(lb[:nb], tight.lb), np.minimum(ub[:nb], tight.ub)
+        prob = prob.with_bounds(lb, ub)
+        prob.stats.update(n_binaries=tight.info["n_binaries"],
+                          n_binaries_schema_box=tight.info["n_binaries_schema_box"],
+                          tighten_time=tight.info["tighten_time"])
+        return prob, (complete(prob, s_inc) if s_inc is not None else None)
+
     def _solve(self, x0: np.ndarray, t_idx: int, norm: str, margin: float, ties: float,
                deadline: float, use_incumbent: bool) -> dict[str, Any]:
-        prob = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm, margin=margin,
-                             tie_margin=ties)
         phase_norm = "l1" if norm == "l1" else "l0"
         ref = self._ref[self._ref_pred == t_idx] if self._ref is not None else None
         inc = None
-        if use_incumbent:
+        if self.encoding.network is not None:
+            prob, inc = self._relu_problem(x0, t_idx, norm, margin, ties,
+                                           self._ref if use_incumbent else None)
+        else:
+            prob = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm,
+                                 margin=margin, tie_margin=ties)
+        if use_incumbent and self.encoding.network is None:
             inc = lp_rounding(prob, phase_norm, find_incumbent(prob, norm, ref))
         out = solve_phase(prob, phase_norm, inc, deadline)
         if norm != "l0_l1" or out["values"] is None:
