@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from encoders.block import EncodedModel
+from encoders.boosting import encode_gradient_boosting, encode_hist_gradient_boosting
 from encoders.domain import SearchSpace
 from encoders.errors import EncodingError, UnsupportedModelError
 from encoders.linear import encode_linear
@@ -44,6 +45,8 @@ _REGISTRY: dict[str, Encoder] = {
     "ExtraTreeClassifier": _tree,
     "RandomForestClassifier": _forest,
     "ExtraTreesClassifier": _forest,
+    "GradientBoostingClassifier": encode_gradient_boosting,
+    "HistGradientBoostingClassifier": encode_hist_gradient_boosting,
     "MLPClassifier": encode_mlp,
     "MLPRegressor": encode_mlp,
     "TorchClassifier": encode_mlp,
