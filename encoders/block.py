@@ -170,6 +170,19 @@ class EncodedModel:
             lo.append(need - (self.score0[target] - self.score0[k]))
         return sp.vstack(rows).tocsr(), np.array(lo)
 
+    def with_threshold(self, threshold: float) -> EncodedModel:
+        """This model turned into the binary decision ``score > threshold`` (class index 1:
+        the threshold is met), for utilities on a single score (``recourse.utility``)."""
+        from dataclasses import replace
+
+        if self.score.shape[0] != 1:
+            from encoders.errors import EncodingError
+
+            raise EncodingError("A score threshold needs a model with a single score.")
+        return replace(self, decision="sign", classes=np.array([False, True]),
+                       score0=self.score0 - float(threshold),
+                       info=dict(self.info, threshold=float(threshold)))
+
     def block_values(self, S: np.ndarray) -> np.ndarray:
         """Block variable values at search vectors ``S`` (n x n_search), leaves included."""
         from encoders.evaluate import block_values

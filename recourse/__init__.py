@@ -13,6 +13,7 @@ from recourse.errors import (
 from recourse.explain import NORMS, RecourseEngine, find_recourse
 from recourse.result import STATUSES, Change, RecourseResult
 from recourse.schema import Feature, FeatureSchema
+from recourse.utility import Utility
 
 __version__ = "0.1.0"
 
@@ -21,6 +22,7 @@ __all__ = [
     "FeatureSchema",
     "RecourseEngine",
     "find_recourse",
+    "Utility",
     "RecourseResult",
     "Change",
     "NORMS",

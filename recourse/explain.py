@@ -28,6 +28,7 @@ from solvers.search import solve_phase
 from solvers.status import Status
 from solvers.tighten import METHODS as BOUND_METHODS
 from solvers.tighten import complete, relu_incumbent, tighten_relu
+from recourse.utility import Utility, explain_utility
 
 __all__ = ["RecourseEngine", "find_recourse", "NORMS", "BACKENDS"]
 
@@ -98,7 +99,7 @@ class RecourseEngine:
 
     # ---------------------------------------------------------------- public
     def explain(self, applicant: Any, *, target: Any = None, norm: str = "l1",
-                time_limit: float = 60.0) -> RecourseResult:
+                time_limit: float = 60.0, utility: Utility | None = None) -> RecourseResult:
         """Find the minimal verified recourse for one applicant.
 
         Parameters
@@ -113,6 +114,9 @@ class RecourseEngine:
             Seconds for the whole query (both phases of ``l0_l1`` and any re-solve);
             when it runs out the best verified answer is returned as ``feasible`` with
             its gap, or ``time_limit`` when there is none.
+        utility : Utility, optional
+            Instead of a class: a condition on the model's score (regressors, binary
+            classifiers), e.g. ``Utility.increase(5000)``; see ``recourse.utility``.
 
         Returns
         -------
@@ -131,6 +135,14 @@ class RecourseEngine:
         if norm not in NORMS:
             raise InputValidationError(
                 f"The 'norm' parameter must be one of {NORMS}. Got {norm!r} instead.")
+        if utility is not None:
+            if target is not None:
+                raise InputValidationError("Give either target= (a class) or utility=, not both.")
+            return explain_utility(self, applicant, utility, norm=norm, time_limit=time_limit)
+        if self.encoding.decision == "score":
+            raise InputValidationError(
+                "The model is a regressor: say what the prediction must reach with utility="
+                "Utility.reach(tau), Utility.increase(tau) or Utility.relative_increase(p).")
         row = self.schema.validate_row(applicant)
         x_true = self.space.encode(row)
         x0 = self._resolve_boundaries(x_true, row)
@@ -251,16 +263,19 @@ class RecourseEngine:
         return x
 
     def _relu_problem(self, x0: np.ndarray, t_idx: int, norm: str, margin: float,
-                      ties: float, ref: np.ndarray | None) -> tuple[Any, np.ndarray | None]:
+                      ties: float, ref: np.ndarray | None,
+                      goal: float | None = None) -> tuple[Any, np.ndarray | None]:
         """ReLU networks: a first solution from the forward pass, then the network
         re-bounded over what the applicant can reach for at most its cost
         (``solvers.tighten``), so that fewer units need a binary."""
-        enc = self.encoding
+        enc = self.encoding if goal is None else self.encoding.with_threshold(goal)
         s_inc = relu_incumbent(enc, self.spec, x0, t_idx, margin, ties, norm, ref)
         budget = np.inf
         if s_inc is not None and norm == "l1":
             budget = float(point_costs(self.spec, x0, s_inc)[0].sum())
         tight = tighten_relu(enc, self.spec, x0, method=self.bounds, budget=budget)
+        if goal is not None:
+            tight = tight.with_threshold(goal)
         prob = build_problem(tight, self.spec, x0, t_idx, norm=norm, margin=margin,
                              tie_margin=ties)
         nb = tight.n_vars
@@ -273,15 +288,19 @@ class RecourseEngine:
         return prob, (complete(prob, s_inc) if s_inc is not None else None)
 
     def _solve(self, x0: np.ndarray, t_idx: int, norm: str, margin: float, ties: float,
-               deadline: float, use_incumbent: bool) -> dict[str, Any]:
+               deadline: float, use_incumbent: bool,
+               goal: float | None = None) -> dict[str, Any]:
         phase_norm = "l1" if norm == "l1" else "l0"
         ref = self._ref[self._ref_pred == t_idx] if self._ref is not None else None
+        if goal is not None:
+            ref = self._ref  # the forward pass re-checks every reference row
         inc = None
         if self.encoding.network is not None:
             prob, inc = self._relu_problem(x0, t_idx, norm, margin, ties,
-                                           self._ref if use_incumbent else None)
+                                           self._ref if use_incumbent else None, goal)
         else:
-            prob = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm,
+            enc = self.encoding if goal is None else self.encoding.with_threshold(goal)
+            prob = build_problem(enc, self.spec, x0, t_idx, norm=norm,
                                  margin=margin, tie_margin=ties)
         if use_incumbent and self.encoding.network is None:
             inc = lp_rounding(prob, phase_norm, find_incumbent(prob, norm, ref))
@@ -388,7 +407,7 @@ _ENGINES: weakref.WeakKeyDictionary[Any, dict[tuple[int, int], RecourseEngine]] 
 
 def find_recourse(model: Any, applicant: Any, schema: FeatureSchema, *, target: Any = None,
                   norm: str = "l1", backend: str = "highs", time_limit: float = 60.0,
-                  reference: Any = None) -> RecourseResult:
+                  reference: Any = None, utility: Utility | None = None) -> RecourseResult:
     """Minimal verified recourse for one applicant (see :meth:`RecourseEngine.explain`).
 
     The model's encoding is cached per (model, schema, reference) so calls in a loop
@@ -408,5 +427,6 @@ def find_recourse(model: Any, applicant: Any, schema: FeatureSchema, *, target: 
     if engine is None or engine.schema is not schema or engine.backend != backend:
         engine = RecourseEngine(model, schema, reference=reference, backend=backend)
         cache[key] = engine
-    return engine.explain(applicant, target=target, norm=norm, time_limit=time_limit)
+    return engine.explain(applicant, target=target, norm=norm, time_limit=time_limit,
+                          utility=utility)
 

@@ -179,7 +179,7 @@ def lp_bounds(weights: Any, biases: Any, bounds: list[tuple[np.ndarray, np.ndarr
             else:
                 rows.append((np.append(c, h), np.append(-w, 1.0), float(b[u]), np.inf))
                 s = float(U[u] / (U[u] - L[u]))
-                rows.append((np.append(c, h), np.append(s * w, 1.0), -np.inf,
+                rows.append((np.append(c, h), np.append(-s * w, 1.0), -np.inf,
                              s * float(b[u] - L[u])))
         prev = cur
     n = len(cols_lo)
