@@ -53,8 +53,10 @@ def brute_force(model, schema, x0: np.ndarray) -> float:
             if f.is_integer:
                 vals |= {np.floor(t), np.floor(t) + 1}
             else:
-                vals |= {np.nextafter(np.float32(t), np.float32(np.inf)).item(),
-                         np.float32(t).item(), float(t), np.nextafter(t, np.inf)}
+                f32 = np.float32(t)
+                vals |= {np.nextafter(f32, np.float32(np.inf)).item(), f32.item(),
+                         np.nextafter(f32, np.float32(-np.inf)).item(), float(t),
+                         np.nextafter(t, np.inf)}
         lo, hi = f.bounds()
         cand.append(np.array(sorted(v for v in vals if lo <= v <= hi)))
     A, B = np.meshgrid(cand[0], cand[1])
