@@ -104,7 +104,11 @@ def _hist_tree(pred: Any) -> dict[str, np.ndarray]:
             "encode those features in the pipeline (OneHotEncoder) and fit with "
             "categorical_features=None."
         )
-    left, right, feat, thr, val = [], [], [], [], []
+    left: list[int] = []
+    right: list[int] = []
+    feat: list[int] = []
+    thr: list[float] = []
+    val: list[float] = []
 
     def add(node: int) -> int:
         nd = nodes[node]

@@ -43,8 +43,8 @@ from encoders.domain import SearchSpace
 from encoders.errors import EncodingError, UnsupportedModelError
 from encoders.pipeline import InputMap
 
-__all__ = ["ReluNetwork", "ReluEncoding", "encode_mlp", "relu_block", "space_box", "TorchClassifier",
-           "TorchRegressor", "SUPPORTED_TORCH_LAYERS"]
+__all__ = ["ReluNetwork", "ReluEncoding", "encode_mlp", "relu_block", "space_box",
+           "TorchClassifier", "TorchRegressor", "SUPPORTED_TORCH_LAYERS"]
 
 #: Layers accepted in a PyTorch ``nn.Sequential``.
 SUPPORTED_TORCH_LAYERS = ("Linear", "ReLU", "Identity")
@@ -280,7 +280,8 @@ def relu_block(net: ReluNetwork, bounds: Sequence[tuple[np.ndarray, np.ndarray]]
         integer=np.array(ints, dtype=bool), rows=rows, row_lo=np.array(r_lo),
         row_hi=np.array(r_hi), links=links, score=score, score0=np.asarray(b, dtype=float),
         space_start=space.start.copy(),
-        network=ReluEncoding(net, tuple(bounds), tuple(unit_vars), tuple(has_bin)), info=dict(base_info, **(info or {})))
+        network=ReluEncoding(net, tuple(bounds), tuple(unit_vars), tuple(has_bin)),
+        info=dict(base_info, **(info or {})))
 
 
 # ------------------------------------------------------------------------- PyTorch

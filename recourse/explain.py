@@ -21,6 +21,7 @@ from encoders.errors import InputValidationError, SchemaError, cap_list, name_mi
 from encoders.pipeline import model_inputs
 from recourse.result import Change, RecourseResult
 from recourse.schema import FeatureSchema
+from recourse.utility import Utility, explain_utility
 from recourse.verify import action_violations, model_predict
 from solvers.incumbent import find_incumbent, lp_rounding
 from solvers.problem import build_problem, decode, point_costs
@@ -28,7 +29,6 @@ from solvers.search import solve_phase
 from solvers.status import Status
 from solvers.tighten import METHODS as BOUND_METHODS
 from solvers.tighten import complete, relu_incumbent, tighten_relu
-from recourse.utility import Utility, explain_utility
 
 __all__ = ["RecourseEngine", "find_recourse", "NORMS", "BACKENDS"]
 

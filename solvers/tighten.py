@@ -93,7 +93,8 @@ def tighten_relu(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray,
         bounds.append((Lk, Uk))
     info = {"n_binaries_schema_box": int(enc.info.get("n_binaries_schema_box",
                                                      enc.info["n_binaries"])),
-            "bound_method": method, "budget": float(budget), "tighten_time": time.perf_counter() - t0}
+            "bound_method": method, "budget": float(budget),
+            "tighten_time": time.perf_counter() - t0}
     return relu_block(net, bounds, lo, hi, spec.space, info=info)
 
 
@@ -208,7 +209,8 @@ def lp_bounds(weights: Any, biases: Any, bounds: list[tuple[np.ndarray, np.ndarr
     live = prev >= 0
     idx = np.arange(n, dtype=np.int32)
     L_out, U_out = L0.copy(), U0.copy()
-    for u in np.flatnonzero((L0 < 0) & (U0 > 0)):
+    for unit in np.flatnonzero((L0 < 0) & (U0 > 0)):
+        u = int(unit)
         cost = np.zeros(n)
         cost[prev[live]] = W[u, live]
         for sense in (1.0, -1.0):
