@@ -209,8 +209,8 @@ def lp_bounds(weights: Any, biases: Any, bounds: list[tuple[np.ndarray, np.ndarr
     live = prev >= 0
     idx = np.arange(n, dtype=np.int32)
     L_out, U_out = L0.copy(), U0.copy()
-    for unit in np.flatnonzero((L0 < 0) & (U0 > 0)):
-        u = int(unit)
+    for ui in np.flatnonzero((L0 < 0) & (U0 > 0)):
+        u = int(ui)
         cost = np.zeros(n)
         cost[prev[live]] = W[u, live]
         for sense in (1.0, -1.0):
