@@ -31,7 +31,8 @@ from encoders.errors import EncodingError, UnsupportedModelError
 from encoders.pipeline import InputMap
 from encoders.trees import encode_trees
 
-__all__ = ["encode_gradient_boosting", "encode_hist_gradient_boosting", "tree_sum"]
+__all__ = ["encode_gradient_boosting", "encode_hist_gradient_boosting", "encode_xgboost",
+           "encode_lightgbm", "tree_sum"]
 
 
 def _binary_only(est: Any) -> None:
@@ -153,4 +154,135 @@ def encode_hist_gradient_boosting(est: Any, imap: InputMap,
     enc = encode_trees([], np.asarray(est.classes_), imap, space, arrays=trees,
                        score0=np.array([base]), decision="sign", float64=True)
     enc.info.update(model="HistGradientBoostingClassifier", base_score=base)
+    return enc
+
+
+# ----------------------------------------------------------------- XGBoost, LightGBM
+def _tree_from_nested(root: dict[str, Any], child: Any, split: Any) -> dict[str, np.ndarray]:
+    """Tree arrays from a nested dump: ``split(node) -> (feature, threshold)`` of an inner
+    node (``x <= threshold`` goes left), ``child(node) -> (left, right)``, leaves ``None``."""
+    left: list[int] = []
+    right: list[int] = []
+    feat: list[int] = []
+    thr: list[float] = []
+    val: list[float] = []
+    stack: list[tuple[dict[str, Any], int, bool]] = [(root, -1, False)]
+    while stack:
+        node, parent, is_right = stack.pop()
+        i = len(left)
+        if parent >= 0:
+            (right if is_right else left)[parent] = i
+        left.append(-1)
+        right.append(-1)
+        kids = child(node)
+        if kids is None:
+            feat.append(-2)
+            thr.append(-2.0)
+            val.append(float(node["leaf"] if "leaf" in node else node["leaf_value"]))
+            continue
+        f, t = split(node)
+        feat.append(int(f))
+        thr.append(float(t))
+        val.append(0.0)
+        stack.append((kids[1], i, True))
+        stack.append((kids[0], i, False))
+    return {"left": np.array(left), "right": np.array(right), "feature": np.array(feat),
+            "threshold": np.array(thr), "proba": np.array(val)[:, None]}
+
+
+def _require(module: str, extra: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise UnsupportedModelError(
+            f"{module} models need the optional extra: pip install 'recourse-engine[{extra}]'."
+        ) from exc
+
+
+def encode_xgboost(est: Any, imap: InputMap, space: SearchSpace) -> EncodedModel:
+    """Encode a fitted binary ``xgboost.XGBClassifier`` (objective ``binary:logistic``).
+
+    XGBoost rounds inputs to float32 and sends ``x < split_condition`` to ``yes``; that is
+    ``float32(x) <= t'`` with ``t'`` the largest float32 below the condition, the tree
+    machinery's own rule.
+    """
+    import json
+
+    _require("xgboost", "xgboost")
+    _binary_only(est)
+    booster = est.get_booster()
+    objective = json.loads(booster.save_config())["learner"]["objective"]["name"]
+    if objective != "binary:logistic":
+        raise UnsupportedModelError(
+            f"XGBClassifier with objective {objective!r} is not supported: only "
+            "'binary:logistic' (binary classification on the margin)."
+        )
+    names = booster.feature_names or [f"f{i}" for i in range(imap.n_inputs)]
+    pos = {n: i for i, n in enumerate(names)}
+
+    def child(node: dict[str, Any]) -> Any:
+        if "leaf" in node:
+            return None
+        kids = {k["nodeid"]: k for k in node["children"]}
+        return kids[node["yes"]], kids[node["no"]]
+
+    def split(node: dict[str, Any]) -> tuple[int, float]:
+        if "split_condition" not in node or "categories" in node:
+            raise UnsupportedModelError(
+                "XGBoost categorical splits are not supported: one-hot encode those features "
+                "in the pipeline (OneHotEncoder) and fit with enable_categorical=False."
+            )
+        t32 = np.float32(node["split_condition"])
+        return pos[node["split"]], float(np.nextafter(t32, np.float32(-np.inf)))
+
+    trees = [_tree_from_nested(json.loads(d), child, split)
+             for d in booster.get_dump(dump_format="json")]
+    Z = np.zeros((1, imap.n_inputs), dtype=np.float32)
+    margin = float(np.ravel(est.predict(Z, output_margin=True))[0])
+    base = margin - float(tree_sum(trees, Z, float64=False)[0])
+    enc = encode_trees([], np.asarray(est.classes_), imap, space, arrays=trees,
+                       score0=np.array([base]), decision="sign")
+    enc.info.update(model="XGBClassifier", base_score=base)
+    return enc
+
+
+def encode_lightgbm(est: Any, imap: InputMap, space: SearchSpace) -> EncodedModel:
+    """Encode a fitted binary ``lightgbm.LGBMClassifier``.
+
+    LightGBM compares float64 inputs, ``x <= threshold`` goes left. Splits that treat zero
+    as missing (``zero_as_missing``) and categorical splits are rejected.
+    """
+    _require("lightgbm", "lightgbm")
+    _binary_only(est)
+    dump = est.booster_.dump_model()
+    if dump.get("num_class", 1) != 1:
+        raise UnsupportedModelError("Only binary LGBMClassifier models are supported.")
+
+    def child(node: dict[str, Any]) -> Any:
+        if "leaf_value" in node and "split_feature" not in node:
+            return None
+        return node["left_child"], node["right_child"]
+
+    def split(node: dict[str, Any]) -> tuple[int, float]:
+        if node.get("decision_type") != "<=":
+            raise UnsupportedModelError(
+                "LightGBM categorical splits are not supported: one-hot encode those features "
+                "in the pipeline (OneHotEncoder) instead of categorical_feature."
+            )
+        if node.get("missing_type") == "Zero":
+            raise UnsupportedModelError(
+                "LightGBM splits that treat zero as missing (zero_as_missing=True) are not "
+                "supported; refit with zero_as_missing=False."
+            )
+        return int(node["split_feature"]), float(node["threshold"])
+
+    trees = [_tree_from_nested(t["tree_structure"], child, split) for t in dump["tree_info"]]
+    Z = np.zeros((1, imap.n_inputs))
+    margin = float(np.ravel(est.predict(Z, raw_score=True))[0])
+    base = margin - float(tree_sum(trees, Z, float64=True)[0])
+    enc = encode_trees([], np.asarray(est.classes_), imap, space, arrays=trees,
+                       score0=np.array([base]), decision="sign", float64=True)
+    enc.info.update(model="LGBMClassifier", base_score=base)
     return enc

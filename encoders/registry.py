@@ -8,7 +8,12 @@ from typing import Any
 import numpy as np
 
 from encoders.block import EncodedModel
-from encoders.boosting import encode_gradient_boosting, encode_hist_gradient_boosting
+from encoders.boosting import (
+    encode_gradient_boosting,
+    encode_hist_gradient_boosting,
+    encode_lightgbm,
+    encode_xgboost,
+)
 from encoders.domain import SearchSpace
 from encoders.errors import EncodingError, UnsupportedModelError
 from encoders.linear import encode_linear
@@ -47,6 +52,8 @@ _REGISTRY: dict[str, Encoder] = {
     "ExtraTreesClassifier": _forest,
     "GradientBoostingClassifier": encode_gradient_boosting,
     "HistGradientBoostingClassifier": encode_hist_gradient_boosting,
+    "XGBClassifier": encode_xgboost,
+    "LGBMClassifier": encode_lightgbm,
     "MLPClassifier": encode_mlp,
     "MLPRegressor": encode_mlp,
     "TorchClassifier": encode_mlp,

@@ -117,3 +117,44 @@ def test_hist_gradient_boosting_categorical_rejected():
     model = HistGradientBoostingClassifier(max_iter=5, categorical_features=[1]).fit(X, y)
     with pytest.raises(UnsupportedModelError, match="OneHotEncoder"):
         RecourseEngine(model, FeatureSchema.from_frame(X, integer=["b"]))
+
+
+def _external(name: str):
+    if name == "xgboost":
+        xgb = pytest.importorskip("xgboost")
+        return xgb.XGBClassifier(n_estimators=20, max_depth=3, random_state=0)
+    lgb = pytest.importorskip("lightgbm")
+    return lgb.LGBMClassifier(n_estimators=20, num_leaves=6, verbose=-1, random_state=0)
+
+
+@pytest.mark.parametrize("name", ["xgboost", "lightgbm"])
+def test_xgboost_lightgbm_verified_and_against_grid(name):
+    X, y = _data(2)
+    model = _external(name).fit(X, y)
+    schema = FeatureSchema.from_frame(X, integer=["b"])
+    engine = RecourseEngine(model, schema, reference=X)
+    lo, hi = schema["a"].bounds()
+    step = 0.0025
+    A, B = np.meshgrid(np.arange(lo, hi + step / 2, step), np.arange(0, 20))
+    grid = pd.DataFrame({"a": A.ravel(), "b": B.ravel()})
+    ok = model.predict(grid) == 1
+    for i in range(4):
+        row = X[model.predict(X) == 0].iloc[i]
+        r = engine.explain(row, target=1)
+        assert r.status == "optimal" and r.verified
+        assert model.predict(pd.DataFrame([r.counterfactual]))[0] == 1
+        cost = (np.abs(grid.a - row.a) / schema["a"].scale
+                + np.abs(grid.b - row.b) / schema["b"].scale)[ok]
+        assert r.cost <= cost.min() + 1e-9  # no approved grid point is cheaper
+        assert cost.min() <= r.cost + step / schema["a"].scale + 1e-9
+
+
+def test_missing_extra_names_it(monkeypatch):
+    import sys
+
+    from encoders.boosting import encode_lightgbm, encode_xgboost
+
+    for mod, fn in (("xgboost", encode_xgboost), ("lightgbm", encode_lightgbm)):
+        monkeypatch.setitem(sys.modules, mod, None)
+        with pytest.raises(UnsupportedModelError, match=rf"recourse-engine\[{mod}\]"):
+            fn(object(), None, None)
