@@ -7,9 +7,10 @@ Usage (from the repository root, inside the project's environment)::
     python benchmarks/run.py --datasets german --models rf100x6 --n 20
 
 For each data set (German credit, credit_data) and model (LogisticRegression,
-DecisionTree depth 6, RandomForest 100x6 and 300x8; fixed seeds, stratified 70/30
-split) it explains the first ``n`` test applicants the model denies (target: "good"),
-with the data set's realistic schema and the MAD-weighted L1 cost, and writes
+DecisionTree depth 6, RandomForest 100x6 and 300x8, MLP 32x32 ReLU, GradientBoosting 100x3,
+HistGradientBoosting 100 iterations x 15 leaves; fixed seeds, stratified 70/30 split) it
+explains the first ``n`` test applicants the model denies (target: "good"), with the data
+set's realistic schema and the MAD-weighted L1 cost, and writes
 ``benchmarks/results/bench.json`` and ``bench.md``: median / p90 / max time per query,
 % proven optimal, % verified, median cost and L0, and the machine it ran on.
 When a model denies fewer than ``n`` test applicants, denied training applicants fill
@@ -36,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from recourse import RecourseEngine  # noqa: E402
 from recourse.datasets import make_model, train_test  # noqa: E402
 
-MODELS = ("logreg", "tree", "rf100x6", "rf300x8")
+MODELS = ("logreg", "tree", "rf100x6", "rf300x8", "mlp32x32", "gb100", "hgb100")
 DATASETS = ("german", "credit_data")
 
 
@@ -74,12 +75,16 @@ def run_one(dataset: str, kind: str, n: int, time_limit: float, norm: str) -> di
         more = X_tr[model.predict(X_tr) == "bad"].head(n - n_test)
         denied = pd.concat([denied, more])
     times, statuses, costs, l0s, verified, solve, check = [], [], [], [], [], [], []
+    binaries, binaries_box = [], []
     for i in range(len(denied)):
         r = engine.explain(denied.iloc[i], target="good", norm=norm, time_limit=time_limit)
         times.append(r.total_time)
         solve.append(r.solve_time)
         check.append(r.stats.get("verify_time", 0.0))
         statuses.append(r.status)
+        if "n_binaries" in r.stats:  # ReLU networks: binaries after / before tightening
+            binaries.append(r.stats["n_binaries"])
+            binaries_box.append(r.stats["n_binaries_schema_box"])
         verified.append(r.verified)
         if r.cost is not None:
             costs.append(r.l1_cost)
@@ -104,6 +109,10 @@ def run_one(dataset: str, kind: str, n: int, time_limit: float, norm: str) -> di
         "median_cost": float(np.median(costs)) if costs else None,
         "median_l0": float(np.median(l0s)) if l0s else None,
         "statuses": {s: statuses.count(s) for s in sorted(set(statuses))},
+        "median_binaries": float(np.median(binaries)) if binaries else None,
+        "median_binaries_schema_box": float(np.median(binaries_box)) if binaries_box else None,
+        "encoding": {k: v for k, v in engine.encoding.info.items()
+                     if isinstance(v, (int, float, str))},
     }
 
 
