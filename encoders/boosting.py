@@ -1,4 +1,4 @@
-"""Gradient-boosted trees (binary) as the pure 0/1 tree block, decided on the margin.
+"""Gradient-boosted trees (binary classifiers, regressors) as the pure 0/1 tree block.
 
 Formulation: the shared-threshold 0/1 model of ``encoders.trees`` (threshold indicators in
 user units, one binary per leaf, two rows per node), with the score
@@ -17,6 +17,8 @@ margin is ``> 0`` (``decision == "sign"``), exactly as the libraries' ``predict`
 
 ``base`` is read back through the model's own ``decision_function`` at one point minus the
 trees' sum there, so no private attribute decides it. Multiclass models are rejected.
+``GradientBoostingRegressor`` and ``HistGradientBoostingRegressor`` (identity link) give the
+score ``prediction = base + sum_trees value(leaf)`` for the utilities of ``recourse.utility``.
 """
 
 from __future__ import annotations
@@ -64,19 +66,34 @@ def tree_sum(trees: list[dict[str, np.ndarray]], Z: np.ndarray, float64: bool) -
     return total
 
 
+def _is_regressor(est: Any) -> bool:
+    return not hasattr(est, "classes_")
+
+
+def _head(est: Any) -> tuple[np.ndarray, str]:
+    """Classes and decision: binary classifiers decide on the sign of the margin;
+    regressors expose their prediction as the score (``decision == "score"``)."""
+    if _is_regressor(est):
+        return np.array([]), "score"
+    _binary_only(est)
+    return np.asarray(est.classes_), "sign"
+
+
 def _base(est: Any, trees: list[dict[str, np.ndarray]], n_inputs: int, float64: bool) -> float:
     Z = np.zeros((1, n_inputs))
-    margin = float(np.ravel(est.decision_function(Z))[0])
+    raw = est.predict if _is_regressor(est) else est.decision_function
+    margin = float(np.ravel(raw(Z))[0])
     return margin - float(tree_sum(trees, Z, float64)[0])
 
 
 def encode_gradient_boosting(est: Any, imap: InputMap, space: SearchSpace) -> EncodedModel:
-    """Encode a fitted binary ``GradientBoostingClassifier``."""
-    _binary_only(est)
+    """Encode a fitted binary ``GradientBoostingClassifier`` or a ``GradientBoostingRegressor``
+    (every loss of the regressor predicts the raw sum)."""
+    classes, decision = _head(est)
     init = getattr(est, "init", None)
     if init not in (None, "zero"):
         raise UnsupportedModelError(
-            f"GradientBoostingClassifier with init={type(init).__name__} is not supported: only "
+            f"{type(est).__name__} with init={type(init).__name__} is not supported: only "
             "init=None (prior) or 'zero', whose initial score is a constant."
         )
     lr = float(est.learning_rate)
@@ -90,9 +107,9 @@ def encode_gradient_boosting(est: Any, imap: InputMap, space: SearchSpace) -> En
             "proba": lr * np.asarray(t.value[:, 0, :1], dtype=float),
         })
     base = _base(est, trees, imap.n_inputs, float64=False)
-    enc = encode_trees([], np.asarray(est.classes_), imap, space, arrays=trees,
-                       score0=np.array([base]), decision="sign")
-    enc.info.update(model="GradientBoostingClassifier", base_score=base)
+    enc = encode_trees([], classes, imap, space, arrays=trees,
+                       score0=np.array([base]), decision=decision)
+    enc.info.update(model=type(est).__name__, base_score=base)
     return enc
 
 
@@ -137,8 +154,15 @@ def _hist_tree(pred: Any) -> dict[str, np.ndarray]:
 
 def encode_hist_gradient_boosting(est: Any, imap: InputMap,
                                   space: SearchSpace) -> EncodedModel:
-    """Encode a fitted binary ``HistGradientBoostingClassifier``."""
-    _binary_only(est)
+    """Encode a fitted binary ``HistGradientBoostingClassifier`` or a
+    ``HistGradientBoostingRegressor`` with an identity link (not ``poisson`` / ``gamma``)."""
+    classes, decision = _head(est)
+    if decision == "score" and est.loss in ("poisson", "gamma"):
+        raise UnsupportedModelError(
+            f"HistGradientBoostingRegressor with loss={est.loss!r} predicts exp(sum of trees), "
+            "which is not linear in the leaves; supported losses: 'squared_error', "
+            "'absolute_error', 'quantile'."
+        )
     if getattr(est, "_preprocessor", None) is not None or getattr(
             est, "is_categorical_", None) is not None and np.any(est.is_categorical_):
         raise UnsupportedModelError(
@@ -151,9 +175,9 @@ def encode_hist_gradient_boosting(est: Any, imap: InputMap,
     if not trees:
         raise EncodingError("The HistGradientBoostingClassifier has no trees.")
     base = _base(est, trees, imap.n_inputs, float64=True)
-    enc = encode_trees([], np.asarray(est.classes_), imap, space, arrays=trees,
-                       score0=np.array([base]), decision="sign", float64=True)
-    enc.info.update(model="HistGradientBoostingClassifier", base_score=base)
+    enc = encode_trees([], classes, imap, space, arrays=trees,
+                       score0=np.array([base]), decision=decision, float64=True)
+    enc.info.update(model=type(est).__name__, base_score=base)
     return enc
 
 

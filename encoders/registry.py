@@ -52,6 +52,8 @@ _REGISTRY: dict[str, Encoder] = {
     "ExtraTreesClassifier": _forest,
     "GradientBoostingClassifier": encode_gradient_boosting,
     "HistGradientBoostingClassifier": encode_hist_gradient_boosting,
+    "GradientBoostingRegressor": encode_gradient_boosting,
+    "HistGradientBoostingRegressor": encode_hist_gradient_boosting,
     "XGBClassifier": encode_xgboost,
     "LGBMClassifier": encode_lightgbm,
     "MLPClassifier": encode_mlp,

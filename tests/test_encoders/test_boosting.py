@@ -7,9 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+)
 
-from recourse import FeatureSchema, RecourseEngine, UnsupportedModelError
+from recourse import FeatureSchema, RecourseEngine, UnsupportedModelError, Utility
 
 
 def _data(seed: int, n: int = 300) -> tuple[pd.DataFrame, np.ndarray]:
@@ -28,7 +33,7 @@ MODELS = {
 
 def _thresholds(model) -> dict[int, np.ndarray]:
     out: dict[int, list[float]] = {0: [], 1: []}
-    if isinstance(model, GradientBoostingClassifier):
+    if hasattr(model, "estimators_"):
         for t in model.estimators_[:, 0]:
             inner = t.tree_.children_left >= 0
             for f, th in zip(t.tree_.feature[inner], t.tree_.threshold[inner]):
@@ -41,7 +46,7 @@ def _thresholds(model) -> dict[int, np.ndarray]:
     return {k: np.unique(v) for k, v in out.items()}
 
 
-def brute_force(model, schema, x0: np.ndarray) -> float:
+def brute_force(model, schema, x0: np.ndarray, accept=None) -> float:
     """Least cost over candidate points: per feature the applicant's value and, for every
     split threshold, the nearest allowed value on each side; decided by model.predict."""
     th = _thresholds(model)
@@ -61,7 +66,7 @@ def brute_force(model, schema, x0: np.ndarray) -> float:
         cand.append(np.array(sorted(v for v in vals if lo <= v <= hi)))
     A, B = np.meshgrid(cand[0], cand[1])
     P = pd.DataFrame({"a": A.ravel(), "b": B.ravel()})
-    ok = model.predict(P) == 1
+    ok = model.predict(P) == 1 if accept is None else accept(P)
     cost = np.abs(P.a - x0[0]) / schema["a"].scale + np.abs(P.b - x0[1]) / schema["b"].scale
     return float(cost[ok].min()) if ok.any() else np.inf
 
@@ -158,3 +163,37 @@ def test_missing_extra_names_it(monkeypatch):
         monkeypatch.setitem(sys.modules, mod, None)
         with pytest.raises(UnsupportedModelError, match=rf"recourse-engine\[{mod}\]"):
             fn(object(), None, None)
+
+
+@pytest.mark.parametrize("kind", ["gb", "hgb"])
+def test_regression_and_margin_utilities_against_brute_force(kind):
+    X, y = _data(6)
+    target = (X.a - 5) ** 2 / 5 + X.b
+    reg = (GradientBoostingRegressor(n_estimators=15, max_depth=2, random_state=0) if kind == "gb"
+           else HistGradientBoostingRegressor(max_iter=15, max_leaf_nodes=4,
+                                              early_stopping=False, random_state=0))
+    reg.fit(X, target)
+    clf = MODELS[kind](0).fit(X, y)
+    schema = FeatureSchema.from_frame(X, integer=["b"])
+    for model, score in ((reg, reg.predict), (clf, clf.decision_function)):
+        engine = RecourseEngine(model, schema, reference=X)
+        for i in range(3):
+            row = X.iloc[int(np.argsort(score(X))[i * 7])]
+            f0 = float(score(pd.DataFrame([row]))[0])
+            for util, need in ((Utility.increase(1.0), f0 + 1.0), (Utility.reach(0.5), 0.5)):
+                r = engine.explain(row, utility=util)
+                oracle = brute_force(model, schema, row.to_numpy(float),
+                                     accept=lambda P, need=need: score(P) >= need + 1e-6)
+                if oracle == np.inf:
+                    assert r.status == "no_recourse"
+                    continue
+                assert r.status in ("optimal", "already_target") and r.verified
+                assert score(pd.DataFrame([r.counterfactual]))[0] >= need
+                assert r.cost == pytest.approx(oracle, rel=1e-6, abs=1e-6)
+
+
+def test_log_link_regressor_rejected():
+    X, _ = _data(0, 100)
+    model = HistGradientBoostingRegressor(max_iter=3, loss="poisson").fit(X, X.b + 1.0)
+    with pytest.raises(UnsupportedModelError, match="squared_error"):
+        RecourseEngine(model, FeatureSchema.from_frame(X))
