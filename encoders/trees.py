@@ -79,6 +79,7 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
     trees = arrays if arrays is not None else [tree_arrays(e) for e in estimators]
     n_classes = len(classes) if arrays is None else trees[0]["proba"].shape[1]
     cast = _f64 if float64 else _f32
+    block_kind = kind  # (``kind`` is reused below for node kinds)
     # 1. Right literal of every internal node, in terms of (feature, user threshold) or levels.
     node_lits: list[list[tuple[str, Any]]] = []
     cuts: dict[int, list[float]] = {}
@@ -193,7 +194,7 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
     prob = np.array(leaf_prob).reshape(n_leaves, n_classes)
     score = sp.csr_matrix(prob.T) @ L
     return EncodedModel(
-        kind=kind,
+        kind=block_kind,
         classes=np.asarray(classes),
         decision=decision,
         lb=np.zeros(nv),
