@@ -175,7 +175,8 @@ class RecourseEngine:
                 return self._no_answer(out, base, solve_time, t_start)
             for deep in (False, True):
                 s_cf = decode(out["problem"], out["values"], deep=deep)
-                s_cf = np.where(s_cf == x0, x_true, s_cf)  # unchanged: the applicant's value
+                # unchanged (up to the solver's tolerances): the applicant's own value
+                s_cf = np.where(np.isclose(s_cf, x0, rtol=1e-9, atol=1e-9), x_true, s_cf)
                 cf = self.space.decode(s_cf)
                 t_v = time.perf_counter()
                 pred_x, pred_cf = model_predict(self.model, self.schema, [row, cf])
@@ -285,7 +286,15 @@ class RecourseEngine:
         prob.stats.update(n_binaries=tight.info["n_binaries"],
                           n_binaries_schema_box=tight.info["n_binaries_schema_box"],
                           tighten_time=tight.info["tighten_time"])
-        return prob, (complete(prob, s_inc) if s_inc is not None else None)
+        if s_inc is None:
+            return prob, None
+        full = complete(prob, s_inc)
+        l1, l0 = point_costs(self.spec, x0, s_inc)
+        c, c0 = prob.objective("l1" if norm == "l1" else "l0")
+        want = float((l1 if norm == "l1" else l0).sum())
+        if abs(float(c @ full + c0) - want) > 1e-7 * (1.0 + want):
+            return prob, None  # the columns did not line up: solve without a start
+        return prob, full
 
     def _solve(self, x0: np.ndarray, t_idx: int, norm: str, margin: float, ties: float,
                deadline: float, use_incumbent: bool,

@@ -269,3 +269,28 @@ def test_missing_torch_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(UnsupportedModelError, match=r"recourse-engine\[torch\]"):
         TorchClassifier(object())
+
+
+def test_l0_matches_region_enumeration(global_random_seed):
+    X, y = _data(global_random_seed + 7)
+    model = _fit(MLPClassifier(hidden_layer_sizes=(4, 3), max_iter=2000,
+                               random_state=global_random_seed), X, y)
+    schema = FeatureSchema.from_frame(X)
+    engine = RecourseEngine(model, schema, reference=X)
+    scale = np.array([schema["a"].scale, schema["b"].scale])
+    lo = np.array([schema["a"].lower, schema["b"].lower])
+    hi = np.array([schema["a"].upper, schema["b"].upper])
+    for i in range(3):
+        row = X[model.predict(X) == 0].iloc[i]
+        x0 = row.to_numpy(dtype=float)
+        one = any(region_oracle(model, x0, scale, np.where(np.arange(2) == j, lo, x0),
+                                np.where(np.arange(2) == j, hi, x0), engine.margin) < np.inf
+                  for j in range(2))
+        two = region_oracle(model, x0, scale, lo, hi, engine.margin) < np.inf
+        want = 1.0 if one else (2.0 if two else None)
+        for norm in ("l0", "l0_l1"):
+            r = engine.explain(row, target=1, norm=norm)
+            if want is None:
+                assert r.status == "no_recourse"
+                continue
+            assert r.status == "optimal" and r.verified and r.l0 == want
