@@ -16,7 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 import encoders
-from encoders.block import ThresholdLink
+from encoders.block import ThresholdLink, ValueLink
 from encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
 from encoders.pipeline import model_inputs
 from recourse.result import Change, RecourseResult
@@ -95,6 +95,10 @@ class RecourseEngine:
         self.encoding = encoders.encode(model, self.space)
         self.encode_time = time.perf_counter() - t0
         self.classes = list(self.encoding.classes)
+        self._value_vars = np.zeros(self.space.n_vars, dtype=bool)
+        for link in self.encoding.links:
+            if isinstance(link, ValueLink):
+                self._value_vars[int(self.space.start[link.feature])] = True
         self._ref, self._ref_pred = self._reference(reference)
 
     # ---------------------------------------------------------------- public
@@ -175,8 +179,11 @@ class RecourseEngine:
                 return self._no_answer(out, base, solve_time, t_start)
             for deep in (False, True):
                 s_cf = decode(out["problem"], out["values"], deep=deep)
-                # unchanged (up to the solver's tolerances): the applicant's own value
-                s_cf = np.where(np.isclose(s_cf, x0, rtol=1e-9, atol=1e-9), x_true, s_cf)
+                s_cf = np.where(s_cf == x0, x_true, s_cf)  # unchanged: the applicant's value
+                # a value variable within the solver's tolerance of the applicant's value
+                # is unchanged (an L0 answer otherwise counts a 1e-16 move as a change)
+                s_cf = np.where(self._value_vars & np.isclose(s_cf, x0, rtol=1e-9, atol=1e-9),
+                                x_true, s_cf)
                 cf = self.space.decode(s_cf)
                 t_v = time.perf_counter()
                 pred_x, pred_cf = model_predict(self.model, self.schema, [row, cf])

@@ -167,7 +167,8 @@ def explain_utility(engine: RecourseEngine, applicant: Any, utility: Utility, *,
             return engine._no_answer(out, base, solve_time, t_start)
         for deep in (False, True):
             s_cf = decode(out["problem"], out["values"], deep=deep)
-            s_cf = np.where(np.isclose(s_cf, x0, rtol=1e-9, atol=1e-9), x0, s_cf)
+            s_cf = np.where(engine._value_vars & np.isclose(s_cf, x0, rtol=1e-9, atol=1e-9),
+                            x0, s_cf)
             cf = engine.space.decode(s_cf)
             t_v = time.perf_counter()
             f_cf = float(model_score(engine.model, engine.schema, [cf])[0])
