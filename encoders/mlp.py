@@ -352,7 +352,7 @@ class _TorchModel:
             X = X.to_numpy(dtype=float)
         dtype = next(self.module.parameters()).dtype
         with torch.no_grad():
-            out = self.module(torch.as_tensor(np.asarray(X, dtype=float), dtype=dtype))
+            out = self.module(torch.as_tensor(np.array(X, dtype=float), dtype=dtype))
         return np.asarray(out.cpu().double().numpy())
 
     def network(self, imap: InputMap, space: SearchSpace) -> ReluNetwork:
