@@ -7,9 +7,10 @@ Usage (from the repository root, inside the project's environment)::
     python benchmarks/run.py --datasets german --models rf100x6 --n 20
 
 For each data set (German credit, credit_data) and model (LogisticRegression,
-DecisionTree depth 6, RandomForest 100x6 and 300x8; fixed seeds, stratified 70/30
-split) it explains the first ``n`` test applicants the model denies (target: "good"),
-with the data set's realistic schema and the MAD-weighted L1 cost, and writes
+DecisionTree depth 6, RandomForest 100x6 and 300x8, MLP 32x32 ReLU, GradientBoosting 100x3,
+HistGradientBoosting 100 iterations x 15 leaves; fixed seeds, stratified 70/30 split) it
+explains the first ``n`` test applicants the model denies (target: "good"), with the data
+set's realistic schema and the MAD-weighted L1 cost, and writes
 ``benchmarks/results/bench.json`` and ``bench.md``: median / p90 / max time per query,
 % proven optimal, % verified, median cost and L0, and the machine it ran on.
 When a model denies fewer than ``n`` test applicants, denied training applicants fill
@@ -36,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from recourse import RecourseEngine  # noqa: E402
 from recourse.datasets import make_model, train_test  # noqa: E402
 
-MODELS = ("logreg", "tree", "rf100x6", "rf300x8")
+MODELS = ("logreg", "tree", "rf100x6", "rf300x8", "mlp32x32", "gb100", "hgb100")
 DATASETS = ("german", "credit_data")
 
 
@@ -62,11 +63,12 @@ def machine() -> dict[str, object]:
     }
 
 
-def run_one(dataset: str, kind: str, n: int, time_limit: float, norm: str) -> dict[str, object]:
+def run_one(dataset: str, kind: str, n: int, time_limit: float, norm: str,
+            bounds: str = "lp") -> dict[str, object]:
     X_tr, X_te, y_tr, _, schema = train_test(dataset, seed=0)
     model = make_model(kind, X_tr, y_tr, seed=0, schema=schema)
     t0 = time.perf_counter()
-    engine = RecourseEngine(model, schema, reference=X_tr)
+    engine = RecourseEngine(model, schema, reference=X_tr, bounds=bounds)
     build = time.perf_counter() - t0
     denied = X_te[model.predict(X_te) == "bad"].head(n)
     n_test = len(denied)
@@ -74,12 +76,16 @@ def run_one(dataset: str, kind: str, n: int, time_limit: float, norm: str) -> di
         more = X_tr[model.predict(X_tr) == "bad"].head(n - n_test)
         denied = pd.concat([denied, more])
     times, statuses, costs, l0s, verified, solve, check = [], [], [], [], [], [], []
+    binaries, binaries_box = [], []
     for i in range(len(denied)):
         r = engine.explain(denied.iloc[i], target="good", norm=norm, time_limit=time_limit)
         times.append(r.total_time)
         solve.append(r.solve_time)
         check.append(r.stats.get("verify_time", 0.0))
         statuses.append(r.status)
+        if "n_binaries" in r.stats:  # ReLU networks: binaries after / before tightening
+            binaries.append(r.stats["n_binaries"])
+            binaries_box.append(r.stats["n_binaries_schema_box"])
         verified.append(r.verified)
         if r.cost is not None:
             costs.append(r.l1_cost)
@@ -90,6 +96,7 @@ def run_one(dataset: str, kind: str, n: int, time_limit: float, norm: str) -> di
         "dataset": dataset,
         "model": kind,
         "norm": norm,
+        "bounds": bounds,
         "n": k,
         "n_from_test": n_test,
         "build_s": round(build, 4),
@@ -104,6 +111,10 @@ def run_one(dataset: str, kind: str, n: int, time_limit: float, norm: str) -> di
         "median_cost": float(np.median(costs)) if costs else None,
         "median_l0": float(np.median(l0s)) if l0s else None,
         "statuses": {s: statuses.count(s) for s in sorted(set(statuses))},
+        "median_binaries": float(np.median(binaries)) if binaries else None,
+        "median_binaries_schema_box": float(np.median(binaries_box)) if binaries_box else None,
+        "encoding": {k: v for k, v in engine.encoding.info.items()
+                     if isinstance(v, (int, float, str))},
     }
 
 
@@ -136,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--norm", default="l1", choices=["l1", "l0", "l0_l1"])
     ap.add_argument("--quick", action="store_true", help="5 applicants, small models")
+    ap.add_argument("--bounds", default="lp", choices=["lp", "interval"],
+                    help="ReLU networks: big-M bound tightening per applicant")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     args = ap.parse_args(argv)
     models = args.models.split(",")
@@ -146,11 +159,14 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for ds in args.datasets.split(","):
         for kind in models:
-            r = run_one(ds, kind, n, args.time_limit, args.norm)
+            r = run_one(ds, kind, n, args.time_limit, args.norm, args.bounds)
             rows.append(r)
             print(f"{ds:12s} {kind:8s} n={r['n']:3d} median {r['median_s']:.3f}s "
                   f"p90 {r['p90_s']:.3f}s max {r['max_s']:.3f}s optimal {r['optimal_pct']:.0f}% "
-                  f"verified {r['verified_pct']:.0f}% {r['statuses']}", flush=True)
+                  f"verified {r['verified_pct']:.0f}% {r['statuses']}"
+                  + (f" binaries {r['median_binaries_schema_box']:.0f} -> "
+                     f"{r['median_binaries']:.1f}" if r["median_binaries"] is not None else ""),
+                  flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps({"machine": mach, "rows": rows}, indent=2))

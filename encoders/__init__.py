@@ -36,9 +36,10 @@ def encode(model: Any, space: SearchSpace) -> EncodedModel:
     """
     _, est = split_pipeline(model)
     enc = encoder_for(est)
-    if not hasattr(est, "classes_"):
+    if not any(hasattr(est, a) for a in ("classes_", "n_features_in_")):
         raise EncodingError(
-            f"{type(est).__name__} looks unfitted (no classes_); fit it before explaining."
+            f"{type(est).__name__} looks unfitted (no classes_ or n_features_in_); fit it "
+            "before explaining."
         )
     imap = input_map(model, space)
     return enc(est, imap, space)

@@ -119,6 +119,9 @@ class EncodedModel:
     space_start: np.ndarray
     tree: TreeStructure | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    #: ReLU networks: the network as plain arrays (``encoders.mlp.ReluNetwork``), so the
+    #: problem layer can re-encode it with tighter bounds for one applicant.
+    network: Any = None
 
     @property
     def n_vars(self) -> int:
@@ -148,6 +151,13 @@ class EncodedModel:
         favour (a later class) need only ``>= tie_margin`` (0 is exact for integral tree
         leaves; continuous models use ``margin``, as a tie at a vertex may round either way).
         """
+        if self.decision == "score":
+            from encoders.errors import EncodingError
+
+            raise EncodingError(
+                "A regressor has no classes to reach; give a utility (a score threshold or a "
+                "minimal increase), see recourse.utility."
+            )
         if self.decision == "sign":
             sign = 1.0 if target == 1 else -1.0
             return (self.score * sign).tocsr(), np.array([sign * -self.score0[0] + margin])
@@ -159,6 +169,19 @@ class EncodedModel:
             need = margin if k < target else tie_margin
             lo.append(need - (self.score0[target] - self.score0[k]))
         return sp.vstack(rows).tocsr(), np.array(lo)
+
+    def with_threshold(self, threshold: float) -> EncodedModel:
+        """This model turned into the binary decision ``score > threshold`` (class index 1:
+        the threshold is met), for utilities on a single score (``recourse.utility``)."""
+        from dataclasses import replace
+
+        if self.score.shape[0] != 1:
+            from encoders.errors import EncodingError
+
+            raise EncodingError("A score threshold needs a model with a single score.")
+        return replace(self, decision="sign", classes=np.array([False, True]),
+                       score0=self.score0 - float(threshold),
+                       info=dict(self.info, threshold=float(threshold)))
 
     def block_values(self, S: np.ndarray) -> np.ndarray:
         """Block variable values at search vectors ``S`` (n x n_search), leaves included."""
@@ -180,6 +203,8 @@ class EncodedModel:
     def predict_index(self, S: np.ndarray) -> np.ndarray:
         """Index of the predicted class at search vectors ``S`` by the encoding."""
         sc = self.scores(S)
+        if self.decision == "score":
+            return np.zeros(sc.shape[0], dtype=np.int64)
         if self.decision == "sign":
             return (sc[:, 0] > 0).astype(np.int64)
         return np.argmax(sc, axis=1)

@@ -64,6 +64,8 @@ def tree_leaves(enc: EncodedModel, S: np.ndarray) -> np.ndarray:
 
 def block_values(enc: EncodedModel, S: np.ndarray) -> np.ndarray:
     """Values of every block variable at the search vectors ``S`` (n x n_search)."""
+    if enc.network is not None:
+        return np.asarray(enc.network.block_values(S, enc.n_vars))
     L = link_values(enc, S)
     V = np.zeros((L.shape[0], enc.n_vars))
     V[:, : enc.n_link] = L

@@ -8,9 +8,16 @@ from typing import Any
 import numpy as np
 
 from encoders.block import EncodedModel
+from encoders.boosting import (
+    encode_gradient_boosting,
+    encode_hist_gradient_boosting,
+    encode_lightgbm,
+    encode_xgboost,
+)
 from encoders.domain import SearchSpace
 from encoders.errors import EncodingError, UnsupportedModelError
 from encoders.linear import encode_linear
+from encoders.mlp import encode_mlp
 from encoders.pipeline import InputMap
 from encoders.trees import encode_trees
 
@@ -43,6 +50,16 @@ _REGISTRY: dict[str, Encoder] = {
     "ExtraTreeClassifier": _tree,
     "RandomForestClassifier": _forest,
     "ExtraTreesClassifier": _forest,
+    "GradientBoostingClassifier": encode_gradient_boosting,
+    "HistGradientBoostingClassifier": encode_hist_gradient_boosting,
+    "GradientBoostingRegressor": encode_gradient_boosting,
+    "HistGradientBoostingRegressor": encode_hist_gradient_boosting,
+    "XGBClassifier": encode_xgboost,
+    "LGBMClassifier": encode_lightgbm,
+    "MLPClassifier": encode_mlp,
+    "MLPRegressor": encode_mlp,
+    "TorchClassifier": encode_mlp,
+    "TorchRegressor": encode_mlp,
 }
 
 
@@ -57,6 +74,11 @@ def supported_models() -> list[str]:
 
 
 def encoder_for(est: Any) -> Encoder:
+    if type(est).__name__ == "Sequential" and hasattr(est, "children"):
+        raise UnsupportedModelError(
+            "A bare PyTorch nn.Sequential has no classes and no predict: wrap it as "
+            "encoders.mlp.TorchClassifier(module, classes=[...]) or TorchRegressor(module)."
+        )
     for cls in type(est).__mro__:
         if cls.__name__ in _REGISTRY:
             return _REGISTRY[cls.__name__]

@@ -66,16 +66,26 @@ def _paths(left: np.ndarray, right: np.ndarray) -> list[tuple[int, list[int], li
 
 
 def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
-                 space: SearchSpace) -> EncodedModel:
-    """Encode a list of fitted sklearn classification trees (one forest)."""
-    trees = [tree_arrays(e) for e in estimators]
-    n_classes = len(classes)
+                 space: SearchSpace, *, arrays: list[dict[str, np.ndarray]] | None = None,
+                 score0: np.ndarray | None = None, decision: str = "argmax",
+                 float64: bool = False, kind: str = "trees") -> EncodedModel:
+    """Encode a list of fitted sklearn classification trees (one forest).
+
+    Boosted ensembles (``encoders.boosting``) pass their trees as ``arrays`` (the format of
+    :func:`tree_arrays`, with each leaf's score vector under ``"proba"``), the constant
+    ``score0`` and ``decision="sign"``; ``float64`` says the model compares its inputs in
+    float64 (``x <= t`` goes left) rather than rounding them to float32 first.
+    """
+    trees = arrays if arrays is not None else [tree_arrays(e) for e in estimators]
+    n_classes = len(classes) if arrays is None else trees[0]["proba"].shape[1]
+    cast = _f64 if float64 else _f32
+    block_kind = kind  # (``kind`` is reused below for node kinds)
     # 1. Right literal of every internal node, in terms of (feature, user threshold) or levels.
     node_lits: list[list[tuple[str, Any]]] = []
     cuts: dict[int, list[float]] = {}
     cut_origin: dict[int, list[tuple[float, bool, int, float, float]]] = {}
     used_groups: set[int] = set()
-    int_cut = _integer_cuts(trees, imap, space)
+    int_cut = _integer_cuts(trees, imap, space, cast)
     for ta in trees:
         lits: list[tuple[str, Any]] = []
         for node in range(len(ta["left"])):
@@ -83,7 +93,7 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
                 lits.append(("leaf", None))
                 continue
             lits.append(_literal(int(ta["feature"][node]), float(ta["threshold"][node]),
-                                 imap, space, cuts, used_groups, int_cut, cut_origin))
+                                 imap, space, cuts, used_groups, int_cut, cut_origin, cast))
         node_lits.append(lits)
     # 2. Variables: thresholds per numeric feature, levels per used group, leaves.
     links: list[Any] = []
@@ -97,6 +107,8 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
             spacing = np.array([o[0] for o in cut_origin[f]])[first]
             tie = np.array([o[1] for o in cut_origin[f]], dtype=bool)[first]
             split = np.array([o[2:] for o in cut_origin[f]], dtype=float)[first]
+            if float64:
+                split = None  # the applicant-side check in recourse.explain rounds to float32
         vars_ = np.arange(nv, nv + th.size)
         for t, v in zip(th, vars_):
             var_of_cut[(f, float(t))] = int(v)
@@ -182,9 +194,9 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
     prob = np.array(leaf_prob).reshape(n_leaves, n_classes)
     score = sp.csr_matrix(prob.T) @ L
     return EncodedModel(
-        kind="trees",
+        kind=block_kind,
         classes=np.asarray(classes),
-        decision="argmax",
+        decision=decision,
         lb=np.zeros(nv),
         ub=np.ones(nv),
         integer=np.ones(nv, dtype=bool),
@@ -193,7 +205,7 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
         row_hi=row_hi,
         links=tuple(links),
         score=sp.csr_matrix(score),
-        score0=np.zeros(n_classes),
+        score0=np.zeros(n_classes) if score0 is None else np.asarray(score0, dtype=float),
         space_start=space.start.copy(),
         tree=TreeStructure(literal=literal, literal0=literal0, anc_right=anc_right,
                            anc_left=anc_left, leaf_var=leaf_var_a,
@@ -214,6 +226,11 @@ def _f32(x: Any) -> Any:
     return np.asarray(x, dtype=np.float32).astype(np.float64)
 
 
+def _f64(x: Any) -> Any:
+    """The identity in float64 (models that compare their inputs in float64)."""
+    return np.asarray(x, dtype=np.float64)
+
+
 def _float32_boundary(a: float, b: float, t_m: float) -> tuple[float, float]:
     """User value where the split ``float32(a x + b) <= t_m`` changes side, and the width
     (user units) of the float32 cell there.
@@ -232,7 +249,7 @@ def _float32_boundary(a: float, b: float, t_m: float) -> tuple[float, float]:
 
 
 def _integer_cuts(trees: list[dict[str, np.ndarray]], imap: InputMap,
-                  space: SearchSpace) -> dict[tuple[int, float], float]:
+                  space: SearchSpace, cast: Any = _f32) -> dict[tuple[int, float], float]:
     """User-space cut ``k + 1/2`` of every split on an integer feature, decided exactly.
 
     The split ``float32(model_input) <= t`` is evaluated on the integers around the
@@ -258,9 +275,9 @@ def _integer_cuts(trees: list[dict[str, np.ndarray]], imap: InputMap,
             guesses[(inp, t_m)] = np.arange(k - 2, k + 3)
         values = np.unique(np.concatenate(list(guesses.values())))
         if imap.exact is not None:
-            Z = _f32(imap.exact(f, values))
+            Z = cast(imap.exact(f, values))
         else:
-            Z = _f32(values[:, None] * imap.A[:, s][None, :] + imap.b[None, :])
+            Z = cast(values[:, None] * imap.A[:, s][None, :] + imap.b[None, :])
         pos = {v: i for i, v in enumerate(values)}
         for (inp, t_m), cand in guesses.items():
             left = np.array([Z[pos[v], inp] <= t_m for v in cand])
@@ -355,7 +372,7 @@ def _literal(inp: int, t_m: float, imap: InputMap, space: SearchSpace,
              cuts: dict[int, list[float]], used_groups: set[int],
              int_cut: dict[tuple[int, float], float],
              cut_origin: dict[int, list[tuple[float, bool, int, float, float]]],
-             ) -> tuple[str, Any]:
+             cast: Any = _f32) -> tuple[str, Any]:
     """The right-branch literal of the split ``model_input[inp] <= t_m``."""
     f = int(imap.source[inp])
     if f == -2:
@@ -364,12 +381,12 @@ def _literal(inp: int, t_m: float, imap: InputMap, space: SearchSpace,
             "maps each model input from one feature (one-hot, ordinal, scalers, passthrough)."
         )
     if f == -1:
-        goes_right = _f32(imap.b[inp]) > t_m
+        goes_right = cast(imap.b[inp]) > t_m
         return ("const", 1.0 if goes_right else 0.0)
     s = int(space.start[f])
     if space.is_group(f):
         k = len(space.levels[f] or ())
-        vals = _f32(imap.A[inp, s : s + k] + imap.b[inp])
+        vals = cast(imap.A[inp, s : s + k] + imap.b[inp])
         right = np.flatnonzero(vals > t_m)
         if right.size == 0:
             return ("const", 0.0)
@@ -381,8 +398,12 @@ def _literal(inp: int, t_m: float, imap: InputMap, space: SearchSpace,
     if space.integer[f]:
         t = int_cut[(inp, t_m)]
     else:
-        t, step = _float32_boundary(a, b, t_m)
-        at_t = _f32(a * t + b) > t_m  # where a value exactly at t rounds (model side)
+        if cast is _f64:
+            t = (t_m - b) / a
+            step = 1e-6 * max(1.0, abs(t))  # placement a thousandth of this beyond t
+        else:
+            t, step = _float32_boundary(a, b, t_m)
+        at_t = cast(a * t + b) > t_m  # where a value exactly at t goes (model side)
         cut_origin.setdefault(f, []).append((step, bool(at_t) == (a > 0), inp, t_m, a))
     cuts.setdefault(f, []).append(t)
 

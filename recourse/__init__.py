@@ -14,6 +14,7 @@ from recourse.explain import NORMS, RecourseEngine, find_recourse
 from recourse.letters import render_letter, write_letter, write_letters
 from recourse.result import STATUSES, Change, RecourseOptions, RecourseResult
 from recourse.schema import Feature, FeatureSchema
+from recourse.utility import Utility
 
 __version__ = "0.1.0"
 
@@ -22,6 +23,7 @@ __all__ = [
     "FeatureSchema",
     "RecourseEngine",
     "find_recourse",
+    "Utility",
     "RecourseResult",
     "RecourseOptions",
     "Change",

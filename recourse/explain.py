@@ -17,16 +17,19 @@ import pandas as pd
 import scipy.sparse as sp
 
 import encoders
-from encoders.block import ThresholdLink
+from encoders.block import ThresholdLink, ValueLink
 from encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
 from encoders.pipeline import model_inputs
 from recourse.result import Change, RecourseOptions, RecourseResult
 from recourse.schema import FeatureSchema
+from recourse.utility import Utility, explain_utility
 from recourse.verify import action_violations, model_predict
 from solvers.incumbent import find_incumbent, lp_rounding
 from solvers.problem import build_problem, decode, exclude_change_sets, point_costs
 from solvers.search import solve_phase
 from solvers.status import Status
+from solvers.tighten import METHODS as BOUND_METHODS
+from solvers.tighten import complete, relu_incumbent, tighten_relu
 
 __all__ = ["RecourseEngine", "find_recourse", "NORMS", "BACKENDS"]
 
@@ -57,6 +60,9 @@ class RecourseEngine:
         Solver backend.
     margin : float
         Margin by which the target class must win (see ``DEFAULT_MARGIN``).
+    bounds : {"lp", "interval"}
+        ReLU networks only: how the big-M bounds are tightened for each applicant, over
+        the box the applicant can reach (interval arithmetic, then LPs with ``"lp"``).
 
     Examples
     --------
@@ -65,7 +71,8 @@ class RecourseEngine:
     """
 
     def __init__(self, model: Any, schema: FeatureSchema, *, reference: Any = None,
-                 backend: str = "highs", margin: float = DEFAULT_MARGIN) -> None:
+                 backend: str = "highs", margin: float = DEFAULT_MARGIN,
+                 bounds: str = "lp") -> None:
         if not isinstance(schema, FeatureSchema):
             raise SchemaError(
                 f"schema must be a FeatureSchema, got {type(schema).__name__}; build one with "
@@ -74,7 +81,11 @@ class RecourseEngine:
         if backend not in BACKENDS:
             raise InputValidationError(
                 f"The 'backend' parameter must be one of {BACKENDS}. Got {backend!r} instead.")
+        if bounds not in BOUND_METHODS:
+            raise InputValidationError(
+                f"The 'bounds' parameter must be one of {BOUND_METHODS}. Got {bounds!r} instead.")
         _check_columns(model, schema)
+        self.bounds = bounds
         self.model = model
         self.schema = schema
         self.backend = backend
@@ -85,11 +96,15 @@ class RecourseEngine:
         self.encoding = encoders.encode(model, self.space)
         self.encode_time = time.perf_counter() - t0
         self.classes = list(self.encoding.classes)
+        self._value_vars = np.zeros(self.space.n_vars, dtype=bool)
+        for link in self.encoding.links:
+            if isinstance(link, ValueLink):
+                self._value_vars[int(self.space.start[link.feature])] = True
         self._ref, self._ref_pred = self._reference(reference)
 
     # ---------------------------------------------------------------- public
     def explain(self, applicant: Any, *, target: Any = None, norm: str = "l1",
-                time_limit: float = 60.0,
+                time_limit: float = 60.0, utility: Utility | None = None,
                 exclude: Iterable[Iterable[str]] = ()) -> RecourseResult:
         """Find the minimal verified recourse for one applicant.
 
@@ -105,6 +120,9 @@ class RecourseEngine:
             Seconds for the whole query (both phases of ``l0_l1`` and any re-solve);
             when it runs out the best verified answer is returned as ``feasible`` with
             its gap, or ``time_limit`` when there is none.
+        utility : Utility, optional
+            Instead of a class: a condition on the model's score (regressors, binary
+            classifiers), e.g. ``Utility.increase(5000)``; see ``recourse.utility``.
         exclude : iterable of sets of feature names
             Change sets the answer must not repeat: for each set ``S``, the answer leaves
             at least one feature of ``S`` unchanged, so it is neither ``S`` nor a superset
@@ -129,6 +147,18 @@ class RecourseEngine:
         if norm not in NORMS:
             raise InputValidationError(
                 f"The 'norm' parameter must be one of {NORMS}. Got {norm!r} instead.")
+        if utility is not None:
+            if target is not None:
+                raise InputValidationError("Give either target= (a class) or utility=, not both.")
+            if any(True for _ in exclude):
+                raise InputValidationError(
+                    "exclude= cannot be combined with utility= yet; ask for options with a "
+                    "target class, or drop exclude=.")
+            return explain_utility(self, applicant, utility, norm=norm, time_limit=time_limit)
+        if self.encoding.decision == "score":
+            raise InputValidationError(
+                "The model is a regressor: say what the prediction must reach with utility="
+                "Utility.reach(tau), Utility.increase(tau) or Utility.relative_increase(p).")
         excluded = self._exclusions(exclude)
         row = self.schema.validate_row(applicant)
         x_true = self.space.encode(row)
@@ -166,6 +196,10 @@ class RecourseEngine:
             for deep in (False, True):
                 s_cf = decode(out["problem"], out["values"], deep=deep)
                 s_cf = np.where(s_cf == x0, x_true, s_cf)  # unchanged: the applicant's value
+                # a value variable within the solver's tolerance of the applicant's value
+                # is unchanged (an L0 answer otherwise counts a 1e-16 move as a change)
+                s_cf = np.where(self._value_vars & np.isclose(s_cf, x0, rtol=1e-9, atol=1e-9),
+                                x_true, s_cf)
                 cf = self.space.decode(s_cf)
                 t_v = time.perf_counter()
                 pred_x, pred_cf = model_predict(self.model, self.schema, [row, cf])
@@ -288,7 +322,7 @@ class RecourseEngine:
         )
 
     def _reference(self, reference: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
-        if reference is None or self.encoding.tree is None:
+        if reference is None or (self.encoding.tree is None and self.encoding.network is None):
             return None, None
         if not isinstance(reference, pd.DataFrame):
             raise InputValidationError("reference must be a DataFrame with the schema's columns.")
@@ -334,17 +368,68 @@ class RecourseEngine:
                     x[s] = float(link.thresholds[i]) + (gap if z else -gap)
         return x
 
-    def _solve(self, x0: np.ndarray, t_idx: int, norm: str, margin: float, ties: float,
-               deadline: float, use_incumbent: bool,
-               excluded: list[tuple[int, ...]] | None = None) -> dict[str, Any]:
-        prob = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm, margin=margin,
+    def _relu_problem(self, x0: np.ndarray, t_idx: int, norm: str, margin: float,
+                      ties: float, ref: np.ndarray | None,
+                      goal: float | None = None,
+                      excluded: list[tuple[int, ...]] | None = None,
+                      ) -> tuple[Any, np.ndarray | None]:
+        """ReLU networks: a first solution from the forward pass, then the network
+        re-bounded over what the applicant can reach for at most its cost
+        (``solvers.tighten``), so that fewer units need a binary.
+
+        With excluded change sets there is no first solution (the forward-pass one may
+        repeat an excluded set, and its cost would then be no valid budget): the network
+        is bounded over the whole action set."""
+        enc = self.encoding if goal is None else self.encoding.with_threshold(goal)
+        s_inc = (None if excluded else
+                 relu_incumbent(enc, self.spec, x0, t_idx, margin, ties, norm, ref))
+        budget = np.inf
+        if s_inc is not None and norm == "l1":
+            budget = float(point_costs(self.spec, x0, s_inc)[0].sum())
+        tight = tighten_relu(enc, self.spec, x0, method=self.bounds, budget=budget)
+        if goal is not None:
+            tight = tight.with_threshold(goal)
+        prob = build_problem(tight, self.spec, x0, t_idx, norm=norm, margin=margin,
                              tie_margin=ties, indicators=bool(excluded))
         if excluded:
             prob = exclude_change_sets(prob, excluded)
+        nb = tight.n_vars
+        lb, ub = prob.lb.copy(), prob.ub.copy()
+        lb[:nb], ub[:nb] = np.maximum(lb[:nb], tight.lb), np.minimum(ub[:nb], tight.ub)
+        prob = prob.with_bounds(lb, ub)
+        prob.stats.update(n_binaries=tight.info["n_binaries"],
+                          n_binaries_schema_box=tight.info["n_binaries_schema_box"],
+                          tighten_time=tight.info["tighten_time"])
+        if s_inc is None:
+            return prob, None
+        full = complete(prob, s_inc)
+        l1, l0 = point_costs(self.spec, x0, s_inc)
+        c, c0 = prob.objective("l1" if norm == "l1" else "l0")
+        want = float((l1 if norm == "l1" else l0).sum())
+        if abs(float(c @ full + c0) - want) > 1e-7 * (1.0 + want):
+            return prob, None  # the columns did not line up: solve without a start
+        return prob, full
+
+    def _solve(self, x0: np.ndarray, t_idx: int, norm: str, margin: float, ties: float,
+               deadline: float, use_incumbent: bool,
+               goal: float | None = None,
+               excluded: list[tuple[int, ...]] | None = None) -> dict[str, Any]:
         phase_norm = "l1" if norm == "l1" else "l0"
         ref = self._ref[self._ref_pred == t_idx] if self._ref is not None else None
+        if goal is not None:
+            ref = self._ref  # the forward pass re-checks every reference row
         inc = None
-        if use_incumbent:
+        if self.encoding.network is not None:
+            prob, inc = self._relu_problem(x0, t_idx, norm, margin, ties,
+                                           self._ref if use_incumbent else None, goal,
+                                           excluded)
+        else:
+            enc = self.encoding if goal is None else self.encoding.with_threshold(goal)
+            prob = build_problem(enc, self.spec, x0, t_idx, norm=norm, margin=margin,
+                                 tie_margin=ties, indicators=bool(excluded))
+            if excluded:
+                prob = exclude_change_sets(prob, excluded)
+        if use_incumbent and self.encoding.network is None:
             inc = lp_rounding(prob, phase_norm, find_incumbent(prob, norm, ref))
         out = solve_phase(prob, phase_norm, inc, deadline)
         if norm != "l0_l1" or out["values"] is None:
@@ -498,7 +583,7 @@ _ENGINES: weakref.WeakKeyDictionary[Any, dict[tuple[int, int], RecourseEngine]] 
 
 def find_recourse(model: Any, applicant: Any, schema: FeatureSchema, *, target: Any = None,
                   norm: str = "l1", backend: str = "highs", time_limit: float = 60.0,
-                  reference: Any = None) -> RecourseResult:
+                  reference: Any = None, utility: Utility | None = None) -> RecourseResult:
     """Minimal verified recourse for one applicant (see :meth:`RecourseEngine.explain`).
 
     The model's encoding is cached per (model, schema, reference) so calls in a loop
@@ -518,5 +603,6 @@ def find_recourse(model: Any, applicant: Any, schema: FeatureSchema, *, target: 
     if engine is None or engine.schema is not schema or engine.backend != backend:
         engine = RecourseEngine(model, schema, reference=reference, backend=backend)
         cache[key] = engine
-    return engine.explain(applicant, target=target, norm=norm, time_limit=time_limit)
+    return engine.explain(applicant, target=target, norm=norm, time_limit=time_limit,
+                          utility=utility)
 

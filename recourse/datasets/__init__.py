@@ -53,7 +53,7 @@ __all__ = [
 TARGET_CLASS = "good"
 
 #: Model kinds :func:`make_model` builds.
-MODEL_KINDS = ("logreg", "tree", "rf100x6", "rf300x8")
+MODEL_KINDS = ("logreg", "tree", "rf100x6", "rf300x8", "mlp32x32", "gb100", "hgb100")
 
 # --------------------------------------------------------------------------- German
 _GERMAN_TARGET = "creditability"
@@ -308,8 +308,13 @@ def train_test(
 
 
 def _estimator(kind: str, seed: int) -> Any:
-    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.ensemble import (
+        GradientBoostingClassifier,
+        HistGradientBoostingClassifier,
+        RandomForestClassifier,
+    )
     from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
     from sklearn.tree import DecisionTreeClassifier
 
     factories: dict[str, Callable[[], Any]] = {
@@ -320,6 +325,16 @@ def _estimator(kind: str, seed: int) -> Any:
         ),
         "rf300x8": lambda: RandomForestClassifier(
             n_estimators=300, max_depth=8, random_state=seed
+        ),
+        "mlp32x32": lambda: MLPClassifier(
+            hidden_layer_sizes=(32, 32), max_iter=500, random_state=seed
+        ),
+        "gb100": lambda: GradientBoostingClassifier(
+            n_estimators=100, max_depth=3, random_state=seed
+        ),
+        "hgb100": lambda: HistGradientBoostingClassifier(
+            max_iter=100, max_leaf_nodes=15, early_stopping=False,
+            categorical_features=None, random_state=seed
         ),
     }
     try:
@@ -349,10 +364,12 @@ def make_model(
 
     Parameters
     ----------
-    kind : {"logreg", "tree", "rf100x6", "rf300x8"}
+    kind : {"logreg", "tree", "rf100x6", "rf300x8", "mlp32x32", "gb100", "hgb100"}
         ``logreg``: LogisticRegression(max_iter=2000); ``tree``: DecisionTreeClassifier
         of depth 6; ``rf100x6`` / ``rf300x8``: RandomForestClassifier with 100 trees of
-        depth 6 / 300 trees of depth 8.
+        depth 6 / 300 trees of depth 8; ``mlp32x32``: MLPClassifier with two hidden
+        layers of 32 ReLU units; ``gb100``: GradientBoostingClassifier, 100 trees of depth
+        3; ``hgb100``: HistGradientBoostingClassifier, 100 iterations, 15 leaves per tree.
     X : pandas.DataFrame
         Training features.
     y : pandas.Series

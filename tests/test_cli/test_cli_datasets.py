@@ -6,8 +6,13 @@ from importlib import resources
 
 import numpy as np
 import pytest
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import (
+    GradientBoostingClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
 from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
 from sklearn.tree import DecisionTreeClassifier
 
 from recourse.datasets import (
@@ -131,6 +136,9 @@ ESTIMATORS = {
     "tree": (DecisionTreeClassifier, {"max_depth": 6}),
     "rf100x6": (RandomForestClassifier, {"n_estimators": 100, "max_depth": 6}),
     "rf300x8": (RandomForestClassifier, {"n_estimators": 300, "max_depth": 8}),
+    "mlp32x32": (MLPClassifier, {"hidden_layer_sizes": (32, 32), "activation": "relu"}),
+    "gb100": (GradientBoostingClassifier, {"n_estimators": 100, "max_depth": 3}),
+    "hgb100": (HistGradientBoostingClassifier, {"max_iter": 100, "max_leaf_nodes": 15}),
 }
 
 

@@ -1,0 +1,184 @@
+"""Recourse for regressors and score thresholds: the utility functions of THEORY.md (A3).
+
+The user is satisfied when ``u_f(x0, y) >= tau``; all three families are linear in
+``(f(x0), f(y))`` once ``tau`` is fixed, ``f(y) - kappa f(x0) >= tau'``:
+
+* :meth:`Utility.reach` (``u = f(y)``): the score reaches ``tau``, ``f(y) >= tau``;
+* :meth:`Utility.increase` (``u = f(y) - f(x0)``): the score rises by at least ``tau``;
+* :meth:`Utility.relative_increase` (``u = f(y) / f(x0)``, ``tau = 1 + p``): the score rises
+  by at least ``p * 100 %``, ``f(y) >= (1 + p) f(x0)``. This is defined for ``f(x0) > 0``
+  only: for ``f(x0) < 0`` the ratio form would ask to *lower* the score (``f(y) / f(x0) >=
+  1 + p`` means ``f(y) <= (1 + p) f(x0)``), and for ``f(x0) = 0`` every relative increase is
+  zero; both raise an error that suggests :meth:`Utility.increase` with an absolute amount.
+
+``f`` is the model's score: a regressor's prediction, or a binary classifier's margin
+(``decision_function``; for models without one, such as ``MLPClassifier``, the logit of
+``predict_proba``). The condition is encoded as a threshold on the encoding's score row
+(``EncodedModel.with_threshold``) and every answer is verified with the model's own
+``predict`` / ``decision_function`` / ``predict_proba``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from encoders.errors import InputValidationError
+from recourse.result import RecourseResult
+from recourse.schema import FeatureSchema
+from recourse.verify import action_violations
+from solvers.problem import decode
+
+if TYPE_CHECKING:
+    from recourse.explain import RecourseEngine
+
+__all__ = ["Utility", "model_score", "explain_utility"]
+
+_KINDS = ("reach", "increase", "relative_increase")
+
+
+@dataclass(frozen=True)
+class Utility:
+    """A utility ``u_f(x0, y) >= tau`` of THEORY.md A3 (see module docstring).
+
+    Build one with :meth:`reach`, :meth:`increase` or :meth:`relative_increase`.
+
+    Examples
+    --------
+    >>> Utility.increase(5000.0).threshold(20000.0)
+    25000.0
+    >>> Utility.relative_increase(0.1).threshold(200.0)
+    220.00000000000003
+    """
+
+    kind: str
+    tau: float
+
+    def __post_init__(self) -> None:
+        if self.kind not in _KINDS:
+            raise InputValidationError(
+                f"Utility kind must be one of {_KINDS}. Got {self.kind!r} instead.")
+        if not np.isfinite(self.tau):
+            raise InputValidationError(f"The utility's amount must be finite, got {self.tau}.")
+        if self.kind == "relative_increase" and self.tau <= -1.0:
+            raise InputValidationError(
+                f"A relative increase must be > -100 %, got p = {self.tau}.")
+
+    @classmethod
+    def reach(cls, tau: float) -> Utility:
+        """``f(y) >= tau``: the score (prediction or margin) reaches ``tau``."""
+        return cls("reach", float(tau))
+
+    @classmethod
+    def increase(cls, tau: float) -> Utility:
+        """``f(y) - f(x0) >= tau``: the score rises by at least ``tau``."""
+        return cls("increase", float(tau))
+
+    @classmethod
+    def relative_increase(cls, p: float) -> Utility:
+        """``f(y) / f(x0) >= 1 + p`` with ``f(x0) > 0``: the score rises by ``p * 100 %``."""
+        return cls("relative_increase", float(p))
+
+    def threshold(self, f0: float) -> float:
+        """The score ``f(y)`` must reach at an applicant whose score is ``f0``."""
+        if self.kind == "reach":
+            return self.tau
+        if self.kind == "increase":
+            return f0 + self.tau
+        if not f0 > 0:
+            raise InputValidationError(
+                f"A relative increase needs a positive score, but the applicant's score is "
+                f"{f0:.6g}: f(y) / f(x0) >= 1 + p would ask to lower it (or is void at 0). "
+                "Use Utility.increase(amount) for an absolute rise instead."
+            )
+        return (1.0 + self.tau) * f0
+
+    def __str__(self) -> str:
+        return {"reach": f"score >= {self.tau:g}", "increase": f"score + {self.tau:g}",
+                "relative_increase": f"score x {1 + self.tau:g}"}[self.kind]
+
+
+def model_score(model: Any, schema: FeatureSchema,
+                rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """The model's own score ``f`` on rows ``{name: value}`` (see module docstring)."""
+    df = pd.DataFrame([[r[n] for n in schema.names] for r in rows], columns=schema.names)
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        X: Any = df[list(names)]
+    else:
+        for f in schema:
+            if not f.is_group:
+                df[f.name] = df[f.name].astype(float)
+        try:
+            X = df.to_numpy(dtype=float)
+        except (TypeError, ValueError):
+            X = df
+    if not hasattr(model, "classes_"):
+        return np.asarray(model.predict(X), dtype=float).ravel()
+    if len(model.classes_) != 2:
+        raise InputValidationError(
+            f"A score utility needs a regressor or a binary classifier; this model has "
+            f"{len(model.classes_)} classes. Name the class to reach with target=... instead."
+        )
+    if hasattr(model, "decision_function"):
+        return np.asarray(model.decision_function(X), dtype=float).ravel()
+    from scipy.special import logit
+
+    return np.asarray(logit(np.asarray(model.predict_proba(X))[:, 1]), dtype=float)
+
+
+def explain_utility(engine: RecourseEngine, applicant: Any, utility: Utility, *,
+                    norm: str, time_limit: float) -> RecourseResult:
+    """:meth:`RecourseEngine.explain` with a utility instead of a target class."""
+    t_start = time.perf_counter()
+    if not isinstance(utility, Utility):
+        raise InputValidationError(
+            f"utility must be a recourse.Utility (Utility.reach / increase / "
+            f"relative_increase), got {type(utility).__name__}.")
+    if engine.encoding.score.shape[0] != 1:
+        raise InputValidationError(
+            "A score utility needs a regressor or a binary classifier (one score); for a "
+            "multiclass model name the class to reach with target=... instead.")
+    row = engine.schema.validate_row(applicant)
+    x0 = engine.space.encode(row)
+    f0 = float(model_score(engine.model, engine.schema, [row])[0])
+    thr = utility.threshold(f0)
+    base: dict[str, Any] = dict(target=str(utility), predicted=f0, factual=row, norm=norm,
+                                backend=engine.backend)
+    if f0 >= thr:
+        return RecourseResult(
+            status="already_target", counterfactual=dict(row), cost=0.0, l1_cost=0.0, l0=0.0,
+            bound=0.0, gap=0.0, optimal=True, verified=True,
+            total_time=time.perf_counter() - t_start,
+            message=f"The score {f0:.6g} already meets {utility} (>= {thr:.6g}).",
+            stats={"score": f0, "threshold": thr}, **base)
+    margin = engine.margin * max(1.0, abs(thr))
+    solve_time = 0.0
+    for attempt in range(3):
+        out = engine._solve(x0, 1, norm, margin, margin, t_start + time_limit,
+                            use_incumbent=attempt == 0, goal=thr)
+        solve_time += out["time"]
+        if out["values"] is None:
+            return engine._no_answer(out, base, solve_time, t_start)
+        for deep in (False, True):
+            s_cf = decode(out["problem"], out["values"], deep=deep)
+            s_cf = np.where(engine._value_vars & np.isclose(s_cf, x0, rtol=1e-9, atol=1e-9),
+                            x0, s_cf)
+            cf = engine.space.decode(s_cf)
+            t_v = time.perf_counter()
+            f_cf = float(model_score(engine.model, engine.schema, [cf])[0])
+            out["verify_time"] = out.get("verify_time", 0.0) + time.perf_counter() - t_v
+            if f_cf >= thr and not action_violations(engine.schema, row, cf):
+                res = engine._answer(out, base, x0, s_cf, cf, solve_time, t_start, attempt)
+                res.stats.update(score=f0, threshold=thr, counterfactual_score=f_cf)
+                return res
+        margin *= 1000.0
+    return RecourseResult(
+        status="error", solve_time=solve_time, total_time=time.perf_counter() - t_start,
+        message="No candidate passed verification with the model's own score, even after "
+        "tightening the margin; this is a bug worth reporting with the model.", **base)
