@@ -294,3 +294,46 @@ def test_l0_matches_region_enumeration(global_random_seed):
                 assert r.status == "no_recourse"
                 continue
             assert r.status == "optimal" and r.verified and r.l0 == want
+
+
+def test_distinct_options_match_region_enumeration(global_random_seed):
+    """``options`` on a ReLU network: option i is the optimum over the feature subsets that
+    change no earlier option's whole set (region enumeration with the other features held
+    at the applicant's values), and each is verified by the model's predict."""
+    X, y = _data(global_random_seed)
+    model = _fit(MLPClassifier(hidden_layer_sizes=(4,), max_iter=2000,
+                               random_state=global_random_seed), X, y)
+    schema = FeatureSchema.from_frame(X)
+    engine = RecourseEngine(model, schema, reference=X)
+    names = schema.names
+    scale = np.array([schema[n].scale for n in names])
+    lo = np.array([schema[n].lower for n in names])
+    hi = np.array([schema[n].upper for n in names])
+    denied = X[model.predict(X) == 0].head(3)
+    assert len(denied) > 0
+    for i in range(len(denied)):
+        x0 = denied.iloc[i].to_numpy(dtype=float)
+        opts = engine.options(denied.iloc[i], k=3, target=1)
+        sets: list[frozenset[str]] = []
+        for res in opts.options:
+            best = np.inf
+            for mask in range(1, 2 ** len(names)):
+                free = frozenset(n for j, n in enumerate(names) if mask >> j & 1)
+                if any(s <= free for s in sets):
+                    continue
+                keep = np.array([n not in free for n in names])
+                best = min(best, region_oracle(model, x0, scale, np.where(keep, x0, lo),
+                                               np.where(keep, x0, hi), engine.margin))
+            assert res.verified and model.predict(pd.DataFrame([res.counterfactual]))[0] == 1
+            assert res.cost == pytest.approx(best, rel=1e-5, abs=1e-6), (sets, res.changes)
+            changed = frozenset(c.feature for c in res.changes)
+            assert changed and not any(s <= changed for s in sets)
+            sets.append(changed)
+        if opts.stopped == "exhausted":  # then no subset avoiding every earlier set works
+            for mask in range(1, 2 ** len(names)):
+                free = frozenset(n for j, n in enumerate(names) if mask >> j & 1)
+                if not any(s <= free for s in sets):
+                    keep = np.array([n not in free for n in names])
+                    assert not np.isfinite(region_oracle(
+                        model, x0, scale, np.where(keep, x0, lo), np.where(keep, x0, hi),
+                        engine.margin))
