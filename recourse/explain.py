@@ -19,9 +19,11 @@ import encoders
 from encoders.block import ThresholdLink
 from encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
 from encoders.pipeline import model_inputs
+from recourse.causal import CausalModel
 from recourse.result import Change, RecourseResult
 from recourse.schema import FeatureSchema
 from recourse.verify import action_violations, model_predict
+from solvers.causal import add_causal, causal_costs, causal_point, neutral_spec
 from solvers.incumbent import find_incumbent, lp_rounding
 from solvers.problem import build_problem, decode, point_costs
 from solvers.search import solve_phase
@@ -56,6 +58,10 @@ class RecourseEngine:
         Solver backend.
     margin : float
         Margin by which the target class must win (see ``DEFAULT_MARGIN``).
+    causal : CausalModel, optional
+        Recourse as interventions on this causal model (``recourse.causal``): only
+        actions cost, every other graph node follows its structural equation. The
+        result lists ``actions`` and ``consequences`` separately.
 
     Examples
     --------
@@ -64,7 +70,8 @@ class RecourseEngine:
     """
 
     def __init__(self, model: Any, schema: FeatureSchema, *, reference: Any = None,
-                 backend: str = "highs", margin: float = DEFAULT_MARGIN) -> None:
+                 backend: str = "highs", margin: float = DEFAULT_MARGIN,
+                 causal: CausalModel | None = None) -> None:
         if not isinstance(schema, FeatureSchema):
             raise SchemaError(
                 f"schema must be a FeatureSchema, got {type(schema).__name__}; build one with "
@@ -80,6 +87,13 @@ class RecourseEngine:
         self.margin = float(margin)
         self.space = schema.search_space()
         self.spec = schema.lower()
+        self.causal = causal
+        self._cspec = None
+        if causal is not None:
+            if not isinstance(causal, CausalModel):
+                raise SchemaError(f"causal must be a CausalModel, got {type(causal).__name__}.")
+            self._cspec = causal.lower(schema)
+            self._nspec = neutral_spec(self.spec, self._cspec)
         t0 = time.perf_counter()
         self.encoding = encoders.encode(model, self.space)
         self.encode_time = time.perf_counter() - t0
@@ -152,7 +166,7 @@ class RecourseEngine:
             if out["values"] is None:
                 return self._no_answer(out, base, solve_time, t_start)
             for deep in (False, True):
-                s_cf = decode(out["problem"], out["values"], deep=deep)
+                s_cf, acted = self._decode(out, deep)
                 s_cf = np.where(s_cf == x0, x_true, s_cf)  # unchanged: the applicant's value
                 cf = self.space.decode(s_cf)
                 t_v = time.perf_counter()
@@ -166,10 +180,10 @@ class RecourseEngine:
                         message=f"The model already predicts {target!r}.",
                         **dict(base, predicted=pred_x))
                 base["predicted"] = pred_x
-                bad = action_violations(self.schema, row, cf)
+                bad = self._violations(row, cf, acted)
                 if pred_cf == target and not bad:
                     return self._answer(out, base, x_true, s_cf, cf, solve_time, t_start,
-                                        attempt)
+                                        attempt, acted)
             margin *= 1000.0
         return RecourseResult(
             status="error", solve_time=solve_time, total_time=time.perf_counter() - t_start,
@@ -178,6 +192,24 @@ class RecourseEngine:
             **base)
 
     # ------------------------------------------------------------- internals
+    def _decode(self, out: dict[str, Any], deep: bool) -> tuple[np.ndarray, list[str]]:
+        """Counterfactual search vector and the names of the acted-on causal nodes."""
+        if self._cspec is None:
+            return decode(out["problem"], out["values"], deep=deep), []
+        s_cf, acted = causal_point(out["problem"], self.spec, self._cspec, out["causal"],
+                                   out["values"], deep=deep)
+        return s_cf, [self.schema.names[j] for j in self._cspec.nodes[acted]]
+
+    def _violations(self, row: dict[str, Any], cf: dict[str, Any], acted: list[str]) -> list[str]:
+        """Action rules on actions (and independent features); equations and bounds on
+        consequences."""
+        if self.causal is None:
+            return action_violations(self.schema, row, cf)
+        consequences = set(self.causal.order) - set(acted)
+        as_acted = {n: (row[n] if n in consequences else v) for n, v in cf.items()}
+        return (action_violations(self.schema, row, as_acted)
+                + self.causal.violations(self.schema, row, cf, acted))
+
     def _resolve_target(self, target: Any, predicted: Any) -> Any:
         if target is None:
             if len(self.classes) != 2:
@@ -242,14 +274,23 @@ class RecourseEngine:
 
     def _solve(self, x0: np.ndarray, t_idx: int, norm: str, margin: float, ties: float,
                deadline: float, use_incumbent: bool) -> dict[str, Any]:
-        prob = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm, margin=margin,
-                             tie_margin=ties)
+        causal_vars = None
+        if self._cspec is None:
+            prob = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm, margin=margin,
+                                 tie_margin=ties)
+        else:
+            # the incumbent heuristics know nothing of structural equations: not used
+            use_incumbent = False
+            prob = build_problem(self.encoding, self._nspec, x0, t_idx, norm=norm,
+                                 margin=margin, tie_margin=ties)
+            prob, causal_vars = add_causal(prob, self.spec, self._cspec)
         phase_norm = "l1" if norm == "l1" else "l0"
         ref = self._ref[self._ref_pred == t_idx] if self._ref is not None else None
         inc = None
         if use_incumbent:
             inc = lp_rounding(prob, phase_norm, find_incumbent(prob, norm, ref))
         out = solve_phase(prob, phase_norm, inc, deadline)
+        out["causal"] = causal_vars
         if norm != "l0_l1" or out["values"] is None:
             return out
         k_star = float(prob.l0 @ out["values"] + prob.l0_0)
@@ -265,14 +306,26 @@ class RecourseEngine:
         if out["status"] is not Status.OPTIMAL and out2["status"] is Status.OPTIMAL:
             out2["status"] = Status.FEASIBLE
         out2["l0_bound"] = out["bound"]
+        out2["causal"] = causal_vars
         return out2
 
     def _answer(self, out: dict[str, Any], base: dict[str, Any], x0: np.ndarray,
                 s_cf: np.ndarray, cf: dict[str, Any], solve_time: float, t_start: float,
-                attempt: int) -> RecourseResult:
-        l1, l0 = point_costs(self.spec, x0, s_cf)
+                attempt: int, acted: list[str] | None = None) -> RecourseResult:
         row = base["factual"]
         changes = [Change(n, row[n], cf[n]) for n in self.schema.names if not _same(row[n], cf[n])]
+        causal_parts: dict[str, Any] = {}
+        if self._cspec is not None:
+            acted = acted or []
+            mask = np.isin(np.array(self.schema.names)[self._cspec.nodes], acted)
+            l1, l0 = causal_costs(self.spec, self._cspec, x0, s_cf, mask)
+            graph = set(self.causal.order) if self.causal is not None else set()
+            actions = [Change(n, row[n], cf[n]) for n in self.schema.names
+                       if n in acted or (n not in graph and not _same(row[n], cf[n]))]
+            consequences = [c for c in changes if c.feature in graph and c.feature not in acted]
+            causal_parts = dict(actions=actions, consequences=consequences)
+        else:
+            l1, l0 = point_costs(self.spec, x0, s_cf)
         norm = base["norm"]
         cost = float(l1.sum()) if norm == "l1" else float(l0.sum())
         optimal = out["status"] is Status.OPTIMAL
@@ -289,8 +342,13 @@ class RecourseEngine:
             f"({'gap ' + format(gap, '.3g') if gap is not None else 'no bound'}; solver: "
             f"{out.get('raw', '')})."
         )
+        if causal_parts:
+            summary = RecourseResult(status="", target=None, predicted=None, factual={},
+                                     **causal_parts).causal_summary()
+            message = f"{summary} {message}" if summary else message
         return RecourseResult(
             status="optimal" if optimal else "feasible", counterfactual=cf, changes=changes,
+            **causal_parts,
             cost=cost, l1_cost=float(l1.sum()), l0=float(l0.sum()), bound=bound, gap=gap,
             optimal=optimal, verified=True, solve_time=solve_time,
             total_time=time.perf_counter() - t_start, message=message,
@@ -346,13 +404,13 @@ def _check_columns(model: Any, schema: FeatureSchema) -> None:
         )
 
 
-_ENGINES: weakref.WeakKeyDictionary[Any, dict[tuple[int, int], RecourseEngine]] = (
+_ENGINES: weakref.WeakKeyDictionary[Any, dict[tuple[int, int, int], RecourseEngine]] = (
     weakref.WeakKeyDictionary())
 
 
 def find_recourse(model: Any, applicant: Any, schema: FeatureSchema, *, target: Any = None,
                   norm: str = "l1", backend: str = "highs", time_limit: float = 60.0,
-                  reference: Any = None) -> RecourseResult:
+                  reference: Any = None, causal: CausalModel | None = None) -> RecourseResult:
     """Minimal verified recourse for one applicant (see :meth:`RecourseEngine.explain`).
 
     The model's encoding is cached per (model, schema, reference) so calls in a loop
@@ -363,14 +421,17 @@ def find_recourse(model: Any, applicant: Any, schema: FeatureSchema, *, target: 
     >>> result = find_recourse(model, X_test.iloc[0], schema, norm="l1")  # doctest: +SKIP
     >>> result.status, result.changes                                      # doctest: +SKIP
     """
-    key = (id(schema), id(reference) if reference is not None else 0)
+    key = (id(schema), id(reference) if reference is not None else 0,
+           id(causal) if causal is not None else 0)
     try:
         cache = _ENGINES.setdefault(model, {})
     except TypeError:
         cache = {}
     engine = cache.get(key)
-    if engine is None or engine.schema is not schema or engine.backend != backend:
-        engine = RecourseEngine(model, schema, reference=reference, backend=backend)
+    if (engine is None or engine.schema is not schema or engine.backend != backend
+            or engine.causal is not causal):
+        engine = RecourseEngine(model, schema, reference=reference, backend=backend,
+                                causal=causal)
         cache[key] = engine
     return engine.explain(applicant, target=target, norm=norm, time_limit=time_limit)
 
