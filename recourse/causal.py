@@ -445,7 +445,8 @@ class CausalModel:
         import yaml
 
         text = str(source)
-        if "\n" not in text and text.endswith((".yaml", ".yml")):
+        if isinstance(source, Path) or ("\n" not in text and (
+                text.endswith((".yaml", ".yml")) or Path(text).exists())):
             if not Path(text).exists():
                 raise FileNotFoundError(f"Causal model file {text!r} does not exist.")
             text = Path(text).read_text(encoding="utf-8")

@@ -23,7 +23,13 @@ from recourse.causal import CausalModel
 from recourse.result import Change, RecourseResult
 from recourse.schema import FeatureSchema
 from recourse.verify import action_violations, model_predict
-from solvers.causal import add_causal, causal_costs, causal_point, neutral_spec
+from solvers.causal import (
+    add_causal,
+    causal_costs,
+    causal_incumbent,
+    causal_point,
+    neutral_spec,
+)
 from solvers.incumbent import find_incumbent, lp_rounding
 from solvers.problem import build_problem, decode, point_costs
 from solvers.search import solve_phase
@@ -279,16 +285,21 @@ class RecourseEngine:
             prob = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm, margin=margin,
                                  tie_margin=ties)
         else:
-            # the incumbent heuristics know nothing of structural equations: not used
-            use_incumbent = False
             prob = build_problem(self.encoding, self._nspec, x0, t_idx, norm=norm,
                                  margin=margin, tie_margin=ties)
             prob, causal_vars = add_causal(prob, self.spec, self._cspec)
         phase_norm = "l1" if norm == "l1" else "l0"
         ref = self._ref[self._ref_pred == t_idx] if self._ref is not None else None
         inc = None
-        if use_incumbent:
+        if use_incumbent and causal_vars is None:
             inc = lp_rounding(prob, phase_norm, find_incumbent(prob, norm, ref))
+        elif use_incumbent and self._cspec is not None and causal_vars is not None:
+            # the heuristics know no equations: start from an independent-feature point
+            # turned into an intervention (solvers.causal.causal_incumbent)
+            plain = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm,
+                                  margin=margin, tie_margin=ties)
+            start = lp_rounding(plain, phase_norm, find_incumbent(plain, norm, ref))
+            inc = causal_incumbent(prob, self._cspec, causal_vars, plain, start, phase_norm)
         out = solve_phase(prob, phase_norm, inc, deadline)
         out["causal"] = causal_vars
         if norm != "l0_l1" or out["values"] is None:
@@ -298,7 +309,8 @@ class RecourseEngine:
         tol = 1e-7 * max(1.0, k_star)
         prob2 = prob.with_rows(row, np.array([-np.inf]), np.array([k_star - prob.l0_0 + tol]))
         inc2 = out["values"]
-        alt = find_incumbent(prob, "l1", ref, l0_cap=k_star + tol) if use_incumbent else None
+        alt = (find_incumbent(prob, "l1", ref, l0_cap=k_star + tol)
+               if use_incumbent and causal_vars is None else None)
         if alt is not None and prob.l1 @ alt < prob.l1 @ inc2:
             inc2 = alt
         out2 = solve_phase(prob2, "l1", inc2, deadline)

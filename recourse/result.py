@@ -142,7 +142,7 @@ class RecourseResult:
         }
 
     def causal_summary(self) -> str:
-        """One sentence: "If you do A and B, then C will follow." (empty without actions)."""
+        """One sentence: "If you do A and B, then C will follow." (empty without consequences)."""
         if not self.actions:
             return ""
 
@@ -151,9 +151,9 @@ class RecourseResult:
                 return f"keep {c.feature} at {_num(c.after)}"
             return f"change {c.feature} from {_num(c.before)} to {_num(c.after)}"
 
-        acts = _join([say(c) for c in self.actions])
         if not self.consequences:
-            return f"If you {acts}, nothing else needs to change."
+            return ""
+        acts = _join([say(c) for c in self.actions])
         cons = _join([f"{c.feature} will move from {_num(c.before)} to {_num(c.after)}"
                       for c in self.consequences])
         return f"If you {acts}, then {cons} as a consequence."

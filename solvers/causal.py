@@ -359,3 +359,58 @@ def causal_costs(spec: ActionSpec, cspec: CausalSpec, x0: np.ndarray, s_cf: np.n
     l1[nodes] = np.where(acted, l1[nodes], 0.0)
     l0[nodes] = np.where(acted, spec.l0_weight[nodes], 0.0)
     return l1, l0
+
+
+def causal_incumbent(prob: RecourseProblem, cspec: CausalSpec, cv: CausalVars,
+                     plain: RecourseProblem, plain_values: np.ndarray | None,
+                     norm: str) -> np.ndarray | None:
+    """A causal-feasible starting solution from an independent-feature one (tree models).
+
+    The independent point's changes on graph nodes become actions; the other nodes either
+    follow their equations, or are held at their value by an action (free under L1: a hold
+    changes nothing, so the independent answer itself is always an intervention of the
+    same L1 cost). The cheaper variant the encoding assigns to the target is returned as
+    problem values (link, ``x``, ``a`` and ``t`` variables: everything that carries a
+    cost); ``None`` when neither is approved or ``prob`` is not a tree model.
+    """
+    enc = prob.enc
+    if enc.tree is None or plain_values is None:
+        return None
+    space = plain.spec.space
+    s_ind = decode(plain, plain_values)
+    x0f = feature_values(space.start, prob.x0)
+    ind = feature_values(space.start, s_ind)
+    c, c0 = prob.objective("l1" if norm == "l1" else "l0")
+    best, best_cost = None, np.inf
+    for hold in (False, True):
+        vals = ind.copy()
+        acted = np.zeros(len(cspec.equations), dtype=bool)
+        ok = True
+        for k, eq in enumerate(cspec.equations):
+            j = eq.node
+            natural = float(eq.evaluate(vals)) + float(cv.noise[k])
+            if space.integer[j]:
+                natural = float(np.floor(natural + 0.5))
+            if ind[j] != x0f[j] or (hold and natural != x0f[j]):
+                acted[k] = True
+                continue
+            lo, hi = min(float(space.lower[j]), x0f[j]), max(float(space.upper[j]), x0f[j])
+            if not lo <= natural <= hi:
+                ok = False
+                break
+            vals[j] = natural
+        if not ok:
+            continue
+        s = s_ind.copy()
+        s[space.start[cspec.nodes]] = vals[cspec.nodes]
+        if enc.predict_index(s[None, :])[0] != prob.target:
+            continue
+        full = np.zeros(prob.n)
+        full[: enc.n_vars] = enc.block_values(s[None, :])[0]
+        full[cv.x] = vals[cspec.nodes]
+        full[cv.a] = acted
+        full[cv.t] = np.where(acted, np.abs(vals[cspec.nodes] - x0f[cspec.nodes]), 0.0)
+        cost = float(c @ full + c0)
+        if cost < best_cost:
+            best, best_cost = full, cost
+    return best
