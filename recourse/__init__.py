@@ -10,6 +10,12 @@ from recourse.errors import (
     UnsupportedModelError,
     UntrustedModelError,
 )
+from recourse.causal import (
+    CausalGraphError,
+    CausalModel,
+    LinearEquation,
+    PiecewiseLinearEquation,
+)
 from recourse.explain import NORMS, RecourseEngine, find_recourse
 from recourse.result import STATUSES, Change, RecourseResult
 from recourse.schema import Feature, FeatureSchema
@@ -19,6 +25,10 @@ __version__ = "0.1.0"
 __all__ = [
     "Feature",
     "FeatureSchema",
+    "CausalModel",
+    "LinearEquation",
+    "PiecewiseLinearEquation",
+    "CausalGraphError",
     "RecourseEngine",
     "find_recourse",
     "RecourseResult",

@@ -149,7 +149,8 @@ class PiecewiseLinearEquation:
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "piecewise", "intercept": self.intercept, "coef": dict(self.coef),
-                "pieces": {p: {"breakpoints": B.tolist(), "values": F.tolist()}
+                "pieces": {p: {"breakpoints": [float(b) for b in B],
+                               "values": [float(f) for f in F]}
                            for p, (B, F) in self.pieces.items()}}
 
 
@@ -347,7 +348,8 @@ class CausalModel:
             ps = sorted(eq.coef)
             pieces: tuple[tuple[int, np.ndarray, np.ndarray], ...] = ()
             if isinstance(eq, PiecewiseLinearEquation):
-                pieces = tuple((idx[p], B, F) for p, (B, F) in sorted(eq.pieces.items()))
+                pieces = tuple((idx[p], np.asarray(B, dtype=float), np.asarray(F, dtype=float))
+                               for p, (B, F) in sorted(eq.pieces.items()))
             eqs.append(Equation(idx[n], np.array([idx[p] for p in ps], dtype=np.int64),
                                 np.array([eq.coef[p] for p in ps]), eq.intercept, pieces))
         return CausalSpec(tuple(eqs))

@@ -103,18 +103,34 @@ def _segments(B: list[float], F: list[float], lo: float, hi: float) -> list[tupl
 
 def causal_optimum(scm: SCM, rules: Rules, x0: dict[str, float], columns: list[str],
                    regions: list[list[tuple[np.ndarray, float]]],
-                   norm: str = "l1") -> tuple[float, tuple[str, ...] | None]:
+                   norm: str = "l1") -> tuple[Any, tuple[str, ...] | None]:
     """The minimal intervention cost (``inf`` if none) and one optimal action subset.
 
-    ``regions`` hold rows ``a @ x >= b`` over the model's ``columns``.
+    ``regions`` hold rows ``a @ x >= b`` over the model's ``columns``. For
+    ``norm="l0_l1"`` the cost is the pair (weighted number of actions, L1 among those).
     """
     order = scm.order
     u = {n: x0[n] - scm.f(n, x0) if scm.has_eq(n) else x0[n] for n in order}
     movable = [n for n in order if rules.mutable[n]]
     terms = [(n, p, B, F) for n in order for p, (B, F) in scm.pieces.get(n, {}).items()]
-    best, best_set = np.inf, None
+    best: Any = np.inf if norm != "l0_l1" else (np.inf, np.inf)
+    best_set = None
     for r in range(len(movable) + 1):
         for S in itertools.combinations(movable, r):
+            if norm == "l0_l1":  # fewest (weighted) actions, then the least L1
+                w_s = sum(rules.weight[n] for n in S)
+                if w_s > best[0] + 1e-12:
+                    continue
+                seg_lists = [_segments(B, F, min(rules.lo[p], x0[p]), max(rules.hi[p], x0[p]))
+                             for (_, p, B, F) in terms]
+                for segs in itertools.product(*seg_lists):
+                    val = _subset_lp(scm, rules, x0, u, S, terms, segs, columns, regions, "l1")
+                    if not np.isfinite(val):
+                        continue
+                    fewer = w_s < best[0] - 1e-12
+                    if fewer or (abs(w_s - best[0]) <= 1e-12 and val < best[1] - 1e-12):
+                        best, best_set = (w_s, val), S
+                continue
             if norm == "l0":
                 c = sum(rules.weight[n] for n in S)
                 if c >= best - 1e-12:
