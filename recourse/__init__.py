@@ -1,5 +1,11 @@
 """recourse-engine: exact, verified recourse for fitted machine-learning models."""
 
+from recourse.causal import (
+    CausalGraphError,
+    CausalModel,
+    LinearEquation,
+    PiecewiseLinearEquation,
+)
 from recourse.errors import (
     BackendUnavailableError,
     EncodingError,
@@ -10,14 +16,9 @@ from recourse.errors import (
     UnsupportedModelError,
     UntrustedModelError,
 )
-from recourse.causal import (
-    CausalGraphError,
-    CausalModel,
-    LinearEquation,
-    PiecewiseLinearEquation,
-)
 from recourse.explain import NORMS, RecourseEngine, find_recourse
-from recourse.result import STATUSES, Change, RecourseResult
+from recourse.letters import render_letter, write_letter, write_letters
+from recourse.result import STATUSES, Change, RecourseOptions, RecourseResult
 from recourse.schema import Feature, FeatureSchema
 
 __version__ = "0.1.0"
@@ -32,7 +33,11 @@ __all__ = [
     "RecourseEngine",
     "find_recourse",
     "RecourseResult",
+    "RecourseOptions",
     "Change",
+    "render_letter",
+    "write_letter",
+    "write_letters",
     "NORMS",
     "STATUSES",
     "RecourseError",

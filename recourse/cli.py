@@ -1,4 +1,4 @@
-"""Command-line interface: ``recourse explain``, ``recourse demo``, ``recourse schema``.
+"""Command-line interface: ``recourse explain``, ``demo``, ``schema`` and ``analyze``.
 
 Exit codes: 0 when an answer was produced (a counterfactual, a proof that no recourse
 exists, or "nothing to change"); 1 when the solver gave no answer (time limit before any
@@ -8,7 +8,6 @@ fix). This is the only module of the package that prints.
 
 from __future__ import annotations
 
-import math
 import shlex
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -20,8 +19,9 @@ from rich.panel import Panel
 from rich.table import Table
 
 from encoders.errors import InputValidationError, RecourseError
+from recourse.letters.text import change_sentence, feature_of, fmt_number, fmt_value
 from recourse.result import STATUSES, RecourseResult
-from recourse.schema import Feature, FeatureSchema
+from recourse.schema import FeatureSchema
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_NO_ANSWER", "EXIT_OK", "app"]
 
@@ -52,50 +52,15 @@ err_console = Console(stderr=True)
 
 
 # ------------------------------------------------------------------ formatting
-def _fmt_number(x: float) -> str:
-    if not math.isfinite(x):
-        return str(x)
-    if abs(x - round(x)) < 1e-9:
-        return f"{round(x):,}"
-    return f"{x:,.2f}"
-
-
-def _fmt_value(feature: Feature | None, value: Any) -> str:
-    """A value in the user's units: ``5,951 DM``, ``24 months``, ``no checking account``."""
-    if feature is None or feature.is_group or isinstance(value, str):
-        return str(value)
-    try:
-        text = _fmt_number(float(value))
-    except (TypeError, ValueError):
-        return str(value)
-    return f"{text} {feature.unit}" if feature.unit else text
+# The wording lives in recourse.letters.text (one mechanism for tables and letters).
+_fmt_number = fmt_number
+_fmt_value = fmt_value
+_feature = feature_of
+_change_sentence = change_sentence
 
 
 def _fmt_opt(x: float | None, spec: str = ".4g") -> str:
     return "–" if x is None else format(x, spec)  # noqa: RUF001 (a dash for "none")
-
-
-def _feature(schema: FeatureSchema, name: str) -> Feature | None:
-    return schema[name] if name in schema else None  # noqa: SIM401 (no .get)
-
-
-def _change_sentence(schema: FeatureSchema, name: str, before: Any, after: Any) -> str:
-    """``Reduce credit amount from 5,951 DM to 3,200 DM`` and the like."""
-    f = _feature(schema, name)
-    label = f.display if f is not None else name
-    b, a = _fmt_value(f, before), _fmt_value(f, after)
-    if f is not None and f.kind == "ordinal" and f.categories:
-        rank = {c: i for i, c in enumerate(f.categories)}
-        if before in rank and after in rank:
-            verb = "Raise" if rank[after] > rank[before] else "Lower"
-            return f"{verb} {label} from “{b}” to “{a}”"
-    if f is not None and f.kind in ("continuous", "integer"):
-        try:
-            verb = "Increase" if float(after) > float(before) else "Reduce"
-            return f"{verb} {label} from {b} to {a}"
-        except (TypeError, ValueError):
-            pass
-    return f"Change {label} from “{b}” to “{a}”"
 
 
 # --------------------------------------------------------------------- output
@@ -303,6 +268,40 @@ def schema_command(
         console.print(f"Wrote the {escape(dataset)} schema to {escape(str(out))}")
 
 
+@app.command()
+def analyze(
+    out: Annotated[Path, typer.Option(help="Directory for report.md and the PNG plots.")]
+    = Path("analysis_report"),
+    case: Annotated[str, typer.Option(
+        help="Construction row (THEORY A7): class, gain or ratio.")] = "class",
+    delta: Annotated[float, typer.Option(help="Budget delta (Euclidean).")] = 1.0,
+    dim: Annotated[int, typer.Option(help="Dimension of the embedding (2..12).")] = 2,
+    grid: Annotated[int, typer.Option(help="Grid points on t in [-delta/2, delta/2] (odd).")]
+    = 101,
+    seed: Annotated[int, typer.Option(help="Seed of the line, the centre and every "
+                                      "stochastic method.")] = 0,
+    convergence_seeds: Annotated[int, typer.Option(
+        help="Seeds per n in the SmoothGrad/C-LIME convergence experiment.")] = 30,
+    tree: Annotated[bool, typer.Option(
+        help="Include the engine counterfactual on a decision tree.")] = True,
+) -> None:
+    """Impossibility report: every attribution method on the recourse/robustness
+    counterexample (Markdown + PNG plots)."""
+    from recourse.analysis.report import write_report
+
+    if case not in ("class", "gain", "ratio"):
+        _fail(f"--case must be class, gain or ratio; got {case!r}.")
+    if not 2 <= dim <= 12:
+        _fail(f"--dim must be between 2 and 12 (exact Shapley values); got {dim}.")
+    if grid < 3 or grid % 2 == 0:
+        _fail(f"--grid must be odd and at least 3 (so that t = 0 is on it); got {grid}.")
+    if not delta > 0:
+        _fail(f"--delta must be positive; got {delta}.")
+    path = write_report(out, case=case, delta=delta, d=dim, n_grid=grid, seed=seed,
+                        convergence_seeds=convergence_seeds, with_tree=tree)
+    console.print(f"Wrote the impossibility report to {escape(str(path))}")
+
+
 # ------------------------------------------------------------------------ demo
 @app.command()
 def demo(
@@ -332,10 +331,7 @@ def demo(
     if dataset not in DATASETS:
         _fail(f"--dataset must be one of {list(DATASETS)}, got {dataset!r}.")
     try:
-        _letter_env()
         out.mkdir(parents=True, exist_ok=True)
-    except InputValidationError as exc:
-        _fail(str(exc))
     except OSError as exc:
         _fail(f"Cannot create the output directory {str(out)!r}: {exc}")
 
@@ -376,7 +372,7 @@ def demo(
         ident = f"test row {pos} (row {X_test.index[pos]} of {dataset})"
         _print_result(result, feature_schema, title=f"{kind} — {ident}")
         letter = _render_letter(result, feature_schema, model_kind=kind, dataset=dataset,
-                                applicant_id=ident)
+                                applicant_id=ident, model=model_path)
         (out / f"letter_{kind}.md").write_text(letter, encoding="utf-8")
         failed |= result.status not in _ANSWERED
         reproduce.append(" ".join([
@@ -435,112 +431,116 @@ def _causal_section(dataset: str, kind: str, model: Any, X_test: Any, X_train: A
 
 
 # --------------------------------------------------------------------- letter
-_LETTER = """\
-# Your credit application: {{ decision }}
-
-*Model: {{ model_kind }} · data set: {{ dataset }} · applicant: {{ applicant_id }}*
-
-{% if status == "already_target" %}
-The model already predicts "{{ target }}" for your application: nothing needs to change.
-{% elif changes %}
-## What would change the decision
-
-The model predicted "{{ predicted }}". It predicts "{{ target }}" after these changes:
-
-{% for line in changes %}
-- {{ line }}
-{% endfor %}
-
-Total cost of these changes: {{ cost }} ({{ norm_text }}).
-
-{% if optimal %}
-The solver **proved** that no cheaper combination of allowed changes exists.
-{% else %}
-The solver stopped before proving that no cheaper combination exists \
-(proven lower bound {{ bound }}).
-{% endif %}
-
-{% if verified %}
-We **verified** these changes with the model itself: with them, it predicts "{{ target }}".
-{% else %}
-These changes could **not** be verified with the model itself; do not rely on them.
-{% endif %}
-{% elif status == "no_recourse" %}
-## No recourse exists
-
-**No combination of the changes you are able to make would lead this model to predict \
-"{{ target }}".** The solver proved this under the rules listed below; it is not a \
-failure of the search.
-{% else %}
-## No answer
-
-We could not find an answer ({{ status }}): {{ message }}
-{% endif %}
-{% if fixed %}
-
-## What we did not ask you to change
-
-{% for item in fixed %}
-- {{ item }}
-{% endfor %}
-{% endif %}
-{% if one_way %}
-
-## Changes allowed in one direction only
-
-{% for item in one_way %}
-- {{ item }}
-{% endfor %}
-{% endif %}
-"""
-
-_NORM_TEXT = {
-    "l1": "weighted L1: each unit of change divided by the feature's typical spread; "
-          "a change of category costs 1",
-    "l0": "the number of features changed",
-    "l0_l1": "the number of features changed, ties broken by the weighted L1 cost",
-}
-
-
-def _letter_env() -> Any:
-    """The Jinja2 environment for letters (a clear error when Jinja2 is missing)."""
-    try:
-        import jinja2
-    except ImportError:
-        raise InputValidationError(
-            "Writing letters needs Jinja2, which is not installed: pip install 'jinja2>=3.1'."
-        ) from None
-    return jinja2.Environment(trim_blocks=True, lstrip_blocks=True,
-                              undefined=jinja2.StrictUndefined, autoescape=False)
-
-
 def _render_letter(result: RecourseResult, schema: FeatureSchema, *, model_kind: str,
-                   dataset: str, applicant_id: str) -> str:
-    """A short Markdown letter for the applicant (Jinja2)."""
-    env = _letter_env()
-    approved = str(result.predicted) == str(result.target)
-    return env.from_string(_LETTER).render(
-        decision="approved" if approved else "declined",
-        model_kind=model_kind,
-        dataset=dataset,
-        applicant_id=applicant_id,
-        status=result.status,
-        predicted=result.predicted,
-        target=result.target,
-        changes=[_change_sentence(schema, c.feature, c.before, c.after)
-                 for c in result.changes],
-        cost=_fmt_opt(result.cost),
-        norm_text=_NORM_TEXT.get(result.norm, result.norm),
-        optimal=result.optimal,
-        verified=result.verified,
-        bound=_fmt_opt(result.bound),
-        message=result.message,
-        fixed=[f"{f.display}: {f.reason}" if f.reason else f.display
-               for f in schema if f.immutable],
-        one_way=[f"{f.display} may only {f.direction}"
-                 + (f": {f.reason}" if f.reason else "")
-                 for f in schema if f.direction != "any"],
-    )
+                   dataset: str, applicant_id: str, model: Any = None) -> str:
+    """The demo's Markdown letter (``recourse.letters``, bundled template)."""
+    from recourse.letters import render_letter
+
+    return render_letter(result, schema, format="md", model=model,
+                         applicant_id=f"{applicant_id}, model {model_kind} on {dataset}")
+
+
+@app.command()
+def letter(
+    model: Annotated[Path | None, typer.Option(
+        "--model", "-m", help="Fitted model: a .skops file, or a trusted .pkl/.joblib.")]
+    = None,
+    applicant: Annotated[Path | None, typer.Option(
+        "--applicant", "-a", help="CSV or Parquet with the applicant(s).")] = None,
+    schema: Annotated[Path | None, typer.Option(
+        "--schema", "-s", help="Feature schema YAML (FeatureSchema.to_yaml).")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md, html or pdf.")] = "md",
+    out: Annotated[Path | None, typer.Option(
+        help="Letter file (one applicant) or directory (--all-rows, --audit); default: "
+        "print Markdown/HTML, or letters/ for batches.")] = None,
+    row: Annotated[int | None, typer.Option(
+        help="0-based row of the applicant in a file with several rows.")] = None,
+    all_rows: Annotated[bool, typer.Option(
+        "--all-rows", help="One letter per row of the applicant file, into --out.")] = False,
+    audit: Annotated[Path | None, typer.Option(
+        help="Audit Parquet: one letter per row, into --out (no solving; see "
+        "recourse.letters.batch for the columns).")] = None,
+    k: Annotated[int, typer.Option(help="Most distinct options per letter.")] = 3,
+    target: Annotated[str | None, typer.Option(
+        help="Class to reach, e.g. 'good' (default: decided by the engine).")] = None,
+    norm: Annotated[str, typer.Option(help="Cost: l1, l0 or l0_l1.")] = "l1",
+    time_limit: Annotated[float, typer.Option(help="Solver time limit per option (s).")]
+    = 60.0,
+    applicant_id: Annotated[str | None, typer.Option(
+        "--id", help="Applicant id in the letter (default: file name and row).")] = None,
+    template_dir: Annotated[Path | None, typer.Option(
+        help="Directory with your own letter.md.j2 / letter.html.j2.")] = None,
+    trust_pickle: Annotated[bool, typer.Option(
+        "--trust-pickle", help="Load a pickle model (runs code from the file: only if "
+        "you trust it).")] = False,
+) -> None:
+    """Write a recourse letter: decision, principal reasons, up to k distinct options,
+    traceability appendix."""
+    from recourse import explain as engine
+    from recourse.io import load_model, load_schema, read_table
+    from recourse.letters import FORMATS, render_letter, write_letter, write_letters
+
+    try:
+        if fmt not in FORMATS:
+            raise InputValidationError(f"--format must be one of {list(FORMATS)}, got {fmt!r}.")
+        if norm not in engine.NORMS:
+            raise InputValidationError(f"--norm must be one of {list(engine.NORMS)}, got "
+                                       f"{norm!r}.")
+        if k < 1:
+            raise InputValidationError(f"--k must be at least 1, got {k}.")
+        if schema is None:
+            raise InputValidationError("--schema is required (the schema YAML the model uses).")
+        feature_schema = load_schema(schema)
+        if audit is not None:
+            target_dir = out or Path("letters")
+            paths = write_letters(audit, target_dir, feature_schema, format=fmt, model=model,
+                                  progress=True, template_dir=template_dir)
+            console.print(f"Wrote {len(paths)} letters to {escape(str(target_dir))}/")
+            raise typer.Exit(EXIT_OK)
+        if model is None or applicant is None:
+            raise InputValidationError(
+                "--model and --applicant are required (or --audit FILE to write letters from "
+                "an audit's results).")
+        fitted = load_model(model, trust_pickle=trust_pickle)
+        eng = engine.RecourseEngine(fitted, feature_schema)
+        goal = _resolve_target(fitted, target)
+        frame = read_table(applicant)
+        if all_rows:
+            positions = list(range(len(frame)))
+        elif row is None and len(frame) > 1:
+            raise InputValidationError(
+                f"The applicant file has {len(frame)} rows; choose one with --row N or "
+                "write one letter per row with --all-rows.")
+        else:
+            positions = [row or 0]
+        answers = []
+        for pos in positions:
+            if not 0 <= pos < len(frame):
+                raise InputValidationError(f"--row {pos} is out of range: the file has "
+                                           f"{len(frame)} rows.")
+            ident = applicant_id if applicant_id and not all_rows else (
+                f"{applicant.stem} row {pos}")
+            answers.append((ident, eng.options(frame.iloc[pos], k=k, target=goal, norm=norm,
+                                               time_limit=time_limit)))
+        if all_rows:
+            target_dir = out or Path("letters")
+            paths = write_letters(answers, target_dir, feature_schema, format=fmt,
+                                  model=model, progress=True, template_dir=template_dir)
+            console.print(f"Wrote {len(paths)} letters to {escape(str(target_dir))}/")
+            raise typer.Exit(EXIT_OK)
+        ident, opts = answers[0]
+        kw: dict[str, Any] = dict(applicant_id=ident, model=model, template_dir=template_dir)
+        if out is not None:
+            write_letter(opts, out, feature_schema, format=fmt, **kw)
+            console.print(f"Wrote the letter to {escape(str(out))}")
+        elif fmt == "pdf":
+            raise InputValidationError("A PDF letter needs a file: pass --out letter.pdf.")
+        else:
+            console.out(render_letter(opts, feature_schema, format=fmt, **kw), highlight=False)
+    except (RecourseError, OSError) as exc:
+        _fail(str(exc))
+    raise typer.Exit(EXIT_OK if opts.stopped not in ("time_limit", "error") or len(opts)
+                     else EXIT_NO_ANSWER)
 
 
 if __name__ == "__main__":  # pragma: no cover

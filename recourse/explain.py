@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ from encoders.block import ThresholdLink
 from encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
 from encoders.pipeline import model_inputs
 from recourse.causal import CausalModel
-from recourse.result import Change, RecourseResult
+from recourse.result import Change, RecourseOptions, RecourseResult
 from recourse.schema import FeatureSchema
 from recourse.verify import action_violations, model_predict
 from solvers.causal import (
@@ -31,7 +32,7 @@ from solvers.causal import (
     neutral_spec,
 )
 from solvers.incumbent import find_incumbent, lp_rounding
-from solvers.problem import build_problem, decode, point_costs
+from solvers.problem import build_problem, decode, exclude_change_sets, point_costs
 from solvers.search import solve_phase
 from solvers.status import Status
 
@@ -108,7 +109,8 @@ class RecourseEngine:
 
     # ---------------------------------------------------------------- public
     def explain(self, applicant: Any, *, target: Any = None, norm: str = "l1",
-                time_limit: float = 60.0) -> RecourseResult:
+                time_limit: float = 60.0,
+                exclude: Iterable[Iterable[str]] = ()) -> RecourseResult:
         """Find the minimal verified recourse for one applicant.
 
         Parameters
@@ -123,6 +125,12 @@ class RecourseEngine:
             Seconds for the whole query (both phases of ``l0_l1`` and any re-solve);
             when it runs out the best verified answer is returned as ``feasible`` with
             its gap, or ``time_limit`` when there is none.
+        exclude : iterable of sets of feature names
+            Change sets the answer must not repeat: for each set ``S``, the answer leaves
+            at least one feature of ``S`` unchanged, so it is neither ``S`` nor a superset
+            of it (see ``solvers.problem.exclude_change_sets``). ``optimal`` then means
+            optimal among the answers that avoid these sets, and ``no_recourse`` that no
+            such answer exists. Used by :meth:`options`.
 
         Returns
         -------
@@ -141,6 +149,7 @@ class RecourseEngine:
         if norm not in NORMS:
             raise InputValidationError(
                 f"The 'norm' parameter must be one of {NORMS}. Got {norm!r} instead.")
+        excluded = self._exclusions(exclude)
         row = self.schema.validate_row(applicant)
         x_true = self.space.encode(row)
         x0 = self._resolve_boundaries(x_true, row)
@@ -153,6 +162,9 @@ class RecourseEngine:
             predicted = model_predict(self.model, self.schema, [row])[0]
         base = dict(target=target, predicted=predicted, factual=row, norm=norm,
                     backend=self.backend)
+        if excluded:
+            base["stats"] = {"excluded": [[self.schema.names[j] for j in S]
+                                          for S in excluded]}
         if predicted == target:
             return RecourseResult(
                 status="already_target", counterfactual=dict(row), cost=0.0, l1_cost=0.0, l0=0.0,
@@ -167,7 +179,7 @@ class RecourseEngine:
             deadline = t_start + time_limit
             ties = 0.0 if self.encoding.kind == "trees" and attempt == 0 else margin
             out = self._solve(x0, t_idx, norm, margin, ties, deadline,
-                              use_incumbent=attempt == 0)
+                              use_incumbent=attempt == 0, excluded=excluded)
             solve_time += out["time"]
             if out["values"] is None:
                 return self._no_answer(out, base, solve_time, t_start)
@@ -187,15 +199,79 @@ class RecourseEngine:
                         **dict(base, predicted=pred_x))
                 base["predicted"] = pred_x
                 bad = self._violations(row, cf, acted)
+                bad += _repeats(self.schema, row, cf, excluded)
                 if pred_cf == target and not bad:
                     return self._answer(out, base, x_true, s_cf, cf, solve_time, t_start,
                                         attempt, acted)
             margin *= 1000.0
+        base.pop("stats", None)
         return RecourseResult(
             status="error", solve_time=solve_time, total_time=time.perf_counter() - t_start,
             message="No candidate passed verification with the model's own predict, even "
             "after tightening the margin; this is a bug worth reporting with the model.",
             **base)
+
+    def options(self, applicant: Any, *, k: int = 3, target: Any = None, norm: str = "l1",
+                time_limit: float = 60.0,
+                exclude: Iterable[Iterable[str]] = ()) -> RecourseOptions:
+        """Up to ``k`` genuinely different verified recourse options, cheapest first.
+
+        Option 1 is :meth:`explain`'s answer. Option ``i + 1`` is the cheapest answer that
+        changes neither the set of features of any earlier option nor a superset of it
+        (each earlier set gets the row ``sum_{j in S} changed_j <= |S| - 1``): it may
+        share features with earlier options, but always leaves one of each earlier
+        option's features alone, so it is different advice, not the same advice plus more.
+
+        Parameters
+        ----------
+        applicant, target, norm
+            As in :meth:`explain`.
+        k : int
+            Most options to return (at least 1).
+        time_limit : float
+            Seconds for each option's query.
+        exclude : iterable of sets of feature names
+            Change sets no option may repeat (e.g. advice already given).
+
+        Returns
+        -------
+        RecourseOptions
+            ``options`` (each verified with the model's own ``predict``; option ``i`` is
+            ``optimal`` when proven cheapest among the answers avoiding the earlier
+            options' sets), and ``stopped``/``message`` saying why there are not more:
+            ``"k_reached"``, ``"exhausted"`` (the solver proved no further distinct
+            option exists: an answer, not a failure), ``"no_recourse"``,
+            ``"already_target"``, ``"time_limit"`` or ``"error"``. ``final`` is the
+            query that ended the search (None when ``k`` options were found).
+
+        Raises
+        ------
+        InputValidationError
+            As :meth:`explain`; or ``k`` is not a positive integer.
+        """
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise InputValidationError(
+                f"The 'k' parameter must be a positive integer. Got {k!r} instead.")
+        sets = [frozenset(S) for S in (_as_name_sets(exclude))]
+        found: list[RecourseResult] = []
+        final: RecourseResult | None = None
+        stopped = "k_reached"
+        for _ in range(int(k)):
+            res = self.explain(applicant, target=target, norm=norm, time_limit=time_limit,
+                               exclude=sets)
+            if res.status in ("optimal", "feasible"):
+                found.append(res)
+                sets.append(frozenset(c.feature for c in res.changes))
+                continue
+            final = res
+            if res.status == "no_recourse":
+                stopped = "exhausted" if found else "no_recourse"
+            else:
+                stopped = res.status
+            break
+        return RecourseOptions(options=tuple(found), requested=int(k), stopped=stopped,
+                               message=_options_message(stopped, len(found), int(k), final),
+                               final=final)
 
     # ------------------------------------------------------------- internals
     def _decode(self, out: dict[str, Any], deep: bool) -> tuple[np.ndarray, list[str]]:
@@ -215,6 +291,24 @@ class RecourseEngine:
         as_acted = {n: (row[n] if n in consequences else v) for n, v in cf.items()}
         return (action_violations(self.schema, row, as_acted)
                 + self.causal.violations(self.schema, row, cf, acted))
+
+    def _exclusions(self, exclude: Iterable[Iterable[str]]) -> list[tuple[int, ...]]:
+        """Feature-index tuples of the excluded change sets (validated)."""
+        out: list[tuple[int, ...]] = []
+        for S in _as_name_sets(exclude):
+            unknown = [n for n in S if n not in self.schema]
+            if unknown:
+                raise InputValidationError(
+                    f"exclude names unknown features {cap_list(sorted(unknown))}; known "
+                    f"features: {cap_list(self.schema.names)}.")
+            if not S:
+                raise InputValidationError(
+                    "exclude holds an empty change set, which would forbid every answer; "
+                    "give sets of feature names, e.g. exclude=[{'credit_amount'}].")
+            idx = tuple(sorted(self.schema.names.index(n) for n in S))
+            if idx not in out:
+                out.append(idx)
+        return out
 
     def _resolve_target(self, target: Any, predicted: Any) -> Any:
         if target is None:
@@ -279,23 +373,26 @@ class RecourseEngine:
         return x
 
     def _solve(self, x0: np.ndarray, t_idx: int, norm: str, margin: float, ties: float,
-               deadline: float, use_incumbent: bool) -> dict[str, Any]:
+               deadline: float, use_incumbent: bool,
+               excluded: list[tuple[int, ...]] | None = None) -> dict[str, Any]:
         causal_vars = None
-        if self._cspec is None:
-            prob = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm, margin=margin,
-                                 tie_margin=ties)
-        else:
-            prob = build_problem(self.encoding, self._nspec, x0, t_idx, norm=norm,
-                                 margin=margin, tie_margin=ties)
+        spec = self.spec if self._cspec is None else self._nspec
+        prob = build_problem(self.encoding, spec, x0, t_idx, norm=norm, margin=margin,
+                             tie_margin=ties, indicators=bool(excluded))
+        if excluded:
+            prob = exclude_change_sets(prob, excluded)
+        if self._cspec is not None:
             prob, causal_vars = add_causal(prob, self.spec, self._cspec)
         phase_norm = "l1" if norm == "l1" else "l0"
         ref = self._ref[self._ref_pred == t_idx] if self._ref is not None else None
         inc = None
         if use_incumbent and causal_vars is None:
             inc = lp_rounding(prob, phase_norm, find_incumbent(prob, norm, ref))
-        elif use_incumbent and self._cspec is not None and causal_vars is not None:
+        elif use_incumbent and not excluded and self._cspec is not None \
+                and causal_vars is not None:
             # the heuristics know no equations: start from an independent-feature point
-            # turned into an intervention (solvers.causal.causal_incumbent)
+            # turned into an intervention (solvers.causal.causal_incumbent); not with
+            # excluded change sets, which its consequences could complete
             plain = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm,
                                   margin=margin, tie_margin=ties)
             start = lp_rounding(plain, phase_norm, find_incumbent(plain, norm, ref))
@@ -343,7 +440,7 @@ class RecourseEngine:
         optimal = out["status"] is Status.OPTIMAL
         bound = out["bound"] if norm != "l0_l1" else out.get("l0_bound")
         gap = 0.0 if optimal else _gap(cost, bound)
-        stats = dict(out["problem"].stats, attempts=attempt + 1,
+        stats = dict(base.pop("stats", {}), **out["problem"].stats, attempts=attempt + 1,
                      used_incumbent=out.get("incumbent", False),
                      verify_time=out.get("verify_time", 0.0),
                      solver_status=out.get("raw", ""))
@@ -370,7 +467,13 @@ class RecourseEngine:
     def _no_answer(self, out: dict[str, Any], base: dict[str, Any], solve_time: float,
                    t_start: float) -> RecourseResult:
         st = out["status"]
-        if st is Status.INFEASIBLE:
+        extra = base.pop("stats", {})
+        if st is Status.INFEASIBLE and extra.get("excluded"):
+            status, msg = "no_recourse", (
+                f"No change allowed by the action set makes the model predict "
+                f"{base['target']!r} without changing all features of one of the excluded "
+                f"change sets {extra['excluded']} (proven by the solver).")
+        elif st is Status.INFEASIBLE:
             mutable = [f.name for f in self.schema if not f.immutable]
             status, msg = "no_recourse", (
                 f"No change allowed by the action set makes the model predict "
@@ -384,8 +487,51 @@ class RecourseEngine:
             status, msg = "error", f"The solver failed ({out.get('raw', '')})."
         return RecourseResult(status=status, bound=out.get("bound"), solve_time=solve_time,
                               total_time=time.perf_counter() - t_start, message=msg,
-                              stats=dict(out["problem"].stats, solver_status=out.get("raw", "")),
+                              stats=dict(extra, **out["problem"].stats,
+                                         solver_status=out.get("raw", "")),
                               **base)
+
+
+def _as_name_sets(exclude: Iterable[Iterable[str]]) -> list[frozenset[str]]:
+    if isinstance(exclude, (str, bytes)):
+        raise InputValidationError(
+            f"exclude must be a collection of sets of feature names, e.g. "
+            f"[{{{str(exclude)!r}}}]; got the string {exclude!r}.")
+    out = []
+    for S in exclude:
+        if isinstance(S, (str, bytes)):
+            raise InputValidationError(
+                f"exclude must hold sets of feature names, got the string {S!r}; write "
+                f"[{{{S!r}}}] to exclude changing {S!r}.")
+        out.append(frozenset(str(n) for n in S))
+    return out
+
+
+def _repeats(schema: FeatureSchema, row: dict[str, Any], cf: dict[str, Any],
+             excluded: list[tuple[int, ...]]) -> list[str]:
+    """Excluded change sets the counterfactual changes completely (must be none)."""
+    changed = {n for n in schema.names if not _same(row[n], cf[n])}
+    return [f"changes all of the excluded set {[schema.names[j] for j in S]}"
+            for S in excluded if {schema.names[j] for j in S} <= changed]
+
+
+_STOP_TEXT = {
+    "k_reached": "{n} option(s) found, as many as requested.",
+    "exhausted": "Only {n} distinct option(s) exist: the solver proved that every other "
+                 "allowed change reaching the target changes all features of an earlier "
+                 "option.",
+    "no_recourse": "No recourse exists: {msg}",
+    "already_target": "The model already predicts the target class; nothing needs to "
+                      "change.",
+    "time_limit": "{n} option(s) found; the search for option {next} reached the time "
+                  "limit before finding one.",
+    "error": "{n} option(s) found; the search for option {next} failed: {msg}",
+}
+
+
+def _options_message(stopped: str, n: int, k: int, final: RecourseResult | None) -> str:
+    msg = final.message if final is not None else ""
+    return _STOP_TEXT[stopped].format(n=n, k=k, next=n + 1, msg=msg)
 
 
 def _gap(cost: float, bound: float | None) -> float | None:

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-__all__ = ["Change", "RecourseResult", "STATUSES"]
+__all__ = ["Change", "OPTION_STOPS", "RecourseOptions", "RecourseResult", "STATUSES"]
 
 #: Every status a result can have, and what it means.
 STATUSES = {
@@ -165,6 +165,63 @@ class RecourseResult:
         head += f", verified={self.verified})"
         lines = [head] + [f"  {c.feature}: {c.before!r} -> {c.after!r}" for c in self.changes]
         return "\n".join(lines)
+
+
+#: Why :meth:`recourse.RecourseEngine.options` returned the options it did.
+OPTION_STOPS = {
+    "k_reached": "as many options as requested were found",
+    "exhausted": "the solver proved that no further distinct option exists (an answer)",
+    "no_recourse": "the solver proved that no recourse exists at all (an answer)",
+    "already_target": "the model already predicts the target class",
+    "time_limit": "the search for the next option reached the time limit",
+    "error": "the search for the next option failed (see message)",
+}
+
+
+@dataclass(frozen=True)
+class RecourseOptions:
+    """Up to ``k`` distinct recourse options for one applicant, cheapest first.
+
+    Attributes
+    ----------
+    options : tuple of RecourseResult
+        Verified answers; option ``i + 1`` changes neither the feature set of an earlier
+        option nor a superset of it.
+    requested : int
+        The ``k`` asked for.
+    stopped : str
+        One of :data:`OPTION_STOPS`.
+    message : str
+        A sentence explaining ``stopped``.
+    final : RecourseResult or None
+        The query that ended the search (``no_recourse``, ``time_limit``, ...); None when
+        ``k`` options were found.
+    """
+
+    options: tuple[RecourseResult, ...]
+    requested: int
+    stopped: str
+    message: str = ""
+    final: RecourseResult | None = None
+
+    def __len__(self) -> int:
+        return len(self.options)
+
+    def __iter__(self) -> Any:
+        return iter(self.options)
+
+    def __getitem__(self, i: int) -> RecourseResult:
+        return self.options[i]
+
+    @property
+    def first(self) -> RecourseResult | None:
+        """The cheapest option (:meth:`RecourseEngine.explain`'s answer), if any."""
+        return self.options[0] if self.options else None
+
+    @property
+    def change_sets(self) -> list[frozenset[str]]:
+        """The set of changed features of every option."""
+        return [frozenset(c.feature for c in r.changes) for r in self.options]
 
 
 def _num(v: Any) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 from encoders.block import GroupLink, ThresholdLink
 from encoders.evaluate import link_values
 from solvers.highs import solve_highs
-from solvers.problem import RecourseProblem, decode, prune
+from solvers.problem import RecourseProblem, decode, prune, violates_exclusions
 from solvers.reduce import reduce_model
 
 __all__ = ["find_incumbent", "lp_rounding", "single_moves", "project", "point_cost_matrix"]
@@ -35,6 +35,8 @@ def find_incumbent(prob: RecourseProblem, norm: str, reference: np.ndarray | Non
     set; the best is improved by reverting features to
     the applicant's values while it stays approved. Only the encoding's forward pass
     is used (no solver, no sklearn call); the MILP then searches strictly cheaper.
+    Candidates that change every feature of an excluded set (``prob.excluded``) are
+    skipped, so the bound stays valid for the problem with its exclusion rows.
     """
     enc = prob.enc
     if enc.tree is None:
@@ -53,6 +55,8 @@ def find_incumbent(prob: RecourseProblem, norm: str, reference: np.ndarray | Non
         if H.shape[0] == 0:
             return
         c = cost(H) if c is None else c
+        if prob.excluded:  # answers must avoid the excluded change sets
+            c = np.where(violates_exclusions(prob, H), np.inf, c)
         if np.isfinite(l0_cap):
             c = np.where(point_cost_matrix(spec, x0, H, "l0") <= l0_cap, c, np.inf)
         order = np.argsort(c, kind="stable")
@@ -135,6 +139,8 @@ def lp_rounding(prob: RecourseProblem, norm: str,
                 w[link.vars[int(np.argmax(v[link.vars]))]] = 1.0
         s = decode(prob, w)
         if enc.predict_index(s[None, :])[0] != prob.target:
+            continue
+        if violates_exclusions(prob, s)[0]:
             continue
         full = np.zeros(prob.n)
         full[: enc.n_vars] = enc.block_values(s[None, :])[0]

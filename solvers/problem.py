@@ -16,10 +16,29 @@ Costs in each link (``u`` = unit cost, ``w`` = L0 weight of the feature):
   at 0; L0 is ``w (1 - o_current)``.
 * Value link: ``x`` bounded by the reachable range, ``t >= +-(x - x0)``; L0 by
   ``-(x0 - lo) d <= x - x0 <= (hi - x0) d`` (needs finite bounds).
+
+Change indicators
+-----------------
+Every feature's "changed" indicator is linear in the variables: ``changed = C @ v + c0``
+(``RecourseProblem.changed`` / ``changed0``), 0/1 at integral points:
+
+* threshold link: ``z_up + 1 - z_down`` (nearest thresholds above and below ``x0``;
+  the interval changes iff either flips, and ``decode`` keeps ``x0`` inside its own
+  interval, so this is exactly whether the value changes);
+* group link: ``1 - o_current``;
+* value link: the binary ``d_j`` above (only built for L0 objectives or with
+  ``indicators=True``; ``d_j = 0`` forces ``x_j = x0_j``, ``d_j = 1`` allows a change);
+* a feature the model never reads: 0 (it is never changed).
+
+:func:`exclude_change_sets` uses them to ask for *different* advice: for a set ``S`` of
+features (an earlier answer's change set) the row ``sum_{j in S} changed_j <= |S| - 1``
+forbids changing all of ``S`` again, i.e. forbids ``S`` and every superset of it (a
+superset of an earlier answer is the same advice plus more).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -30,7 +49,8 @@ from encoders.block import EncodedModel, GroupLink, ThresholdLink, ValueLink
 from encoders.errors import SchemaError
 from solvers.spec import ActionSpec
 
-__all__ = ["RecourseProblem", "build_problem", "prune", "decode", "point_costs"]
+__all__ = ["RecourseProblem", "build_problem", "prune", "decode", "point_costs",
+           "exclude_change_sets", "changed_features", "violates_exclusions"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +74,15 @@ class RecourseProblem:
     crossing: np.ndarray  # cost (L1) of moving each variable off its x0 value on its own
     crossing_l0: np.ndarray
     stats: dict[str, Any] = field(default_factory=dict)
+    #: Change indicators ``changed = changed @ v[:n0] + changed0`` per feature (see the
+    #: module docstring); ``n0`` is the number of variables ``build_problem`` made
+    #: (``prune`` may add columns after them). ``has_indicator[j]`` is False for a value
+    #: link built without its binary (an L1 problem without ``indicators=True``).
+    changed: sp.csr_matrix | None = None
+    changed0: np.ndarray | None = None
+    has_indicator: np.ndarray | None = None
+    #: Feature sets forbidden from changing together (see :func:`exclude_change_sets`).
+    excluded: tuple[tuple[int, ...], ...] = ()
 
     @property
     def n(self) -> int:
@@ -74,8 +103,13 @@ class RecourseProblem:
 
 
 def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: int,
-                  *, norm: str, margin: float, tie_margin: float = 0.0) -> RecourseProblem:
-    """Assemble the MILP for applicant ``x0`` (a search vector) and class index ``target``."""
+                  *, norm: str, margin: float, tie_margin: float = 0.0,
+                  indicators: bool = False) -> RecourseProblem:
+    """Assemble the MILP for applicant ``x0`` (a search vector) and class index ``target``.
+
+    ``indicators=True`` builds the change binary of every value-linked feature with
+    finite bounds even for the L1 objective (needed by :func:`exclude_change_sets`).
+    """
     space = spec.space
     nb = enc.n_vars
     lb, ub = enc.lb.copy(), enc.ub.copy()
@@ -89,7 +123,11 @@ def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: i
     extra_l1: list[float] = []
     extra_l0: list[float] = []
     rows: list[tuple[dict[int, float], float, float]] = []
-    need_l0 = norm in ("l0", "l0_l1")
+    need_l0 = norm in ("l0", "l0_l1") or indicators
+    n_feat = space.n_features
+    chg: list[dict[int, float]] = [{} for _ in range(n_feat)]
+    chg0 = np.zeros(n_feat)
+    has_ind = np.ones(n_feat, dtype=bool)
 
     def new_var(lo: float, hi: float, is_int: bool, c1: float, c0_: float) -> int:
         extra_lb.append(lo)
@@ -113,6 +151,8 @@ def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: i
             cross[link.vars] = cost
             l0[link.vars[cur]] -= w
             l0_0 += w
+            chg[j] = {int(link.vars[cur]): -1.0}
+            chg0[j] = 1.0
             cross0[link.vars] = w
             cross0[link.vars[cur]] = 0.0
             rows.append(({int(v): 1.0 for v in link.vars}, 1.0, 1.0))
@@ -139,6 +179,7 @@ def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: i
                 cross[link.vars[up]] = u * (land - xv)
                 l0[link.vars[up[0]]] += w
                 cross0[link.vars[up]] = w
+                chg[j][int(link.vars[up[0]])] = 1.0
             down = np.flatnonzero(~above)[::-1]
             if down.size:
                 land = t[down] - half
@@ -149,6 +190,8 @@ def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: i
                 l0[link.vars[down[0]]] -= w
                 l0_0 += w
                 cross0[link.vars[down]] = w
+                chg[j][int(link.vars[down[0]])] = -1.0
+                chg0[j] = 1.0
         elif isinstance(link, ValueLink):
             xv = float(x0[s])
             lo, hi = spec.numeric_range(j, xv)
@@ -157,15 +200,18 @@ def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: i
             tv = new_var(0.0, np.inf, False, u, 0.0)
             rows.append(({tv: 1.0, v: -1.0}, -xv, np.inf))
             rows.append(({tv: 1.0, v: 1.0}, xv, np.inf))
-            if need_l0:
-                if not (np.isfinite(lo) and np.isfinite(hi)):
-                    raise SchemaError(
-                        f"Feature {space.names[j]!r} needs finite bounds for the L0 objective "
-                        "on a linear model; declare lower and upper bounds in the schema."
-                    )
+            finite = bool(np.isfinite(lo) and np.isfinite(hi))
+            has_ind[j] = finite and need_l0
+            if norm in ("l0", "l0_l1") and not finite:
+                raise SchemaError(
+                    f"Feature {space.names[j]!r} needs finite bounds for the L0 objective "
+                    "on a linear model; declare lower and upper bounds in the schema."
+                )
+            if has_ind[j]:
                 d = new_var(0.0, 1.0 if hi > lo else 0.0, True, 0.0, w)
                 rows.append(({v: 1.0, d: -(hi - xv)}, -np.inf, xv))
                 rows.append(({v: -1.0, d: -(xv - lo)}, -np.inf, -xv))
+                chg[j] = {d: 1.0}
     n = nb + len(extra_lb)
     G, g_lo = enc.target_rows(target, margin, tie_margin)
     pad = lambda M: sp.hstack([M, sp.csr_matrix((M.shape[0], n - nb))]).tocsr()  # noqa: E731
@@ -180,6 +226,10 @@ def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: i
     row_lo = np.concatenate([enc.row_lo, g_lo, [r[1] for r in rows]])
     row_hi = np.concatenate([enc.row_hi, np.full(len(g_lo), np.inf), [r[2] for r in rows]])
     ext = lambda a, b: np.concatenate([a, np.asarray(b, dtype=a.dtype)])  # noqa: E731
+    c_i = [j for j, coefs in enumerate(chg) for _ in coefs]
+    c_j = [c for coefs in chg for c in coefs]
+    c_v = [x for coefs in chg for x in coefs.values()]
+    C = sp.csr_matrix((c_v, (c_i, c_j)), shape=(n_feat, n))
     return RecourseProblem(
         enc=enc, spec=spec, x0=np.asarray(x0, dtype=float), target=target,
         lb=ext(lb, extra_lb), ub=ext(ub, extra_ub), integer=ext(integer, extra_int),
@@ -188,7 +238,87 @@ def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: i
         crossing=ext(cross, np.zeros(len(extra_lb))),
         crossing_l0=ext(cross0, np.zeros(len(extra_lb))),
         stats={"n_vars": n, "n_rows": int(A.shape[0]), "n_int": int(ext(integer, extra_int).sum())},
+        changed=C, changed0=chg0, has_indicator=has_ind,
     )
+
+
+def exclude_change_sets(prob: RecourseProblem,
+                        sets: Sequence[Sequence[int]]) -> RecourseProblem:
+    """Forbid changing every feature of any set in ``sets`` (feature indices) together.
+
+    Adds ``sum_{j in S} changed_j <= |S| - 1`` per set ``S`` (module docstring): the
+    answer may share features with ``S`` but must leave at least one of them unchanged,
+    so it is neither ``S`` nor a superset of it. A set holding a feature that cannot
+    change (immutable, or unread by the model) forbids nothing.
+
+    Raises
+    ------
+    SchemaError
+        A set is empty, names an unknown feature index, or needs the change indicator
+        of a value-linked feature the problem was built without (build it with
+        ``indicators=True``).
+    """
+    assert prob.changed is not None and prob.changed0 is not None
+    assert prob.has_indicator is not None
+    n_feat = prob.changed.shape[0]
+    clean: list[tuple[int, ...]] = []
+    for S in sets:
+        idx = tuple(sorted({int(j) for j in S}))
+        if not idx:
+            raise SchemaError("An excluded change set is empty; it would forbid every answer.")
+        if idx[0] < 0 or idx[-1] >= n_feat:
+            raise SchemaError(f"Excluded change set {idx} names a feature index outside "
+                              f"0..{n_feat - 1}.")
+        missing = [j for j in idx if not prob.has_indicator[j]]
+        if missing:
+            names = [prob.spec.space.names[j] for j in missing]
+            raise SchemaError(
+                f"Features {names} have no change indicator in this problem: build it with "
+                "indicators=True, and give these features finite lower and upper bounds in "
+                "the schema, to exclude change sets that contain them.")
+        clean.append(idx)
+    if not clean:
+        return prob
+    n0 = prob.changed.shape[1]
+    pick = sp.csr_matrix((np.ones(sum(len(S) for S in clean)),
+                          ([i for i, S in enumerate(clean) for _ in S],
+                           [j for S in clean for j in S])), shape=(len(clean), n_feat))
+    rows = sp.csr_matrix(pick @ prob.changed)
+    rows = sp.hstack([rows, sp.csr_matrix((len(clean), prob.n - n0))]).tocsr()
+    hi = np.array([len(S) - 1 - float(prob.changed0[list(S)].sum()) for S in clean])
+    out = prob.with_rows(rows, np.full(len(clean), -np.inf), hi)
+    return replace(out, excluded=prob.excluded + tuple(clean),
+                   stats=dict(prob.stats, excluded_sets=len(prob.excluded) + len(clean)))
+
+
+def changed_features(prob: RecourseProblem, S: np.ndarray) -> np.ndarray:
+    """Which features differ from the applicant at search vectors ``S`` (points x
+    features), in the problem's own sense: the interval of a threshold-linked feature,
+    the level of a group, the value of a value-linked feature."""
+    from encoders.evaluate import link_values
+
+    S = np.atleast_2d(np.asarray(S, dtype=float))
+    V = link_values(prob.enc, S)
+    V0 = link_values(prob.enc, prob.x0[None, :])[0]
+    out = np.zeros((S.shape[0], prob.spec.space.n_features), dtype=bool)
+    for link in prob.enc.links:
+        cols = [link.var] if isinstance(link, ValueLink) else list(link.vars)
+        if cols:
+            out[:, link.feature] = np.any(V[:, cols] != V0[cols], axis=1)
+    return out
+
+
+def violates_exclusions(prob: RecourseProblem, S: np.ndarray) -> np.ndarray:
+    """True for every search vector in ``S`` that changes all features of an excluded
+    set (see :func:`exclude_change_sets`)."""
+    S = np.atleast_2d(np.asarray(S, dtype=float))
+    if not prob.excluded:
+        return np.zeros(S.shape[0], dtype=bool)
+    ch = changed_features(prob, S)
+    bad = np.zeros(S.shape[0], dtype=bool)
+    for idx in prob.excluded:
+        bad |= ch[:, list(idx)].all(axis=1)
+    return bad
 
 
 def prune(prob: RecourseProblem, norm: str, upper: float) -> tuple[RecourseProblem, bool]:
@@ -354,10 +484,12 @@ def _link_values_at_x0(prob: RecourseProblem) -> np.ndarray:
 def decode(prob: RecourseProblem, values: np.ndarray, *, deep: bool = False) -> np.ndarray:
     """The counterfactual search vector for solver values ``values``.
 
-    Each numeric feature is placed at the point of its chosen interval closest to the
-    applicant (strictly inside for continuous features, an integer for integer ones);
-    with ``deep`` it is placed at the middle of the interval instead (used when the
-    nearest point fails verification through float32 rounding).
+    A value-linked feature whose change indicator is 0 keeps the applicant's value (the
+    solver may leave it a feasibility tolerance away). Each numeric feature is placed at
+    the point of its chosen interval closest to the applicant (strictly inside for
+    continuous features, an integer for integer ones); with ``deep`` it is placed at the
+    middle of the interval instead (used when the nearest point fails verification
+    through float32 rounding).
     """
     space = prob.spec.space
     s_cf = prob.x0.copy()
@@ -369,6 +501,8 @@ def decode(prob: RecourseProblem, values: np.ndarray, *, deep: bool = False) -> 
             s_cf[s : s + len(link.vars)] = 0.0
             s_cf[s + lvl] = 1.0
         elif isinstance(link, ValueLink):
+            if _indicator_off(prob, j, values):
+                continue  # d_j = 0 means x_j = x0_j; drop the solver's tolerance-sized drift
             x = float(values[link.var])
             s_cf[s] = float(np.round(x)) if space.integer[j] else x
         elif isinstance(link, ThresholdLink):
@@ -383,6 +517,17 @@ def decode(prob: RecourseProblem, values: np.ndarray, *, deep: bool = False) -> 
             gap = _gap(link, m)
             s_cf[s] = _place(xv, lo_t, hi_t, lo, hi, bool(space.integer[j]), deep, gap, side)
     return s_cf
+
+
+def _indicator_off(prob: RecourseProblem, j: int, values: np.ndarray) -> bool:
+    """True when feature ``j`` has a change indicator and the solver set it to 0."""
+    if prob.changed is None or prob.has_indicator is None or prob.changed0 is None:
+        return False
+    if not prob.has_indicator[j]:
+        return False
+    row = prob.changed[j]
+    val = float((row @ values[: row.shape[1]])[0]) + float(prob.changed0[j])
+    return val < 0.5
 
 
 def _gap(link: ThresholdLink, m: int) -> tuple[float, float]:

@@ -204,8 +204,8 @@ def test_letter_with_changes(german_schema) -> None:
     assert "declined" in text
     assert "- Reduce credit amount from 5,951 DM to 3,200 DM" in text
     assert "**proved**" in text and "**verified**" in text
-    assert "foreign worker" in text  # immutables are listed with their reason
-    assert "age may only increase" in text
+    assert "foreign worker" in text.lower()  # immutables are listed with their reason
+    assert "age may only increase" in text.lower()
 
 
 def test_letter_says_when_no_recourse_exists(german_schema) -> None:

@@ -1,0 +1,213 @@
+"""Letters in bulk: one file per applicant, from results or from an audit's Parquet.
+
+Audit Parquet column contract (assumed; the audit module is written in parallel)
+--------------------------------------------------------------------------------
+One row per applicant. Required: ``id`` (any type; used in the file name and the letter)
+and ``status`` (one of ``recourse.STATUSES``). Optional, read when present: ``target``,
+``predicted``, ``cost``, ``l1_cost``, ``l0``, ``bound``, ``gap``, ``optimal`` (proven),
+``verified``, ``norm``, ``backend``, ``message``, and ``changes``: the changes of the
+optimal recourse as a list of structs ``{feature, before, after}`` (values as stored:
+numbers or text), or that list as a JSON string. Numbers stored as text in ``before`` /
+``after`` are read back as numbers for numeric features. Optional ``model_sha256``
+(``sha256:<hex>`` or bare hex) is used as the model fingerprint when no model is given.
+A letter from an audit row shows its one (optimal) option: the audit keeps no other.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from encoders.errors import InputValidationError, cap_list
+from recourse.letters.render import FORMATS, render_letter
+from recourse.letters.trace import model_fingerprint
+from recourse.result import STATUSES, Change, RecourseOptions, RecourseResult
+from recourse.schema import FeatureSchema
+
+__all__ = ["write_letters", "read_audit", "AUDIT_REQUIRED", "AUDIT_OPTIONAL"]
+
+AUDIT_REQUIRED = ("id", "status")
+AUDIT_OPTIONAL = ("target", "predicted", "cost", "l1_cost", "l0", "bound", "gap", "optimal",
+                  "verified", "norm", "backend", "message", "changes", "model_sha256")
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _value(schema: FeatureSchema, name: str, v: Any) -> Any:
+    if name in schema and not schema[name].is_group and isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return v
+    return v
+
+
+def _changes(raw: Any, schema: FeatureSchema, ident: Any) -> list[Change]:
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            raise InputValidationError(
+                f"Audit row {ident!r}: 'changes' is text but not JSON; store a list of "
+                "{feature, before, after} structs or its JSON.") from None
+    out = []
+    for c in list(raw):
+        if not isinstance(c, dict) or not {"feature", "before", "after"} <= set(c):
+            raise InputValidationError(
+                f"Audit row {ident!r}: each change needs 'feature', 'before' and 'after'; "
+                f"got {c!r}.")
+        name = str(c["feature"])
+        if name not in schema:
+            raise InputValidationError(
+                f"Audit row {ident!r} changes {name!r}, which is not in the schema; pass "
+                "the schema the audit was run with.")
+        out.append(Change(name, _value(schema, name, c["before"]),
+                          _value(schema, name, c["after"])))
+    return out
+
+
+def _opt_float(v: Any) -> float | None:
+    try:
+        return None if v is None or v != v else float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def read_audit(path: str | Path, schema: FeatureSchema) -> Iterator[tuple[str, RecourseResult,
+                                                                          str | None]]:
+    """``(id, RecourseResult, model_sha256 or None)`` per row of an audit Parquet file
+    (column contract in the module docstring).
+
+    Raises
+    ------
+    InputValidationError
+        A required column is missing, a status is unknown, or a change is malformed.
+    """
+    import pyarrow.parquet as pq
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"The audit file {str(p)!r} does not exist; check the path.")
+    table = pq.read_table(p)
+    missing = [c for c in AUDIT_REQUIRED if c not in table.column_names]
+    if missing:
+        raise InputValidationError(
+            f"The audit file lacks the columns {missing}; it has "
+            f"{cap_list(table.column_names, 12)}. Letters need at least {list(AUDIT_REQUIRED)}.")
+    for row in table.to_pylist():
+        ident = row["id"]
+        status = str(row["status"])
+        if status not in STATUSES:
+            raise InputValidationError(
+                f"Audit row {ident!r} has unknown status {status!r}; known: {list(STATUSES)}.")
+        changes = _changes(row.get("changes"), schema, ident)
+        factual = {c.feature: c.before for c in changes}
+        res = RecourseResult(
+            status=status, target=row.get("target", "the target class"),
+            predicted=row.get("predicted", "another class"), factual=factual,
+            changes=changes, cost=_opt_float(row.get("cost")),
+            l1_cost=_opt_float(row.get("l1_cost")), l0=_opt_float(row.get("l0")),
+            bound=_opt_float(row.get("bound")), gap=_opt_float(row.get("gap")),
+            optimal=bool(row.get("optimal", False)), verified=bool(row.get("verified", False)),
+            norm=str(row.get("norm") or "l1"), backend=str(row.get("backend") or "highs"),
+            message=str(row.get("message") or ""))
+        sha = row.get("model_sha256")
+        if sha is not None and not str(sha).startswith("sha256:"):
+            sha = "sha256:" + str(sha)
+        yield str(ident), res, sha
+
+
+def _file_name(ident: str, fmt: str, used: set[str]) -> str:
+    base = _SAFE.sub("_", ident).strip("._") or "applicant"
+    name, k = base, 1
+    while name in used:
+        k += 1
+        name = f"{base}_{k}"
+    used.add(name)
+    return f"letter_{name}{FORMATS[fmt]}"
+
+
+def write_letters(items: Iterable[tuple[Any, RecourseResult | RecourseOptions]] | str | Path,
+                  out_dir: str | Path, schema: FeatureSchema, *, format: str = "md",
+                  model: Any = None, progress: bool = False, **kwargs: Any) -> list[Path]:
+    """One letter per applicant in ``out_dir``; returns the written paths in input order.
+
+    Parameters
+    ----------
+    items : iterable of (id, RecourseResult or RecourseOptions), or a path
+        Results with their applicant ids, or an audit Parquet file (module docstring).
+    out_dir : path
+        Created if missing; files are ``letter_<id>.<md|html|pdf>`` (ids made file-safe,
+        duplicates numbered).
+    model : path or fitted model, optional
+        Hashed once for every letter's fingerprint.
+    progress : bool
+        Show a rich progress bar on the terminal (the CLI turns it on).
+    kwargs
+        Passed to :func:`recourse.letters.render_letter` (``clock``, ``template_dir``,
+        ``title``, ...).
+
+    Raises
+    ------
+    InputValidationError
+        Unknown format; a malformed audit file or item.
+    """
+    from recourse.letters.render import html_to_pdf
+
+    if format not in FORMATS:
+        raise InputValidationError(
+            f"The letter format must be one of {list(FORMATS)}. Got {format!r} instead.")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fp = kwargs.pop("fingerprint", None)
+    if fp is None and model is not None:
+        fp = model_fingerprint(model)
+    if isinstance(items, (str, Path)):
+        rows: list[tuple[str, Any, str | None]] = list(read_audit(items, schema))
+    else:
+        rows = []
+        for item in items:
+            if not (isinstance(item, tuple) and len(item) == 2
+                    and isinstance(item[1], (RecourseResult, RecourseOptions))):
+                raise InputValidationError(
+                    "write_letters needs (id, RecourseResult or RecourseOptions) pairs or an "
+                    f"audit Parquet path; got {type(item).__name__} {str(item)[:60]!r}.")
+            rows.append((str(item[0]), item[1], None))
+    used: set[str] = set()
+    paths: list[Path] = []
+
+    def one(ident: str, answer: Any, sha: str | None) -> None:
+        this_fp = fp if fp is not None else (
+            (sha, "recorded in the audit file") if sha else None)
+        text = render_letter(answer, schema, format=format, applicant_id=ident,
+                             fingerprint=this_fp, **kwargs)
+        p = out / _file_name(ident, format, used)
+        if format == "pdf":
+            html_to_pdf(text, p)
+        else:
+            p.write_text(text, encoding="utf-8")
+        paths.append(p)
+
+    if not progress:
+        for row in rows:
+            one(*row)
+        return paths
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(TextColumn("Writing letters"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn()) as bar:
+        task = bar.add_task("letters", total=len(rows))
+        for row in rows:
+            one(*row)
+            bar.advance(task)
+    return paths
