@@ -17,6 +17,11 @@ Rules (see ``solvers.causal`` for the exact MILP):
   rounded to the nearest integer (either neighbour at an exact half).
 * Causal nodes must be numeric and have finite bounds; an immutable node may only have
   immutable parents (otherwise its value would have to change).
+* An action may *keep* a node at its current value while its causes move ("hold").
+  Under L1 a hold costs nothing (the cost is the size of the intervention, as in Karimi
+  et al.), so the causal L1 optimum never exceeds the independent one: the independent
+  answer is always an intervention of the same cost. Under L0 a hold counts as an action.
+  Results list holds among ``actions`` with ``before == after``.
 
 References
 ----------
