@@ -1,5 +1,11 @@
 """recourse-engine: exact, verified recourse for fitted machine-learning models."""
 
+from recourse.causal import (
+    CausalGraphError,
+    CausalModel,
+    LinearEquation,
+    PiecewiseLinearEquation,
+)
 from recourse.errors import (
     BackendUnavailableError,
     EncodingError,
@@ -21,6 +27,10 @@ __version__ = "0.1.0"
 __all__ = [
     "Feature",
     "FeatureSchema",
+    "CausalModel",
+    "LinearEquation",
+    "PiecewiseLinearEquation",
+    "CausalGraphError",
     "RecourseEngine",
     "find_recourse",
     "Utility",

@@ -20,10 +20,18 @@ import encoders
 from encoders.block import ThresholdLink, ValueLink
 from encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
 from encoders.pipeline import model_inputs
+from recourse.causal import CausalModel
 from recourse.result import Change, RecourseOptions, RecourseResult
 from recourse.schema import FeatureSchema
 from recourse.utility import Utility, explain_utility
 from recourse.verify import action_violations, model_predict
+from solvers.causal import (
+    add_causal,
+    causal_costs,
+    causal_incumbent,
+    causal_point,
+    neutral_spec,
+)
 from solvers.incumbent import find_incumbent, lp_rounding
 from solvers.problem import build_problem, decode, exclude_change_sets, point_costs
 from solvers.search import solve_phase
@@ -63,6 +71,10 @@ class RecourseEngine:
     bounds : {"lp", "interval"}
         ReLU networks only: how the big-M bounds are tightened for each applicant, over
         the box the applicant can reach (interval arithmetic, then LPs with ``"lp"``).
+    causal : CausalModel, optional
+        Recourse as interventions on this causal model (``recourse.causal``): only
+        actions cost, every other graph node follows its structural equation. The
+        result lists ``actions`` and ``consequences`` separately.
 
     Examples
     --------
@@ -72,7 +84,7 @@ class RecourseEngine:
 
     def __init__(self, model: Any, schema: FeatureSchema, *, reference: Any = None,
                  backend: str = "highs", margin: float = DEFAULT_MARGIN,
-                 bounds: str = "lp") -> None:
+                 bounds: str = "lp", causal: CausalModel | None = None) -> None:
         if not isinstance(schema, FeatureSchema):
             raise SchemaError(
                 f"schema must be a FeatureSchema, got {type(schema).__name__}; build one with "
@@ -92,6 +104,13 @@ class RecourseEngine:
         self.margin = float(margin)
         self.space = schema.search_space()
         self.spec = schema.lower()
+        self.causal = causal
+        self._cspec = None
+        if causal is not None:
+            if not isinstance(causal, CausalModel):
+                raise SchemaError(f"causal must be a CausalModel, got {type(causal).__name__}.")
+            self._cspec = causal.lower(schema)
+            self._nspec = neutral_spec(self.spec, self._cspec)
         t0 = time.perf_counter()
         self.encoding = encoders.encode(model, self.space)
         self.encode_time = time.perf_counter() - t0
@@ -150,6 +169,10 @@ class RecourseEngine:
         if utility is not None:
             if target is not None:
                 raise InputValidationError("Give either target= (a class) or utility=, not both.")
+            if self.causal is not None:
+                raise InputValidationError(
+                    "utility= cannot be combined with a causal model yet; name the class to "
+                    "reach with target=..., or build the engine without causal=.")
             if any(True for _ in exclude):
                 raise InputValidationError(
                     "exclude= cannot be combined with utility= yet; ask for options with a "
@@ -194,7 +217,7 @@ class RecourseEngine:
             if out["values"] is None:
                 return self._no_answer(out, base, solve_time, t_start)
             for deep in (False, True):
-                s_cf = decode(out["problem"], out["values"], deep=deep)
+                s_cf, acted = self._decode(out, deep)
                 s_cf = np.where(s_cf == x0, x_true, s_cf)  # unchanged: the applicant's value
                 # a value variable within the solver's tolerance of the applicant's value
                 # is unchanged (an L0 answer otherwise counts a 1e-16 move as a change)
@@ -212,11 +235,11 @@ class RecourseEngine:
                         message=f"The model already predicts {target!r}.",
                         **dict(base, predicted=pred_x))
                 base["predicted"] = pred_x
-                bad = action_violations(self.schema, row, cf)
+                bad = self._violations(row, cf, acted)
                 bad += _repeats(self.schema, row, cf, excluded)
                 if pred_cf == target and not bad:
                     return self._answer(out, base, x_true, s_cf, cf, solve_time, t_start,
-                                        attempt)
+                                        attempt, acted)
             margin *= 1000.0
         base.pop("stats", None)
         return RecourseResult(
@@ -288,6 +311,24 @@ class RecourseEngine:
                                final=final)
 
     # ------------------------------------------------------------- internals
+    def _decode(self, out: dict[str, Any], deep: bool) -> tuple[np.ndarray, list[str]]:
+        """Counterfactual search vector and the names of the acted-on causal nodes."""
+        if self._cspec is None:
+            return decode(out["problem"], out["values"], deep=deep), []
+        s_cf, acted = causal_point(out["problem"], self.spec, self._cspec, out["causal"],
+                                   out["values"], deep=deep)
+        return s_cf, [self.schema.names[j] for j in self._cspec.nodes[acted]]
+
+    def _violations(self, row: dict[str, Any], cf: dict[str, Any], acted: list[str]) -> list[str]:
+        """Action rules on actions (and independent features); equations and bounds on
+        consequences."""
+        if self.causal is None:
+            return action_violations(self.schema, row, cf)
+        consequences = set(self.causal.order) - set(acted)
+        as_acted = {n: (row[n] if n in consequences else v) for n, v in cf.items()}
+        return (action_violations(self.schema, row, as_acted)
+                + self.causal.violations(self.schema, row, cf, acted))
+
     def _exclusions(self, exclude: Iterable[Iterable[str]]) -> list[tuple[int, ...]]:
         """Feature-index tuples of the excluded change sets (validated)."""
         out: list[tuple[int, ...]] = []
@@ -372,6 +413,7 @@ class RecourseEngine:
                       ties: float, ref: np.ndarray | None,
                       goal: float | None = None,
                       excluded: list[tuple[int, ...]] | None = None,
+                      spec: Any = None, start: bool = True,
                       ) -> tuple[Any, np.ndarray | None]:
         """ReLU networks: a first solution from the forward pass, then the network
         re-bounded over what the applicant can reach for at most its cost
@@ -379,17 +421,20 @@ class RecourseEngine:
 
         With excluded change sets there is no first solution (the forward-pass one may
         repeat an excluded set, and its cost would then be no valid budget): the network
-        is bounded over the whole action set."""
+        is bounded over the whole action set. Nor with a causal model (``spec`` is then
+        the neutral spec, in which consequences move freely): a budget in independent
+        costs bounds no consequence."""
+        spec = self.spec if spec is None else spec
         enc = self.encoding if goal is None else self.encoding.with_threshold(goal)
-        s_inc = (None if excluded else
-                 relu_incumbent(enc, self.spec, x0, t_idx, margin, ties, norm, ref))
+        s_inc = (relu_incumbent(enc, spec, x0, t_idx, margin, ties, norm, ref)
+                 if start and not excluded else None)
         budget = np.inf
         if s_inc is not None and norm == "l1":
             budget = float(point_costs(self.spec, x0, s_inc)[0].sum())
-        tight = tighten_relu(enc, self.spec, x0, method=self.bounds, budget=budget)
+        tight = tighten_relu(enc, spec, x0, method=self.bounds, budget=budget)
         if goal is not None:
             tight = tight.with_threshold(goal)
-        prob = build_problem(tight, self.spec, x0, t_idx, norm=norm, margin=margin,
+        prob = build_problem(tight, spec, x0, t_idx, norm=norm, margin=margin,
                              tie_margin=ties, indicators=bool(excluded))
         if excluded:
             prob = exclude_change_sets(prob, excluded)
@@ -414,6 +459,8 @@ class RecourseEngine:
                deadline: float, use_incumbent: bool,
                goal: float | None = None,
                excluded: list[tuple[int, ...]] | None = None) -> dict[str, Any]:
+        causal_vars = None
+        spec = self.spec if self._cspec is None else self._nspec
         phase_norm = "l1" if norm == "l1" else "l0"
         ref = self._ref[self._ref_pred == t_idx] if self._ref is not None else None
         if goal is not None:
@@ -422,16 +469,28 @@ class RecourseEngine:
         if self.encoding.network is not None:
             prob, inc = self._relu_problem(x0, t_idx, norm, margin, ties,
                                            self._ref if use_incumbent else None, goal,
-                                           excluded)
+                                           excluded, spec, start=self._cspec is None)
         else:
             enc = self.encoding if goal is None else self.encoding.with_threshold(goal)
-            prob = build_problem(enc, self.spec, x0, t_idx, norm=norm, margin=margin,
+            prob = build_problem(enc, spec, x0, t_idx, norm=norm, margin=margin,
                                  tie_margin=ties, indicators=bool(excluded))
             if excluded:
                 prob = exclude_change_sets(prob, excluded)
-        if use_incumbent and self.encoding.network is None:
+        if self._cspec is not None:
+            prob, causal_vars = add_causal(prob, self.spec, self._cspec)
+        if use_incumbent and causal_vars is None and self.encoding.network is None:
             inc = lp_rounding(prob, phase_norm, find_incumbent(prob, norm, ref))
+        elif (use_incumbent and not excluded and causal_vars is not None
+              and self.encoding.network is None and goal is None):
+            # the heuristics know no equations: start from an independent-feature point
+            # turned into an intervention (solvers.causal.causal_incumbent); not with
+            # excluded change sets, which its consequences could complete
+            plain = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm,
+                                  margin=margin, tie_margin=ties)
+            start = lp_rounding(plain, phase_norm, find_incumbent(plain, norm, ref))
+            inc = causal_incumbent(prob, self._cspec, causal_vars, plain, start, phase_norm)
         out = solve_phase(prob, phase_norm, inc, deadline)
+        out["causal"] = causal_vars
         if norm != "l0_l1" or out["values"] is None:
             return out
         k_star = float(prob.l0 @ out["values"] + prob.l0_0)
@@ -439,7 +498,8 @@ class RecourseEngine:
         tol = 1e-7 * max(1.0, k_star)
         prob2 = prob.with_rows(row, np.array([-np.inf]), np.array([k_star - prob.l0_0 + tol]))
         inc2 = out["values"]
-        alt = find_incumbent(prob, "l1", ref, l0_cap=k_star + tol) if use_incumbent else None
+        alt = (find_incumbent(prob, "l1", ref, l0_cap=k_star + tol)
+               if use_incumbent and causal_vars is None else None)
         if alt is not None and prob.l1 @ alt < prob.l1 @ inc2:
             inc2 = alt
         out2 = solve_phase(prob2, "l1", inc2, deadline)
@@ -447,14 +507,26 @@ class RecourseEngine:
         if out["status"] is not Status.OPTIMAL and out2["status"] is Status.OPTIMAL:
             out2["status"] = Status.FEASIBLE
         out2["l0_bound"] = out["bound"]
+        out2["causal"] = causal_vars
         return out2
 
     def _answer(self, out: dict[str, Any], base: dict[str, Any], x0: np.ndarray,
                 s_cf: np.ndarray, cf: dict[str, Any], solve_time: float, t_start: float,
-                attempt: int) -> RecourseResult:
-        l1, l0 = point_costs(self.spec, x0, s_cf)
+                attempt: int, acted: list[str] | None = None) -> RecourseResult:
         row = base["factual"]
         changes = [Change(n, row[n], cf[n]) for n in self.schema.names if not _same(row[n], cf[n])]
+        causal_parts: dict[str, Any] = {}
+        if self._cspec is not None:
+            acted = acted or []
+            mask = np.isin(np.array(self.schema.names)[self._cspec.nodes], acted)
+            l1, l0 = causal_costs(self.spec, self._cspec, x0, s_cf, mask)
+            graph = set(self.causal.order) if self.causal is not None else set()
+            actions = [Change(n, row[n], cf[n]) for n in self.schema.names
+                       if n in acted or (n not in graph and not _same(row[n], cf[n]))]
+            consequences = [c for c in changes if c.feature in graph and c.feature not in acted]
+            causal_parts = dict(actions=actions, consequences=consequences)
+        else:
+            l1, l0 = point_costs(self.spec, x0, s_cf)
         norm = base["norm"]
         cost = float(l1.sum()) if norm == "l1" else float(l0.sum())
         optimal = out["status"] is Status.OPTIMAL
@@ -471,8 +543,13 @@ class RecourseEngine:
             f"({'gap ' + format(gap, '.3g') if gap is not None else 'no bound'}; solver: "
             f"{out.get('raw', '')})."
         )
+        if causal_parts:
+            summary = RecourseResult(status="", target=None, predicted=None, factual={},
+                                     **causal_parts).causal_summary()
+            message = f"{summary} {message}" if summary else message
         return RecourseResult(
             status="optimal" if optimal else "feasible", counterfactual=cf, changes=changes,
+            **causal_parts,
             cost=cost, l1_cost=float(l1.sum()), l0=float(l0.sum()), bound=bound, gap=gap,
             optimal=optimal, verified=True, solve_time=solve_time,
             total_time=time.perf_counter() - t_start, message=message,
@@ -577,13 +654,14 @@ def _check_columns(model: Any, schema: FeatureSchema) -> None:
         )
 
 
-_ENGINES: weakref.WeakKeyDictionary[Any, dict[tuple[int, int], RecourseEngine]] = (
+_ENGINES: weakref.WeakKeyDictionary[Any, dict[tuple[int, int, int], RecourseEngine]] = (
     weakref.WeakKeyDictionary())
 
 
 def find_recourse(model: Any, applicant: Any, schema: FeatureSchema, *, target: Any = None,
                   norm: str = "l1", backend: str = "highs", time_limit: float = 60.0,
-                  reference: Any = None, utility: Utility | None = None) -> RecourseResult:
+                  reference: Any = None, utility: Utility | None = None,
+                  causal: CausalModel | None = None) -> RecourseResult:
     """Minimal verified recourse for one applicant (see :meth:`RecourseEngine.explain`).
 
     The model's encoding is cached per (model, schema, reference) so calls in a loop
@@ -594,14 +672,17 @@ def find_recourse(model: Any, applicant: Any, schema: FeatureSchema, *, target: 
     >>> result = find_recourse(model, X_test.iloc[0], schema, norm="l1")  # doctest: +SKIP
     >>> result.status, result.changes                                      # doctest: +SKIP
     """
-    key = (id(schema), id(reference) if reference is not None else 0)
+    key = (id(schema), id(reference) if reference is not None else 0,
+           id(causal) if causal is not None else 0)
     try:
         cache = _ENGINES.setdefault(model, {})
     except TypeError:
         cache = {}
     engine = cache.get(key)
-    if engine is None or engine.schema is not schema or engine.backend != backend:
-        engine = RecourseEngine(model, schema, reference=reference, backend=backend)
+    if (engine is None or engine.schema is not schema or engine.backend != backend
+            or engine.causal is not causal):
+        engine = RecourseEngine(model, schema, reference=reference, backend=backend,
+                                causal=causal)
         cache[key] = engine
     return engine.explain(applicant, target=target, norm=norm, time_limit=time_limit,
                           utility=utility)

@@ -71,6 +71,11 @@ class RecourseResult:
         L1 cost contribution of every changed feature.
     stats : dict
         Problem size and reductions (variables, rows, binaries, fixed thresholds, ...).
+    actions, consequences : list of Change
+        With a causal model only: the changes the person makes (an action may keep a
+        value, ``before == after``, to stop it following its causes) and those that follow
+        from them through the structural equations. ``changes`` lists every changed
+        feature either way.
     """
 
     status: str
@@ -93,6 +98,8 @@ class RecourseResult:
     message: str = ""
     feature_costs: dict[str, float] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
+    actions: list[Change] = field(default_factory=list)
+    consequences: list[Change] = field(default_factory=list)
 
     @property
     def has_recourse(self) -> bool:
@@ -130,7 +137,26 @@ class RecourseResult:
             "total_time": self.total_time,
             "message": self.message,
             "stats": dict(self.stats),
+            "actions": [c._asdict() for c in self.actions],
+            "consequences": [c._asdict() for c in self.consequences],
         }
+
+    def causal_summary(self) -> str:
+        """One sentence: "If you do A and B, then C will follow." (empty without consequences)."""
+        if not self.actions:
+            return ""
+
+        def say(c: Change) -> str:
+            if c.before == c.after:
+                return f"keep {c.feature} at {_num(c.after)}"
+            return f"change {c.feature} from {_num(c.before)} to {_num(c.after)}"
+
+        if not self.consequences:
+            return ""
+        acts = _join([say(c) for c in self.actions])
+        cons = _join([f"{c.feature} will move from {_num(c.before)} to {_num(c.after)}"
+                      for c in self.consequences])
+        return f"If you {acts}, then {cons} as a consequence."
 
     def __str__(self) -> str:
         head = f"RecourseResult(status={self.status!r}, target={self.target!r}"
@@ -196,3 +222,13 @@ class RecourseOptions:
     def change_sets(self) -> list[frozenset[str]]:
         """The set of changed features of every option."""
         return [frozenset(c.feature for c in r.changes) for r in self.options]
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def _join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
