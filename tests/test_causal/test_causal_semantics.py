@@ -112,9 +112,10 @@ def german():
     return X_tr, X_te, schema, example_causal_model("german")
 
 
-@pytest.mark.parametrize("kind", ["logreg", "rf"])
+@pytest.mark.parametrize("kind", ["logreg", "rf", "mlp", "gb100"])
 def test_pipeline_models_on_the_german_graph(german, kind):
-    """One-hot pipeline + forest or logistic regression: every answer verified, every
+    """One-hot pipeline + forest, logistic regression, ReLU network or gradient boosting:
+    every answer verified, every
     consequence equal to the example model's own propagation of the actions, and the
     causal L1 never above the independent L1 (holds are free, so the independent answer
     is always an intervention of the same cost)."""
@@ -131,8 +132,21 @@ def test_pipeline_models_on_the_german_graph(german, kind):
                                    groups)], remainder="passthrough")
         model = Pipeline([("prep", prep), ("model", RandomForestClassifier(
             n_estimators=15, max_depth=4, random_state=0))]).fit(X_tr, y)
+    elif kind == "mlp":  # a small ReLU network: causal problems bound it over the whole
+        # action set (no forward-pass budget), so a 32x32 network is slow here
+        from sklearn.compose import ColumnTransformer
+        from sklearn.neural_network import MLPClassifier
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+        groups = [f.name for f in schema if f.is_group]
+        nums = [f.name for f in schema if not f.is_group]
+        prep = ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore",
+                                   categories=[list(schema[g].categories) for g in groups]),
+                                   groups), ("num", StandardScaler(), nums)])
+        model = Pipeline([("prep", prep), ("model", MLPClassifier(
+            hidden_layer_sizes=(6,), max_iter=3000, random_state=0))]).fit(X_tr, y)
     else:
-        model = make_model("logreg", X_tr, y, schema=schema)
+        model = make_model(kind, X_tr, y, schema=schema)
     plain = RecourseEngine(model, schema, reference=X_tr)
     eng = RecourseEngine(model, schema, reference=X_tr, causal=cm)
     denied = X_te[model.predict(X_te) == "bad"].head(6)
