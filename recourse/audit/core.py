@@ -39,6 +39,8 @@ from recourse.verify import model_predict
 __all__ = ["AuditResult", "audit", "default_n_jobs", "default_start_method"]
 
 SELECT = ("denied", "all")
+#: Most distinct values a numeric protected attribute may have (else: bin it first).
+MAX_GROUPS = 20
 #: Progress callback: ``progress(done, total)`` in applicants, after each committed chunk.
 Progress = Callable[[int, int], None]
 
@@ -143,6 +145,13 @@ def _check_data(data: pd.DataFrame, schema: FeatureSchema, id_column: str | None
         raise InputValidationError(
             f"The protected attribute {protected!r} is not a column of the data; columns: "
             f"{cap_list(columns)}.")
+    if protected is not None:
+        values = data[protected]
+        if pd.api.types.is_numeric_dtype(values.dtype) and values.nunique() > MAX_GROUPS:
+            raise InputValidationError(
+                f"The protected attribute {protected!r} is numeric with "
+                f"{values.nunique()} distinct values; bin it into at most {MAX_GROUPS} "
+                "groups first (e.g. pandas.cut into a new column) and pass that column.")
     if id_column is None:
         ids = pd.Series(data.index, index=data.index)
         where = "the data's index"

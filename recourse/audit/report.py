@@ -114,7 +114,7 @@ def _plots(frame: pd.DataFrame, summary: dict[str, Any],
                 for name, part in keyed.groupby("_g", sort=True)]
         if data:
             fig, ax = plt.subplots(figsize=(7, 0.4 * len(data) + 1.2))
-            ax.boxplot([d for _, d in data], vert=False)
+            ax.boxplot([d for _, d in data], orientation="horizontal")
             ax.set_yticks(range(1, len(data) + 1), [n for n, _ in data])
             ax.set_xlabel(f"cost ({summary['norm']})")
             ax.set_title(f"Cost of recourse by {g['attribute']}")
