@@ -30,8 +30,15 @@ import pyarrow as pa
 from encoders.errors import InputValidationError, cap_list
 from recourse.audit.rows import arrow_schema
 from recourse.audit.store import FORMAT, AuditStore
-from recourse.audit.workers import Chunk, EngineSpec, Record, remember_engine, run_dask, \
-    run_local, run_serial
+from recourse.audit.workers import (
+    Chunk,
+    EngineSpec,
+    Record,
+    remember_engine,
+    run_dask,
+    run_local,
+    run_serial,
+)
 from recourse.explain import NORMS, RecourseEngine
 from recourse.schema import FeatureSchema
 from recourse.verify import model_predict

@@ -35,7 +35,7 @@ OWN_FILES = ("manifest.json", "parts", "results.parquet", "summary.json", "summa
              "report.html", "no_recourse.csv")
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Write ``path`` through a temporary file in its directory, then rename it into place."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
