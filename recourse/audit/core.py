@@ -340,6 +340,39 @@ def audit(
         Empty data, missing feature columns, bad or duplicated ids, an unknown target or
         norm, an output directory holding a different audit (without ``overwrite``).
     """
+    params = dict(locals())  # every parameter, passed on unchanged
+    if client is not None and scheduler is not None:
+        raise InputValidationError("Give either client= or scheduler=, not both.")
+    if scheduler is None:
+        return _audit(**params)
+    own = _dask_client(scheduler)
+    try:
+        return _audit(**dict(params, client=own, scheduler=None))
+    finally:
+        own.close()
+
+
+def _dask_client(address: str) -> Any:
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputValidationError(
+            "Running on Dask needs dask.distributed: pip install 'recourse-engine[dask]'."
+        ) from None
+    try:
+        return Client(address, timeout="30s")
+    except OSError as exc:
+        raise InputValidationError(
+            f"Could not connect to the Dask scheduler at {address!r} ({exc}); check the "
+            "address (tcp://host:port) and that the scheduler is running.") from exc
+
+
+def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, norm: str,
+           time_limit: float, reference: Any, causal: Any, select: str,
+           id_column: str | None, protected: str | None, n_jobs: int | None, client: Any,
+           scheduler: str | None, chunk_size: int | None, reuse: bool, overwrite: bool,
+           report: bool, trust_pickle: bool, start_method: str | None,
+           progress: Progress | None) -> AuditResult:
     t_start = time.perf_counter()
     if norm not in NORMS:
         raise InputValidationError(f"norm must be one of {NORMS}, got {norm!r}.")
@@ -347,8 +380,6 @@ def audit(
         raise InputValidationError(f"select must be one of {SELECT}, got {select!r}.")
     if not (isinstance(time_limit, (int, float)) and time_limit > 0):
         raise InputValidationError(f"time_limit must be a positive number, got {time_limit!r}.")
-    if client is not None and scheduler is not None:
-        raise InputValidationError("Give either client= or scheduler=, not both.")
     n_jobs = default_n_jobs() if n_jobs is None else int(n_jobs)
     if n_jobs < 1:
         raise InputValidationError(f"n_jobs must be at least 1, got {n_jobs}.")
@@ -382,7 +413,8 @@ def audit(
                 f"{len(records)} of {len(data)} applicants")
     store = AuditStore(out)
     previous = store.prepare(identity_hash, describe, overwrite)
-    workers = n_jobs if client is None and scheduler is None else 2
+    workers = n_jobs if client is None else max(
+        1, len(client.scheduler_info().get("workers", {})))
     size = int(previous["chunk_size"]) if previous else int(
         chunk_size or max(1, min(50, math.ceil(len(records) / (8 * workers)))))
     schema_arrow = arrow_schema(id_type)
@@ -414,8 +446,7 @@ def audit(
                       engine_kwargs=engine_kwargs)
     t_solve = time.perf_counter()
     by_index = {c.index: c for c in chunks}
-    for index, rows in _execute(spec, engine, pending, n_jobs, client, scheduler,
-                                start_method):
+    for index, rows in _execute(spec, engine, pending, n_jobs, client, start_method):
         store.write_part(index, rows, schema_arrow)
         tables[index] = pa.Table.from_pylist(rows, schema=schema_arrow)
         done += len(by_index[index].records)
@@ -439,7 +470,7 @@ def audit(
     n_solved = total - n_resumed
     manifest.update(complete=True, last_run={
         "solved": n_solved, "resumed": n_resumed, "solve_seconds": round(solve_elapsed, 3),
-        "workers": "dask" if client is not None or scheduler is not None else n_jobs,
+        "workers": f"dask ({workers})" if client is not None else n_jobs,
         "reuse": reuse})
     store.write_manifest(manifest)
     return AuditResult(out=store.out, results=frame, summary=summary, n_rows=len(data),
@@ -449,24 +480,12 @@ def audit(
 
 
 def _execute(spec: EngineSpec, engine: RecourseEngine, pending: list[Chunk], n_jobs: int,
-             client: Any, scheduler: str | None, start_method: str | None) -> Any:
+             client: Any, start_method: str | None) -> Any:
     """The solved chunks, in completion order, from the chosen executor."""
     if not pending:
         return
-    if client is not None or scheduler is not None:
-        try:
-            from distributed import Client
-        except ImportError:
-            raise InputValidationError(
-                "Running on Dask needs dask.distributed: pip install 'recourse-engine[dask]'."
-            ) from None
-        own = client is None
-        dask_client = Client(scheduler) if own else client
-        try:
-            yield from run_dask(spec, pending, dask_client)
-        finally:
-            if own:
-                dask_client.close()
+    if client is not None:
+        yield from run_dask(spec, pending, client)
         return
     if n_jobs == 1 or len(pending) == 1:
         if spec.reuse:

@@ -58,8 +58,8 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _plots(frame: pd.DataFrame, summary: dict[str, Any],
-           groups: pd.Series | None) -> dict[str, str]:
+def _plots(frame: pd.DataFrame, summary: dict[str, Any], groups: pd.Series | None,
+           labels: dict[str, str]) -> dict[str, str]:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -93,7 +93,8 @@ def _plots(frame: pd.DataFrame, summary: dict[str, Any],
     if summary["top_features"]:
         top = summary["top_features"][::-1]
         fig, ax = plt.subplots(figsize=(7, 0.35 * len(top) + 1))
-        ax.barh([t["feature"] for t in top], [t["count"] for t in top], color="#c44e52")
+        ax.barh([labels.get(t["feature"], t["feature"]) for t in top],
+                [t["count"] for t in top], color="#c44e52")
         ax.set_xlabel("applicants whose recourse changes it")
         ax.set_title("Most frequently required changes")
         plots["features"] = _png(fig)
@@ -106,7 +107,7 @@ def _plots(frame: pd.DataFrame, summary: dict[str, Any],
                     color="#4c72b0")
             ax.set_xlim(0, 100)
             ax.set_xlabel("recourse rate (%)")
-            ax.set_title(f"Recourse rate by {g['attribute']}")
+            ax.set_title(f"Recourse rate by {labels.get(g['attribute'], g['attribute'])}")
             plots["group_rate"] = _png(fig)
         keyed = answered.assign(_g=groups.astype(str).to_numpy()[
             frame["status"].isin(HAS_RECOURSE).to_numpy()])
@@ -117,7 +118,7 @@ def _plots(frame: pd.DataFrame, summary: dict[str, Any],
             ax.boxplot([d for _, d in data], orientation="horizontal")
             ax.set_yticks(range(1, len(data) + 1), [n for n, _ in data])
             ax.set_xlabel(f"cost ({summary['norm']})")
-            ax.set_title(f"Cost of recourse by {g['attribute']}")
+            ax.set_title(f"Cost of recourse by {labels.get(g['attribute'], g['attribute'])}")
             plots["group_cost"] = _png(fig)
     return plots
 
@@ -162,7 +163,8 @@ def write_outputs(out: Path, frame: pd.DataFrame, schema: FeatureSchema, *,
         path = out / "summary.md"
         atomic_write(path, lambda p: p.write_text(md, encoding="utf-8"))
         files["summary_md"] = path
-        html = render_html(summary, schema, _plots(frame, summary, groups))
+        labels = {f.name: f.display for f in schema}
+        html = render_html(summary, schema, _plots(frame, summary, groups, labels))
         path = out / "report.html"
         atomic_write(path, lambda p: p.write_text(html, encoding="utf-8"))
         files["report"] = path
