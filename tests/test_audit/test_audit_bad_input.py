@@ -126,3 +126,11 @@ def test_select_all_reports_approved_applicants_too(run, applicants, forest):
     assert (res.results["status"] == "already_target").sum() == approved
     done = res.results[res.results["status"] == "already_target"]
     assert (done["cost"] == 0).all() and done["verified"].all() and (done["n_changes"] == 0).all()
+
+
+def test_no_denied_applicant_gives_an_empty_audit_not_an_error(run, applicants, forest):
+    approved = applicants[forest.predict(applicants) == "good"]
+    res = run(approved)
+    assert len(res.results) == 0 and res.n_rows == len(approved)
+    assert res.summary["overall"]["recourse_rate"] is None
+    assert "applicants audited: **0**" in res.files["summary_md"].read_text()
