@@ -246,6 +246,115 @@ def causal_graph_command(
         console.print(f"Wrote the {escape(dataset)} causal model to {escape(str(out))}")
 
 
+# ----------------------------------------------------------------------- audit
+@app.command("audit")
+def audit_command(
+    model: Annotated[Path, typer.Option(
+        "--model", "-m", help="Fitted model: a .skops file, or a trusted .pkl/.joblib.")],
+    data: Annotated[Path, typer.Option(
+        "--data", "-d", help="Applicants: CSV or Parquet, one row per applicant.")],
+    schema: Annotated[Path, typer.Option(
+        "--schema", "-s", help="Feature schema YAML (FeatureSchema.to_yaml).")],
+    out: Annotated[Path, typer.Option(
+        "--out", "-o", help="Output directory (a rerun with the same inputs resumes).")],
+    target: Annotated[str, typer.Option(help="Class applicants should reach, e.g. 'good'.")],
+    norm: Annotated[str, typer.Option(help="Cost: l1, l0 or l0_l1.")] = "l1",
+    time_limit: Annotated[float, typer.Option(help="Seconds per applicant.")] = 60.0,
+    reference: Annotated[Path | None, typer.Option(
+        help="Training rows (CSV/Parquet): faster first solutions, same answers.")] = None,
+    causal: Annotated[str | None, typer.Option(
+        help="Causal model: a YAML file (recourse causal-graph) or a bundled example "
+        "(german, credit_data); recourse as interventions.")] = None,
+    select: Annotated[str, typer.Option(
+        help="denied: applicants the model does not give the target; all: every row.")]
+    = "denied",
+    id_column: Annotated[str | None, typer.Option(
+        help="Column with unique applicant ids (default: the row number).")] = None,
+    protected: Annotated[str | None, typer.Option(
+        help="Column whose groups the summary compares, e.g. foreign_worker.")] = None,
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", "-j", help="Local worker processes (default: all cores).")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Dask scheduler address, e.g. tcp://host:8786 (instead of local workers).")]
+    = None,
+    chunk_size: Annotated[int | None, typer.Option(
+        help="Applicants per committed chunk.")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace a different audit in --out.")] = False,
+    trust_pickle: Annotated[bool, typer.Option(
+        "--trust-pickle", help="Load a pickle model (runs code from the file: only if "
+        "you trust it).")] = False,
+) -> None:
+    """Audit a model: recourse for every denied applicant, a table, a summary, a report."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from recourse.audit import audit
+
+    try:
+        causal_model = _load_causal(causal) if causal is not None else None
+    except RecourseError as exc:
+        _fail(str(exc))
+    bar = Progress(TextColumn("Auditing"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                   TimeRemainingColumn(), console=err_console, transient=False,
+                   auto_refresh=False)  # no refresh thread: local workers can fork
+    state: dict[str, Any] = {}
+
+    def progress(done: int, total: int) -> None:
+        if "task" not in state:
+            state["task"] = bar.add_task("audit", total=total, completed=done, rate="")
+            state["start"] = done
+            bar.start()
+        task = state["task"]
+        bar.update(task, completed=done)
+        speed = bar.tasks[task].speed
+        bar.update(task, rate=f"{speed:.1f} applicants/s" if speed else "")
+        bar.refresh()
+
+    try:
+        result = audit(model, data, schema, out, target=target, norm=norm,
+                       time_limit=time_limit, reference=reference, select=select,
+                       causal=causal_model,
+                       id_column=id_column, protected=protected, n_jobs=jobs,
+                       scheduler=scheduler, chunk_size=chunk_size, overwrite=overwrite,
+                       trust_pickle=trust_pickle, progress=progress)
+    except (RecourseError, OSError) as exc:
+        bar.stop()
+        _fail(str(exc))
+    bar.stop()
+    o = result.summary["overall"]
+    table = Table(title="Audit", title_justify="left", show_header=False)
+    table.add_column(style="dim")
+    table.add_column()
+    rows = [
+        ("applicants audited", f"{result.n_audited:,} of {result.n_rows:,} rows"),
+        ("resumed / solved now", f"{result.n_resumed:,} / {result.n_solved:,}"
+         + (f" ({result.rate:.1f} applicants/s)" if result.n_solved else "")),
+        ("recourse rate", "–" if o["recourse_rate"] is None  # noqa: RUF001
+         else f"{100 * o['recourse_rate']:.1f} %"),
+        ("no recourse (proven)", f"{o['n_no_recourse']:,}"),
+        ("unresolved / invalid input", f"{o['n_unresolved']:,} / {o['n'] - o['n_valid']:,}"),
+        ("median cost", _fmt_opt(o["median_cost"])),
+    ]
+    groups = result.summary.get("groups")
+    if groups and groups.get("recourse_rate_gap") is not None:
+        rows.append((f"recourse-rate gap by {groups['attribute']}",
+                     f"{100 * groups['recourse_rate_gap']:.1f} points"))
+    for key, value in rows:
+        table.add_row(key, escape(value))
+    console.print(table)
+    for name, path in result.files.items():
+        console.print(f"{name}: {escape(str(path))}", highlight=False)
+    raise typer.Exit(EXIT_OK)
+
+
 # ---------------------------------------------------------------------- schema
 @app.command("schema")
 def schema_command(

@@ -70,6 +70,14 @@ def _changes(raw: Any, schema: FeatureSchema, ident: Any) -> list[Change]:
     return out
 
 
+def _consequences(raw: Any, changes: list[Change]) -> list[Change]:
+    """The changes an audit row marks ``role: consequence`` (causal recourse)."""
+    if isinstance(raw, str):
+        raw = json.loads(raw)
+    roles = [c.get("role") if isinstance(c, dict) else None for c in list(raw or [])]
+    return [c for c, r in zip(changes, roles) if r == "consequence"]
+
+
 def _opt_float(v: Any) -> float | None:
     try:
         return None if v is None or v != v else float(v)
@@ -109,7 +117,8 @@ def read_audit(path: str | Path, schema: FeatureSchema) -> Iterator[tuple[str, R
         res = RecourseResult(
             status=status, target=row.get("target", "the target class"),
             predicted=row.get("predicted", "another class"), factual=factual,
-            changes=changes, cost=_opt_float(row.get("cost")),
+            changes=changes, consequences=_consequences(row.get("changes"), changes),
+            cost=_opt_float(row.get("cost")),
             l1_cost=_opt_float(row.get("l1_cost")), l0=_opt_float(row.get("l0")),
             bound=_opt_float(row.get("bound")), gap=_opt_float(row.get("gap")),
             optimal=bool(row.get("optimal", False)), verified=bool(row.get("verified", False)),

@@ -93,11 +93,16 @@ def feature_change_cost(f: Feature | None, before: Any, after: Any) -> float:
 
 def _option(i: int, res: RecourseResult, schema: FeatureSchema,
             consequences: Sequence[Any]) -> dict[str, Any]:
+    # causal recourse: the result's own consequences, unless given explicitly; the
+    # changes to ask for are then the actions only
+    following = {c.feature for c in res.consequences}
+    consequences = list(consequences) or list(res.consequences)
+    acts = [c for c in res.changes if c.feature not in following]
     costs = [res.feature_costs.get(c.feature, feature_change_cost(
-        feature_of(schema, c.feature), c.before, c.after)) for c in res.changes]
+        feature_of(schema, c.feature), c.before, c.after)) for c in acts]
     total = sum(costs)
     changes = []
-    for c, cost in zip(res.changes, costs):
+    for c, cost in zip(acts, costs):
         f = feature_of(schema, c.feature)
         if f is not None and f.immutable:
             raise InputValidationError(

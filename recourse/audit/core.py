@@ -1,0 +1,527 @@
+"""Batch audit: recourse for every applicant a model denies, resumable, local or on Dask.
+
+:func:`audit` is the entry point. It checks the inputs up front (missing columns, an empty
+data set, an unknown target), validates every row (a row with NaN or an unknown category
+becomes an ``invalid_input`` row, never a crash), asks the model's own ``predict`` which
+applicants it denies, splits them into fixed chunks and solves the chunks with one
+:class:`~recourse.explain.RecourseEngine` per worker (the model is encoded once per
+worker). Each finished chunk is committed to ``OUT/parts/`` at once; a rerun with the
+same inputs and output directory skips the committed chunks. At the end every chunk is
+assembled into ``OUT/results.parquet`` (exactly one row per applicant, checked), and the
+summary and the HTML report are written beside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from encoders.errors import InputValidationError, cap_list
+from recourse.audit.rows import arrow_schema
+from recourse.audit.store import FORMAT, AuditStore
+from recourse.audit.workers import (
+    Chunk,
+    EngineSpec,
+    Record,
+    remember_engine,
+    run_dask,
+    run_local,
+    run_serial,
+)
+from recourse.explain import NORMS, RecourseEngine
+from recourse.schema import FeatureSchema
+from recourse.verify import model_predict
+
+__all__ = ["AuditResult", "audit", "default_n_jobs", "default_start_method"]
+
+SELECT = ("denied", "all")
+#: Most distinct values a numeric protected attribute may have (else: bin it first).
+MAX_GROUPS = 20
+#: Progress callback: ``progress(done, total)`` in applicants, after each committed chunk.
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """What an audit produced.
+
+    Attributes
+    ----------
+    out : Path
+        The output directory.
+    results : DataFrame
+        One row per audited applicant (the content of ``results.parquet``).
+    summary : dict
+        The figures of ``summary.json`` (see :func:`recourse.audit.summarize`).
+    n_rows : int
+        Rows in the input data.
+    n_audited : int
+        Applicants audited: the denied ones (or all rows with ``select="all"``), plus every
+        row with invalid input (whose prediction is unknown).
+    n_resumed : int
+        Applicants whose answers were already committed by an earlier run.
+    n_solved : int
+        Applicants answered in this run.
+    elapsed : float
+        Seconds of this run, from the first check to the written report.
+    solve_elapsed : float
+        Seconds spent solving this run's chunks (workers' start included).
+    files : dict
+        Paths of the written files by name.
+    """
+
+    out: Path
+    results: pd.DataFrame
+    summary: dict[str, Any]
+    n_rows: int
+    n_audited: int
+    n_resumed: int
+    n_solved: int
+    elapsed: float
+    solve_elapsed: float
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        """Applicants answered per second of solving in this run (0 when none)."""
+        return self.n_solved / self.solve_elapsed if self.n_solved and self.solve_elapsed else 0.0
+
+
+def default_n_jobs() -> int:
+    """The number of cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover (not Linux)
+        return max(1, os.cpu_count() or 1)
+
+
+# ------------------------------------------------------------------- inputs
+def _load_inputs(model: Any, data: Any, schema: Any, reference: Any,
+                 trust_pickle: bool) -> tuple[Any, str, pd.DataFrame, FeatureSchema, Any]:
+    import joblib
+
+    from recourse.io import load_model, load_schema, read_table
+
+    if isinstance(model, (str, Path)):
+        model_hash = "file:" + hashlib.sha256(Path(model).read_bytes()).hexdigest() \
+            if Path(model).is_file() else ""
+        model = load_model(model, trust_pickle=trust_pickle)
+    else:
+        model_hash = "object:" + joblib.hash(model)
+    if isinstance(schema, (str, Path)):
+        schema = load_schema(schema)
+    if not isinstance(schema, FeatureSchema):
+        raise InputValidationError(
+            f"schema must be a FeatureSchema or the path of a schema YAML file, got "
+            f"{type(schema).__name__}.")
+    if isinstance(data, (str, Path)):
+        data = read_table(data)
+    if not isinstance(data, pd.DataFrame):
+        raise InputValidationError(
+            f"data must be a DataFrame or the path of a CSV/Parquet file, got "
+            f"{type(data).__name__}.")
+    if isinstance(reference, (str, Path)):
+        reference = read_table(reference)
+    return model, model_hash, data, schema, reference
+
+
+def _check_data(data: pd.DataFrame, schema: FeatureSchema, id_column: str | None,
+                protected: str | None) -> pd.Series:
+    """Up-front checks; returns the applicants' ids."""
+    if len(data) == 0:
+        raise InputValidationError(
+            "The data set is empty: there is no applicant to audit. Check the file or filter.")
+    columns = [str(c) for c in data.columns]
+    missing = [n for n in schema.names if n not in columns]
+    if missing:
+        raise InputValidationError(
+            f"The data lacks {len(missing)} of the schema's feature columns: "
+            f"{cap_list(missing)}. Add them, or use the schema the model was trained with.")
+    if protected is not None and protected not in columns:
+        raise InputValidationError(
+            f"The protected attribute {protected!r} is not a column of the data; columns: "
+            f"{cap_list(columns)}.")
+    if protected is not None:
+        values = data[protected]
+        if pd.api.types.is_numeric_dtype(values.dtype) and values.nunique() > MAX_GROUPS:
+            raise InputValidationError(
+                f"The protected attribute {protected!r} is numeric with "
+                f"{values.nunique()} distinct values; bin it into at most {MAX_GROUPS} "
+                "groups first (e.g. pandas.cut into a new column) and pass that column.")
+    if id_column is None:
+        ids = pd.Series(data.index, index=data.index)
+        where = "the data's index"
+    else:
+        if id_column not in columns:
+            raise InputValidationError(
+                f"The id column {id_column!r} is not a column of the data; columns: "
+                f"{cap_list(columns)}.")
+        if id_column in schema.names:
+            raise InputValidationError(
+                f"The id column {id_column!r} is one of the model's features; choose a "
+                "column that only identifies the applicant.")
+        ids = data[id_column]
+        where = f"the id column {id_column!r}"
+    if ids.isna().any():
+        raise InputValidationError(
+            f"{where} has {int(ids.isna().sum())} missing ids; every applicant needs one.")
+    dup = ids[ids.duplicated()].unique().tolist()
+    if dup:
+        raise InputValidationError(
+            f"{where} has duplicated ids {cap_list(dup)}; every applicant needs a unique id.")
+    return ids
+
+
+def _id_values(ids: pd.Series) -> tuple[list[Any], pa.DataType]:
+    if pd.api.types.is_integer_dtype(ids.dtype):
+        return [int(v) for v in ids], pa.int64()
+    return [str(v) for v in ids], pa.string()
+
+
+def _resolve_target(engine: RecourseEngine, target: Any) -> Any:
+    if target is None:
+        raise InputValidationError(
+            f"Name the class applicants should reach with target=... (CLI: --target); the "
+            f"model's classes are {cap_list(engine.classes)}.")
+    for c in engine.classes:
+        if c == target or str(c) == str(target):
+            return c.item() if hasattr(c, "item") else c
+    raise InputValidationError(
+        f"Unknown target class {target!r}; the model's classes are {cap_list(engine.classes)}.")
+
+
+def _plan(data: pd.DataFrame, schema: FeatureSchema, model: Any, target: Any,
+          select: str, ids: list[Any]) -> list[Record]:
+    """Validate every row; keep the invalid ones and those the model does not give target."""
+    raw_rows = data[schema.names].to_dict(orient="records")
+    problems: list[str | None] = []
+    valid: list[dict[str, Any]] = []
+    for raw in raw_rows:
+        try:
+            valid.append(schema.validate_row(raw))
+            problems.append(None)
+        except InputValidationError as exc:
+            problems.append(str(exc))
+    keep = np.ones(len(raw_rows), dtype=bool)
+    if select == "denied" and valid:
+        pred = model_predict(model, schema, valid)
+        ok = np.flatnonzero([p is None for p in problems])
+        keep[ok] = np.array([str(p) != str(target) for p in pred])
+    plain = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
+             for r in raw_rows]
+    return [(i, ids[i], plain[i] if problems[i] is None else None, problems[i])
+            for i in range(len(raw_rows)) if keep[i]]
+
+
+def _frame_hash(frame: pd.DataFrame | None) -> str:
+    if frame is None:
+        return "none"
+    h = hashlib.sha256()
+    h.update(",".join(map(str, frame.columns)).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def _engine_kwargs(causal: Any) -> dict[str, Any]:
+    """Options passed on to every engine: the causal model, when there is one."""
+    if causal is None:
+        return {}
+    from recourse.causal import CausalModel
+
+    if isinstance(causal, (str, Path)):
+        return {"causal": CausalModel.from_yaml(Path(causal))}
+    if not isinstance(causal, CausalModel):
+        raise InputValidationError(
+            f"causal must be a recourse.CausalModel or the path of its YAML file, got "
+            f"{type(causal).__name__}.")
+    return {"causal": causal}
+
+
+def _chunks(records: list[Record], size: int) -> list[Chunk]:
+    return [Chunk(k, records[s:s + size]) for k, s in enumerate(range(0, len(records), size))]
+
+
+# -------------------------------------------------------------------- audit
+def audit(
+    model: Any,
+    data: Any,
+    schema: Any,
+    out: str | Path,
+    *,
+    target: Any,
+    norm: str = "l1",
+    time_limit: float = 60.0,
+    reference: Any = None,
+    causal: Any = None,
+    select: str = "denied",
+    id_column: str | None = None,
+    protected: str | None = None,
+    n_jobs: int | None = None,
+    client: Any = None,
+    scheduler: str | None = None,
+    chunk_size: int | None = None,
+    reuse: bool = True,
+    overwrite: bool = False,
+    report: bool = True,
+    trust_pickle: bool = False,
+    start_method: str | None = None,
+    progress: Progress | None = None,
+) -> AuditResult:
+    """Audit a model over a population: recourse for every applicant it denies.
+
+    Parameters
+    ----------
+    model : fitted estimator or Pipeline, or path of a ``.skops`` (or trusted pickle) file
+    data : DataFrame, or path of a CSV/Parquet file
+        One row per applicant with every schema feature (other columns are kept for
+        ``id_column`` and ``protected`` and otherwise ignored).
+    schema : FeatureSchema, or path of a schema YAML file
+    out : str or Path
+        Output directory: ``manifest.json``, ``parts/``, ``results.parquet``,
+        ``summary.json``, ``summary.md``, ``report.html``, ``no_recourse.csv``.
+    target : class label
+        The class applicants should reach (e.g. ``"good"``).
+    norm : {"l1", "l0", "l0_l1"}
+    time_limit : float
+        Seconds per applicant; an applicant that runs out is recorded with its status.
+    reference : DataFrame or path, optional
+        Known rows (e.g. the training data), as for :class:`~recourse.RecourseEngine`.
+    causal : CausalModel or path of its YAML, optional
+        Recourse as interventions on this causal model (see :mod:`recourse.causal`); the
+        changes column then says which changes are actions and which consequences.
+    select : {"denied", "all"}
+        Audit the applicants the model does not give ``target`` (default), or every row.
+    id_column : str, optional
+        Column with unique applicant ids; default the data's index.
+    protected : str, optional
+        Column (a feature or not) whose groups the summary compares.
+    n_jobs : int, optional
+        Local worker processes (default: every core this process may use); 1 solves in
+        this process.
+    client : dask.distributed.Client, optional
+        Run the chunks on this Dask cluster instead of local processes.
+    scheduler : str, optional
+        Address of a Dask scheduler (``tcp://host:port``); a client is opened and closed.
+    chunk_size : int, optional
+        Applicants per committed chunk (default: about eight chunks per worker, at most
+        50). A resumed audit keeps the chunk size it started with.
+    reuse : bool
+        One engine per worker for every applicant (default). False builds a fresh engine
+        per applicant (slower; for measuring what reuse saves).
+    overwrite : bool
+        Delete the results of a different audit in ``out`` instead of refusing.
+    report : bool
+        Write ``summary.md`` and ``report.html`` (``summary.json`` is always written).
+    trust_pickle : bool
+        Allow a pickle model file (it runs code when loaded).
+    start_method : str, optional
+        Multiprocessing start method of local workers (default: see
+        :func:`default_start_method`). With ``"forkserver"`` or ``"spawn"`` a script must
+        call :func:`audit` under ``if __name__ == "__main__":``.
+    progress : callable, optional
+        ``progress(done, total)`` in applicants, called at the start and after each
+        committed chunk.
+
+    Returns
+    -------
+    AuditResult
+
+    Raises
+    ------
+    InputValidationError
+        Empty data, missing feature columns, bad or duplicated ids, an unknown target or
+        norm, an output directory holding a different audit (without ``overwrite``).
+    """
+    params = dict(locals())  # every parameter, passed on unchanged
+    if client is not None and scheduler is not None:
+        raise InputValidationError("Give either client= or scheduler=, not both.")
+    if scheduler is None:
+        return _audit(**params)
+    own = _dask_client(scheduler)
+    try:
+        return _audit(**dict(params, client=own, scheduler=None))
+    finally:
+        own.close()
+
+
+def _dask_client(address: str) -> Any:
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputValidationError(
+            "Running on Dask needs dask.distributed: pip install 'recourse-engine[dask]'."
+        ) from None
+    try:
+        return Client(address, timeout="30s")
+    except OSError as exc:
+        raise InputValidationError(
+            f"Could not connect to the Dask scheduler at {address!r} ({exc}); check the "
+            "address (tcp://host:port) and that the scheduler is running.") from exc
+
+
+def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, norm: str,
+           time_limit: float, reference: Any, causal: Any, select: str,
+           id_column: str | None, protected: str | None, n_jobs: int | None, client: Any,
+           scheduler: str | None, chunk_size: int | None, reuse: bool, overwrite: bool,
+           report: bool, trust_pickle: bool, start_method: str | None,
+           progress: Progress | None) -> AuditResult:
+    t_start = time.perf_counter()
+    if norm not in NORMS:
+        raise InputValidationError(f"norm must be one of {NORMS}, got {norm!r}.")
+    if select not in SELECT:
+        raise InputValidationError(f"select must be one of {SELECT}, got {select!r}.")
+    if not (isinstance(time_limit, (int, float)) and time_limit > 0):
+        raise InputValidationError(f"time_limit must be a positive number, got {time_limit!r}.")
+    n_jobs = default_n_jobs() if n_jobs is None else int(n_jobs)
+    if n_jobs < 1:
+        raise InputValidationError(f"n_jobs must be at least 1, got {n_jobs}.")
+    if chunk_size is not None and int(chunk_size) < 1:
+        raise InputValidationError(f"chunk_size must be at least 1, got {chunk_size}.")
+
+    model, model_hash, data, schema, reference = _load_inputs(
+        model, data, schema, reference, trust_pickle)
+    ids_series = _check_data(data, schema, id_column, protected)
+    engine_kwargs = _engine_kwargs(causal)
+    engine = RecourseEngine(model, schema, reference=reference, **engine_kwargs)
+    target = _resolve_target(engine, target)
+    ids, id_type = _id_values(ids_series)
+    records = _plan(data, schema, model, target, select, ids)
+
+    import joblib
+
+    from recourse import __version__
+
+    identity = {
+        "model": model_hash,
+        "schema": hashlib.sha256(schema.to_yaml().encode()).hexdigest(),
+        "data": _frame_hash(data[schema.names].set_axis(pd.Index(ids), axis=0)),
+        "reference": _frame_hash(reference if isinstance(reference, pd.DataFrame) else None),
+        "causal": "none" if causal is None else joblib.hash(causal),
+        "target": str(target), "norm": norm, "time_limit": float(time_limit),
+        "select": select, "engine_version": __version__,
+    }
+    identity_hash = hashlib.sha256(repr(sorted(identity.items())).encode()).hexdigest()
+    describe = (f"target {target!r}, norm {norm}, time limit {time_limit:g} s, "
+                f"{len(records)} of {len(data)} applicants")
+    store = AuditStore(out)
+    previous = store.prepare(identity_hash, describe, overwrite)
+    workers = n_jobs if client is None else max(
+        1, len(client.scheduler_info().get("workers", {})))
+    size = int(previous["chunk_size"]) if previous else int(
+        chunk_size or max(1, min(50, math.ceil(len(records) / (8 * workers)))))
+    schema_arrow = arrow_schema(id_type)
+    chunks = _chunks(records, size)
+    manifest = {
+        "format": FORMAT, "identity": identity, "identity_hash": identity_hash,
+        "description": describe, "chunk_size": size, "n_chunks": len(chunks),
+        "n_rows": len(data), "n_audited": len(records), "id_type": str(id_type),
+        "complete": False,
+        "created": previous["created"] if previous else time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    store.write_manifest(manifest)
+
+    tables: dict[int, pa.Table] = {}
+    for c in chunks:
+        table = store.read_part(c.index, schema_arrow)
+        if table is not None and table.column("position").to_pylist() == [r[0] for r in
+                                                                          c.records]:
+            tables[c.index] = table
+    pending = [c for c in chunks if c.index not in tables]
+    n_resumed = sum(len(c.records) for c in chunks if c.index in tables)
+    total = len(records)
+    done = n_resumed
+    if progress is not None:
+        progress(done, total)
+
+    spec = EngineSpec(key=identity_hash, model=model, schema=schema, reference=reference,
+                      target=target, norm=norm, time_limit=float(time_limit), reuse=reuse,
+                      engine_kwargs=engine_kwargs)
+    t_solve = time.perf_counter()
+    by_index = {c.index: c for c in chunks}
+    for index, rows in _execute(spec, engine, pending, n_jobs, client, start_method):
+        store.write_part(index, rows, schema_arrow)
+        tables[index] = pa.Table.from_pylist(rows, schema=schema_arrow)
+        done += len(by_index[index].records)
+        if progress is not None:
+            progress(done, total)
+    solve_elapsed = time.perf_counter() - t_solve
+
+    results = _assemble(tables, chunks, schema_arrow, records)
+    store.write_results(results)
+    frame = results.to_pandas()
+
+    from recourse.audit.report import write_outputs
+
+    groups = None
+    if protected is not None:
+        groups = data[protected].iloc[frame["position"].to_numpy()].reset_index(drop=True)
+    summary, files = write_outputs(store.out, frame, schema, groups=groups,
+                                   protected=protected, n_rows=len(data), select=select,
+                                   report=report)
+    files = {"results": store.results_path, "manifest": store.manifest_path, **files}
+    n_solved = total - n_resumed
+    manifest.update(complete=True, last_run={
+        "solved": n_solved, "resumed": n_resumed, "solve_seconds": round(solve_elapsed, 3),
+        "workers": f"dask ({workers})" if client is not None else n_jobs,
+        "reuse": reuse})
+    store.write_manifest(manifest)
+    return AuditResult(out=store.out, results=frame, summary=summary, n_rows=len(data),
+                       n_audited=total, n_resumed=n_resumed, n_solved=n_solved,
+                       elapsed=time.perf_counter() - t_start, solve_elapsed=solve_elapsed,
+                       files=files)
+
+
+def _execute(spec: EngineSpec, engine: RecourseEngine, pending: list[Chunk], n_jobs: int,
+             client: Any, start_method: str | None) -> Any:
+    """The solved chunks, in completion order, from the chosen executor."""
+    if not pending:
+        return
+    if client is not None:
+        yield from run_dask(spec, pending, client)
+        return
+    if n_jobs == 1 or len(pending) == 1:
+        if spec.reuse:
+            remember_engine(spec, engine)
+        yield from run_serial(spec, pending)
+        return
+    method = start_method or default_start_method()
+    if method == "fork" and spec.reuse:
+        remember_engine(spec, engine)  # forked workers inherit the engine: no second build
+    yield from run_local(spec, pending, min(n_jobs, len(pending)), method)
+
+
+def default_start_method() -> str:
+    """``"fork"`` when this process runs a single thread and the platform forks (workers
+    start at once and inherit the built engine); otherwise ``"forkserver"`` or ``"spawn"``
+    (each worker imports the package and builds its engine, about a second or more)."""
+    import multiprocessing
+    import threading
+
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
+def _assemble(tables: dict[int, pa.Table], chunks: list[Chunk], schema: pa.Schema,
+              records: list[Record]) -> pa.Table:
+    """Every chunk in plan order; checks that each planned applicant has exactly one row."""
+    parts = [tables[c.index] for c in chunks]
+    table = pa.concat_tables(parts) if parts else schema.empty_table()
+    positions = table.column("position").to_pylist()
+    expected = [r[0] for r in records]
+    if positions != expected:
+        raise RuntimeError(
+            f"The assembled audit has {len(positions)} rows for {len(expected)} applicants "
+            "(or in another order); this is a bug worth reporting.")
+    return table

@@ -1,0 +1,177 @@
+"""The audit's output directory: a manifest, committed chunk files, the assembled table.
+
+Layout::
+
+    OUT/manifest.json          what this audit is (hashes of model, schema, data, options)
+    OUT/parts/part-00000.parquet ...   one committed file per finished chunk
+    OUT/results.parquet        every chunk, one row per applicant (written at the end)
+
+Every file is written to a temporary name in the same directory and renamed into place
+(``os.replace`` is atomic on POSIX), so a process killed at any moment leaves either a
+complete file or none; a rerun treats the chunks already on disk as done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from encoders.errors import InputValidationError
+
+__all__ = ["AuditStore", "FORMAT", "atomic_write"]
+
+#: Format tag written into every manifest.
+FORMAT = "recourse-audit/1"
+_PART = "part-{:05d}.parquet"
+#: Files and directories this module writes (the only ones ``overwrite`` removes).
+OWN_FILES = ("manifest.json", "parts", "results.parquet", "summary.json", "summary.md",
+             "report.html", "no_recourse.csv")
+
+
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    """Write ``path`` through a temporary file in its directory, then rename it into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    try:  # make the rename itself durable
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+
+
+class AuditStore:
+    """Reads and writes one audit's output directory.
+
+    Parameters
+    ----------
+    out : Path
+        The output directory (created when missing).
+    """
+
+    def __init__(self, out: str | Path) -> None:
+        self.out = Path(out)
+        self.parts = self.out / "parts"
+        self.manifest_path = self.out / "manifest.json"
+        self.results_path = self.out / "results.parquet"
+
+    # ------------------------------------------------------------ manifest
+    def read_manifest(self) -> dict[str, Any] | None:
+        """The manifest on disk, or None when there is none."""
+        if not self.manifest_path.exists():
+            return None
+        try:
+            data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputValidationError(
+                f"The output directory {str(self.out)!r} has an unreadable manifest.json "
+                f"({exc}); choose another directory or pass overwrite=True "
+                "(CLI: --overwrite) to start this audit afresh there."
+            ) from exc
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise InputValidationError(
+                f"{str(self.manifest_path)!r} is not a recourse audit manifest ({FORMAT}); "
+                "choose another directory or pass overwrite=True (CLI: --overwrite)."
+            )
+        return data
+
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        """Write the manifest atomically."""
+        text = json.dumps(manifest, indent=2, sort_keys=True, default=str)
+        atomic_write(self.manifest_path, lambda p: p.write_text(text, encoding="utf-8"))
+
+    def prepare(self, identity_hash: str, describe: str, overwrite: bool) -> dict[str, Any] | None:
+        """Make the directory ready for the audit ``identity_hash``.
+
+        Returns the existing manifest when the directory holds this same audit (resume),
+        None when it starts afresh.
+
+        Raises
+        ------
+        InputValidationError
+            The directory holds a different audit, or other files, and ``overwrite`` is
+            False.
+        """
+        if self.out.exists() and not self.out.is_dir():
+            raise InputValidationError(
+                f"The output path {str(self.out)!r} is a file; give a directory.")
+        self.out.mkdir(parents=True, exist_ok=True)
+        manifest = None if overwrite else self.read_manifest()
+        if manifest is not None and manifest.get("identity_hash") == identity_hash:
+            self.parts.mkdir(exist_ok=True)
+            self._drop_temporaries()
+            return manifest
+        if not overwrite:
+            if manifest is not None:
+                theirs = manifest.get("description", "another audit")
+                raise InputValidationError(
+                    f"The output directory {str(self.out)!r} holds a different audit "
+                    f"({theirs}); this one is {describe}. Choose another directory, or pass "
+                    "overwrite=True (CLI: --overwrite) to delete its results and start afresh."
+                )
+            if any(self.out.iterdir()):
+                raise InputValidationError(
+                    f"The output directory {str(self.out)!r} is not empty and holds no audit; "
+                    "choose an empty or new directory, or pass overwrite=True "
+                    "(CLI: --overwrite) to write the audit beside its files."
+                )
+        self.clear()
+        self.parts.mkdir(exist_ok=True)
+        return None
+
+    def clear(self) -> None:
+        """Remove every file this module writes (and nothing else)."""
+        for name in OWN_FILES:
+            p = self.out / name
+            if p.is_dir():
+                shutil.rmtree(p)
+            elif p.exists():
+                p.unlink()
+        for p in self.out.glob(".*.tmp"):
+            p.unlink()
+
+    def _drop_temporaries(self) -> None:
+        """Temporary files of a killed run are never committed: remove them."""
+        for folder in (self.out, self.parts):
+            for p in folder.glob(".*.tmp"):
+                p.unlink()
+
+    # --------------------------------------------------------------- chunks
+    def part_path(self, index: int) -> Path:
+        """The committed file of chunk ``index``."""
+        return self.parts / _PART.format(index)
+
+    def write_part(self, index: int, rows: list[dict[str, Any]], schema: pa.Schema) -> None:
+        """Commit one chunk's rows."""
+        table = pa.Table.from_pylist(rows, schema=schema)
+        atomic_write(self.part_path(index), lambda p: pq.write_table(table, p))
+
+    def read_part(self, index: int, schema: pa.Schema) -> pa.Table | None:
+        """A committed chunk, or None when it is not on disk or cannot be read."""
+        path = self.part_path(index)
+        if not path.exists():
+            return None
+        try:
+            return pq.read_table(path, schema=schema)
+        except Exception:  # unreadable: the caller re-solves the chunk
+            return None
+
+    def write_results(self, table: pa.Table) -> None:
+        """Write the assembled table (one row per applicant)."""
+        atomic_write(self.results_path, lambda p: pq.write_table(table, p))

@@ -1,0 +1,167 @@
+"""Solving chunks of applicants: one engine per worker process, reused for every applicant.
+
+A worker (the calling process, a local process pool, or a Dask worker) receives an
+:class:`EngineSpec` once and keeps the :class:`~recourse.explain.RecourseEngine` built from
+it in a process-wide cache keyed by the audit's identity, so the model is encoded once per
+worker, not once per applicant. Every task returns plain row dicts
+(:mod:`recourse.audit.rows`); only the coordinating process writes files.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+
+from encoders.errors import InputValidationError
+from recourse.audit.rows import error_row, result_row
+from recourse.explain import RecourseEngine
+
+__all__ = ["Chunk", "EngineSpec", "Record", "run_dask", "run_local", "run_serial",
+           "solve_chunk"]
+
+#: One applicant to solve: (position in the data, id, raw row or None, input problem or None).
+Record = tuple[int, Any, dict[str, Any] | None, str | None]
+
+
+@dataclass(frozen=True)
+class EngineSpec:
+    """Everything a worker needs to build its engine and answer queries (plain, picklable)."""
+
+    key: str
+    model: Any
+    schema: Any
+    reference: Any
+    target: Any
+    norm: str
+    time_limit: float
+    reuse: bool = True
+    engine_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def build(self) -> RecourseEngine:
+        """A fresh engine for this audit's model, schema and reference rows."""
+        return RecourseEngine(self.model, self.schema, reference=self.reference,
+                              **self.engine_kwargs)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A fixed slice of the audit plan, committed to disk as one part file."""
+
+    index: int
+    records: list[Record]
+
+
+_ENGINES: dict[str, RecourseEngine] = {}
+
+
+def _engine(spec: EngineSpec) -> RecourseEngine:
+    """This process's engine for ``spec`` (built on first use, then reused)."""
+    engine = _ENGINES.get(spec.key)
+    if engine is None:
+        _ENGINES.clear()  # one audit at a time per worker: free the previous model
+        engine = _ENGINES[spec.key] = spec.build()
+    return engine
+
+
+def remember_engine(spec: EngineSpec, engine: RecourseEngine) -> None:
+    """Register an engine already built for ``spec`` in this process (no second build)."""
+    _ENGINES.clear()
+    _ENGINES[spec.key] = engine
+
+
+def solve_chunk(spec: EngineSpec, chunk: Chunk) -> tuple[int, list[dict[str, Any]]]:
+    """Answer every applicant of ``chunk``; per-applicant failures become rows.
+
+    Returns
+    -------
+    (index, rows)
+        The chunk's index and one row dict per record, in the chunk's order.
+    """
+    engine = _engine(spec) if spec.reuse else None
+    rows = []
+    for position, ident, raw, problem in chunk.records:
+        rows.append(_solve_one(spec, engine, position, ident, raw, problem))
+    return chunk.index, rows
+
+
+def _solve_one(spec: EngineSpec, engine: RecourseEngine | None, position: int, ident: Any,
+               raw: dict[str, Any] | None, problem: str | None) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    if problem is not None or raw is None:
+        return error_row(ident, position, "invalid_input", problem or "no data",
+                         target=spec.target, norm=spec.norm)
+    try:
+        eng = engine if engine is not None else spec.build()
+        result = eng.explain(raw, target=spec.target, norm=spec.norm,
+                             time_limit=spec.time_limit)
+    except InputValidationError as exc:
+        return error_row(ident, position, "invalid_input", str(exc), target=spec.target,
+                         norm=spec.norm, total_time=time.perf_counter() - t0)
+    except Exception as exc:  # a failure of one applicant must not stop the audit
+        return error_row(ident, position, "error", f"{type(exc).__name__}: {exc}",
+                         target=spec.target, norm=spec.norm,
+                         total_time=time.perf_counter() - t0)
+    return result_row(ident, position, result)
+
+
+# ------------------------------------------------------------------ executors
+Done = tuple[int, list[dict[str, Any]]]
+
+
+def run_serial(spec: EngineSpec, chunks: Sequence[Chunk]) -> Iterator[Done]:
+    """Solve the chunks one after the other in this process."""
+    for chunk in chunks:
+        yield solve_chunk(spec, chunk)
+
+
+_WORKER_SPEC: EngineSpec | None = None
+
+
+def _init_worker(spec: EngineSpec) -> None:
+    global _WORKER_SPEC
+    _WORKER_SPEC = spec
+    if spec.reuse:
+        _engine(spec)  # build (or, forked, inherit) the engine before the first task
+
+
+def _solve_in_worker(chunk: Chunk) -> Done:
+    assert _WORKER_SPEC is not None, "worker started without an engine spec"
+    return solve_chunk(_WORKER_SPEC, chunk)
+
+
+def run_local(spec: EngineSpec, chunks: Sequence[Chunk], n_jobs: int,
+              start_method: str) -> Iterator[Done]:
+    """Solve the chunks in ``n_jobs`` local processes, each building its engine once."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context(start_method)
+    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_init_worker,
+                             initargs=(spec,)) as pool:
+        futures: list[Future[Done]] = [pool.submit(_solve_in_worker, c) for c in chunks]
+        try:
+            for fut in as_completed(futures):
+                yield fut.result()
+        finally:
+            for fut in futures:
+                fut.cancel()
+
+
+def run_dask(spec: EngineSpec, chunks: Sequence[Chunk], client: Any) -> Iterator[Done]:
+    """Solve the chunks as tasks on a Dask cluster, one task per chunk.
+
+    The spec (model, schema, reference rows) is scattered to every worker once; each
+    worker keeps its engine between tasks.
+    """
+    from distributed import as_completed as dask_completed
+
+    spec_future = client.scatter(spec, broadcast=True, hash=False)
+    futures = [client.submit(solve_chunk, spec_future, c, pure=False) for c in chunks]
+    try:
+        for fut in dask_completed(futures):
+            yield fut.result()
+    finally:
+        for fut in futures:
+            fut.cancel()
