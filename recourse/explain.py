@@ -30,7 +30,7 @@ from solvers.status import Status
 __all__ = ["RecourseEngine", "find_recourse", "NORMS", "BACKENDS"]
 
 NORMS = ("l1", "l0", "l0_l1")
-BACKENDS = ("highs",)
+BACKENDS = ("highs", "cpsat", "pyomo", "auto")
 #: Margin by which the target class must win (decision function or summed tree
 #: probabilities); keeps answers clear of the solver's feasibility tolerances
 #: (``solvers.highs.FEASIBILITY_TOL`` = 1e-7): a margin equal to the tolerance let a tie that
@@ -52,8 +52,13 @@ class RecourseEngine:
         Known rows (e.g. the training data). Rows the model assigns to the target class
         give a first solution at once, which lets the solver discard every move that
         costs more before it starts. Never changes the answer, only the time.
-    backend : {"highs"}
-        Solver backend.
+    backend : {"highs", "cpsat", "pyomo", "auto"}
+        Solver backend (``solvers.backends``): HiGHS; OR-Tools CP-SAT (tree ensembles only);
+        a Pyomo model solved by any Pyomo solver; or ``"auto"``, the fastest measured one
+        per problem (``solvers.backends.AUTO_RULE``).
+    backend_options : dict, optional
+        Options of the backend, e.g. ``{"solver": "gurobi"}`` for ``"pyomo"``,
+        ``{"num_workers": 2}`` for ``"cpsat"``; for ``"auto"``, one dict per backend name.
     margin : float
         Margin by which the target class must win (see ``DEFAULT_MARGIN``).
 
@@ -64,7 +69,8 @@ class RecourseEngine:
     """
 
     def __init__(self, model: Any, schema: FeatureSchema, *, reference: Any = None,
-                 backend: str = "highs", margin: float = DEFAULT_MARGIN) -> None:
+                 backend: str = "highs", margin: float = DEFAULT_MARGIN,
+                 backend_options: dict[str, Any] | None = None) -> None:
         if not isinstance(schema, FeatureSchema):
             raise SchemaError(
                 f"schema must be a FeatureSchema, got {type(schema).__name__}; build one with "
@@ -77,6 +83,7 @@ class RecourseEngine:
         self.model = model
         self.schema = schema
         self.backend = backend
+        self.backend_options = dict(backend_options or {})
         self.margin = float(margin)
         self.space = schema.search_space()
         self.spec = schema.lower()
@@ -249,7 +256,7 @@ class RecourseEngine:
         inc = None
         if use_incumbent:
             inc = lp_rounding(prob, phase_norm, find_incumbent(prob, norm, ref))
-        out = solve_phase(prob, phase_norm, inc, deadline)
+        out = solve_phase(prob, phase_norm, inc, deadline, self.backend, self.backend_options)
         if norm != "l0_l1" or out["values"] is None:
             return out
         k_star = float(prob.l0 @ out["values"] + prob.l0_0)
@@ -260,7 +267,7 @@ class RecourseEngine:
         alt = find_incumbent(prob, "l1", ref, l0_cap=k_star + tol) if use_incumbent else None
         if alt is not None and prob.l1 @ alt < prob.l1 @ inc2:
             inc2 = alt
-        out2 = solve_phase(prob2, "l1", inc2, deadline)
+        out2 = solve_phase(prob2, "l1", inc2, deadline, self.backend, self.backend_options)
         out2["time"] += out["time"]
         if out["status"] is not Status.OPTIMAL and out2["status"] is Status.OPTIMAL:
             out2["status"] = Status.FEASIBLE
@@ -278,7 +285,7 @@ class RecourseEngine:
         optimal = out["status"] is Status.OPTIMAL
         bound = out["bound"] if norm != "l0_l1" else out.get("l0_bound")
         gap = 0.0 if optimal else _gap(cost, bound)
-        stats = dict(out["problem"].stats, attempts=attempt + 1,
+        stats = dict(out["problem"].stats, attempts=attempt + 1, backend_used=out.get("backend"),
                      used_incumbent=out.get("incumbent", False),
                      verify_time=out.get("verify_time", 0.0),
                      solver_status=out.get("raw", ""))
@@ -352,7 +359,8 @@ _ENGINES: weakref.WeakKeyDictionary[Any, dict[tuple[int, int], RecourseEngine]] 
 
 def find_recourse(model: Any, applicant: Any, schema: FeatureSchema, *, target: Any = None,
                   norm: str = "l1", backend: str = "highs", time_limit: float = 60.0,
-                  reference: Any = None) -> RecourseResult:
+                  reference: Any = None,
+                  backend_options: dict[str, Any] | None = None) -> RecourseResult:
     """Minimal verified recourse for one applicant (see :meth:`RecourseEngine.explain`).
 
     The model's encoding is cached per (model, schema, reference) so calls in a loop
@@ -369,8 +377,10 @@ def find_recourse(model: Any, applicant: Any, schema: FeatureSchema, *, target: 
     except TypeError:
         cache = {}
     engine = cache.get(key)
-    if engine is None or engine.schema is not schema or engine.backend != backend:
-        engine = RecourseEngine(model, schema, reference=reference, backend=backend)
+    if (engine is None or engine.schema is not schema or engine.backend != backend
+            or engine.backend_options != dict(backend_options or {})):
+        engine = RecourseEngine(model, schema, reference=reference, backend=backend,
+                                backend_options=backend_options)
         cache[key] = engine
     return engine.explain(applicant, target=target, norm=norm, time_limit=time_limit)
 

@@ -1,0 +1,441 @@
+"""OR-Tools CP-SAT for pure-integer problems, with explicit and bounded integer scaling.
+
+CP-SAT works over integers; tree ensembles in the 0/1 formulation are integer in their
+variables, but their score row (leaf values), cost rows and objective have real
+coefficients. This module turns a :class:`solvers.backends.MilpArrays` into a CP-SAT model
+and back, and states what the answer is worth.
+
+Preparation
+-----------
+1. *Defined continuous columns are substituted out.* A continuous column ``y`` that
+   appears in an equality row whose other columns are all integer (``a y + R v = b``) is
+   replaced by ``(b - R v) / a`` in every other row and the objective; its bounds become a
+   row. (The leaf-distance cuts of ``solvers.problem.prune`` add such a column: the
+   objective value.) Any other continuous column makes the problem unfit for CP-SAT
+   (:func:`rejects`): linear models' value links go to HiGHS or Pyomo.
+2. *Rows are scaled and rounded outward.* Row ``lo <= a v <= hi`` over integer ``v`` in
+   a box with ``M_i = max(|lb_i|, |ub_i|)``: with ``S = 2^k`` (``k`` so that
+   ``S * sum |a_i| M_i <= 2^row_bits``), ``a' = round(S a)`` and ``E = sum |a'_i - S a_i|
+   M_i``, CP-SAT gets ``floor(S lo - E) - 1 <= a' v <= ceil(S hi + E) + 1``. Rows with
+   integral coefficients are kept exactly (bounds rounded to integers).
+
+Guarantees
+----------
+* *Relaxation.* Every point feasible for the original rows is feasible for CP-SAT's
+  (``|a' v - S a v| <= E``). So CP-SAT's INFEASIBLE is a proof for the original problem,
+  and its objective bound is a valid lower bound.
+* *Row error.* A CP-SAT solution violates an original row by at most
+  ``delta = (2E + 2) / S`` (reported as ``info["row_error"]``, the largest over rows;
+  about 1e-9 with the default 40 bits on forests, far below HiGHS's feasibility tolerance
+  1e-7). Every solution is checked against the original rows in floating point with
+  ``solvers.highs.FEASIBILITY_TOL``; rows it violates are replaced by their conservative
+  rounding (``ceil(S lo + E) + 1 <= a' v``, which implies the original row) and the model
+  is solved again; the bound stays that of the relaxation.
+* *Objective error.* Costs are scaled the same way (``S_c``, ``obj_bits``,
+  error ``E_c``). For every point, ``|c' v - S_c c v| <= E_c``, so CP-SAT's bound ``B`` gives
+  the original bound ``(B - E_c) / S_c + c0`` (``info["cost_error"] = 2 E_c / S_c`` is the
+  most the scaled optimum can exceed the true one). The objective is recomputed unscaled on
+  the solution. *Optimal* is claimed only when CP-SAT proved its model optimal and the
+  unscaled gap is within HiGHS's gap tolerances (``solvers.highs.MIP_ABS_GAP`` /
+  ``MIP_REL_GAP``); when the scaling error is too coarse for that, the optimum is
+  *confirmed*: CP-SAT is asked for a point whose true cost is lower by more than the
+  tolerance (``c' v <= floor(S_c (cost - c0 - tol) + E_c)``); infeasible proves it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from solvers.errors import BackendUnavailableError, SolverError
+from solvers.highs import FEASIBILITY_TOL, MIP_ABS_GAP, MIP_REL_GAP
+from solvers.status import Solution, Status
+
+if TYPE_CHECKING:
+    from solvers.backends import MilpArrays
+
+__all__ = ["solve_cpsat", "rejects", "unavailable", "scale_rows", "CPSAT_STATUS",
+           "NUM_WORKERS", "ROW_BITS", "OBJ_BITS", "DEFAULT_PARAMS"]
+
+#: CP-SAT workers (the machines here have 2 cores).
+NUM_WORKERS = 2
+#: Scaled rows and objective keep their largest possible activity below 2**bits.
+#: (40 bits: row error ~1e-9 and cost error ~1e-10 on forests. Without the presolve
+#: setting below, OR-Tools 9.15 declared scaled forest models INFEASIBLE from 34 bits on,
+#: although fixing the variables to HiGHS's optimum gave a feasible model.)
+ROW_BITS = 40
+OBJ_BITS = 40
+#: CP-SAT parameters set on every solve. ``presolve_inclusion_work_limit = 0`` switches off
+#: the presolve step (ProcessAtMostOneAndLinear) that produced the false INFEASIBLE and
+#: wrong OPTIMAL answers above on our exactly-one-leaf-per-tree rows; see
+#: google/or-tools#5293 (the same step, a wrong optimality certificate, 9.15).
+DEFAULT_PARAMS: dict[str, Any] = {"presolve_inclusion_work_limit": 0}
+#: Confirmation re-solves (see module docstring) before giving up with a gap.
+MAX_CONFIRM = 5
+
+#: CP-SAT status name -> (status if a solution is held, status if none is held).
+CPSAT_STATUS: dict[str, tuple[Status, Status]] = {
+    "OPTIMAL": (Status.OPTIMAL, Status.ERROR),
+    "FEASIBLE": (Status.FEASIBLE, Status.TIME_LIMIT),
+    "INFEASIBLE": (Status.INFEASIBLE, Status.INFEASIBLE),
+    "UNKNOWN": (Status.FEASIBLE, Status.TIME_LIMIT),
+    "MODEL_INVALID": (Status.ERROR, Status.ERROR),
+}
+
+
+def unavailable() -> str | None:
+    """``None`` when OR-Tools can be imported, else what to install."""
+    try:
+        from ortools.sat.python import cp_model  # noqa: F401
+    except ImportError:
+        return ("The 'cpsat' backend needs OR-Tools: pip install 'recourse-engine[ortools]' "
+                "(or pip install 'ortools>=9.10,<10').")
+    return None
+
+
+# ----------------------------------------------------------------- preparation
+@dataclass(frozen=True)
+class _Integer:
+    """The problem after substitution: integer columns only (``cols``), real rows."""
+
+    cols: np.ndarray                 # kept (integer) columns of the original problem
+    lb: np.ndarray
+    ub: np.ndarray
+    A: sp.csr_matrix                 # over ``cols``
+    lo: np.ndarray
+    hi: np.ndarray
+    c: np.ndarray
+    c0: float
+    # substituted columns: v_j = d_j - R_j @ v (R over all original columns)
+    subs: tuple[tuple[int, sp.csr_matrix, float], ...]
+
+    def expand(self, n: int, v: np.ndarray) -> np.ndarray:
+        full = np.zeros(n)
+        full[self.cols] = v
+        for j, R, d in self.subs:
+            full[j] = d - float((R @ full)[0])
+        return full
+
+
+def _substitute(p: MilpArrays) -> tuple[_Integer | None, str | None]:
+    """Substitute defined continuous columns out (module docstring, step 1)."""
+    A = sp.csr_matrix(p.A, dtype=float, copy=True)
+    lo, hi = p.row_lo.astype(float).copy(), p.row_hi.astype(float).copy()
+    c, c0 = p.c.astype(float).copy(), float(p.c0)
+    lb, ub, integer = p.lb, p.ub, p.integer
+    alive = np.ones(p.n, dtype=bool)
+    subs: list[tuple[int, sp.csr_matrix, float]] = []
+    extra: list[tuple[sp.csr_matrix, float, float]] = []
+    for j in np.flatnonzero(~integer):
+        col = A[:, [j]].tocoo()
+        row = None
+        for r, a in zip(col.row, col.data):
+            if a == 0 or not (np.isfinite(lo[r]) and lo[r] == hi[r]):
+                continue
+            others = A[r].indices[A[r].indices != j]
+            if np.all(integer[others] & alive[others]):
+                row = (int(r), float(a))
+                break
+        if row is None:
+            if A[:, [j]].nnz == 0 and c[j] == 0:
+                alive[j] = False  # an unused continuous column: any value in its bounds
+                subs.append((int(j), sp.csr_matrix((1, p.n)),
+                             float(np.clip(0.0, lb[j], ub[j]))))
+                continue
+            return None, (f"it has continuous variables (column {int(j)} of {p.n}, e.g. a "
+                          "value link of a linear model) and CP-SAT works over integers only")
+        r, a = row
+        Rr = A[r].copy()
+        Rr[0, j] = 0.0
+        Rr.eliminate_zeros()
+        b = float(lo[r])
+        # v_j = b/a - (Rr / a) v
+        f = col.tocsr().toarray().ravel() / a
+        f[r] = 0.0
+        nz = np.flatnonzero(f)
+        if nz.size:
+            fs = sp.csr_matrix((f[nz], (nz, np.zeros(nz.size, dtype=int))), shape=(A.shape[0], 1))
+            A = (A - fs @ Rr).tocsr()
+            with np.errstate(invalid="ignore"):
+                lo = lo - f * b
+                hi = hi - f * b
+        if c[j] != 0:
+            c = c - (c[j] / a) * Rr.toarray().ravel()
+            c0 += c[j] * b / a
+            c[j] = 0.0
+        A = A.tolil()
+        A[:, j] = 0.0
+        A[r, :] = 0.0
+        A = A.tocsr()
+        A.eliminate_zeros()
+        lo[r], hi[r] = -np.inf, np.inf
+        alive[j] = False
+        subs.append((int(j), Rr / a, b / a))
+        if np.isfinite(lb[j]) or np.isfinite(ub[j]):  # lb_j <= b/a - (Rr/a) v <= ub_j
+            extra.append((-Rr / a, lb[j] - b / a, ub[j] - b / a))
+    cols = np.flatnonzero(alive)
+    if extra:
+        A = sp.vstack([A] + [e[0] for e in extra]).tocsr()
+        lo = np.concatenate([lo, [e[1] for e in extra]])
+        hi = np.concatenate([hi, [e[2] for e in extra]])
+    keep = np.isfinite(lo) | np.isfinite(hi)
+    lbi, ubi = np.ceil(lb[cols] - 1e-9), np.floor(ub[cols] + 1e-9)
+    if not (np.all(np.isfinite(lbi)) and np.all(np.isfinite(ubi))):
+        bad = int(cols[np.flatnonzero(~(np.isfinite(lbi) & np.isfinite(ubi)))[0]])
+        return None, (f"integer column {bad} has an infinite bound and CP-SAT needs finite "
+                      "domains")
+    return _Integer(cols=cols, lb=lbi, ub=ubi, A=A[keep][:, cols].tocsr(), lo=lo[keep],
+                    hi=hi[keep], c=c[cols], c0=c0, subs=tuple(subs)), None
+
+
+def rejects(p: MilpArrays) -> str | None:
+    """``None`` when CP-SAT can take ``p``, else why not."""
+    return _substitute(p)[1]
+
+
+@dataclass(frozen=True)
+class ScaledRows:
+    """Integer rows (see module docstring, step 2): ``lo <= A v <= hi`` (relaxed) and the
+    conservative bounds ``clo <= A v <= chi``; ``None`` entries of the bound lists mean
+    unbounded."""
+
+    A: sp.csr_matrix            # int64 coefficients
+    lo: list[int | None]
+    hi: list[int | None]
+    clo: list[int | None]
+    chi: list[int | None]
+    scale: np.ndarray           # S per row
+    error: np.ndarray           # E per row (scaled units)
+
+    @property
+    def delta(self) -> np.ndarray:
+        """Largest violation of each original row by a point the relaxed rows admit."""
+        return np.where(self.error > 0, (2 * self.error + 2) / self.scale, 0.0)
+
+
+def scale_rows(A: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray, M: np.ndarray,
+               bits: int = ROW_BITS) -> ScaledRows:
+    """Scale every row to integers (module docstring, step 2); ``M`` = max |v_i|."""
+    A = sp.csr_matrix(A)
+    out = A.copy().astype(np.int64)
+    n_rows = A.shape[0]
+    scale, error = np.ones(n_rows), np.zeros(n_rows)
+    rlo: list[int | None] = []
+    rhi: list[int | None] = []
+    clo: list[int | None] = []
+    chi: list[int | None] = []
+    data = out.data
+    for r in range(n_rows):
+        s, e = A.indptr[r], A.indptr[r + 1]
+        a = A.data[s:e]
+        act = float(np.abs(a) @ M[A.indices[s:e]])
+        if np.all(a == np.rint(a)) and act < 2.0 ** bits:
+            S, a_int, E = 1.0, np.rint(a), 0.0
+        elif act == 0:
+            S, a_int, E = 1.0, np.zeros_like(a), 0.0
+        else:
+            S = 2.0 ** math.floor(bits - math.log2(act))
+            a_int = np.rint(a * S)
+            E = float(np.abs(a_int - a * S) @ M[A.indices[s:e]])
+        data[s:e] = a_int.astype(np.int64)
+        scale[r], error[r] = S, E
+        cap = float(np.abs(a_int) @ M[A.indices[s:e]])  # |activity| never exceeds this
+        lo_r, hi_r = lo[r] * S, hi[r] * S
+        if E == 0.0:
+            tiny_lo, tiny_hi = 1e-9 * max(1.0, abs(lo_r)), 1e-9 * max(1.0, abs(hi_r))
+            rlo.append(_lower(math.ceil, lo_r - tiny_lo, cap))
+            rhi.append(_upper(math.floor, hi_r + tiny_hi, cap))
+            clo.append(rlo[-1])
+            chi.append(rhi[-1])
+        else:
+            rlo.append(_lower(math.floor, lo_r - E, cap, -1))
+            rhi.append(_upper(math.ceil, hi_r + E, cap, 1))
+            clo.append(_lower(math.ceil, lo_r + E, cap, 1))
+            chi.append(_upper(math.floor, hi_r - E, cap, -1))
+    out.eliminate_zeros()
+    return ScaledRows(out, rlo, rhi, clo, chi, scale, error)
+
+
+def _lower(rnd: Any, x: float, cap: float, off: int = 0) -> int | None:
+    """Integer lower bound ``rnd(x) + off`` of a row whose activity lies in [-cap, cap]
+    (``None``: redundant)."""
+    if not np.isfinite(x) or x < -cap - 2:
+        return None
+    if x > cap + 2:
+        return int(cap) + 2  # infeasible, kept within int64
+    return int(rnd(x)) + off
+
+
+def _upper(rnd: Any, x: float, cap: float, off: int = 0) -> int | None:
+    if not np.isfinite(x) or x > cap + 2:
+        return None
+    if x < -cap - 2:
+        return -int(cap) - 2
+    return int(rnd(x)) + off
+
+
+# ---------------------------------------------------------------------- solve
+def solve_cpsat(p: MilpArrays, *, time_limit: float = 60.0, num_workers: int = NUM_WORKERS,
+                row_bits: int = ROW_BITS, obj_bits: int = OBJ_BITS,
+                hint: np.ndarray | None = None, **params: Any) -> Solution:
+    """Solve the pure-integer problem ``p`` with CP-SAT (see module docstring).
+
+    Parameters
+    ----------
+    p : MilpArrays
+    time_limit : float
+        Seconds for all CP-SAT calls together.
+    num_workers : int
+        CP-SAT's parallel workers.
+    row_bits, obj_bits : int
+        Precision of the integer scaling of rows and objective.
+    hint : ndarray, optional
+        A point (full length) given to CP-SAT as a solution hint.
+    **params
+        Further CP-SAT parameters (``CpSolver().parameters`` fields).
+
+    Returns
+    -------
+    Solution
+        ``info`` holds ``row_error`` (largest violation of an original row a relaxed row
+        admits), ``cost_error`` (``2 E_c / S_c``), ``scale`` and the number of solves.
+    """
+    missing = unavailable()
+    if missing is not None:
+        raise BackendUnavailableError(missing)
+    from ortools.sat.python import cp_model
+
+    t0 = time.perf_counter()
+    deadline = t0 + max(time_limit, 1e-3)
+    prep, reason = _substitute(p)
+    if prep is None:
+        from solvers.errors import UnsupportedProblemError
+
+        raise UnsupportedProblemError(f"The 'cpsat' backend cannot take this problem: {reason}.")
+    M = np.maximum(np.abs(prep.lb), np.abs(prep.ub))
+    rows = scale_rows(prep.A, prep.lo, prep.hi, M, row_bits)
+    obj = scale_rows(sp.csr_matrix(prep.c[None, :]), np.array([-np.inf]), np.array([np.inf]),
+                     M, obj_bits)
+    c_int, S_c, E_c = obj.A.toarray().ravel(), float(obj.scale[0]), float(obj.error[0])
+    info: dict[str, Any] = {
+        "row_error": float(rows.delta.max(initial=0.0)),
+        "cost_error": 2 * E_c / S_c,
+        "scale": S_c, "solves": 0, "conservative_rows": 0, "n_int": int(prep.cols.size),
+    }
+    conservative = np.zeros(rows.A.shape[0], dtype=bool)
+
+    def build(cut: int | None = None) -> tuple[Any, list[Any]]:
+        model = cp_model.CpModel()
+        x = [model.new_int_var(int(lo), int(hi), "") for lo, hi in zip(prep.lb, prep.ub)]
+        for r in range(rows.A.shape[0]):
+            s, e = rows.A.indptr[r], rows.A.indptr[r + 1]
+            lo_r = rows.clo[r] if conservative[r] else rows.lo[r]
+            hi_r = rows.chi[r] if conservative[r] else rows.hi[r]
+            if lo_r is None and hi_r is None:
+                continue
+            expr = cp_model.LinearExpr.weighted_sum(
+                [x[i] for i in rows.A.indices[s:e]], rows.A.data[s:e].tolist())
+            if lo_r is not None and hi_r is not None:
+                model.add_linear_constraint(expr, lo_r, hi_r)
+            elif lo_r is not None:
+                model.add(expr >= lo_r)
+            else:
+                model.add(expr <= hi_r)
+        nz = np.flatnonzero(c_int)
+        obj_expr = cp_model.LinearExpr.weighted_sum([x[i] for i in nz], c_int[nz].tolist())
+        model.minimize(obj_expr)
+        if cut is not None:
+            model.add(obj_expr <= cut)
+        if hint is not None:
+            for i, col in enumerate(prep.cols):
+                model.add_hint(x[i], int(np.clip(np.rint(hint[col]), prep.lb[i], prep.ub[i])))
+        return model, x
+
+    def run(cut: int | None = None) -> tuple[str, np.ndarray | None, float | None]:
+        model, x = build(cut)
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = int(num_workers)
+        solver.parameters.max_time_in_seconds = max(1e-3, deadline - time.perf_counter())
+        for key, value in {**DEFAULT_PARAMS, **params}.items():
+            setattr(solver.parameters, key, value)
+        st = solver.solve(model)
+        info["solves"] += 1
+        name = solver.status_name(st)
+        has = st in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+        v = np.array([solver.value(xi) for xi in x], dtype=float) if has else None
+        B = float(solver.best_objective_bound) if name in ("OPTIMAL", "FEASIBLE") else None
+        info["nodes"] = info.get("nodes", 0) + int(solver.num_branches)
+        return name, v, B
+
+    def true_cost(v: np.ndarray) -> float:
+        return float(p.c @ prep.expand(p.n, v) + p.c0)
+
+    def violated(v: np.ndarray) -> np.ndarray:
+        act = prep.A @ v
+        tol = FEASIBILITY_TOL
+        return (act < prep.lo - tol) | (act > prep.hi + tol)
+
+    raw, v, B = run()
+    bound = (B - E_c) / S_c + prep.c0 if B is not None else None
+    if raw == "INFEASIBLE":
+        return _solution(Status.INFEASIBLE, None, None, None, t0, raw, info)
+    # Re-solve with conservative rows while the solution breaks an original row.
+    while v is not None and violated(v).any() and time.perf_counter() < deadline:
+        conservative |= violated(v)
+        info["conservative_rows"] = int(conservative.sum())
+        raw2, v2, _ = run()
+        raw = raw2 if raw2 != "INFEASIBLE" else "INFEASIBLE (conservative rows)"
+        v = v2
+    if v is not None and violated(v).any():
+        v = None
+    if v is None:
+        with_sol, without = CPSAT_STATUS.get(raw, (Status.ERROR, Status.ERROR))
+        st = Status.TIME_LIMIT if without is Status.INFEASIBLE else without
+        if raw.startswith("INFEASIBLE"):
+            st = Status.TIME_LIMIT if time.perf_counter() >= deadline else Status.ERROR
+        return _solution(st, None, None, bound, t0, raw, info)
+    cost = true_cost(v)
+    confirmable = raw == "OPTIMAL" and not conservative.any()
+    # Confirm the optimum against the unscaled cost when the scaling is too coarse.
+    confirms = 0
+    while (confirmable and bound is not None and cost - bound > _tol(cost)
+           and confirms < MAX_CONFIRM
+           and time.perf_counter() < deadline):
+        confirms += 1
+        target = cost - _tol(cost) / 2
+        cut = math.floor(S_c * (target - prep.c0) + E_c)
+        raw3, v3, B3 = run(cut)
+        if raw3 == "INFEASIBLE":
+            bound = max(bound, target)
+            break
+        if raw3 != "OPTIMAL" or v3 is None or B3 is None:
+            break
+        if not violated(v3).any() and true_cost(v3) < cost:
+            v, cost = v3, true_cost(v3)
+        bound = max(bound, min(target, (B3 - E_c) / S_c + prep.c0))
+    info["confirm_solves"] = confirms
+    if bound is not None:
+        bound = min(bound, cost)
+    status = Status.FEASIBLE
+    if bound is not None and cost - bound <= _tol(cost):
+        status = Status.OPTIMAL
+    return _solution(status, prep.expand(p.n, v), cost, bound, t0, raw, info)
+
+
+def _tol(cost: float) -> float:
+    return max(MIP_ABS_GAP, MIP_REL_GAP * abs(cost))
+
+
+def _solution(status: Status, values: np.ndarray | None, objective: float | None,
+              bound: float | None, t0: float, raw: str, info: dict[str, Any]) -> Solution:
+    if status is Status.ERROR and raw == "MODEL_INVALID":
+        raise SolverError("CP-SAT rejected the model as invalid; this is a bug in the scaling, "
+                          "please report it with the model.")
+    return Solution(status=status, values=values, objective=objective, bound=bound,
+                    time=time.perf_counter() - t0, backend="cpsat", raw_status=raw,
+                    nodes=int(info.get("nodes", 0)), info=info)
