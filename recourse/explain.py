@@ -184,6 +184,18 @@ class RecourseEngine:
             "after tightening the margin; this is a bug worth reporting with the model.",
             **base)
 
+    def pyomo_model(self, applicant: Any, *, target: Any = None, norm: str = "l1") -> Any:
+        """One applicant's problem as a Pyomo model to extend with your own constraints.
+
+        Returns a ``recourse.custom.PyomoRecourse``: ``.model`` (a ``ConcreteModel``),
+        ``.feature_vars(name)`` / ``.value_var(name)`` and ``.solve(solver=...)``, which
+        decodes and verifies the answer with the model's own predict. Needs the ``pyomo``
+        extra (``pip install 'recourse-engine[pyomo]'``).
+        """
+        from recourse.custom import pyomo_model
+
+        return pyomo_model(self, applicant, target=target, norm=norm)
+
     # ------------------------------------------------------------- internals
     def _resolve_target(self, target: Any, predicted: Any) -> Any:
         if target is None:

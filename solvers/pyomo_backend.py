@@ -118,6 +118,10 @@ def to_pyomo(p: MilpArrays) -> Any:
         lo, hi = p.row_lo[r], p.row_hi[r]
         if s == e:
             return pe.Constraint.Feasible if lo <= 0 <= hi else pe.Constraint.Infeasible
+        if not (np.isfinite(lo) or np.isfinite(hi)):
+            return pe.Constraint.Skip
+        if lo > hi:
+            return pe.Constraint.Infeasible
         expr = LinearExpression(
             constant=0.0, linear_coefs=A.data[s:e].tolist(),
             linear_vars=[m.v[int(i)] for i in A.indices[s:e]])
