@@ -31,8 +31,13 @@ pytest.importorskip("pyomo")
 ALL = ("highs", "cpsat", "pyomo")
 
 
-def _random_integer_problem(rng: np.random.Generator, *, link: bool = False) -> MilpArrays:
-    """0/1 and small-integer columns, real rows (a planted point keeps most feasible)."""
+def _random_integer_problem(rng: np.random.Generator, *, link: str | bool = False
+                            ) -> MilpArrays:
+    """0/1 and small-integer columns, real rows (a planted point keeps most feasible).
+
+    ``link``: add a continuous ``y = c @ v + c0`` and a row ``y >= d @ v + e`` (which may
+    bind); ``"objective"``: minimise ``y``; ``"cut"``: ``y`` has no cost (as the engine's
+    leaf-distance cuts), the cost stays on ``v``."""
     n = int(rng.integers(5, 9))
     m = int(rng.integers(2, 5))
     ub = np.where(rng.random(n) < 0.7, 1.0, rng.integers(2, 4, n).astype(float))
@@ -47,18 +52,20 @@ def _random_integer_problem(rng: np.random.Generator, *, link: bool = False) -> 
     c = np.round(rng.uniform(-1, 1, n), 6) / 3.0
     integer = np.ones(n, dtype=bool)
     c0 = float(rng.normal())
-    if link:  # y = c @ v + c0 (continuous, defined) and y >= d @ v (a valid cut)
-        d = np.abs(c) * 0.5
+    if link:
+        d = np.round(rng.normal(size=n), 6) / 5.0
         A = np.vstack([np.hstack([A, np.zeros((m, 1))]),
                        np.hstack([-c, [1.0]]),
                        np.hstack([-d, [1.0]])])
-        lo = np.concatenate([lo, [c0], [-np.inf if rng.random() < 0.5 else -5.0]])
+        lo = np.concatenate([lo, [c0], [float(np.round(rng.normal() * 0.3, 6))]])
         hi = np.concatenate([hi, [c0], [np.inf]])
-        lo[-1] = 0.0 if np.isfinite(lo[-1]) else -np.inf
-        c = np.concatenate([np.zeros(n), [1.0]])
+        if link == "objective":
+            c = np.concatenate([np.zeros(n), [1.0]])
+            c0 = 0.0
+        else:
+            c = np.concatenate([c, [0.0]])
         lb, ub = np.append(lb, -np.inf), np.append(ub, np.inf)
         integer = np.append(integer, False)
-        c0 = 0.0
     return MilpArrays(c=c, c0=c0, lb=lb, ub=ub, integer=integer, A=sp.csr_matrix(A),
                       row_lo=lo, row_hi=hi)
 
@@ -98,7 +105,7 @@ def _check(p: MilpArrays, sol, expected: float | None, name: str) -> None:
     assert sol.bound is not None and sol.bound <= expected + 1e-6 + err, (name, sol.bound)
 
 
-@pytest.mark.parametrize("link", [False, True], ids=["pure", "defined_continuous"])
+@pytest.mark.parametrize("link", [False, "objective", "cut"])
 @pytest.mark.parametrize("seed", range(10))
 def test_backends_agree_with_enumeration(seed, link, global_random_seed):
     rng = np.random.default_rng(1000 * global_random_seed + seed)
@@ -114,7 +121,7 @@ def test_coarse_scaling_keeps_its_guarantees(seed, global_random_seed):
     too); the answer must still be feasible for the original rows, its bound valid, and
     "optimal" only when true."""
     rng = np.random.default_rng(2000 + 1000 * global_random_seed + seed)
-    p = _random_integer_problem(rng, link=bool(seed % 2))
+    p = _random_integer_problem(rng, link=[False, "objective", "cut"][seed % 3])
     expected = _brute_force(p)
     obj_bits = 10 if seed % 4 < 2 else 30
     sol = solve(p, "cpsat", time_limit=20, options={"row_bits": 10, "obj_bits": obj_bits})
@@ -125,7 +132,8 @@ def test_coarse_scaling_keeps_its_guarantees(seed, global_random_seed):
     assert sol.status in (Status.OPTIMAL, Status.FEASIBLE, Status.ERROR), sol.status
     if sol.values is not None:
         act = p.A @ sol.values
-        assert np.all(act >= p.row_lo - FEASIBILITY_TOL) and np.all(act <= p.row_hi + FEASIBILITY_TOL)
+        tol = FEASIBILITY_TOL
+        assert np.all(act >= p.row_lo - tol) and np.all(act <= p.row_hi + tol)
         assert sol.objective >= expected - 1e-9
     assert sol.bound is None or sol.bound <= expected + 1e-9
     if sol.status is Status.OPTIMAL:
