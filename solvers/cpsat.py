@@ -367,8 +367,8 @@ def solve_cpsat(p: MilpArrays, *, time_limit: float = 60.0, num_workers: int = N
         raise BackendUnavailableError(missing)
     t0 = time.perf_counter()
     deadline = t0 + max(time_limit, 1e-3)
-    kw = dict(num_workers=num_workers, row_bits=row_bits, obj_bits=obj_bits, hint=hint,
-              params=params)
+    kw: dict[str, Any] = dict(num_workers=num_workers, row_bits=row_bits, obj_bits=obj_bits,
+                              hint=hint, params=params)
     prep, reason = _substitute(p, drop=drop_defined)
     if prep is None:
         from solvers.errors import UnsupportedProblemError
