@@ -146,7 +146,7 @@ BACKENDS: dict[str, Backend] = {
 
 #: Reduced tree problems with at least this many variables go to CP-SAT under "auto"
 #: (see AUTO_RULE for the measurements behind it).
-AUTO_CPSAT_MIN_VARS = 1_000_000_000
+AUTO_CPSAT_MIN_VARS = 2000
 
 AUTO_RULE = """\
 backend="auto": HiGHS for every problem with continuous variables CP-SAT cannot take

@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from solvers.errors import BackendUnavailableError, SolverError
-from solvers.highs import FEASIBILITY_TOL, MIP_ABS_GAP, MIP_REL_GAP
+from solvers.highs import (
+    FEASIBILITY_JUMP,
+    FEASIBILITY_TOL,
+    MIP_ABS_GAP,
+    MIP_REL_GAP,
+    PRESOLVE_RULE_OFF,
+)
 from solvers.status import Solution, Status
 
 if TYPE_CHECKING:
@@ -31,10 +37,14 @@ __all__ = ["to_pyomo", "solve_model", "solve_pyomo", "unavailable", "PYOMO_STATU
 DEFAULT_SOLVER = "appsi_highs"
 
 #: Per solver: the gap and feasibility options that match the HiGHS backend's (exact
-#: recourse needs tighter gaps than the usual 1e-4). Unknown solvers get none.
+#: recourse needs tighter gaps than the usual 1e-4; for HiGHS also the same presolve and
+#: heuristic settings and one thread, so that the two paths differ only by Pyomo).
+#: Unknown solvers get none.
 _HIGHS_OPTS = {"mip_rel_gap": MIP_REL_GAP, "mip_abs_gap": MIP_ABS_GAP,
                "mip_feasibility_tolerance": FEASIBILITY_TOL,
-               "primal_feasibility_tolerance": FEASIBILITY_TOL}
+               "primal_feasibility_tolerance": FEASIBILITY_TOL,
+               "presolve_rule_off": PRESOLVE_RULE_OFF,
+               "mip_heuristic_run_feasibility_jump": FEASIBILITY_JUMP, "threads": 1}
 SOLVER_OPTIONS: dict[str, dict[str, Any]] = {
     "appsi_highs": _HIGHS_OPTS,
     "highs": _HIGHS_OPTS,
