@@ -398,10 +398,11 @@ def solve_cpsat(p: MilpArrays, *, time_limit: float = 60.0, num_workers: int = N
 
 
 def _breaks(p: MilpArrays, values: np.ndarray) -> bool:
-    """Does ``values`` break a row of ``p`` beyond HiGHS's feasibility tolerance?"""
+    """Does ``values`` break a row or bound of ``p`` beyond HiGHS's feasibility tolerance?"""
     act = p.A @ values
     tol = FEASIBILITY_TOL
-    return bool(np.any(act < p.row_lo - tol) or np.any(act > p.row_hi + tol))
+    return bool(np.any(act < p.row_lo - tol) or np.any(act > p.row_hi + tol)
+                or np.any(values < p.lb - tol) or np.any(values > p.ub + tol))
 
 
 def _solve_prepared(p: MilpArrays, prep: _Integer, t0: float, deadline: float, *,

@@ -64,7 +64,8 @@ def _random_integer_problem(rng: np.random.Generator, *, link: str | bool = Fals
             c0 = 0.0
         else:
             c = np.concatenate([c, [0.0]])
-        lb, ub = np.append(lb, -np.inf), np.append(ub, np.inf)
+        y_lb = -0.2 if link == "cut" and rng.random() < 0.5 else -np.inf  # may bind
+        lb, ub = np.append(lb, y_lb), np.append(ub, np.inf)
         integer = np.append(integer, False)
     return MilpArrays(c=c, c0=c0, lb=lb, ub=ub, integer=integer, A=sp.csr_matrix(A),
                       row_lo=lo, row_hi=hi)
