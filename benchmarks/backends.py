@@ -5,6 +5,7 @@ Usage (from the repository root, inside the project's environment)::
     python benchmarks/backends.py                          # RF 100x6, German + credit_data, 50 each
     python benchmarks/backends.py --quick                  # 5 applicants (smoke test)
     python benchmarks/backends.py --backends highs,cpsat --datasets credit_data --n 20
+    python benchmarks/backends.py --backends highs,cpsat,cpsat:num_workers=2  # options
 
 For each data set and model (fixed seeds, as ``benchmarks/run.py``) it explains the first
 ``n`` denied test applicants once per backend, one backend after the other *per applicant*
@@ -36,11 +37,24 @@ from recourse import RecourseEngine  # noqa: E402
 from recourse.datasets import make_model, train_test  # noqa: E402
 
 
+def _options(spec: str) -> dict[str, object]:
+    """``"cpsat:num_workers=2"`` -> ``{"num_workers": 2}`` (values parsed as JSON if they can)."""
+    out: dict[str, object] = {}
+    for part in spec.split(":")[1:]:
+        key, _, raw = part.partition("=")
+        try:
+            out[key] = json.loads(raw)
+        except ValueError:
+            out[key] = raw
+    return out
+
+
 def run(dataset: str, kind: str, n: int, backends: list[str], time_limit: float
         ) -> dict[str, object]:
     X_tr, X_te, y_tr, _, schema = train_test(dataset, seed=0)
     model = make_model(kind, X_tr, y_tr, seed=0, schema=schema)
-    engines = {b: RecourseEngine(model, schema, reference=X_tr, backend=b) for b in backends}
+    engines = {b: RecourseEngine(model, schema, reference=X_tr, backend=b.split(":")[0],
+                                 backend_options=_options(b)) for b in backends}
     denied = X_te[model.predict(X_te) == "bad"].head(n)
     n_test = len(denied)
     if n_test < n:  # as benchmarks/run.py: top up with denied training applicants
@@ -104,8 +118,9 @@ def markdown(rows: list[dict[str, object]], mach: dict[str, object]) -> str:
                 f"{s['pyomo_build_total_s']:.2f} |")
     lines.append("")
     lines.append(f"Machine: {mach['cpu']}, {mach['cores']} cores, Python {mach['python']}, "
-                 f"scikit-learn {mach['sklearn']}, highspy {mach['highspy']}; HiGHS one "
-                 "thread, CP-SAT two workers.")
+                 f"scikit-learn {mach['sklearn']}, highspy {mach['highspy']}, OR-Tools "
+                 f"{mach.get('ortools')}, Pyomo {mach.get('pyomo')}; HiGHS one thread, CP-SAT "
+                 "one worker unless the backend says otherwise.")
     return "\n".join(lines) + "\n"
 
 

@@ -139,14 +139,14 @@ BACKENDS: dict[str, Backend] = {
     "highs": Backend("highs", _highs_solve, _highs_unavailable, lambda p: None,
                      "HiGHS through highspy (any MILP; the default)"),
     "cpsat": Backend("cpsat", _cpsat_solve, _cpsat_unavailable, _cpsat_rejects,
-                     "OR-Tools CP-SAT, 2 workers (pure-integer problems: tree ensembles)"),
+                     "OR-Tools CP-SAT (pure-integer problems: tree ensembles)"),
     "pyomo": Backend("pyomo", _pyomo_solve, _pyomo_unavailable, lambda p: None,
                      "a Pyomo model solved by any Pyomo solver (default appsi_highs)"),
 }
 
 #: Reduced tree problems with at least this many variables go to CP-SAT under "auto"
 #: (see AUTO_RULE for the measurements behind it).
-AUTO_CPSAT_MIN_VARS = 2000
+AUTO_CPSAT_MIN_VARS = 1000
 
 AUTO_RULE = """\
 backend="auto": HiGHS for every problem with continuous variables CP-SAT cannot take

@@ -68,8 +68,10 @@ if TYPE_CHECKING:
 __all__ = ["solve_cpsat", "rejects", "unavailable", "scale_rows", "CPSAT_STATUS",
            "NUM_WORKERS", "ROW_BITS", "OBJ_BITS", "DEFAULT_PARAMS"]
 
-#: CP-SAT workers (the machines here have 2 cores).
-NUM_WORKERS = 2
+#: CP-SAT workers. One, measured: with ``linearization_level = 2`` one worker beat two on
+#: all six hard credit_data RF 100x6 queries tried (e.g. 1.4 s against 4.5 s, 24 s against
+#: the 60 s limit) on these 2-core machines; ``backend_options={"num_workers": 2}`` for two.
+NUM_WORKERS = 1
 #: Scaled rows and objective keep their largest possible activity below 2**bits.
 #: (40 bits: row error ~1e-9 and cost error ~1e-10 on forests. Without the presolve
 #: setting below, OR-Tools 9.15 declared scaled forest models INFEASIBLE from 34 bits on,
