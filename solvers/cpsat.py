@@ -32,7 +32,8 @@ Guarantees
 * *Row error.* A CP-SAT solution violates an original row by at most
   ``delta = (2E + 2) / S`` (reported as ``info["row_error"]``, the largest over rows;
   with the default 40 bits at most 5e-8 on German and 1.2e-6 on credit_data RF 100x6,
-  a worst case over the whole box of a score row with thousands of leaves). Every solution is checked against the original rows in floating point with
+  a worst case over the whole box of a score row with thousands of leaves). Every
+  solution is checked against the original rows in floating point with
   ``solvers.highs.FEASIBILITY_TOL``; rows it violates are replaced by their conservative
   rounding (``ceil(S lo + E) + 1 <= a' v``, which implies the original row) and the model
   is solved again; the bound stays that of the relaxation.
