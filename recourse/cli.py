@@ -165,7 +165,11 @@ def explain(
         help="Class to reach, e.g. 'good' (default: decided by the engine).")] = None,
     norm: Annotated[str, typer.Option(help="Cost: l1, l0 or l0_l1.")] = "l1",
     time_limit: Annotated[float, typer.Option(help="Solver time limit in seconds.")] = 60.0,
-    backend: Annotated[str, typer.Option(help="Solver backend.")] = "highs",
+    backend: Annotated[str, typer.Option(
+        help="Solver backend: highs, cpsat (tree ensembles), pyomo or auto.")] = "highs",
+    solver: Annotated[str | None, typer.Option(
+        help="With --backend pyomo: the Pyomo solver (appsi_highs, gurobi, cplex, scip, "
+        "...).")] = None,
     trust_pickle: Annotated[bool, typer.Option(
         "--trust-pickle", help="Load a pickle model (runs code from the file: only if "
         "you trust it).")] = False,
@@ -191,6 +195,8 @@ def explain(
             )
         if not time_limit > 0:
             raise InputValidationError(f"--time-limit must be positive, got {time_limit}.")
+        if solver is not None and backend != "pyomo":
+            raise InputValidationError("--solver is for --backend pyomo only.")
         feature_schema = load_schema(schema)
         fitted = load_model(model, trust_pickle=trust_pickle)
         row_values = load_applicant(applicant, feature_schema, row=row)
@@ -199,6 +205,7 @@ def explain(
             fitted, row_values, feature_schema, target=_resolve_target(fitted, target),
             norm=norm, backend=backend, time_limit=time_limit,
             **({"causal": causal_model} if causal_model is not None else {}),
+            backend_options={"solver": solver} if solver else None,
         )
     except (RecourseError, OSError) as exc:
         _fail(str(exc))

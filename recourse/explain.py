@@ -42,7 +42,7 @@ from solvers.tighten import complete, relu_incumbent, tighten_relu
 __all__ = ["RecourseEngine", "find_recourse", "NORMS", "BACKENDS"]
 
 NORMS = ("l1", "l0", "l0_l1")
-BACKENDS = ("highs",)
+BACKENDS = ("highs", "cpsat", "pyomo", "auto")
 #: Margin by which the target class must win (decision function or summed tree
 #: probabilities); keeps answers clear of the solver's feasibility tolerances
 #: (``solvers.highs.FEASIBILITY_TOL`` = 1e-7): a margin equal to the tolerance let a tie that
@@ -64,8 +64,13 @@ class RecourseEngine:
         Known rows (e.g. the training data). Rows the model assigns to the target class
         give a first solution at once, which lets the solver discard every move that
         costs more before it starts. Never changes the answer, only the time.
-    backend : {"highs"}
-        Solver backend.
+    backend : {"highs", "cpsat", "pyomo", "auto"}
+        Solver backend (``solvers.backends``): HiGHS; OR-Tools CP-SAT (tree ensembles only);
+        a Pyomo model solved by any Pyomo solver; or ``"auto"``, the fastest measured one
+        per problem (``solvers.backends.AUTO_RULE``).
+    backend_options : dict, optional
+        Options of the backend, e.g. ``{"solver": "gurobi"}`` for ``"pyomo"``,
+        ``{"num_workers": 2}`` for ``"cpsat"``; for ``"auto"``, one dict per backend name.
     margin : float
         Margin by which the target class must win (see ``DEFAULT_MARGIN``).
     bounds : {"lp", "interval"}
@@ -84,7 +89,8 @@ class RecourseEngine:
 
     def __init__(self, model: Any, schema: FeatureSchema, *, reference: Any = None,
                  backend: str = "highs", margin: float = DEFAULT_MARGIN,
-                 bounds: str = "lp", causal: CausalModel | None = None) -> None:
+                 bounds: str = "lp", causal: CausalModel | None = None,
+                 backend_options: dict[str, Any] | None = None) -> None:
         if not isinstance(schema, FeatureSchema):
             raise SchemaError(
                 f"schema must be a FeatureSchema, got {type(schema).__name__}; build one with "
@@ -101,6 +107,7 @@ class RecourseEngine:
         self.model = model
         self.schema = schema
         self.backend = backend
+        self.backend_options = dict(backend_options or {})
         self.margin = float(margin)
         self.space = schema.search_space()
         self.spec = schema.lower()
@@ -310,6 +317,18 @@ class RecourseEngine:
                                message=_options_message(stopped, len(found), int(k), final),
                                final=final)
 
+    def pyomo_model(self, applicant: Any, *, target: Any = None, norm: str = "l1") -> Any:
+        """One applicant's problem as a Pyomo model to extend with your own constraints.
+
+        Returns a ``recourse.custom.PyomoRecourse``: ``.model`` (a ``ConcreteModel``),
+        ``.feature_vars(name)`` / ``.value_var(name)`` and ``.solve(solver=...)``, which
+        decodes and verifies the answer with the model's own predict. Needs the ``pyomo``
+        extra (``pip install 'recourse-engine[pyomo]'``).
+        """
+        from recourse.custom import pyomo_model
+
+        return pyomo_model(self, applicant, target=target, norm=norm)
+
     # ------------------------------------------------------------- internals
     def _decode(self, out: dict[str, Any], deep: bool) -> tuple[np.ndarray, list[str]]:
         """Counterfactual search vector and the names of the acted-on causal nodes."""
@@ -489,7 +508,7 @@ class RecourseEngine:
                                   margin=margin, tie_margin=ties)
             start = lp_rounding(plain, phase_norm, find_incumbent(plain, norm, ref))
             inc = causal_incumbent(prob, self._cspec, causal_vars, plain, start, phase_norm)
-        out = solve_phase(prob, phase_norm, inc, deadline)
+        out = solve_phase(prob, phase_norm, inc, deadline, self.backend, self.backend_options)
         out["causal"] = causal_vars
         if norm != "l0_l1" or out["values"] is None:
             return out
@@ -502,7 +521,7 @@ class RecourseEngine:
                if use_incumbent and causal_vars is None else None)
         if alt is not None and prob.l1 @ alt < prob.l1 @ inc2:
             inc2 = alt
-        out2 = solve_phase(prob2, "l1", inc2, deadline)
+        out2 = solve_phase(prob2, "l1", inc2, deadline, self.backend, self.backend_options)
         out2["time"] += out["time"]
         if out["status"] is not Status.OPTIMAL and out2["status"] is Status.OPTIMAL:
             out2["status"] = Status.FEASIBLE
@@ -533,6 +552,7 @@ class RecourseEngine:
         bound = out["bound"] if norm != "l0_l1" else out.get("l0_bound")
         gap = 0.0 if optimal else _gap(cost, bound)
         stats = dict(base.pop("stats", {}), **out["problem"].stats, attempts=attempt + 1,
+                     backend_used=out.get("backend"),
                      used_incumbent=out.get("incumbent", False),
                      verify_time=out.get("verify_time", 0.0),
                      solver_status=out.get("raw", ""))
@@ -661,7 +681,8 @@ _ENGINES: weakref.WeakKeyDictionary[Any, dict[tuple[int, int, int], RecourseEngi
 def find_recourse(model: Any, applicant: Any, schema: FeatureSchema, *, target: Any = None,
                   norm: str = "l1", backend: str = "highs", time_limit: float = 60.0,
                   reference: Any = None, utility: Utility | None = None,
-                  causal: CausalModel | None = None) -> RecourseResult:
+                  causal: CausalModel | None = None,
+                  backend_options: dict[str, Any] | None = None) -> RecourseResult:
     """Minimal verified recourse for one applicant (see :meth:`RecourseEngine.explain`).
 
     The model's encoding is cached per (model, schema, reference) so calls in a loop
@@ -680,9 +701,10 @@ def find_recourse(model: Any, applicant: Any, schema: FeatureSchema, *, target: 
         cache = {}
     engine = cache.get(key)
     if (engine is None or engine.schema is not schema or engine.backend != backend
-            or engine.causal is not causal):
+            or engine.causal is not causal
+            or engine.backend_options != dict(backend_options or {})):
         engine = RecourseEngine(model, schema, reference=reference, backend=backend,
-                                causal=causal)
+                                causal=causal, backend_options=backend_options)
         cache[key] = engine
     return engine.explain(applicant, target=target, norm=norm, time_limit=time_limit,
                           utility=utility)

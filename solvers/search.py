@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from solvers.highs import solve_highs
+from solvers.backends import MilpArrays, check, solve
 from solvers.problem import RecourseProblem, prune
 from solvers.reduce import reduce_model
 from solvers.status import Status
@@ -18,7 +19,8 @@ __all__ = ["solve_phase"]
 
 
 def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
-                 deadline: float) -> dict[str, Any]:
+                 deadline: float, backend: str = "highs",
+                 options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Minimise one objective, searching only for answers cheaper than the incumbent.
 
     Fixes each move that costs at least the incumbent on its own, drops the leaves that
@@ -27,11 +29,17 @@ def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
     infeasible answer proves the incumbent optimal. (Restarting the solver with tighter
     pruning whenever it improves the incumbent was measured too: slower on credit_data's
     hard cases, as the solver loses its search tree.)
+
+    ``backend`` names a ``solvers.backends`` backend (or ``"auto"``) and ``options`` its
+    options; the result's ``backend`` says which one ran (``None``: the bounds decided).
     """
     c, c0 = prob.objective(norm)
     t0 = time.perf_counter()
+    if backend not in ("highs", "auto"):  # fail early, whether or not a solver runs
+        check(MilpArrays(c, c0, prob.lb, prob.ub, prob.integer, prob.A, prob.row_lo,
+                         prob.row_hi), backend)
     upper = float(c @ incumbent + c0) if incumbent is not None else np.inf
-    res: dict[str, Any] = {"incumbent": incumbent is not None}
+    res: dict[str, Any] = {"incumbent": incumbent is not None, "backend": None}
 
     def done(status: Status, values: np.ndarray | None, bound: float | None,
              raw: str) -> dict[str, Any]:
@@ -59,8 +67,12 @@ def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
     if trivial is not None:
         fixed = red.expand(trivial)[: prob.n]
         return done(Status.OPTIMAL, fixed, float(c @ fixed + c0), "solved by bounds")
-    sol = solve_highs(red.c, red.c0, red.lb, red.ub, red.integer, red.A, red.row_lo,
-                      red.row_hi, time_limit=max(1e-3, deadline - time.perf_counter()))
+    sol = solve(MilpArrays.of(red), backend, options=options,
+                time_limit=max(1e-3, deadline - time.perf_counter()))
+    res["backend"] = sol.backend
+    if sol.info:
+        res["problem"] = replace(res["problem"], stats=dict(
+            res["problem"].stats, **{f"{sol.backend}_{k}": v for k, v in sol.info.items()}))
     values = red.expand(sol.values)[: prob.n] if sol.values is not None else None
     if sol.status is Status.INFEASIBLE:
         if incumbent is None:

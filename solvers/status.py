@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +33,8 @@ class Solution:
     backend: str
     raw_status: str = ""
     nodes: int = 0
+    #: Backend-specific facts worth reporting (e.g. CP-SAT's scaling error bounds).
+    info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def gap(self) -> float | None:
