@@ -500,7 +500,8 @@ class RecourseEngine:
         if use_incumbent and causal_vars is None and self.encoding.network is None:
             inc = lp_rounding(prob, phase_norm, find_incumbent(prob, norm, ref))
         elif (use_incumbent and not excluded and causal_vars is not None
-              and self.encoding.network is None and goal is None):
+              and self._cspec is not None and self.encoding.network is None
+              and goal is None):
             # the heuristics know no equations: start from an independent-feature point
             # turned into an intervention (solvers.causal.causal_incumbent); not with
             # excluded change sets, which its consequences could complete

@@ -26,12 +26,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from encoders.errors import InputValidationError
 from recourse.result import RecourseResult
 from recourse.schema import FeatureSchema
-from recourse.verify import action_violations
+from recourse.verify import action_violations, model_input
 from solvers.problem import decode
 
 if TYPE_CHECKING:
@@ -106,18 +105,7 @@ class Utility:
 def model_score(model: Any, schema: FeatureSchema,
                 rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
     """The model's own score ``f`` on rows ``{name: value}`` (see module docstring)."""
-    df = pd.DataFrame([[r[n] for n in schema.names] for r in rows], columns=schema.names)
-    names = getattr(model, "feature_names_in_", None)
-    if names is not None:
-        X: Any = df[list(names)]
-    else:
-        for f in schema:
-            if not f.is_group:
-                df[f.name] = df[f.name].astype(float)
-        try:
-            X = df.to_numpy(dtype=float)
-        except (TypeError, ValueError):
-            X = df
+    X = model_input(model, schema, rows)
     if not hasattr(model, "classes_"):
         return np.asarray(model.predict(X), dtype=float).ravel()
     if len(model.classes_) != 2:

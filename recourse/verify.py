@@ -18,21 +18,27 @@ from recourse.schema import FeatureSchema
 __all__ = ["model_predict", "action_violations"]
 
 
-def model_predict(model: Any, schema: FeatureSchema,
-                  rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
-    """``model.predict`` on rows ``{name: value}``, shaped the way the model was fitted."""
+def model_input(model: Any, schema: FeatureSchema, rows: Sequence[Mapping[str, Any]]) -> Any:
+    """Rows ``{name: value}`` shaped the way the model was fitted: a DataFrame in the
+    fitted column order when the model knows its feature names, else a float array (or
+    the DataFrame when a column is not numeric)."""
     df = pd.DataFrame([[r[n] for n in schema.names] for r in rows], columns=schema.names)
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
-        return np.asarray(model.predict(df[list(names)]))
+        return df[list(names)]
     for f in schema:
         if not f.is_group:
             df[f.name] = df[f.name].astype(float)
     try:
-        X = df.to_numpy(dtype=float)
+        return df.to_numpy(dtype=float)
     except (TypeError, ValueError):
-        return np.asarray(model.predict(df))
-    return np.asarray(model.predict(X))
+        return df
+
+
+def model_predict(model: Any, schema: FeatureSchema,
+                  rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """``model.predict`` on rows ``{name: value}``, shaped the way the model was fitted."""
+    return np.asarray(model.predict(model_input(model, schema, rows)))
 
 
 def action_violations(schema: FeatureSchema, factual: Mapping[str, Any],
