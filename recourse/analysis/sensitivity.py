@@ -135,19 +135,24 @@ def ray_test(f: Any, x: Any, v: Any, delta: float, utility: Utility, *, norm: st
 
 
 # ---------------------------------------------------------------- exact tests
-def _numeric_space(d: int, names: list[str]) -> Any:
+def _numeric_space(d: int, names: list[str], lower: np.ndarray | None = None,
+                   upper: np.ndarray | None = None) -> Any:
     from encoders.domain import SearchSpace
 
     return SearchSpace(names=tuple(names), levels=(None,) * d, integer=np.zeros(d, bool),
-                       lower=np.full(d, -np.inf), upper=np.full(d, np.inf))
+                       lower=np.full(d, -np.inf) if lower is None else lower,
+                       upper=np.full(d, np.inf) if upper is None else upper)
 
 
-def _encode(model: Any, d: int) -> Any:
+def _encode(model: Any, d: int, lower: np.ndarray | None = None,
+            upper: np.ndarray | None = None) -> Any:
+    """The model's encoding over the box ``[lower, upper]`` (default: unbounded; ReLU
+    networks need a finite box for their big-M rows: the ray test passes the segment's)."""
     import encoders
 
     names = getattr(model, "feature_names_in_", None)
     names = [str(n) for n in names] if names is not None else [f"x{j}" for j in range(d)]
-    return encoders.encode(model, _numeric_space(d, names))
+    return encoders.encode(model, _numeric_space(d, names, lower, upper))
 
 
 def line_breakpoints(model: Any, x: np.ndarray, v: np.ndarray, s_lo: float = -np.inf,
@@ -209,8 +214,10 @@ def ray_test_model(model: Any, x: Any, v: Any, delta: float, utility: Utility, *
         return RayResult(False, None, None, "constraints", "direction not allowed")
     s_max = delta / _norm(v, norm)
     s_lo = (1e-9 * s_max if eps_s is None else eps_s) if x_sat else 0.0
+    end = x + s_max * v  # the segment's box bounds every variable of the encoding
+    pad = 1e-9 * np.maximum(1.0, np.abs(np.concatenate([x, end]))).max()
     try:
-        enc = _encode(model, x.size)
+        enc = _encode(model, x.size, np.minimum(x, end) - pad, np.maximum(x, end) + pad)
     except Exception:  # noqa: BLE001 - any unsupported model falls back to the line search
         enc = None
     if enc is not None and enc.tree is not None:
