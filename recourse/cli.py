@@ -1,4 +1,5 @@
-"""Command-line interface: ``recourse explain``, ``demo``, ``schema`` and ``analyze``.
+"""Command-line interface: ``recourse explain``, ``letter``, ``audit``, ``analyze``, ``demo``,
+``schema`` and ``causal-graph``.
 
 Exit codes: 0 when an answer was produced (a counterfactual, a proof that no recourse
 exists, or "nothing to change"); 1 when the solver gave no answer (time limit before any
