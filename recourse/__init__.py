@@ -19,6 +19,7 @@ from recourse.errors import (
 from recourse.explain import NORMS, RecourseEngine, find_recourse
 from recourse.letters import render_letter, write_letter, write_letters
 from recourse.result import STATUSES, Change, RecourseOptions, RecourseResult
+from recourse.robust import CertifiedBox, certified_box
 from recourse.schema import Feature, FeatureSchema
 from recourse.utility import Utility
 
@@ -37,6 +38,8 @@ __all__ = [
     "RecourseResult",
     "RecourseOptions",
     "Change",
+    "CertifiedBox",
+    "certified_box",
     "render_letter",
     "write_letter",
     "write_letters",
