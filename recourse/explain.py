@@ -131,7 +131,8 @@ class RecourseEngine:
     # ---------------------------------------------------------------- public
     def explain(self, applicant: Any, *, target: Any = None, norm: str = "l1",
                 time_limit: float = 60.0, utility: Utility | None = None,
-                exclude: Iterable[Iterable[str]] = ()) -> RecourseResult:
+                exclude: Iterable[Iterable[str]] = (), min_margin: float | None = None,
+                _score_margin: float | None = None) -> RecourseResult:
         """Find the minimal verified recourse for one applicant.
 
         Parameters
@@ -155,6 +156,12 @@ class RecourseEngine:
             of it (see ``solvers.problem.exclude_change_sets``). ``optimal`` then means
             optimal among the answers that avoid these sets, and ``no_recourse`` that no
             such answer exists. Used by :meth:`options`.
+        min_margin : float, optional
+            Robust recourse: the target class must win by at least this much, in
+            probability for forests and trees (``predict_proba``), else in the decision
+            function (linear models, boosting margins, MLP logits); checked with the
+            model's own scores. The result's ``stats`` give the margin reached and the
+            cost without the option (see ``recourse.robust.explain_with_margin``).
 
         Returns
         -------
@@ -169,6 +176,12 @@ class RecourseEngine:
             The applicant has NaN/inf, wrong columns, unknown categories; or the norm or
             target class is unknown (also a ``ValueError``).
         """
+        if min_margin is not None:
+            from recourse.robust import explain_with_margin
+
+            return explain_with_margin(self, applicant, min_margin, target=target, norm=norm,
+                                       time_limit=time_limit, utility=utility,
+                                       exclude=exclude)
         t_start = time.perf_counter()
         if norm not in NORMS:
             raise InputValidationError(
@@ -213,13 +226,16 @@ class RecourseEngine:
                 message=f"The model already predicts {target!r}: nothing needs to change.",
                 **base)
         t_idx = self.classes.index(target)
-        margin = self.margin
+        margin = self.margin if _score_margin is None else max(self.margin, _score_margin)
         solve_time = 0.0
         for attempt in range(3):
             deadline = t_start + time_limit
-            ties = 0.0 if self.encoding.kind == "trees" and attempt == 0 else margin
+            ties = (0.0 if self.encoding.kind == "trees" and attempt == 0
+                    and _score_margin is None else margin)
             out = self._solve(x0, t_idx, norm, margin, ties, deadline,
-                              use_incumbent=attempt == 0, excluded=excluded)
+                              # the first-solution heuristics know no margin
+                              use_incumbent=attempt == 0 and _score_margin is None,
+                              excluded=excluded)
             solve_time += out["time"]
             if out["values"] is None:
                 return self._no_answer(out, base, solve_time, t_start)

@@ -18,8 +18,12 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
 
 from encoders.errors import InputValidationError
 from recourse.result import RecourseResult
@@ -28,7 +32,8 @@ from solvers.robust import grow_linear_box, grow_tree_box
 if TYPE_CHECKING:  # pragma: no cover
     from recourse.explain import RecourseEngine
 
-__all__ = ["CertifiedBox", "certified_box", "BOX_MODELS"]
+__all__ = ["CertifiedBox", "certified_box", "BOX_MODELS", "explain_with_margin", "model_margin",
+           "margin_units"]
 
 #: Model families :func:`certified_box` supports.
 BOX_MODELS = ("decision trees, random forests, extra trees, gradient boosting "
@@ -147,3 +152,114 @@ def certified_box(engine: RecourseEngine, result: RecourseResult, *,
 
 def _user(space: Any, j: int, v: float) -> float:
     return float(int(round(v))) if space.integer[j] else float(v)
+
+
+# ------------------------------------------------------------------ score margin
+def margin_units(engine: RecourseEngine) -> str:
+    """``"probability"`` for forests and trees, ``"decision function"`` otherwise."""
+    enc = engine.encoding
+    if enc.tree is not None and "base_score" not in enc.info:
+        return "probability"
+    return "decision function"
+
+
+def model_margin(engine: RecourseEngine, rows: list[dict[str, Any]], target: Any) -> np.ndarray:
+    """By how much the target class wins on ``rows``, from the model's own scores.
+
+    Forests and trees: ``predict_proba`` of the target minus the largest other class.
+    Otherwise the decision function (``decision_function``; for models without one, such as
+    ``MLPClassifier``, log-ratios of ``predict_proba``, i.e. logit differences): for a
+    binary model its sign-adjusted value, else the target's minus the largest other's.
+    """
+    model, schema = engine.model, engine.schema
+    X = _model_frame(model, schema, rows)
+    classes = list(engine.classes)
+    t = classes.index(target)
+    if margin_units(engine) == "probability":
+        P = np.asarray(model.predict_proba(X), dtype=float)
+        return P[:, t] - np.delete(P, t, axis=1).max(axis=1)
+    if hasattr(model, "decision_function"):
+        D = np.asarray(model.decision_function(X), dtype=float)
+    else:
+        with np.errstate(divide="ignore"):
+            D = np.log(np.asarray(model.predict_proba(X), dtype=float))
+        if D.shape[1] == 2:
+            D = D[:, 1] - D[:, 0]
+    if D.ndim == 1:
+        return D if t == 1 else -D
+    return D[:, t] - np.delete(D, t, axis=1).max(axis=1)
+
+
+def _model_frame(model: Any, schema: Any, rows: list[dict[str, Any]]) -> Any:
+    df = pd.DataFrame([[r[n] for n in schema.names] for r in rows], columns=schema.names)
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        return df[list(names)]
+    for f in schema:
+        if not f.is_group:
+            df[f.name] = df[f.name].astype(float)
+    try:
+        return df.to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        return df
+
+
+def explain_with_margin(engine: RecourseEngine, applicant: Any, min_margin: float, *,
+                        target: Any = None, norm: str = "l1", time_limit: float = 60.0,
+                        utility: Any = None,
+                        exclude: Iterable[Iterable[str]] = ()) -> RecourseResult:
+    """:meth:`RecourseEngine.explain` with ``min_margin`` (the target wins by at least it).
+
+    Solves twice, with and without the margin, so that the result shows what robustness
+    costs: ``stats["min_margin"]``, ``stats["margin_units"]``, ``stats["margin"]`` (the
+    margin the model's own scores give the counterfactual), ``stats["cost_without"]``
+    (``{"min_margin": cost}`` of the plain answer, None when it has none). When only the
+    margin blocks recourse the status is ``no_recourse`` and ``stats["blocking_option"]``
+    is ``"min_margin"``. An applicant the model already assigns to the target class is
+    ``already_target`` whatever its margin.
+    """
+    if utility is not None:
+        raise InputValidationError(
+            "min_margin cannot be combined with utility= (a utility is already a threshold "
+            "on the score); raise the utility's threshold instead.")
+    try:
+        m = float(min_margin)
+    except (TypeError, ValueError):
+        m = float("nan")
+    units = margin_units(engine)
+    if not np.isfinite(m) or m < 0 or (units == "probability" and m >= 1):
+        raise InputValidationError(
+            f"min_margin must be a finite number >= 0 (and < 1 for a probability margin); "
+            f"got {min_margin!r}. It is in {units} units for this model.")
+    sets = list(_as_sets(exclude))
+    enc = engine.encoding
+    scale = float(enc.info.get("n_trees", 1)) if units == "probability" else 1.0
+    res = engine.explain(applicant, target=target, norm=norm, time_limit=time_limit,
+                         exclude=sets, _score_margin=m * scale)
+    if res.status == "already_target":
+        return res
+    plain = engine.explain(applicant, target=target, norm=norm, time_limit=time_limit,
+                           exclude=sets)
+    stats = dict(res.stats, min_margin=m, margin_units=units,
+                 cost_without={"min_margin": plain.cost if plain.has_recourse else None})
+    if res.counterfactual is not None and res.verified:
+        got = float(model_margin(engine, [res.counterfactual], res.target)[0])
+        stats["margin"] = got
+        if got < m - 1e-9 * max(1.0, m):
+            return replace(res, status="error", verified=False, stats=stats, message=(
+                f"The counterfactual wins by {got:.6g} in the model's own {units}, less than "
+                f"min_margin={m:g}; this is a bug worth reporting with the model."))
+        return replace(res, stats=stats)
+    if res.status == "no_recourse" and plain.has_recourse:
+        stats["blocking_option"] = "min_margin"
+        return replace(res, stats=stats, message=(
+            f"No allowed change makes {res.target!r} win by min_margin={m:g} ({units}), "
+            f"proven by the solver; without the margin the cheapest recourse costs "
+            f"{plain.cost:.6g}. Lower min_margin to obtain recourse."))
+    return replace(res, stats=stats)
+
+
+def _as_sets(exclude: Iterable[Iterable[str]]) -> list[Any]:
+    if isinstance(exclude, (str, bytes)):
+        return [exclude]  # rejected with a clear message by RecourseEngine.explain
+    return [S if isinstance(S, (str, bytes)) else frozenset(S) for S in exclude]
