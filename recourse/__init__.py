@@ -1,5 +1,6 @@
 """recourse-engine: exact, verified recourse for fitted machine-learning models."""
 
+from encoders.multi import ModelSet
 from recourse.causal import (
     CausalGraphError,
     CausalModel,
@@ -39,6 +40,7 @@ __all__ = [
     "RecourseOptions",
     "Change",
     "CertifiedBox",
+    "ModelSet",
     "certified_box",
     "render_letter",
     "write_letter",

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 import encoders
 from encoders.block import ThresholdLink, ValueLink
 from encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
+from encoders.multi import DISAGREE
 from encoders.pipeline import model_inputs
 from recourse.causal import CausalModel
 from recourse.result import Change, RecourseOptions, RecourseResult
@@ -383,18 +384,23 @@ class RecourseEngine:
         return out
 
     def _resolve_target(self, target: Any, predicted: Any) -> Any:
+        classes = [c for c in self.classes if not (isinstance(c, str) and c == DISAGREE)]
+        if target is None and isinstance(predicted, str) and predicted == DISAGREE:
+            raise InputValidationError(
+                "The models of the ModelSet disagree on this applicant; name the class to "
+                f"reach with target=... (one of {cap_list(classes)}).")
         if target is None:
-            if len(self.classes) != 2:
+            if len(classes) != 2:
                 raise InputValidationError(
-                    f"The model has {len(self.classes)} classes {cap_list(self.classes)}; name "
+                    f"The model has {len(classes)} classes {cap_list(classes)}; name "
                     "the class to reach with target=..."
                 )
-            return self.classes[1] if predicted == self.classes[0] else self.classes[0]
-        for c in self.classes:
+            return classes[1] if predicted == classes[0] else classes[0]
+        for c in classes:
             if c == target or str(c) == str(target):
                 return c
         raise InputValidationError(
-            f"Unknown target class {target!r}; the model's classes are {cap_list(self.classes)}."
+            f"Unknown target class {target!r}; the model's classes are {cap_list(classes)}."
         )
 
     def _reference(self, reference: Any) -> tuple[np.ndarray | None, np.ndarray | None]:

@@ -233,6 +233,10 @@ def explain_with_margin(engine: RecourseEngine, applicant: Any, min_margin: floa
             f"got {min_margin!r}. It is in {units} units for this model.")
     sets = list(_as_sets(exclude))
     enc = engine.encoding
+    if "n_models" in enc.info:
+        raise InputValidationError(
+            "min_margin is not supported for a ModelSet yet (each model would need its "
+            "own probability scale); use one model, or the ModelSet without min_margin.")
     scale = float(enc.info.get("n_trees", 1)) if units == "probability" else 1.0
     res = engine.explain(applicant, target=target, norm=norm, time_limit=time_limit,
                          exclude=sets, _score_margin=m * scale)
