@@ -181,6 +181,7 @@ def encode_model_set(ms: ModelSet, space: SearchSpace) -> MultiEncodedModel:
         scores.append(sp.csr_matrix(enc.score.multiply(keep[None, :])))
     fields = {f: getattr(enc, f) for f in EncodedModel.__dataclass_fields__}
     fields.update(classes=np.array([*classes.tolist(), DISAGREE], dtype=object),
-                  info=dict(enc.info, n_models=len(ms.models),
+                  info=dict(enc.info, n_models=len(ms.models), option="models",
+                            option_text=f"agreement of all {len(ms.models)} models",
                             trees_per_model=np.bincount(owner_a).tolist()))
     return MultiEncodedModel(**fields, model_scores=tuple(scores))

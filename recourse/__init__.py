@@ -1,5 +1,6 @@
 """recourse-engine: exact, verified recourse for fitted machine-learning models."""
 
+from encoders.isolation import PlausibleModel
 from encoders.multi import ModelSet
 from recourse.causal import (
     CausalGraphError,
@@ -41,6 +42,7 @@ __all__ = [
     "Change",
     "CertifiedBox",
     "ModelSet",
+    "PlausibleModel",
     "certified_box",
     "render_letter",
     "write_letter",

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 import encoders
 from encoders.block import ThresholdLink, ValueLink
 from encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
+from encoders.isolation import IMPLAUSIBLE
 from encoders.multi import DISAGREE
 from encoders.pipeline import model_inputs
 from recourse.causal import CausalModel
@@ -384,7 +385,8 @@ class RecourseEngine:
         return out
 
     def _resolve_target(self, target: Any, predicted: Any) -> Any:
-        classes = [c for c in self.classes if not (isinstance(c, str) and c == DISAGREE)]
+        sentinels = (DISAGREE, IMPLAUSIBLE)  # "classes" of ModelSet / PlausibleModel
+        classes = [c for c in self.classes if not (isinstance(c, str) and c in sentinels)]
         if target is None and isinstance(predicted, str) and predicted == DISAGREE:
             raise InputValidationError(
                 "The models of the ModelSet disagree on this applicant; name the class to "
@@ -614,6 +616,11 @@ class RecourseEngine:
                 f"{base['target']!r} (proven by the solver). Mutable features: "
                 f"{cap_list(mutable, 8)}; relaxing immutability, directions or bounds may "
                 "open recourse.")
+            option = self.encoding.info.get("option")  # ModelSet / PlausibleModel
+            if option:
+                extra["blocking_option"] = option
+                msg += (f" The model requires {self.encoding.info['option_text']}; without "
+                        "it recourse may exist (explain with the plain model to compare).")
         elif st is Status.TIME_LIMIT:
             status = "time_limit"
             msg = "The time limit was reached before any counterfactual was found."
