@@ -19,11 +19,12 @@ import scipy.sparse as sp
 import encoders
 from encoders.block import ThresholdLink, ValueLink
 from encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
-from encoders.isolation import IMPLAUSIBLE
+from encoders.isolation import IMPLAUSIBLE, PlausibleModel
 from encoders.multi import DISAGREE
 from encoders.pipeline import model_inputs
 from recourse.causal import CausalModel
 from recourse.result import Change, RecourseOptions, RecourseResult
+from recourse.robust import model_frame
 from recourse.schema import FeatureSchema
 from recourse.utility import Utility, explain_utility
 from recourse.verify import action_violations, model_predict
@@ -580,6 +581,10 @@ class RecourseEngine:
                      used_incumbent=out.get("incumbent", False),
                      verify_time=out.get("verify_time", 0.0),
                      solver_status=out.get("raw", ""))
+        if isinstance(self.model, PlausibleModel):  # the forest's own score, always shown
+            stats["plausibility_score"] = float(self.model.score_samples(
+                model_frame(self.model, self.schema, [cf]))[0])
+            stats["plausibility_min_score"] = self.model.min_score
         message = (
             "Proven minimal by the solver and verified with the model's own predict."
             if optimal else

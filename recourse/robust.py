@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from recourse.explain import RecourseEngine
 
 __all__ = ["CertifiedBox", "certified_box", "BOX_MODELS", "explain_with_margin", "model_margin",
+           "model_frame", "plausibility_score",
            "margin_units"]
 
 #: Model families :func:`certified_box` supports.
@@ -172,7 +173,7 @@ def model_margin(engine: RecourseEngine, rows: list[dict[str, Any]], target: Any
     binary model its sign-adjusted value, else the target's minus the largest other's.
     """
     model, schema = engine.model, engine.schema
-    X = _model_frame(model, schema, rows)
+    X = model_frame(model, schema, rows)
     classes = list(engine.classes)
     t = classes.index(target)
     if margin_units(engine) == "probability":
@@ -190,7 +191,7 @@ def model_margin(engine: RecourseEngine, rows: list[dict[str, Any]], target: Any
     return D[:, t] - np.delete(D, t, axis=1).max(axis=1)
 
 
-def _model_frame(model: Any, schema: Any, rows: list[dict[str, Any]]) -> Any:
+def model_frame(model: Any, schema: Any, rows: list[dict[str, Any]]) -> Any:
     df = pd.DataFrame([[r[n] for n in schema.names] for r in rows], columns=schema.names)
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
@@ -267,3 +268,14 @@ def _as_sets(exclude: Iterable[Iterable[str]]) -> list[Any]:
     if isinstance(exclude, (str, bytes)):
         return [exclude]  # rejected with a clear message by RecourseEngine.explain
     return [S if isinstance(S, (str, bytes)) else frozenset(S) for S in exclude]
+
+
+def plausibility_score(iforest: Any, engine: RecourseEngine,
+                       result: RecourseResult) -> float | None:
+    """``iforest.score_samples`` of ``result``'s counterfactual (None without one), for
+    results of any engine, with or without the plausibility constraint: the higher, the
+    more typical (sklearn's ``predict`` calls a row an inlier from ``offset_`` upwards)."""
+    if result.counterfactual is None:
+        return None
+    return float(np.asarray(iforest.score_samples(
+        model_frame(iforest, engine.schema, [result.counterfactual])))[0])

@@ -18,6 +18,7 @@ from encoders.errors import EncodingError
 from encoders.isolation import PlausibleModel, average_path_length
 from oracles import model_predict
 from recourse import FeatureSchema, RecourseEngine
+from recourse.robust import plausibility_score
 from synthdata import credit_frame, tree_pipeline
 
 
@@ -66,6 +67,9 @@ def test_isolation_path_matches_sklearn(which, global_random_seed):
         cf = pd.DataFrame([res.counterfactual])[schema.names]
         assert model_predict(model, schema, [res.counterfactual])[0] == 1
         assert iso.score_samples(cf)[0] >= pm.min_score
+        assert res.stats["plausibility_score"] == pytest.approx(iso.score_samples(cf)[0])
+        assert plausibility_score(iso, plain, base) == pytest.approx(
+            iso.score_samples(pd.DataFrame([base.counterfactual])[schema.names])[0])
         s = engine.space.encode(res.counterfactual)
         milp = engine.encoding.path_sum(s[None, :])[0] / n_iso
         assert milp == pytest.approx(_sk_mean_path(iso, cf)[0], rel=1e-9, abs=1e-9)
