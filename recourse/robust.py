@@ -37,8 +37,9 @@ __all__ = ["CertifiedBox", "certified_box", "BOX_MODELS", "explain_with_margin",
            "margin_units"]
 
 #: Model families :func:`certified_box` supports.
-BOX_MODELS = ("decision trees, random forests, extra trees, gradient boosting "
-              "(tree encodings)", "linear models (LogisticRegression, LinearSVC, ...)")
+BOX_MODELS = ("decision trees, random forests, extra trees, gradient boosting, ModelSet, "
+              "PlausibleModel (tree encodings)",
+              "linear models (LogisticRegression, LinearSVC, ...)")
 
 
 @dataclass(frozen=True)

@@ -164,3 +164,30 @@ def test_box_errors():
     assert already.status == "already_target"
     with pytest.raises(InputValidationError, match="verified counterfactual"):
         certified_box(engine, already)
+
+
+def test_box_for_model_set_and_plausible_model(global_random_seed):
+    """Boxes of the wrappers: every point approved by every model / also plausible."""
+    from sklearn.ensemble import IsolationForest
+
+    from recourse import ModelSet, PlausibleModel
+
+    X, y, _ = credit_frame(global_random_seed, categorical=False)
+    members = [RandomForestClassifier(n_estimators=3, max_depth=3, random_state=s).fit(X, y)
+               for s in (global_random_seed, global_random_seed + 1)]
+    iso = IsolationForest(n_estimators=8, max_samples=64, random_state=0).fit(X)
+    schema = _schema(X)
+    rng = np.random.default_rng(global_random_seed)
+    for wrapped in (ModelSet(members), PlausibleModel(members[0], iso)):
+        engine = RecourseEngine(wrapped, schema)
+        pred = wrapped.predict(X)
+        boxes = 0
+        for i in np.flatnonzero(pred == 0)[:3]:
+            x = X.iloc[i].to_dict()
+            res = engine.explain(x, target=1)
+            if not res.has_recourse:
+                continue
+            box = certified_box(engine, res)
+            _check_box(wrapped, schema, x, 1, res, box, rng)
+            boxes += 1
+        assert boxes > 0, type(wrapped).__name__
