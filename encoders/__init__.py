@@ -34,6 +34,14 @@ def encode(model: Any, space: SearchSpace) -> EncodedModel:
     EncodingError
         The model is supported but cannot be encoded as given.
     """
+    from encoders.multi import ModelSet, encode_model_set
+
+    if isinstance(model, ModelSet):
+        return encode_model_set(model, space)
+    from encoders.isolation import PlausibleModel, encode_plausible
+
+    if isinstance(model, PlausibleModel):
+        return encode_plausible(model, space)
     _, est = split_pipeline(model)
     enc = encoder_for(est)
     if not any(hasattr(est, a) for a in ("classes_", "n_features_in_")):

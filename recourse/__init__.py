@@ -1,5 +1,7 @@
 """recourse-engine: exact, verified recourse for fitted machine-learning models."""
 
+from encoders.isolation import PlausibleModel
+from encoders.multi import ModelSet
 from recourse.causal import (
     CausalGraphError,
     CausalModel,
@@ -19,6 +21,7 @@ from recourse.errors import (
 from recourse.explain import NORMS, RecourseEngine, find_recourse
 from recourse.letters import render_letter, write_letter, write_letters
 from recourse.result import STATUSES, Change, RecourseOptions, RecourseResult
+from recourse.robust import CertifiedBox, certified_box
 from recourse.schema import Feature, FeatureSchema
 from recourse.utility import Utility
 
@@ -37,6 +40,10 @@ __all__ = [
     "RecourseResult",
     "RecourseOptions",
     "Change",
+    "CertifiedBox",
+    "ModelSet",
+    "PlausibleModel",
+    "certified_box",
     "render_letter",
     "write_letter",
     "write_letters",

@@ -19,9 +19,12 @@ import scipy.sparse as sp
 import encoders
 from encoders.block import ThresholdLink, ValueLink
 from encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
+from encoders.isolation import IMPLAUSIBLE, PlausibleModel
+from encoders.multi import DISAGREE
 from encoders.pipeline import model_inputs
 from recourse.causal import CausalModel
 from recourse.result import Change, RecourseOptions, RecourseResult
+from recourse.robust import model_frame
 from recourse.schema import FeatureSchema
 from recourse.utility import Utility, explain_utility
 from recourse.verify import action_violations, model_predict
@@ -131,7 +134,8 @@ class RecourseEngine:
     # ---------------------------------------------------------------- public
     def explain(self, applicant: Any, *, target: Any = None, norm: str = "l1",
                 time_limit: float = 60.0, utility: Utility | None = None,
-                exclude: Iterable[Iterable[str]] = ()) -> RecourseResult:
+                exclude: Iterable[Iterable[str]] = (), min_margin: float | None = None,
+                _score_margin: float | None = None) -> RecourseResult:
         """Find the minimal verified recourse for one applicant.
 
         Parameters
@@ -155,6 +159,12 @@ class RecourseEngine:
             of it (see ``solvers.problem.exclude_change_sets``). ``optimal`` then means
             optimal among the answers that avoid these sets, and ``no_recourse`` that no
             such answer exists. Used by :meth:`options`.
+        min_margin : float, optional
+            Robust recourse: the target class must win by at least this much, in
+            probability for forests and trees (``predict_proba``), else in the decision
+            function (linear models, boosting margins, MLP logits); checked with the
+            model's own scores. The result's ``stats`` give the margin reached and the
+            cost without the option (see ``recourse.robust.explain_with_margin``).
 
         Returns
         -------
@@ -169,6 +179,12 @@ class RecourseEngine:
             The applicant has NaN/inf, wrong columns, unknown categories; or the norm or
             target class is unknown (also a ``ValueError``).
         """
+        if min_margin is not None:
+            from recourse.robust import explain_with_margin
+
+            return explain_with_margin(self, applicant, min_margin, target=target, norm=norm,
+                                       time_limit=time_limit, utility=utility,
+                                       exclude=exclude)
         t_start = time.perf_counter()
         if norm not in NORMS:
             raise InputValidationError(
@@ -213,13 +229,16 @@ class RecourseEngine:
                 message=f"The model already predicts {target!r}: nothing needs to change.",
                 **base)
         t_idx = self.classes.index(target)
-        margin = self.margin
+        margin = self.margin if _score_margin is None else max(self.margin, _score_margin)
         solve_time = 0.0
         for attempt in range(3):
             deadline = t_start + time_limit
-            ties = 0.0 if self.encoding.kind == "trees" and attempt == 0 else margin
+            ties = (0.0 if self.encoding.kind == "trees" and attempt == 0
+                    and _score_margin is None else margin)
             out = self._solve(x0, t_idx, norm, margin, ties, deadline,
-                              use_incumbent=attempt == 0, excluded=excluded)
+                              # the first-solution heuristics know no margin
+                              use_incumbent=attempt == 0 and _score_margin is None,
+                              excluded=excluded)
             solve_time += out["time"]
             if out["values"] is None:
                 return self._no_answer(out, base, solve_time, t_start)
@@ -367,18 +386,24 @@ class RecourseEngine:
         return out
 
     def _resolve_target(self, target: Any, predicted: Any) -> Any:
+        sentinels = (DISAGREE, IMPLAUSIBLE)  # "classes" of ModelSet / PlausibleModel
+        classes = [c for c in self.classes if not (isinstance(c, str) and c in sentinels)]
+        if target is None and isinstance(predicted, str) and predicted == DISAGREE:
+            raise InputValidationError(
+                "The models of the ModelSet disagree on this applicant; name the class to "
+                f"reach with target=... (one of {cap_list(classes)}).")
         if target is None:
-            if len(self.classes) != 2:
+            if len(classes) != 2:
                 raise InputValidationError(
-                    f"The model has {len(self.classes)} classes {cap_list(self.classes)}; name "
+                    f"The model has {len(classes)} classes {cap_list(classes)}; name "
                     "the class to reach with target=..."
                 )
-            return self.classes[1] if predicted == self.classes[0] else self.classes[0]
-        for c in self.classes:
+            return classes[1] if predicted == classes[0] else classes[0]
+        for c in classes:
             if c == target or str(c) == str(target):
                 return c
         raise InputValidationError(
-            f"Unknown target class {target!r}; the model's classes are {cap_list(self.classes)}."
+            f"Unknown target class {target!r}; the model's classes are {cap_list(classes)}."
         )
 
     def _reference(self, reference: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -557,6 +582,10 @@ class RecourseEngine:
                      used_incumbent=out.get("incumbent", False),
                      verify_time=out.get("verify_time", 0.0),
                      solver_status=out.get("raw", ""))
+        if isinstance(self.model, PlausibleModel):  # the forest's own score, always shown
+            stats["plausibility_score"] = float(self.model.score_samples(
+                model_frame(self.model, self.schema, [cf]))[0])
+            stats["plausibility_min_score"] = self.model.min_score
         message = (
             "Proven minimal by the solver and verified with the model's own predict."
             if optimal else
@@ -593,6 +622,11 @@ class RecourseEngine:
                 f"{base['target']!r} (proven by the solver). Mutable features: "
                 f"{cap_list(mutable, 8)}; relaxing immutability, directions or bounds may "
                 "open recourse.")
+            option = self.encoding.info.get("option")  # ModelSet / PlausibleModel
+            if option:
+                extra["blocking_option"] = option
+                msg += (f" The model requires {self.encoding.info['option_text']}; without "
+                        "it recourse may exist (explain with the plain model to compare).")
         elif st is Status.TIME_LIMIT:
             status = "time_limit"
             msg = "The time limit was reached before any counterfactual was found."

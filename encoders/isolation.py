@@ -1,0 +1,183 @@
+"""Plausibility by an isolation forest, encoded exactly with the classifier's trees.
+
+:class:`PlausibleModel` wraps a tree classifier (DecisionTree, RandomForest, ExtraTrees;
+bare or in a Pipeline) and a fitted ``IsolationForest`` (bare or in a Pipeline, on the
+same columns). Its ``predict`` is the classifier's class where the isolation forest's
+``score_samples`` is at least ``min_score`` (default ``offset_``: the forest's own inlier
+rule, ``predict == 1``) and :data:`IMPLAUSIBLE` elsewhere; recourse for it is recourse
+whose counterfactual the isolation forest finds plausible.
+
+Encoding (as OCEAN does for tree ensembles): every isolation tree is one more tree in the
+block (``encode_trees`` over the classifier's and the isolation trees, model inputs side
+by side, so the thresholds of both share one set of indicators per feature); the
+"score" of an isolation leaf is its path length, ``depth + c(n)`` (root depth 0) with ``n`` the
+training samples in the leaf and ``c(n) = 2 H(n - 1) - 2 (n - 1) / n`` (``c(1) = 0``,
+``c(2) = 1``), as sklearn's ``score_samples`` counts it; ``score_samples = -2 **
+(-mean path / c(max_samples))``, so ``score >= s`` is the linear row
+``sum of path lengths >= -n_trees c(max_samples) log2(-s)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from encoders.block import EncodedModel
+from encoders.domain import SearchSpace
+from encoders.errors import EncodingError
+from encoders.multi import _TREE_MODELS, _stacked_map
+from encoders.pipeline import input_map, split_pipeline
+from encoders.trees import encode_trees, tree_arrays
+
+__all__ = ["IMPLAUSIBLE", "PlausibleModel", "PlausibleEncodedModel", "encode_plausible",
+           "average_path_length"]
+
+#: What a :class:`PlausibleModel` predicts where the isolation forest finds a row implausible.
+IMPLAUSIBLE = "(implausible)"
+#: Slack kept on the path-length row (path lengths are sums of floats).
+PATH_TOL = 1e-7
+
+
+def average_path_length(n: np.ndarray | float) -> np.ndarray:
+    """``c(n)``: the average path length of an unsuccessful search in a binary search
+    tree of ``n`` points (the isolation-forest normaliser)."""
+    n = np.asarray(n, dtype=float)
+    out = np.zeros_like(n)
+    out[n == 2] = 1.0
+    big = n > 2
+    out[big] = 2.0 * (np.log(n[big] - 1.0) + np.euler_gamma) - 2.0 * (n[big] - 1.0) / n[big]
+    return out
+
+
+def _depths(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    d = np.zeros(left.size)
+    for node in range(left.size):  # children come after their parent in sklearn's arrays
+        if left[node] != -1:
+            d[left[node]] = d[right[node]] = d[node] + 1
+    return d
+
+
+class PlausibleModel:
+    """A tree classifier whose answers must also be plausible (see module docstring)."""
+
+    def __init__(self, model: Any, iforest: Any, min_score: float | None = None) -> None:
+        _, est = split_pipeline(model)
+        if type(est).__name__ not in _TREE_MODELS:
+            raise EncodingError(
+                f"PlausibleModel supports the tree classifiers {', '.join(_TREE_MODELS)}; "
+                f"got {type(est).__name__}.")
+        _, iso = split_pipeline(iforest)
+        if type(iso).__name__ != "IsolationForest" or not hasattr(iso, "estimators_"):
+            raise EncodingError(
+                f"PlausibleModel needs a fitted sklearn IsolationForest, got "
+                f"{type(iso).__name__}.")
+        self.model, self.iforest, self.iso = model, iforest, iso
+        self.min_score = float(iso.offset_ if min_score is None else min_score)
+        if not -1.0 < self.min_score < 0.0:
+            raise EncodingError(
+                f"min_score is in score_samples units, in (-1, 0); got {self.min_score!r} "
+                f"(the forest's own inlier threshold is offset_ = {iso.offset_:.4g}).")
+        self.model_classes_ = np.asarray(model.classes_)
+        self.classes_ = np.array([*self.model_classes_.tolist(), IMPLAUSIBLE], dtype=object)
+        for attr in ("feature_names_in_", "n_features_in_"):
+            if hasattr(model, attr):
+                setattr(self, attr, getattr(model, attr))
+
+    @property
+    def min_path_length(self) -> float:
+        """The mean path length ``min_score`` stands for."""
+        return float(-average_path_length(self.iso._max_samples) * np.log2(-self.min_score))
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        return np.asarray(self.iforest.score_samples(X), dtype=float)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The classifier's class where plausible, else :data:`IMPLAUSIBLE`."""
+        pred = np.asarray(self.model.predict(X), dtype=object)
+        return np.where(self.score_samples(X) >= self.min_score, pred, IMPLAUSIBLE)
+
+
+@dataclass(frozen=True)
+class PlausibleEncodedModel(EncodedModel):
+    """Classifier trees plus isolation trees; ``path`` (1 x vars) sums the isolation
+    leaves' path lengths, which must reach ``min_path_sum``."""
+
+    model_score: sp.csr_matrix | None = None
+    path: sp.csr_matrix | None = None
+    min_path_sum: float = 0.0
+
+    def _model(self) -> EncodedModel:
+        base = {f: getattr(self, f) for f in EncodedModel.__dataclass_fields__}
+        base.update(score=self.model_score, classes=self.classes[:-1])
+        return EncodedModel(**base)
+
+    def target_rows(self, target: int, margin: float,
+                    tie_margin: float = 0.0) -> tuple[sp.csr_matrix, np.ndarray]:
+        if target == len(self.classes) - 1:
+            raise EncodingError(f"{IMPLAUSIBLE!r} is no class to reach.")
+        G, lo = self._model().target_rows(target, margin, tie_margin)
+        return (sp.vstack([G, self.path]).tocsr(),
+                np.concatenate([lo, [self.min_path_sum + PATH_TOL]]))
+
+    def path_sum(self, S: np.ndarray) -> np.ndarray:
+        """Sum over isolation trees of the path length at search vectors ``S`` (the
+        encoding's own forward pass through the same leaf variables the MILP uses)."""
+        from encoders.evaluate import tree_leaves
+
+        assert self.tree is not None and self.path is not None
+        leaves = tree_leaves(self, S)
+        per_leaf = np.asarray(self.path[:, self.tree.leaf_var].todense()).ravel()
+        return per_leaf[leaves].sum(axis=1)
+
+    def predict_index(self, S: np.ndarray) -> np.ndarray:
+        idx = self._model().predict_index(S)
+        ok = self.path_sum(S) >= self.min_path_sum + PATH_TOL
+        return np.where(ok, idx, len(self.classes) - 1)
+
+    def with_threshold(self, threshold: float) -> EncodedModel:
+        raise EncodingError("Utilities are not supported with a PlausibleModel; name the "
+                            "class to reach with target=... instead.")
+
+
+def encode_plausible(pm: PlausibleModel, space: SearchSpace) -> PlausibleEncodedModel:
+    """Encode a :class:`PlausibleModel` (see module docstring)."""
+    _, est = split_pipeline(pm.model)
+    m_map = input_map(pm.model, space)
+    i_map = input_map(pm.iforest, space)
+    K = len(pm.model_classes_)
+    trees = []
+    for e in (list(est.estimators_) if hasattr(est, "estimators_") else [est]):
+        trees.append(tree_arrays(e))
+    n_model_trees = len(trees)
+    iso = pm.iso
+    n_in = int(iso.n_features_in_)
+    for e, feats in zip(iso.estimators_, iso.estimators_features_):
+        t = e.tree_
+        left, right = np.asarray(t.children_left), np.asarray(t.children_right)
+        feats = np.asarray(feats)
+        sub = feats.size != n_in  # sklearn passes X[:, feats] only when subsampling
+        f = np.asarray(t.feature)
+        f = np.where(f >= 0, (feats[np.maximum(f, 0)] if sub else f) + m_map.n_inputs, f)
+        path = _depths(left, right) + average_path_length(t.n_node_samples)
+        proba = np.zeros((left.size, K + 1))
+        proba[:, K] = path
+        trees.append({"left": left, "right": right, "feature": f,
+                      "threshold": np.asarray(t.threshold, dtype=float), "proba": proba})
+    for ta in trees[:n_model_trees]:
+        ta["proba"] = np.hstack([ta["proba"], np.zeros((ta["proba"].shape[0], 1))])
+    enc = encode_trees([], pm.model_classes_, _stacked_map([m_map, i_map], space),
+                       space, arrays=trees, score0=np.zeros(K + 1), decision="argmax")
+    n_iso = len(iso.estimators_)
+    fields = {f: getattr(enc, f) for f in EncodedModel.__dataclass_fields__}
+    fields.update(classes=np.array([*pm.model_classes_.tolist(), IMPLAUSIBLE], dtype=object),
+                  score=enc.score[:K], score0=np.zeros(K),
+                  info=dict(enc.info, n_isolation_trees=n_iso,
+                            min_path_length=pm.min_path_length, option="plausibility",
+                            option_text=f"plausibility (isolation-forest score_samples >= "
+                                        f"{pm.min_score:.4g})"))
+    return PlausibleEncodedModel(**fields, model_score=enc.score[:K].tocsr(),
+                                 path=enc.score[K:].tocsr(),
+                                 min_path_sum=n_iso * pm.min_path_length)

@@ -1,0 +1,282 @@
+"""Robust recourse: certified boxes around a verified counterfactual.
+
+:func:`certified_box` turns a point answer ("reduce the credit amount to exactly 3,200")
+into a range ("to 3,200 DM or less"): an axis-aligned box around the counterfactual,
+inside the action set, in which the model approves every point. Exact for tree ensembles
+(from the split thresholds, each slab checked by a small 0/1 program) and for linear
+models (closed form); the box is maximal by inclusion (no face can move out), grown face
+by face in schema order, see ``solvers.robust``. Categorical features stay at the
+counterfactual's level.
+
+Examples
+--------
+>>> res = engine.explain(applicant)                        # doctest: +SKIP
+>>> box = certified_box(engine, res)                       # doctest: +SKIP
+>>> box.advice()                                           # doctest: +SKIP
+['credit_amount: between 250 and 3200', ...]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from encoders.errors import InputValidationError
+from recourse.result import RecourseResult
+from solvers.robust import grow_linear_box, grow_tree_box
+
+if TYPE_CHECKING:  # pragma: no cover
+    from recourse.explain import RecourseEngine
+
+__all__ = ["CertifiedBox", "certified_box", "BOX_MODELS", "explain_with_margin", "model_margin",
+           "model_frame", "plausibility_score",
+           "margin_units"]
+
+#: Model families :func:`certified_box` supports.
+BOX_MODELS = ("decision trees, random forests, extra trees, gradient boosting, ModelSet, "
+              "PlausibleModel (tree encodings)",
+              "linear models (LogisticRegression, LinearSVC, ...)")
+
+
+@dataclass(frozen=True)
+class CertifiedBox:
+    """A box of counterfactuals the model approves throughout.
+
+    Attributes
+    ----------
+    bounds : dict
+        ``{numeric feature: (low, high)}``, closed, in user units; an immutable feature or
+        one that cannot move has ``low == high``.
+    fixed : dict
+        ``{categorical feature: level}`` held at the counterfactual's level.
+    faces : dict
+        ``{(feature, "upper" | "lower"): reason}``: ``"action_set"`` (the action set
+        ends there), ``"model"`` (a rejected point lies just beyond, see ``witnesses``)
+        or ``"undecided"`` (the check timed out; the face may be conservative).
+    witnesses : dict
+        ``{(feature, side): row}`` for ``"model"`` faces: a full applicant row just
+        beyond the face, every other feature inside the box, which the model rejects.
+    checks : int
+        0/1 programs solved (tree ensembles).
+    time : float
+        Seconds spent.
+    """
+
+    bounds: dict[str, tuple[float, float]]
+    fixed: dict[str, Any]
+    faces: dict[tuple[str, str], str] = field(default_factory=dict)
+    witnesses: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    checks: int = 0
+    time: float = 0.0
+
+    def contains(self, row: dict[str, Any]) -> bool:
+        """Whether the row lies in the box."""
+        return (all(lo <= float(row[n]) <= hi for n, (lo, hi) in self.bounds.items())
+                and all(row[n] == v for n, v in self.fixed.items()))
+
+    def advice(self) -> list[str]:
+        """One phrase per numeric feature that may vary, e.g. ``"debt: 12.5 or less"``
+        (a side at the action set's limit is left unsaid)."""
+        out = []
+        for name, (lo, hi) in self.bounds.items():
+            if lo == hi:
+                continue
+            up = self.faces.get((name, "upper")) == "model"
+            down = self.faces.get((name, "lower")) == "model"
+            if up and down:
+                out.append(f"{name}: between {lo:.6g} and {hi:.6g}")
+            elif up:
+                out.append(f"{name}: {hi:.6g} or less")
+            elif down:
+                out.append(f"{name}: {lo:.6g} or more")
+        return out
+
+
+def certified_box(engine: RecourseEngine, result: RecourseResult, *,
+                  time_limit: float = 30.0) -> CertifiedBox:
+    """The certified box around ``result``'s counterfactual (see module docstring).
+
+    Parameters
+    ----------
+    engine : RecourseEngine
+        The engine that produced ``result`` (its model, schema and margin).
+    result : RecourseResult
+        A verified answer (status ``optimal`` or ``feasible``).
+    time_limit : float
+        Seconds per 0/1 check (tree ensembles); a check that times out leaves its face
+        ``"undecided"`` (conservative, never wrong).
+
+    Raises
+    ------
+    InputValidationError
+        ``result`` has no verified counterfactual, or comes from a causal engine.
+    NotImplementedError
+        The model is neither a tree ensemble nor linear (e.g. a ReLU network).
+    """
+    if not isinstance(result, RecourseResult) or result.counterfactual is None \
+            or result.status not in ("optimal", "feasible") or not result.verified:
+        raise InputValidationError(
+            "certified_box needs a verified counterfactual (a RecourseResult with status "
+            f"'optimal' or 'feasible'); got status {getattr(result, 'status', None)!r}.")
+    if engine.causal is not None:
+        raise InputValidationError(
+            "certified_box does not support causal engines yet: a box of interventions "
+            "moves the consequences too; use an engine without causal=.")
+    enc = engine.encoding
+    space, spec = engine.space, engine.spec
+    x0 = space.encode(engine.schema.validate_row(result.factual))
+    s_cf = space.encode(engine.schema.validate_row(result.counterfactual))
+    t_idx = engine.classes.index(result.target)
+    if enc.tree is not None:
+        box = grow_tree_box(enc, spec, x0, s_cf, t_idx, engine.margin, 0.0, time_limit)
+    elif enc.kind == "linear":
+        box = grow_linear_box(enc, spec, x0, s_cf, t_idx, engine.margin)
+    else:
+        raise NotImplementedError(
+            f"certified_box supports {' and '.join(BOX_MODELS)}; the model is encoded as "
+            f"{enc.kind!r}. For ReLU networks, check candidate ranges with the model's "
+            "predict instead.")
+    names = space.names
+    bounds = {names[j]: (_user(space, j, box.low[j]), _user(space, j, box.high[j]))
+              for j in range(space.n_features) if not space.is_group(j)}
+    fixed = {names[j]: (space.levels[j] or ())[lv] for j, lv in box.level.items()}
+    side_name = {1: "upper", -1: "lower"}
+    faces = {(names[j], side_name[s]): f.reason for (j, s), f in box.faces.items()}
+    witnesses = {(names[j], side_name[s]): space.decode(f.witness)
+                 for (j, s), f in box.faces.items() if f.witness is not None}
+    return CertifiedBox(bounds=bounds, fixed=fixed, faces=faces, witnesses=witnesses,
+                        checks=box.checks, time=box.time)
+
+
+def _user(space: Any, j: int, v: float) -> float:
+    return float(int(round(v))) if space.integer[j] else float(v)
+
+
+# ------------------------------------------------------------------ score margin
+def margin_units(engine: RecourseEngine) -> str:
+    """``"probability"`` for forests and trees, ``"decision function"`` otherwise."""
+    enc = engine.encoding
+    if enc.tree is not None and "base_score" not in enc.info:
+        return "probability"
+    return "decision function"
+
+
+def model_margin(engine: RecourseEngine, rows: list[dict[str, Any]], target: Any) -> np.ndarray:
+    """By how much the target class wins on ``rows``, from the model's own scores.
+
+    Forests and trees: ``predict_proba`` of the target minus the largest other class.
+    Otherwise the decision function (``decision_function``; for models without one, such as
+    ``MLPClassifier``, log-ratios of ``predict_proba``, i.e. logit differences): for a
+    binary model its sign-adjusted value, else the target's minus the largest other's.
+    """
+    model, schema = engine.model, engine.schema
+    X = model_frame(model, schema, rows)
+    classes = list(engine.classes)
+    t = classes.index(target)
+    if margin_units(engine) == "probability":
+        P = np.asarray(model.predict_proba(X), dtype=float)
+        return P[:, t] - np.delete(P, t, axis=1).max(axis=1)
+    if hasattr(model, "decision_function"):
+        D = np.asarray(model.decision_function(X), dtype=float)
+    else:
+        with np.errstate(divide="ignore"):
+            D = np.log(np.asarray(model.predict_proba(X), dtype=float))
+        if D.shape[1] == 2:
+            D = D[:, 1] - D[:, 0]
+    if D.ndim == 1:
+        return D if t == 1 else -D
+    return D[:, t] - np.delete(D, t, axis=1).max(axis=1)
+
+
+def model_frame(model: Any, schema: Any, rows: list[dict[str, Any]]) -> Any:
+    df = pd.DataFrame([[r[n] for n in schema.names] for r in rows], columns=schema.names)
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        return df[list(names)]
+    for f in schema:
+        if not f.is_group:
+            df[f.name] = df[f.name].astype(float)
+    try:
+        return df.to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        return df
+
+
+def explain_with_margin(engine: RecourseEngine, applicant: Any, min_margin: float, *,
+                        target: Any = None, norm: str = "l1", time_limit: float = 60.0,
+                        utility: Any = None,
+                        exclude: Iterable[Iterable[str]] = ()) -> RecourseResult:
+    """:meth:`RecourseEngine.explain` with ``min_margin`` (the target wins by at least it).
+
+    Solves twice, with and without the margin, so that the result shows what robustness
+    costs: ``stats["min_margin"]``, ``stats["margin_units"]``, ``stats["margin"]`` (the
+    margin the model's own scores give the counterfactual), ``stats["cost_without"]``
+    (``{"min_margin": cost}`` of the plain answer, None when it has none). When only the
+    margin blocks recourse the status is ``no_recourse`` and ``stats["blocking_option"]``
+    is ``"min_margin"``. An applicant the model already assigns to the target class is
+    ``already_target`` whatever its margin.
+    """
+    if utility is not None:
+        raise InputValidationError(
+            "min_margin cannot be combined with utility= (a utility is already a threshold "
+            "on the score); raise the utility's threshold instead.")
+    try:
+        m = float(min_margin)
+    except (TypeError, ValueError):
+        m = float("nan")
+    units = margin_units(engine)
+    if not np.isfinite(m) or m < 0 or (units == "probability" and m >= 1):
+        raise InputValidationError(
+            f"min_margin must be a finite number >= 0 (and < 1 for a probability margin); "
+            f"got {min_margin!r}. It is in {units} units for this model.")
+    sets = list(_as_sets(exclude))
+    enc = engine.encoding
+    if "n_models" in enc.info:
+        raise InputValidationError(
+            "min_margin is not supported for a ModelSet yet (each model would need its "
+            "own probability scale); use one model, or the ModelSet without min_margin.")
+    scale = float(enc.info.get("n_trees", 1)) if units == "probability" else 1.0
+    res = engine.explain(applicant, target=target, norm=norm, time_limit=time_limit,
+                         exclude=sets, _score_margin=m * scale)
+    if res.status == "already_target":
+        return res
+    plain = engine.explain(applicant, target=target, norm=norm, time_limit=time_limit,
+                           exclude=sets)
+    stats = dict(res.stats, min_margin=m, margin_units=units,
+                 cost_without={"min_margin": plain.cost if plain.has_recourse else None})
+    if res.counterfactual is not None and res.verified:
+        got = float(model_margin(engine, [res.counterfactual], res.target)[0])
+        stats["margin"] = got
+        if got < m - 1e-9 * max(1.0, m):
+            return replace(res, status="error", verified=False, stats=stats, message=(
+                f"The counterfactual wins by {got:.6g} in the model's own {units}, less than "
+                f"min_margin={m:g}; this is a bug worth reporting with the model."))
+        return replace(res, stats=stats)
+    if res.status == "no_recourse" and plain.has_recourse:
+        stats["blocking_option"] = "min_margin"
+        return replace(res, stats=stats, message=(
+            f"No allowed change makes {res.target!r} win by min_margin={m:g} ({units}), "
+            f"proven by the solver; without the margin the cheapest recourse costs "
+            f"{plain.cost:.6g}. Lower min_margin to obtain recourse."))
+    return replace(res, stats=stats)
+
+
+def _as_sets(exclude: Iterable[Iterable[str]]) -> list[Any]:
+    if isinstance(exclude, (str, bytes)):
+        return [exclude]  # rejected with a clear message by RecourseEngine.explain
+    return [S if isinstance(S, (str, bytes)) else frozenset(S) for S in exclude]
+
+
+def plausibility_score(iforest: Any, engine: RecourseEngine,
+                       result: RecourseResult) -> float | None:
+    """``iforest.score_samples`` of ``result``'s counterfactual (None without one), for
+    results of any engine, with or without the plausibility constraint: the higher, the
+    more typical (sklearn's ``predict`` calls a row an inlier from ``offset_`` upwards)."""
+    if result.counterfactual is None:
+        return None
+    return float(np.asarray(iforest.score_samples(
+        model_frame(iforest, engine.schema, [result.counterfactual])))[0])

@@ -1,0 +1,193 @@
+"""Certified boxes: dense sampling inside every box finds no rejected point; every face
+is tight (the action set ends there, or a point just beyond it is rejected by the
+model's own predict). Oracles: the model's predict and ``oracles``' action-set rules,
+both independent of ``solvers.robust``."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    GradientBoostingClassifier,
+    RandomForestClassifier,
+)
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
+from sklearn.tree import DecisionTreeClassifier
+
+from encoders.errors import InputValidationError
+from oracles import actionability_violations, model_predict, reachable_interval
+from recourse import FeatureSchema, RecourseEngine
+from recourse.robust import certified_box
+from synthdata import credit_frame, tree_pipeline
+
+MODELS = {
+    "tree_d4": (lambda s: DecisionTreeClassifier(max_depth=4, random_state=s), "standard"),
+    "rf10_d4": (lambda s: RandomForestClassifier(n_estimators=10, max_depth=4,
+                                                 random_state=s), "standard"),
+    "et6_d3": (lambda s: ExtraTreesClassifier(n_estimators=6, max_depth=3,
+                                              random_state=s), "passthrough"),
+    "gb8_d2": (lambda s: GradientBoostingClassifier(n_estimators=8, max_depth=2,
+                                                    random_state=s), "minmax"),
+    "logreg": (lambda s: LogisticRegression(max_iter=2000), "standard"),
+}
+
+
+def _schema(X):
+    return FeatureSchema.from_frame(X, increase_only=["age"], weights={"debt": 2.0})
+
+
+def _cases(model, X, target_of, k=3):
+    pred = model.predict(X)
+    out = []
+    for i in range(len(X)):
+        if pred[i] != target_of(pred[i]):
+            out.append((X.iloc[i].to_dict(), target_of(pred[i])))
+        if len(out) == k:
+            break
+    return out
+
+
+def _check_box(model, schema, x, target, res, box, rng):
+    f_by = {f.name: f for f in schema.features}
+    assert box.contains(res.counterfactual)
+    assert "undecided" not in box.faces.values()
+    names = list(box.bounds)
+    # 1. the box lies in the action set: every corner is actionable
+    for corner in itertools.product(*[box.bounds[n] for n in names]):
+        row = dict(x, **box.fixed, **dict(zip(names, corner)))
+        assert not actionability_violations(schema, x, row), row
+    # 2. dense sampling inside the box: a grid with the faces, plus uniform points
+    axes = []
+    for n in names:
+        lo, hi = box.bounds[n]
+        if f_by[n].kind == "integer":
+            axes.append(np.unique(np.linspace(lo, hi, 9).round()))
+        else:
+            axes.append(np.unique(np.concatenate([np.linspace(lo, hi, 9), [lo, hi]])))
+    rows = [dict(x, **box.fixed, **dict(zip(names, p))) for p in itertools.product(*axes)]
+    for _ in range(300):
+        p = {n: rng.uniform(*box.bounds[n]) for n in names}
+        p = {n: (round(v) if f_by[n].kind == "integer" else v) for n, v in p.items()}
+        rows.append(dict(x, **box.fixed, **p))
+    pred = model_predict(model, schema, rows)
+    bad = [r for r, p in zip(rows, pred) if p != target]
+    assert not bad, f"{len(bad)} rejected points inside the box, e.g. {bad[0]}"
+    # 3. every face is tight
+    for (name, side), reason in box.faces.items():
+        lo, hi = box.bounds[name]
+        face = hi if side == "upper" else lo
+        r_lo, r_hi = reachable_interval(f_by[name], float(x[name]))
+        if reason == "action_set":
+            assert face == (r_hi if side == "upper" else r_lo), (name, side, face)
+            continue
+        assert reason == "model"
+        w = box.witnesses[(name, side)]
+        assert model_predict(model, schema, [w])[0] != target, (name, side, w)
+        beyond = w[name] - face if side == "upper" else face - w[name]
+        step = 1.0 if f_by[name].kind == "integer" else 1e-4 * max(1.0, abs(face))
+        assert 0 < beyond <= step, (name, side, face, w[name])
+        for other in names:
+            if other != name:
+                o_lo, o_hi = box.bounds[other]
+                assert o_lo <= w[other] <= o_hi, (other, w)
+        for other, level in box.fixed.items():
+            assert w[other] == level
+        assert not actionability_violations(schema, x, w), w
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_box_is_approved_and_tight(name, global_random_seed):
+    make, scaler = MODELS[name]
+    X, y, _ = credit_frame(global_random_seed)
+    model = tree_pipeline(make(global_random_seed), scaler=scaler).fit(X, y)
+    schema = _schema(X)
+    engine = RecourseEngine(model, schema)
+    classes = list(model.classes_)
+    rng = np.random.default_rng(global_random_seed)
+    n_model_faces = 0
+    for x, target in _cases(model, X, lambda c: classes[1] if c == classes[0] else classes[0]):
+        res = engine.explain(x, target=target)
+        assert res.status == "optimal" and res.verified
+        box = certified_box(engine, res)
+        _check_box(model, schema, x, target, res, box, rng)
+        n_model_faces += sum(r == "model" for r in box.faces.values())
+    assert n_model_faces > 0  # the tightness check above was exercised
+
+
+def test_box_multiclass_forest(global_random_seed):
+    X, _, y3 = credit_frame(global_random_seed + 3)
+    model = tree_pipeline(RandomForestClassifier(n_estimators=5, max_depth=4,
+                                                 random_state=global_random_seed)).fit(X, y3)
+    schema = _schema(X)
+    engine = RecourseEngine(model, schema)
+    rng = np.random.default_rng(global_random_seed)
+    for x, target in _cases(model, X, lambda c: "high", k=3):
+        res = engine.explain(x, target="high")
+        box = certified_box(engine, res)
+        _check_box(model, schema, x, target, res, box, rng)
+
+
+def test_box_bare_forest_numeric(global_random_seed):
+    """No pipeline, decrease-only debt, immutable age."""
+    X, y, _ = credit_frame(global_random_seed + 1, categorical=False)
+    model = RandomForestClassifier(n_estimators=8, max_depth=5,
+                                   random_state=global_random_seed).fit(X, y)
+    schema = FeatureSchema.from_frame(X, decrease_only=["debt"], immutable=["age"])
+    engine = RecourseEngine(model, schema)
+    classes = list(model.classes_)
+    rng = np.random.default_rng(global_random_seed)
+    for x, target in _cases(model, X, lambda c: classes[1] if c == classes[0] else classes[0]):
+        res = engine.explain(x, target=target)
+        box = certified_box(engine, res)
+        assert box.bounds["age"] == (x["age"], x["age"])
+        assert box.bounds["debt"][1] <= x["debt"]
+        _check_box(model, schema, x, target, res, box, rng)
+
+
+def test_box_errors():
+    X, y, _ = credit_frame(0, categorical=False)
+    schema = FeatureSchema.from_frame(X)
+    mlp = MLPClassifier(hidden_layer_sizes=(4,), max_iter=300, random_state=0).fit(X, y)
+    engine = RecourseEngine(mlp, schema)
+    x = X.iloc[int(np.flatnonzero(mlp.predict(X) == 0)[0])].to_dict()
+    res = engine.explain(x, target=1)
+    with pytest.raises(NotImplementedError, match="tree ensembles|linear"):
+        certified_box(engine, res)
+    rf = RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0).fit(X, y)
+    engine = RecourseEngine(rf, schema)
+    x = X.iloc[int(np.flatnonzero(rf.predict(X) == 1)[0])].to_dict()
+    already = engine.explain(x, target=1)
+    assert already.status == "already_target"
+    with pytest.raises(InputValidationError, match="verified counterfactual"):
+        certified_box(engine, already)
+
+
+def test_box_for_model_set_and_plausible_model(global_random_seed):
+    """Boxes of the wrappers: every point approved by every model / also plausible."""
+    from sklearn.ensemble import IsolationForest
+
+    from recourse import ModelSet, PlausibleModel
+
+    X, y, _ = credit_frame(global_random_seed, categorical=False)
+    members = [RandomForestClassifier(n_estimators=3, max_depth=3, random_state=s).fit(X, y)
+               for s in (global_random_seed, global_random_seed + 1)]
+    iso = IsolationForest(n_estimators=8, max_samples=64, random_state=0).fit(X)
+    schema = _schema(X)
+    rng = np.random.default_rng(global_random_seed)
+    for wrapped in (ModelSet(members), PlausibleModel(members[0], iso)):
+        engine = RecourseEngine(wrapped, schema)
+        pred = wrapped.predict(X)
+        boxes = 0
+        for i in np.flatnonzero(pred == 0)[:3]:
+            x = X.iloc[i].to_dict()
+            res = engine.explain(x, target=1)
+            if not res.has_recourse:
+                continue
+            box = certified_box(engine, res)
+            _check_box(wrapped, schema, x, 1, res, box, rng)
+            boxes += 1
+        assert boxes > 0, type(wrapped).__name__
