@@ -38,6 +38,8 @@ def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
     if backend not in ("highs", "auto"):  # fail early, whether or not a solver runs
         check(MilpArrays(c, c0, prob.lb, prob.ub, prob.integer, prob.A, prob.row_lo,
                          prob.row_hi), backend)
+    if incumbent is not None and not _satisfies(prob, incumbent):
+        incumbent = None  # a heuristic's point that breaks a row is no valid cutoff
     upper = float(c @ incumbent + c0) if incumbent is not None else np.inf
     res: dict[str, Any] = {"incumbent": incumbent is not None, "backend": None}
 
@@ -86,3 +88,19 @@ def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
     if incumbent is not None:
         return done(Status.FEASIBLE, incumbent, bound, sol.raw_status)
     return done(sol.status, None, sol.bound, sol.raw_status)
+
+
+def _satisfies(prob: RecourseProblem, v: np.ndarray, tol: float = 1e-6) -> bool:
+    """Whether ``v`` meets every bound, integrality and row of ``prob``: a first solution
+    sets the cutoff (``cost < cost(v)``) and, when nothing cheaper exists, *is* the answer
+    called optimal, so one that breaks a row (say, a margin or an exclusion the heuristic
+    did not know) must not be used."""
+    if v.shape != prob.lb.shape:
+        return False
+    if np.any(v < prob.lb - tol) or np.any(v > prob.ub + tol):
+        return False
+    if np.any(np.abs(v[prob.integer] - np.round(v[prob.integer])) > tol):
+        return False
+    Av = prob.A @ v
+    scale = tol * np.maximum(1.0, np.abs(Av))
+    return bool(np.all(Av >= prob.row_lo - scale) and np.all(Av <= prob.row_hi + scale))

@@ -73,3 +73,34 @@ def test_highs_reports_infeasible_and_optimal():
                       np.array([True, True]), A, np.array([2.5]), np.array([np.inf]))
     assert bad.status is Status.INFEASIBLE and bad.values is None
     assert isinstance(bad, Solution)
+
+
+def test_a_first_solution_that_breaks_a_row_is_not_trusted(global_random_seed):
+    """solve_phase searches below the first solution's cost and calls the first solution
+    optimal when nothing cheaper exists; a point that breaks a row (here: the applicant's
+    own assignment, cost 0, which misses the target row) must be discarded, not returned."""
+    import time
+
+    from recourse import FeatureSchema, RecourseEngine
+    from solvers.problem import build_problem
+    from solvers.search import solve_phase
+    from synthdata import credit_frame, tree_pipeline
+
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y, _ = credit_frame(global_random_seed, n=300)
+    model = tree_pipeline(DecisionTreeClassifier(max_depth=4, random_state=0)).fit(X, y)
+    schema = FeatureSchema.from_frame(X)
+    engine = RecourseEngine(model, schema)
+    denied = X[model.predict(X) == model.classes_[0]]
+    assert len(denied) > 0
+    applicant = denied.iloc[0]
+    x0 = engine.space.encode(schema.validate_row(applicant))
+    prob = build_problem(engine.encoding, engine.spec, x0, 1, norm="l1", margin=1e-6)
+    own = engine.encoding.block_values(x0[None, :])[0]
+    own = np.concatenate([own, np.zeros(prob.n - own.size)])
+    out = solve_phase(prob, "l1", own, time.perf_counter() + 30)
+    assert out["status"] is Status.OPTIMAL and not out["incumbent"]
+    assert out["objective"] > 0
+    ref = engine.explain(applicant, target=model.classes_[1])
+    assert out["objective"] == pytest.approx(ref.cost, rel=1e-6, abs=1e-9)
