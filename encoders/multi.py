@@ -69,7 +69,8 @@ class ModelSet:
                     f"{classes.tolist()}, model #{i} has {c.tolist()}.")
         names = [getattr(m, "feature_names_in_", None) for m in models]
         if any(n is not None for n in names):
-            if any(n is None or list(n) != list(names[0]) for n in names):
+            first = list(names[0]) if names[0] is not None else []
+            if any(n is None or list(n) != first for n in names):
                 raise EncodingError(
                     "ModelSet models were fitted on different columns; fit them all on the "
                     "same DataFrame columns.")
@@ -80,8 +81,9 @@ class ModelSet:
                                 f"{sorted(x for x in n_in if x is not None)}.")
         self.n_features_in_ = n_in.pop()
         self.models = models
+        assert classes is not None  # models is not empty (checked above)
         self.model_classes_ = classes
-        self.classes_ = np.array([*classes.tolist(), DISAGREE], dtype=object)
+        self.classes_ = np.array([*classes.tolist(), DISAGREE], dtype=np.object_)
 
     def __len__(self) -> int:
         return len(self.models)

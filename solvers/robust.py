@@ -203,6 +203,7 @@ def grow_tree_box(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, s_cf: np.
                     reason, witness = "undecided", None
                     break
                 if k == 1:
+                    assert v is not None  # a proven failing slab comes with its point
                     reason, witness = "model", _witness(enc, space, axes, s_cf, v, levels)
                     break
                 step = max(1, k // 2)
