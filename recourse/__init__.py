@@ -23,6 +23,7 @@ from recourse.letters import render_letter, write_letter, write_letters
 from recourse.result import STATUSES, Change, RecourseOptions, RecourseResult
 from recourse.robust import CertifiedBox, certified_box
 from recourse.schema import Feature, FeatureSchema
+from recourse.seen import SeenTogether
 from recourse.utility import Utility
 
 __version__ = "0.1.0"
@@ -44,6 +45,7 @@ __all__ = [
     "ModelSet",
     "PlausibleModel",
     "certified_box",
+    "SeenTogether",
     "render_letter",
     "write_letter",
     "write_letters",

@@ -26,6 +26,7 @@ from recourse.causal import CausalModel
 from recourse.result import Change, RecourseOptions, RecourseResult
 from recourse.robust import model_frame
 from recourse.schema import FeatureSchema
+from recourse.seen import SeenTogether
 from recourse.utility import Utility, explain_utility
 from recourse.verify import action_violations, model_predict
 from solvers.causal import (
@@ -36,7 +37,13 @@ from solvers.causal import (
     neutral_spec,
 )
 from solvers.incumbent import find_incumbent, lp_rounding
-from solvers.problem import build_problem, decode, exclude_change_sets, point_costs
+from solvers.problem import (
+    build_problem,
+    decode,
+    exclude_change_sets,
+    forbid_level_pairs,
+    point_costs,
+)
 from solvers.search import solve_phase
 from solvers.status import Status
 from solvers.tighten import METHODS as BOUND_METHODS
@@ -79,6 +86,9 @@ class RecourseEngine:
     bounds : {"lp", "interval"}
         ReLU networks only: how the big-M bounds are tightened for each applicant, over
         the box the applicant can reach (interval arithmetic, then LPs with ``"lp"``).
+    seen_together : SeenTogether, optional
+        Category combinations the answer may not hold because no applicant in the data
+        has them (``recourse.seen``); each result reports ``stats["unseen_pairs"]``.
     causal : CausalModel, optional
         Recourse as interventions on this causal model (``recourse.causal``): only
         actions cost, every other graph node follows its structural equation. The
@@ -93,7 +103,8 @@ class RecourseEngine:
     def __init__(self, model: Any, schema: FeatureSchema, *, reference: Any = None,
                  backend: str = "highs", margin: float = DEFAULT_MARGIN,
                  bounds: str = "lp", causal: CausalModel | None = None,
-                 backend_options: dict[str, Any] | None = None) -> None:
+                 backend_options: dict[str, Any] | None = None,
+                 seen_together: SeenTogether | None = None) -> None:
         if not isinstance(schema, FeatureSchema):
             raise SchemaError(
                 f"schema must be a FeatureSchema, got {type(schema).__name__}; build one with "
@@ -115,6 +126,12 @@ class RecourseEngine:
         self.space = schema.search_space()
         self.spec = schema.lower()
         self.causal = causal
+        if seen_together is not None and not isinstance(seen_together, SeenTogether):
+            raise SchemaError(
+                f"seen_together must be a recourse.SeenTogether (SeenTogether.fit(X_train, "
+                f"schema)), got {type(seen_together).__name__}.")
+        self.seen_together = seen_together
+        self._pairs = seen_together.indices(schema) if seen_together is not None else []
         self._cspec = None
         if causal is not None:
             if not isinstance(causal, CausalModel):
@@ -241,6 +258,9 @@ class RecourseEngine:
                               excluded=excluded)
             solve_time += out["time"]
             if out["values"] is None:
+                if out["status"] is Status.INFEASIBLE and self._pairs:
+                    out["pairs_block"] = self._pairs_block(
+                        x0, t_idx, norm, margin, ties, deadline, excluded)
                 return self._no_answer(out, base, solve_time, t_start)
             for deep in (False, True):
                 s_cf, acted = self._decode(out, deep)
@@ -263,6 +283,10 @@ class RecourseEngine:
                 base["predicted"] = pred_x
                 bad = self._violations(row, cf, acted)
                 bad += _repeats(self.schema, row, cf, excluded)
+                if self.seen_together is not None:
+                    bad += [f"holds {p[0]}={p[1]!r} with {p[2]}={p[3]!r}, never seen together"
+                            for p in self.seen_together.pairs_in(cf)
+                            if p not in self.seen_together.pairs_in(row)]
                 if pred_cf == target and not bad:
                     return self._answer(out, base, x_true, s_cf, cf, solve_time, t_start,
                                         attempt, acted)
@@ -482,6 +506,8 @@ class RecourseEngine:
                              tie_margin=ties, indicators=bool(excluded))
         if excluded:
             prob = exclude_change_sets(prob, excluded)
+        if self._pairs:
+            prob = forbid_level_pairs(prob, self._pairs)
         nb = tight.n_vars
         lb, ub = prob.lb.copy(), prob.ub.copy()
         lb[:nb], ub[:nb] = np.maximum(lb[:nb], tight.lb), np.minimum(ub[:nb], tight.ub)
@@ -499,6 +525,19 @@ class RecourseEngine:
             return prob, None  # the columns did not line up: solve without a start
         return prob, full
 
+    def _pairs_block(self, x0: np.ndarray, t_idx: int, norm: str, margin: float,
+                     ties: float, deadline: float,
+                     excluded: list[tuple[int, ...]] | None) -> bool:
+        """Whether recourse exists without the seen-together rows (then the rule is what
+        blocks it)."""
+        pairs, self._pairs = self._pairs, []
+        try:
+            plain = self._solve(x0, t_idx, norm, margin, ties, deadline, use_incumbent=False,
+                                excluded=excluded)
+        finally:
+            self._pairs = pairs
+        return plain["values"] is not None
+
     def _solve(self, x0: np.ndarray, t_idx: int, norm: str, margin: float, ties: float,
                deadline: float, use_incumbent: bool,
                goal: float | None = None,
@@ -513,13 +552,16 @@ class RecourseEngine:
         if self.encoding.network is not None:
             prob, inc = self._relu_problem(x0, t_idx, norm, margin, ties,
                                            self._ref if use_incumbent else None, goal,
-                                           excluded, spec, start=self._cspec is None)
+                                           excluded, spec,
+                                           start=self._cspec is None and not self._pairs)
         else:
             enc = self.encoding if goal is None else self.encoding.with_threshold(goal)
             prob = build_problem(enc, spec, x0, t_idx, norm=norm, margin=margin,
                                  tie_margin=ties, indicators=bool(excluded))
             if excluded:
                 prob = exclude_change_sets(prob, excluded)
+            if self._pairs:
+                prob = forbid_level_pairs(prob, self._pairs)
         if self._cspec is not None:
             prob, causal_vars = add_causal(prob, self.spec, self._cspec)
         if use_incumbent and causal_vars is None and self.encoding.network is None:
@@ -577,7 +619,10 @@ class RecourseEngine:
         optimal = out["status"] is Status.OPTIMAL
         bound = out["bound"] if norm != "l0_l1" else out.get("l0_bound")
         gap = 0.0 if optimal else _gap(cost, bound)
-        stats = dict(base.pop("stats", {}), **out["problem"].stats, attempts=attempt + 1,
+        seen = ({"unseen_pairs": len(self.seen_together.pairs_in(cf))}
+                if self.seen_together is not None else {})
+        stats = dict(base.pop("stats", {}), **out["problem"].stats, **seen,
+                     attempts=attempt + 1,
                      backend_used=out.get("backend"),
                      used_incumbent=out.get("incumbent", False),
                      verify_time=out.get("verify_time", 0.0),
@@ -623,7 +668,12 @@ class RecourseEngine:
                 f"{cap_list(mutable, 8)}; relaxing immutability, directions or bounds may "
                 "open recourse.")
             option = self.encoding.info.get("option")  # ModelSet / PlausibleModel
-            if option:
+            if out.get("pairs_block"):
+                extra["blocking_option"] = "seen_together"
+                msg += (" The seen-together rule blocks it: every answer would combine "
+                        "category levels no applicant in the data has (without the rule "
+                        "recourse exists).")
+            elif option:
                 extra["blocking_option"] = option
                 msg += (f" The model requires {self.encoding.info['option_text']}; without "
                         "it recourse may exist (explain with the plain model to compare).")

@@ -50,7 +50,8 @@ from encoders.errors import SchemaError
 from solvers.spec import ActionSpec
 
 __all__ = ["RecourseProblem", "build_problem", "prune", "decode", "point_costs",
-           "exclude_change_sets", "changed_features", "violates_exclusions"]
+           "exclude_change_sets", "changed_features", "violates_exclusions",
+           "forbid_level_pairs"]
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,46 @@ def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: i
         stats={"n_vars": n, "n_rows": int(A.shape[0]), "n_int": int(ext(integer, extra_int).sum())},
         changed=C, changed0=chg0, has_indicator=has_ind,
     )
+
+
+def forbid_level_pairs(prob: RecourseProblem,
+                       pairs: Sequence[tuple[int, int, int, int]]) -> RecourseProblem:
+    """Forbid category combinations: for each ``(i, a, j, b)`` (feature ``i`` at level
+    ``a`` together with feature ``j`` at level ``b``; level indices in the schema's
+    order) the answer may not hold both.
+
+    Both features read by the model: the row ``o_ia + o_jb <= 1``. A feature the model
+    does not read keeps the applicant's level, so the other feature's level is fixed out
+    when that level pairs with it. The applicant's own combination is never forbidden
+    (keeping one's own values is always allowed).
+    """
+    space = prob.spec.space
+    enc = prob.enc
+
+    def current(f: int) -> int:
+        s = int(space.start[f])
+        k = len(space.levels[f] or ())
+        return int(np.argmax(prob.x0[s: s + k]))
+
+    ub = prob.ub.copy()
+    coefs: list[dict[int, float]] = []
+    for i, a, j, b in pairs:
+        if (a, b) == (current(i), current(j)):
+            continue
+        li, lj = enc.link_of(i), enc.link_of(j)
+        if isinstance(li, GroupLink) and isinstance(lj, GroupLink):
+            coefs.append({int(li.vars[a]): 1.0, int(lj.vars[b]): 1.0})
+        elif isinstance(lj, GroupLink) and a == current(i):
+            ub[lj.vars[b]] = 0.0
+        elif isinstance(li, GroupLink) and b == current(j):
+            ub[li.vars[a]] = 0.0
+    out = prob.with_bounds(np.minimum(prob.lb, ub), ub)
+    if not coefs:
+        return out
+    r_i = [k for k, c in enumerate(coefs) for _ in c]
+    r_j = [v for c in coefs for v in c]
+    rows = sp.csr_matrix((np.ones(len(r_j)), (r_i, r_j)), shape=(len(coefs), prob.n))
+    return out.with_rows(rows, np.full(len(coefs), -np.inf), np.ones(len(coefs)))
 
 
 def exclude_change_sets(prob: RecourseProblem,
