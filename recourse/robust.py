@@ -27,6 +27,7 @@ import pandas as pd
 
 from encoders.errors import InputValidationError
 from recourse.result import RecourseResult
+from recourse.schema import FeatureSchema
 from solvers.robust import grow_linear_box, grow_tree_box
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -78,21 +79,30 @@ class CertifiedBox:
         return (all(lo <= float(row[n]) <= hi for n, (lo, hi) in self.bounds.items())
                 and all(row[n] == v for n, v in self.fixed.items()))
 
-    def advice(self) -> list[str]:
+    def advice(self, schema: FeatureSchema | None = None) -> list[str]:
         """One phrase per numeric feature that may vary, e.g. ``"debt: 12.5 or less"``
-        (a side at the action set's limit is left unsaid)."""
+        (a side at the action set's limit is left unsaid). With the ``schema``, in its
+        labels and units: ``"Credit amount: 7,839 DM or less"``."""
+        from recourse.letters.text import feature_of, fmt_value
+
         out = []
         for name, (lo, hi) in self.bounds.items():
             if lo == hi:
                 continue
+            f = feature_of(schema, name) if schema is not None else None
+            label = f.display[:1].upper() + f.display[1:] if f is not None else name
+
+            def show(v: float, f: Any = f) -> str:
+                return fmt_value(f, v) if f is not None else f"{v:.6g}"
+
             up = self.faces.get((name, "upper")) == "model"
             down = self.faces.get((name, "lower")) == "model"
             if up and down:
-                out.append(f"{name}: between {lo:.6g} and {hi:.6g}")
+                out.append(f"{label}: between {show(lo)} and {show(hi)}")
             elif up:
-                out.append(f"{name}: {hi:.6g} or less")
+                out.append(f"{label}: {show(hi)} or less")
             elif down:
-                out.append(f"{name}: {lo:.6g} or more")
+                out.append(f"{label}: {show(lo)} or more")
         return out
 
 

@@ -191,3 +191,30 @@ def test_box_for_model_set_and_plausible_model(global_random_seed):
             _check_box(wrapped, schema, x, 1, res, box, rng)
             boxes += 1
         assert boxes > 0, type(wrapped).__name__
+
+
+def test_advice_in_the_schemas_words_and_units(global_random_seed):
+    """advice(schema) states each model face in the feature's label and unit, with the
+    box's own bound formatted as letters format numbers."""
+    from recourse.letters.text import fmt_value
+
+    X, y, _ = credit_frame(global_random_seed)
+    model = tree_pipeline(RandomForestClassifier(n_estimators=10, max_depth=4,
+                                                 random_state=global_random_seed)).fit(X, y)
+    schema = FeatureSchema.from_frame(X, labels={"debt": "monthly debt"},
+                                      units={"debt": "EUR"})
+    engine = RecourseEngine(model, schema)
+    classes = list(model.classes_)
+    phrases = 0
+    for x, target in _cases(model, X, lambda c: classes[1] if c == classes[0] else classes[0]):
+        box = certified_box(engine, engine.explain(x, target=target))
+        plain, worded = box.advice(), box.advice(schema)
+        assert len(plain) == len(worded)
+        for name, (lo, hi) in box.bounds.items():
+            f = schema[name]
+            if box.faces.get((name, "upper")) == "model" and lo != hi:
+                label = f.display[:1].upper() + f.display[1:]
+                assert any(p.startswith(label) and fmt_value(f, hi) in p for p in worded)
+                phrases += 1
+    assert phrases > 0
+    assert all("EUR" in p for p in worded if p.startswith("Monthly debt"))
