@@ -1,7 +1,7 @@
 """Benchmark: a whole-portfolio audit, local processes vs one process, reuse vs none, Dask.
 
 Usage (from the repository root, inside the project's environment; run nothing else
-heavy at the same time, e.g. ``flock /work/bench.lock python benchmarks/audit.py``)::
+heavy at the same time; ``flock LOCKFILE python benchmarks/audit.py`` serialises runs)::
 
     python benchmarks/audit.py                          # German credit, RF 100x6 (README)
     python benchmarks/audit.py --model logreg --repeats 1

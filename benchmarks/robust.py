@@ -1,7 +1,7 @@
 """Benchmark: what believable and robust recourse costs (issue 8).
 
 Usage (from the repository root, inside the project's environment; run nothing else
-heavy at the same time, e.g. ``flock /work/bench.lock python benchmarks/robust.py``)::
+heavy at the same time; ``flock LOCKFILE python benchmarks/robust.py`` serialises runs)::
 
     python benchmarks/robust.py                       # German credit, RF 100x6, 20 applicants
     python benchmarks/robust.py --model tree --n 40

@@ -24,11 +24,10 @@ from encoders.multi import DISAGREE
 from encoders.pipeline import model_inputs
 from recourse.causal import CausalModel
 from recourse.result import Change, RecourseOptions, RecourseResult
-from recourse.robust import model_frame
 from recourse.schema import FeatureSchema
 from recourse.seen import SeenTogether
 from recourse.utility import Utility, explain_utility
-from recourse.verify import action_violations, model_predict
+from recourse.verify import action_violations, model_input, model_predict
 from solvers.causal import (
     add_causal,
     causal_costs,
@@ -629,7 +628,7 @@ class RecourseEngine:
                      solver_status=out.get("raw", ""))
         if isinstance(self.model, PlausibleModel):  # the forest's own score, always shown
             stats["plausibility_score"] = float(self.model.score_samples(
-                model_frame(self.model, self.schema, [cf]))[0])
+                model_input(self.model, self.schema, [cf]))[0])
             stats["plausibility_min_score"] = self.model.min_score
         message = (
             "Proven minimal by the solver and verified with the model's own predict."

@@ -23,18 +23,18 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from encoders.errors import InputValidationError
 from recourse.result import RecourseResult
 from recourse.schema import FeatureSchema
+from recourse.verify import model_input
 from solvers.robust import grow_linear_box, grow_tree_box
 
 if TYPE_CHECKING:  # pragma: no cover
     from recourse.explain import RecourseEngine
 
 __all__ = ["CertifiedBox", "certified_box", "BOX_MODELS", "explain_with_margin", "model_margin",
-           "model_frame", "plausibility_score",
+           "plausibility_score",
            "margin_units"]
 
 #: Model families :func:`certified_box` supports.
@@ -184,7 +184,7 @@ def model_margin(engine: RecourseEngine, rows: list[dict[str, Any]], target: Any
     binary model its sign-adjusted value, else the target's minus the largest other's.
     """
     model, schema = engine.model, engine.schema
-    X = model_frame(model, schema, rows)
+    X = model_input(model, schema, rows)
     classes = list(engine.classes)
     t = classes.index(target)
     if margin_units(engine) == "probability":
@@ -200,20 +200,6 @@ def model_margin(engine: RecourseEngine, rows: list[dict[str, Any]], target: Any
     if D.ndim == 1:
         return D if t == 1 else -D
     return D[:, t] - np.delete(D, t, axis=1).max(axis=1)
-
-
-def model_frame(model: Any, schema: Any, rows: list[dict[str, Any]]) -> Any:
-    df = pd.DataFrame([[r[n] for n in schema.names] for r in rows], columns=schema.names)
-    names = getattr(model, "feature_names_in_", None)
-    if names is not None:
-        return df[list(names)]
-    for f in schema:
-        if not f.is_group:
-            df[f.name] = df[f.name].astype(float)
-    try:
-        return df.to_numpy(dtype=float)
-    except (TypeError, ValueError):
-        return df
 
 
 def explain_with_margin(engine: RecourseEngine, applicant: Any, min_margin: float, *,
@@ -289,4 +275,4 @@ def plausibility_score(iforest: Any, engine: RecourseEngine,
     if result.counterfactual is None:
         return None
     return float(np.asarray(iforest.score_samples(
-        model_frame(iforest, engine.schema, [result.counterfactual])))[0])
+        model_input(iforest, engine.schema, [result.counterfactual])))[0])
