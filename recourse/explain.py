@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import weakref
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -43,7 +44,7 @@ from solvers.problem import (
     forbid_level_pairs,
     point_costs,
 )
-from solvers.search import solve_phase
+from solvers.search import satisfies, solve_phase
 from solvers.status import Status
 from solvers.tighten import METHODS as BOUND_METHODS
 from solvers.tighten import complete, relu_incumbent, tighten_relu
@@ -558,7 +559,9 @@ class RecourseEngine:
                excluded: list[tuple[int, ...]] | None = None) -> dict[str, Any]:
         causal_vars = None
         view = None
+        plain_v = None  # value view: the plain problem the starting points come from
         spec = self.spec if self._cspec is None else self._nspec
+        cross_spec = spec  # prices the moves used as lower bounds by the tree pruning
         if self._use_values:  # costs move to the value columns (solvers.values)
             spec = value_spec(self.encoding, spec)
         phase_norm = "l1" if norm == "l1" else "l0"
@@ -576,6 +579,13 @@ class RecourseEngine:
             enc = self.encoding if goal is None else self.encoding.with_threshold(goal)
             prob = build_problem(enc, spec, x0, t_idx, norm=norm, margin=margin,
                                  tie_margin=ties, indicators=bool(excluded))
+            if spec is not cross_spec and enc.tree is not None:
+                # a value column costs at least what reaching its cell costs, so the cell
+                # prices stay valid lower bounds for pruning and the leaf-distance cuts
+                priced = build_problem(enc, cross_spec, x0, t_idx, norm=norm, margin=margin,
+                                       tie_margin=ties)
+                prob = replace(prob, crossing=priced.crossing,
+                               crossing_l0=priced.crossing_l0)
             if excluded:
                 prob = exclude_change_sets(prob, excluded)
             if self._pairs:
@@ -591,7 +601,7 @@ class RecourseEngine:
                 prob = con.add(self, prob, view, x0, t_idx)
             if use_incumbent and causal_vars is None and self.encoding.network is None:
                 # a point of the plain problem; solve_phase drops it if a constraint fails
-                plain = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm,
+                plain_v = plain = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm,
                                       margin=margin, tie_margin=ties)
                 start = find_incumbent(plain, norm, ref)
                 if start is not None:
@@ -620,6 +630,11 @@ class RecourseEngine:
         inc2 = out["values"]
         alt = (find_incumbent(prob, "l1", ref, l0_cap=k_star + tol)
                if use_incumbent and causal_vars is None and view is None else None)
+        if view is not None and plain_v is not None:
+            alt = find_incumbent(plain_v, "l1", ref, l0_cap=k_star + tol)
+            alt = (fill_values(prob2, view, decode(plain_v, alt)) if alt is not None
+                   else None)
+            alt = alt if alt is not None and satisfies(prob2, alt) else None
         if alt is not None and prob.l1 @ alt < prob.l1 @ inc2:
             inc2 = alt
         out2 = solve_phase(prob2, "l1", inc2, deadline, self.backend, self.backend_options)
