@@ -90,6 +90,12 @@ class RecourseEngine:
     seen_together : SeenTogether, optional
         Category combinations the answer may not hold because no applicant in the data
         has them (``recourse.seen``); each result reports ``stats["unseen_pairs"]``.
+    plausibility : fitted IsolationForest (bare or in a Pipeline on the schema's columns), optional
+        Report only: every answer's ``score_samples`` under it goes to
+        ``stats["plausibility_score"]`` (higher is more typical; sklearn calls a row an
+        outlier below its ``offset_``, reported as ``stats["plausibility_min_score"]``),
+        whether or not plausibility is required. To require it, wrap the model in
+        ``PlausibleModel(model, iforest)``, whose own forest is then reported.
     causal : CausalModel, optional
         Recourse as interventions on this causal model (``recourse.causal``): only
         actions cost, every other graph node follows its structural equation. The
@@ -105,7 +111,8 @@ class RecourseEngine:
                  backend: str = "highs", margin: float = DEFAULT_MARGIN,
                  bounds: str = "lp", causal: CausalModel | None = None,
                  backend_options: dict[str, Any] | None = None,
-                 seen_together: SeenTogether | None = None) -> None:
+                 seen_together: SeenTogether | None = None,
+                 plausibility: Any = None) -> None:
         if not isinstance(schema, FeatureSchema):
             raise SchemaError(
                 f"schema must be a FeatureSchema, got {type(schema).__name__}; build one with "
@@ -132,6 +139,14 @@ class RecourseEngine:
                 f"seen_together must be a recourse.SeenTogether (SeenTogether.fit(X_train, "
                 f"schema)), got {type(seen_together).__name__}.")
         self.seen_together = seen_together
+        if plausibility is not None:
+            est = plausibility[-1] if hasattr(plausibility, "steps") else plausibility
+            if type(est).__name__ != "IsolationForest" or not hasattr(est, "offset_"):
+                raise SchemaError(
+                    "plausibility must be a fitted sklearn IsolationForest (bare or as the "
+                    f"last step of a Pipeline), got {type(est).__name__}; fit one on the "
+                    "training data, e.g. IsolationForest(random_state=0).fit(X_train).")
+        self.plausibility = plausibility
         self._pairs = seen_together.indices(schema) if seen_together is not None else []
         self._cspec = None
         if causal is not None:
@@ -680,6 +695,12 @@ class RecourseEngine:
             stats["plausibility_score"] = float(self.model.score_samples(
                 model_input(self.model, self.schema, [cf]))[0])
             stats["plausibility_min_score"] = self.model.min_score
+        elif self.plausibility is not None:  # report only
+            iso = self.plausibility
+            stats["plausibility_score"] = float(np.asarray(iso.score_samples(
+                model_input(iso, self.schema, [cf])))[0])
+            est = iso[-1] if hasattr(iso, "steps") else iso
+            stats["plausibility_min_score"] = float(est.offset_)
         message = (
             "Proven minimal by the solver and verified with the model's own predict."
             if optimal else
