@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -96,6 +97,11 @@ class RecourseEngine:
         outlier below its ``offset_``, reported as ``stats["plausibility_min_score"]``),
         whether or not plausibility is required. To require it, wrap the model in
         ``PlausibleModel(model, iforest)``, whose own forest is then reported.
+    price_options : bool
+        Show what each believability option costs: every answer also re-solves with each
+        of the engine's options switched off in turn (``seen_together``, data support,
+        ...) and reports those optimal costs in ``stats["cost_without"]`` (None: no
+        recourse without the option either). ``False`` skips the extra solves.
     causal : CausalModel, optional
         Recourse as interventions on this causal model (``recourse.causal``): only
         actions cost, every other graph node follows its structural equation. The
@@ -112,7 +118,7 @@ class RecourseEngine:
                  bounds: str = "lp", causal: CausalModel | None = None,
                  backend_options: dict[str, Any] | None = None,
                  seen_together: SeenTogether | None = None,
-                 plausibility: Any = None) -> None:
+                 plausibility: Any = None, price_options: bool = True) -> None:
         if not isinstance(schema, FeatureSchema):
             raise SchemaError(
                 f"schema must be a FeatureSchema, got {type(schema).__name__}; build one with "
@@ -147,6 +153,7 @@ class RecourseEngine:
                     f"last step of a Pipeline), got {type(est).__name__}; fit one on the "
                     "training data, e.g. IsolationForest(random_state=0).fit(X_train).")
         self.plausibility = plausibility
+        self.price_options = bool(price_options)
         self._pairs = seen_together.indices(schema) if seen_together is not None else []
         self._cspec = None
         if causal is not None:
@@ -227,6 +234,43 @@ class RecourseEngine:
             return explain_with_margin(self, applicant, min_margin, target=target, norm=norm,
                                        time_limit=time_limit, utility=utility,
                                        exclude=exclude)
+        kw = dict(target=target, norm=norm, time_limit=time_limit, utility=utility,
+                  exclude=exclude, _score_margin=_score_margin)
+        res = self._explain(applicant, **kw)
+        if not self.price_options or not res.has_recourse:
+            return res
+        priced: dict[str, Any] = {}
+        for name in self._active_options():
+            with self._without(name):
+                plain = self._explain(applicant, **kw)
+            priced[name] = plain.cost if plain.has_recourse else None
+        if priced:
+            res.stats["cost_without"] = dict(res.stats.get("cost_without", {}), **priced)
+        return res
+
+    def _active_options(self) -> list[str]:
+        """Names of the engine's believability options that can be switched off for one
+        query (to price them): ``seen_together`` and each value constraint's ``name``."""
+        names = ["seen_together"] if self._pairs else []
+        return names + [getattr(c, "name", type(c).__name__) for c in self._value_constraints]
+
+    @contextmanager
+    def _without(self, name: str) -> Iterator[None]:
+        """The engine with option ``name`` switched off, inside the ``with`` block."""
+        pairs, rule, cons = self._pairs, self.seen_together, list(self._value_constraints)
+        if name == "seen_together":
+            self._pairs, self.seen_together = [], None
+        self._value_constraints = [c for c in cons
+                                   if getattr(c, "name", type(c).__name__) != name]
+        try:
+            yield
+        finally:
+            self._pairs, self.seen_together, self._value_constraints = pairs, rule, cons
+
+    def _explain(self, applicant: Any, *, target: Any, norm: str, time_limit: float,
+                 utility: Utility | None, exclude: Iterable[Iterable[str]],
+                 _score_margin: float | None) -> RecourseResult:
+        """:meth:`explain` with every option of the engine as it is (no pricing)."""
         t_start = time.perf_counter()
         if norm not in NORMS:
             raise InputValidationError(
