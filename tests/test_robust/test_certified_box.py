@@ -9,7 +9,6 @@ import itertools
 
 import numpy as np
 import pytest
-from oracles import actionability_violations, model_predict, reachable_interval
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     GradientBoostingClassifier,
@@ -18,11 +17,12 @@ from sklearn.ensemble import (
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.tree import DecisionTreeClassifier
-from synthdata import credit_frame, tree_pipeline
 
 from encoders.errors import InputValidationError
+from oracles import actionability_violations, model_predict, reachable_interval
 from recourse import FeatureSchema, RecourseEngine
 from recourse.robust import certified_box
+from synthdata import credit_frame, tree_pipeline
 
 MODELS = {
     "tree_d4": (lambda s: DecisionTreeClassifier(max_depth=4, random_state=s), "standard"),

@@ -9,17 +9,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from oracles import model_predict
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import IsolationForest, RandomForestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
-from synthdata import credit_frame, tree_pipeline
 
 from encoders.errors import EncodingError
 from encoders.isolation import PlausibleModel, average_path_length
+from oracles import model_predict
 from recourse import FeatureSchema, RecourseEngine
 from recourse.robust import plausibility_score
+from synthdata import credit_frame, tree_pipeline
 
 
 def _sk_mean_path(iso, frame):

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from oracles import model_predict
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
-from synthdata import credit_frame, tree_pipeline
 
 from encoders.errors import InputValidationError
+from oracles import model_predict
 from recourse import FeatureSchema, RecourseEngine
+from synthdata import credit_frame, tree_pipeline
 
 
 def _proba_margin(model, schema, row, target):

@@ -6,21 +6,18 @@ region boundaries of every member, predicting with every member)."""
 from __future__ import annotations
 
 import numpy as np
-import oracles
 import pandas as pd
 import pytest
-from engine_checks import check_against_oracle
-from sklearn.ensemble import (
-    ExtraTreesClassifier,
-    GradientBoostingClassifier,
-    RandomForestClassifier,
-)
+from sklearn.ensemble import ExtraTreesClassifier, GradientBoostingClassifier
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.tree import DecisionTreeClassifier
-from synthdata import credit_frame, tree_pipeline
 
+import oracles
 from encoders.errors import EncodingError
 from encoders.multi import DISAGREE, ModelSet
+from engine_checks import check_against_oracle
 from recourse import FeatureSchema, RecourseEngine
+from synthdata import credit_frame, tree_pipeline
 
 
 def _members(seed, X, y):
