@@ -237,6 +237,8 @@ class RecourseEngine:
         kw = dict(target=target, norm=norm, time_limit=time_limit, utility=utility,
                   exclude=exclude, _score_margin=_score_margin)
         res = self._explain(applicant, **kw)
+        if res.status == "no_recourse" and self._active_options():
+            return self._name_blocking(res, applicant, kw)
         if not self.price_options or not res.has_recourse:
             return res
         priced: dict[str, Any] = {}
@@ -254,14 +256,54 @@ class RecourseEngine:
         names = ["seen_together"] if self._pairs else []
         return names + [getattr(c, "name", type(c).__name__) for c in self._value_constraints]
 
-    @contextmanager
-    def _without(self, name: str) -> Iterator[None]:
-        """The engine with option ``name`` switched off, inside the ``with`` block."""
-        pairs, rule, cons = self._pairs, self.seen_together, list(self._value_constraints)
+    def _option_text(self, name: str) -> str:
         if name == "seen_together":
+            return ("the seen-together rule (every answer would combine category levels no "
+                    "applicant in the data has)")
+        for c in self._value_constraints:
+            if getattr(c, "name", type(c).__name__) == name:
+                return str(getattr(c, "text", name))
+        return name
+
+    def _name_blocking(self, res: RecourseResult, applicant: Any,
+                       kw: dict[str, Any]) -> RecourseResult:
+        """A ``no_recourse`` answer with the options that block it named: each option
+        whose removal alone opens recourse, else all of them together when only their
+        combination blocks it (each re-solve is a proof, not a guess)."""
+        active = self._active_options()
+        opened: dict[str, float] = {}
+        for name in active:
+            with self._without(name):
+                r = self._explain(applicant, **kw)
+            if r.has_recourse and r.cost is not None:
+                opened[name] = r.cost
+        if not opened and len(active) > 1:
+            with self._without(*active):
+                r = self._explain(applicant, **kw)
+            if r.has_recourse and r.cost is not None:
+                texts = " and ".join(self._option_text(n) for n in active)
+                return replace(res, stats=dict(
+                    res.stats, blocking_option=active[0], blocking_options=active,
+                    cost_without={"all options": r.cost}), message=(
+                    f"{res.message} Only the options together block it: {texts}; without "
+                    f"all of them recourse exists (cost {r.cost:.4g})."))
+        if not opened:
+            return res
+        names = list(opened)
+        parts = "; ".join(f"{self._option_text(n)} (without it the cheapest recourse costs "
+                          f"{opened[n]:.4g})" for n in names)
+        return replace(res, stats=dict(res.stats, blocking_option=names[0],
+                                       blocking_options=names, cost_without=opened),
+                       message=f"{res.message} It is blocked by {parts}.")
+
+    @contextmanager
+    def _without(self, *names: str) -> Iterator[None]:
+        """The engine with the options ``names`` switched off, inside the ``with`` block."""
+        pairs, rule, cons = self._pairs, self.seen_together, list(self._value_constraints)
+        if "seen_together" in names:
             self._pairs, self.seen_together = [], None
         self._value_constraints = [c for c in cons
-                                   if getattr(c, "name", type(c).__name__) != name]
+                                   if getattr(c, "name", type(c).__name__) not in names]
         try:
             yield
         finally:
@@ -327,9 +369,6 @@ class RecourseEngine:
                               excluded=excluded)
             solve_time += out["time"]
             if out["values"] is None:
-                if out["status"] is Status.INFEASIBLE and self._pairs:
-                    out["pairs_block"] = self._pairs_block(
-                        x0, t_idx, norm, margin, ties, deadline, excluded)
                 return self._no_answer(out, base, solve_time, t_start)
             for deep in (False, True):
                 s_cf, acted = self._decode(out, deep)
@@ -599,19 +638,6 @@ class RecourseEngine:
             return prob, None  # the columns did not line up: solve without a start
         return prob, full
 
-    def _pairs_block(self, x0: np.ndarray, t_idx: int, norm: str, margin: float,
-                     ties: float, deadline: float,
-                     excluded: list[tuple[int, ...]] | None) -> bool:
-        """Whether recourse exists without the seen-together rows (then the rule is what
-        blocks it)."""
-        pairs, self._pairs = self._pairs, []
-        try:
-            plain = self._solve(x0, t_idx, norm, margin, ties, deadline, use_incumbent=False,
-                                excluded=excluded)
-        finally:
-            self._pairs = pairs
-        return plain["values"] is not None
-
     def _solve(self, x0: np.ndarray, t_idx: int, norm: str, margin: float, ties: float,
                deadline: float, use_incumbent: bool,
                goal: float | None = None,
@@ -782,12 +808,7 @@ class RecourseEngine:
                 f"{cap_list(mutable, 8)}; relaxing immutability, directions or bounds may "
                 "open recourse.")
             option = self.encoding.info.get("option")  # ModelSet / PlausibleModel
-            if out.get("pairs_block"):
-                extra["blocking_option"] = "seen_together"
-                msg += (" The seen-together rule blocks it: every answer would combine "
-                        "category levels no applicant in the data has (without the rule "
-                        "recourse exists).")
-            elif option:
+            if option:
                 extra["blocking_option"] = option
                 msg += (f" The model requires {self.encoding.info['option_text']}; without "
                         "it recourse may exist (explain with the plain model to compare).")
