@@ -28,6 +28,7 @@ from recourse.causal import CausalModel
 from recourse.result import Change, RecourseOptions, RecourseResult
 from recourse.schema import FeatureSchema
 from recourse.seen import SeenTogether
+from recourse.support import attach_support, support_stats, support_violations
 from recourse.utility import Utility, explain_utility
 from recourse.verify import action_violations, model_input, model_predict
 from solvers.causal import (
@@ -97,6 +98,10 @@ class RecourseEngine:
         outlier below its ``offset_``, reported as ``stats["plausibility_min_score"]``),
         whether or not plausibility is required. To require it, wrap the model in
         ``PlausibleModel(model, iforest)``, whose own forest is then reported.
+    support : DataSupport, optional
+        The answer must lie within a radius of at least ``k`` observed rows (or of their
+        hull), see ``recourse.support``; every result reports ``stats["support"]`` and
+        ``stats["support_distance"]`` (also with ``DataSupport(..., enforce=False)``).
     price_options : bool
         Show what each believability option costs: every answer also re-solves with each
         of the engine's options switched off in turn (``seen_together``, data support,
@@ -118,7 +123,8 @@ class RecourseEngine:
                  bounds: str = "lp", causal: CausalModel | None = None,
                  backend_options: dict[str, Any] | None = None,
                  seen_together: SeenTogether | None = None,
-                 plausibility: Any = None, price_options: bool = True) -> None:
+                 plausibility: Any = None, price_options: bool = True,
+                 support: Any = None) -> None:
         if not isinstance(schema, FeatureSchema):
             raise SchemaError(
                 f"schema must be a FeatureSchema, got {type(schema).__name__}; build one with "
@@ -175,6 +181,8 @@ class RecourseEngine:
         #: problem through the value view (``solvers.values``), which they all share.
         self._value_constraints: list[Any] = []
         self._force_values = False  # tests: the value view without any constraint
+        self.support: Any = None
+        attach_support(self, support)  # recourse.support: DataSupport rows, if given
 
     @property
     def _use_values(self) -> bool:
@@ -328,6 +336,10 @@ class RecourseEngine:
                 raise InputValidationError(
                     "exclude= cannot be combined with utility= yet; ask for options with a "
                     "target class, or drop exclude=.")
+            if self.support is not None and self.support.enforce:
+                raise InputValidationError(
+                    "utility= cannot be combined with enforced data support yet; name the "
+                    "class to reach with target=..., or use DataSupport(..., enforce=False).")
             return explain_utility(self, applicant, utility, norm=norm, time_limit=time_limit)
         if self.encoding.decision == "score":
             raise InputValidationError(
@@ -395,6 +407,7 @@ class RecourseEngine:
                     bad += [f"holds {p[0]}={p[1]!r} with {p[2]}={p[3]!r}, never seen together"
                             for p in self.seen_together.pairs_in(cf)
                             if p not in self.seen_together.pairs_in(row)]
+                bad += support_violations(self, cf)  # numpy on the data, not the MILP
                 if pred_cf == target and not bad:
                     return self._answer(out, base, x_true, s_cf, cf, solve_time, t_start,
                                         attempt, acted)
@@ -691,6 +704,10 @@ class RecourseEngine:
                 start = find_incumbent(plain, norm, ref)
                 if start is not None:
                     inc = fill_values(prob, view, decode(plain, start))
+            for con in self._value_constraints:  # constraints that offer a start
+                if hasattr(con, "start"):
+                    prob, inc = con.start(self, prob, view, x0, t_idx, phase_norm, inc,
+                                          use_incumbent)
         elif use_incumbent and causal_vars is None and self.encoding.network is None:
             inc = lp_rounding(prob, phase_norm, find_incumbent(prob, norm, ref))
         elif (use_incumbent and not excluded and causal_vars is not None
@@ -761,6 +778,7 @@ class RecourseEngine:
                      used_incumbent=out.get("incumbent", False),
                      verify_time=out.get("verify_time", 0.0),
                      solver_status=out.get("raw", ""))
+        stats.update(support_stats(self, cf))  # numpy on the data, enforced or not
         if isinstance(self.model, PlausibleModel):  # the forest's own score, always shown
             stats["plausibility_score"] = float(self.model.score_samples(
                 model_input(self.model, self.schema, [cf]))[0])
