@@ -349,10 +349,104 @@ class SupportRows:
         # search vectors of every support row (projected later, per applicant)
         self.R = np.array([space.encode(r) for r in support.rows.to_dict("records")])
         self._vars: SupportVars | None = None
+        self._nbrs: list[np.ndarray] | None = None
+        self._before: RecourseProblem | None = None
+        self._after: tuple[int, int] = (-1, -1)
+
+    def _groups(self) -> list[np.ndarray]:
+        """Per distinct row, itself and its nearest other rows (linf, scaled numeric
+        features; for ``radius < 1`` only rows with the same levels) until their
+        multiplicities reach ``k``: a set of rows whose boxes may share a point."""
+        if self._nbrs is not None:
+            return self._nbrs
+        from sklearn.neighbors import NearestNeighbors
+
+        sup = self.spec
+        n = sup.n_rows
+        out: list[np.ndarray] = [np.array([i]) for i in range(n)]
+        keys = ([tuple(c) for c in sup.C.tolist()] if sup.radius < 1.0
+                else [()] * n)
+        by_key: dict[tuple[Any, ...], list[int]] = {}
+        for i, kk in enumerate(keys):
+            by_key.setdefault(kk, []).append(i)
+        Z = sup.A / sup.scale if sup.num_feat.size else np.zeros((n, 1))
+        for members in by_key.values():
+            idx = np.array(members)
+            m = min(idx.size, sup.k)
+            if m <= 1 or sup.k <= 1:
+                continue
+            nn = NearestNeighbors(n_neighbors=m, metric="chebyshev").fit(Z[idx])
+            _, nb = nn.kneighbors(Z[idx])
+            for a, i in enumerate(idx.tolist()):
+                group = idx[nb[a]]
+                cum = np.cumsum(sup.weight[group])
+                out[i] = group[: int(np.searchsorted(cum, sup.k)) + 1]
+        self._nbrs = out
+        return out
+
+    def _box_points(self, engine: Any, prob: RecourseProblem, view: Any, x0: np.ndarray,
+                    sv: SupportVars) -> np.ndarray:
+        """linf: for each kept row and its nearest rows (:meth:`_groups`), the common box
+        within the action set, and in it the points nearest the row and nearest the
+        applicant (search vectors; the caller checks them)."""
+        sup, space = self.spec, engine.space
+        lo = np.array([prob.lb[view.x[j]] for j in sup.num_feat])
+        hi = np.array([prob.ub[view.x[j]] for j in sup.num_feat])
+        x0n, x0c = _split(sup, space, x0[None, :])
+        groups = self._groups()
+        pts = []
+        for i in sv.rows.tolist():
+            g = groups[i]
+            if int(sup.weight[g].sum()) < sup.k:
+                continue
+            b_lo = np.maximum(sup.A[g].max(axis=0) - sup.radius * sup.scale, lo)
+            b_hi = np.minimum(sup.A[g].min(axis=0) + sup.radius * sup.scale, hi)
+            if np.any(b_lo > b_hi):
+                continue
+            levels = sup.C[i] if sup.radius < 1.0 else x0c[0]
+            for target in (sup.A[i], x0n[0]):
+                v = x0.copy()
+                v[space.start[sup.num_feat]] = np.clip(target, b_lo, b_hi)
+                for q, j in enumerate(sup.cat_feat.tolist()):
+                    st, en = int(space.start[j]), int(space.start[j + 1])
+                    v[st:en] = 0.0
+                    v[st + int(levels[q])] = 1.0
+                ints = space.integer[sup.num_feat]
+                if ints.any():  # integer features: the nearest integer inside the box
+                    cols = space.start[sup.num_feat][ints]
+                    v[cols] = np.clip(np.round(v[cols]), np.ceil(b_lo[ints]),
+                                      np.floor(b_hi[ints]))
+                pts.append(v)
+        return np.array(pts) if pts else np.zeros((0, x0.size))
+
+    def _cheapest(self, engine: Any, H: np.ndarray, x0: np.ndarray, t_idx: int,
+                  norm: str, most: int = 20, chunk: int = 64) -> list[np.ndarray]:
+        """Up to ``most`` of the points ``H``, cheapest first, that the encoding assigns
+        to the target and that lie within the radius of ``k`` rows (numpy)."""
+        if not H.shape[0]:
+            return []
+        cost = point_cost_matrix(engine.spec, x0, H, "l1" if norm == "l1" else "l0")
+        order = np.argsort(cost, kind="stable")
+        tol = 1e-9 * max(1.0, self.spec.radius)
+        out: list[np.ndarray] = []
+        for a in range(0, order.size, chunk):
+            B = H[order[a: a + chunk]]
+            B = B[engine.encoding.predict_index(B) == t_idx]
+            if not B.shape[0]:
+                continue
+            xn, xc = _split(self.spec, engine.space, B)
+            near = distances(self.spec, xn, xc) <= self.spec.radius + tol
+            B = B[near.astype(float) @ self.spec.weight >= self.spec.k]
+            out += list(B[: most - len(out)])
+            if len(out) >= most:
+                break
+        return out
 
     def add(self, engine: Any, prob: RecourseProblem, view: Any, x0: np.ndarray,
             t_idx: int) -> RecourseProblem:
+        self._before = prob
         prob, self._vars = add_support(prob, view, self.spec)
+        self._after = (prob.n, prob.A.shape[0])
         return prob
 
     def start(self, engine: Any, prob: RecourseProblem, view: Any, x0: np.ndarray,
@@ -369,15 +463,10 @@ class SupportRows:
         best, best_cost = None, np.inf
         pts = [] if inc is None else [value_point(prob, view, inc)]
         H = project(prob, self.R)
-        H = H[enc.predict_index(H) == t_idx] if H.shape[0] else H
-        if H.shape[0]:
-            xn, xc = _split(self.spec, engine.space, H)
-            d = distances(self.spec, xn, xc)
-            near = (d <= self.spec.radius - 1e-9 * max(1.0, self.spec.radius))
-            ok = near.astype(float) @ self.spec.weight >= self.spec.k
-            H = H[ok]
-            cost = point_cost_matrix(engine.spec, x0, H, "l1" if norm == "l1" else "l0")
-            pts += [H[i] for i in np.argsort(cost, kind="stable")[:20]]
+        if self.spec.metric == "linf":
+            H = np.vstack([H, self._box_points(engine, prob, view, x0, sv)])
+        pts += self._cheapest(engine, H, x0, t_idx, norm)
+        best_s = None
         for s in pts:
             xn, xc = _split(self.spec, engine.space, s[None, :])
             full = support_values(prob, view, self.spec, sv, fill_values(prob, view, s),
@@ -386,8 +475,8 @@ class SupportRows:
                 continue
             cost_s = float(c @ full + c0)
             if cost_s < best_cost:
-                best, best_cost = full, cost_s
-        if best is None:
+                best, best_cost, best_s = full, cost_s, s
+        if best is None or best_s is None:
             return prob, None
         sp_ = engine.spec
         xn0, xc0 = _split(self.spec, engine.space, x0[None, :])
@@ -400,13 +489,48 @@ class SupportRows:
             low = min_costs(self.spec, xn0[0], xc0[0], unit, lc,
                             l0_weight=sp_.l0_weight[self.spec.num_feat],
                             cat_l0=sp_.l0_weight[self.spec.cat_feat])
-        cut = low[sv.rows] > best_cost + 1e-9 * max(1.0, abs(best_cost))
+        cut = low > best_cost + 1e-9 * max(1.0, abs(best_cost))
+        rebuilt = self._rebuild(engine, prob, view, norm, best_cost, cut, best_s)
+        if rebuilt is not None:
+            return rebuilt
         ub = prob.ub.copy()
-        ub[sv.s[cut]] = 0.0
-        n_cut = int(self.spec.weight[sv.rows][cut].sum())
+        ub[sv.s[cut[sv.rows]]] = 0.0
+        n_cut = int(self.spec.weight[sv.rows][cut[sv.rows]].sum())
         prob = replace(prob.with_bounds(np.minimum(prob.lb, ub), ub),
                        stats=dict(prob.stats, support_cut=n_cut))
         return prob, best
+
+    def _rebuild(self, engine: Any, prob: RecourseProblem, view: Any, norm: str,
+                 upper: float, cut: np.ndarray,
+                 s_best: np.ndarray) -> tuple[RecourseProblem, np.ndarray] | None:
+        """The support rows built again over the problem as it was before them, without
+        the candidates ``cut`` rules out and, for L1, with every numeric value column
+        bounded by the budget (``|x_j - x0_j| <= upper / unit_cost_j`` holds for every
+        answer that costs at most ``upper``): smaller big-M values, fewer candidates.
+        None when another constraint added columns after the support rows."""
+        if self._before is None or (prob.n, prob.A.shape[0]) != self._after:
+            return None
+        base = self._before
+        if norm == "l1":
+            lb, ub = base.lb.copy(), base.ub.copy()
+            space = engine.space
+            for j in view.numeric.tolist():
+                u = float(engine.spec.unit_cost[j])
+                col = int(view.x[j])
+                if u > 0 and col >= 0:
+                    x = float(base.x0[int(space.start[j])])
+                    room = upper / u * (1 + 1e-9) + 1e-9
+                    lb[col], ub[col] = max(lb[col], x - room), min(ub[col], x + room)
+            base = base.with_bounds(lb, ub)
+        new, sv = add_support(base, view, self.spec, cost_cut=cut)
+        xn, xc = _split(self.spec, engine.space, s_best[None, :])
+        full = support_values(new, view, self.spec, sv, fill_values(new, view, s_best),
+                              xn[0], xc[0])
+        if full is None or not satisfies(new, full):
+            return None
+        self._vars = sv
+        n_cut = int(new.stats["support_reachable"]) - int(new.stats["support_kept"])
+        return replace(new, stats=dict(new.stats, support_cut=n_cut)), full
 
 
 def _split(sup: SupportSpec, space: Any, H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -380,7 +380,7 @@ def support_values(prob: RecourseProblem, view: Any, sup: SupportSpec, sv: Suppo
         return None
     d = distances(sup, xn, xc)[0][sv.rows]
     tol = 1e-9 * max(1.0, sup.radius)
-    near = d <= sup.radius - tol
+    near = d <= sup.radius + tol
     if float(sup.weight[sv.rows][near].sum()) < sup.k:
         return None
     out = full.copy()
