@@ -11,12 +11,19 @@ Distances are scaled: numeric feature ``j`` by ``scale_j``, a categorical mismat
 1. With ``a_i`` a candidate row, ``r`` the radius, ``w_i`` its multiplicity (identical
 rows are merged) and ``[L_j, H_j]`` the column bounds of ``x_j``:
 
-``metric="linf"`` (no variables beyond ``s_i``)
-    ``s_i`` binary, ``sum_i w_i s_i >= k``;
+``metric="linf"``
+    ``k = 1``: one binary ``s_i`` per candidate, ``sum_i s_i = 1`` (the anchor row) and
+    per numeric feature two rows
+    ``sum_i s_i max(a_ij - r scale_j, L_j) <= x_j <= sum_i s_i min(a_ij + r scale_j, H_j)``
+    (for ``r < 1`` also ``o_{j,c} >= sum_{i: c_ij = c} s_i``): exact, and much tighter
+    than big-M rows.
+    ``k > 1``: ``s_i`` binary, ``sum_i w_i s_i >= k``;
     ``x_j + M s_i <= a_ij + r scale_j + M`` with ``M = H_j - a_ij - r scale_j`` (omitted
     when ``M <= 0``: the row always holds) and ``x_j - M' s_i >= a_ij - r scale_j - M'``
     with ``M' = a_ij - r scale_j - L_j``; for a categorical feature and ``r < 1``:
-    ``s_i <= o_{j, c_ij}`` (a mismatch is distance 1 > r).
+    ``s_i <= o_{j, c_ij}`` (a mismatch is distance 1 > r); plus the anchor rows above
+    over binaries ``y_i <= s_i`` with ``sum y_i = 1`` (valid: any supporting row can be
+    the anchor; they tighten the relaxation).
 ``metric="l1"``
     per (row, numeric feature) ``e_ij`` in ``[0, r]`` with
     ``e_ij >= +-(x_j - a_ij) / scale_j - D_ij (1 - s_i)`` (``D_ij`` the largest such
@@ -52,6 +59,7 @@ __all__ = ["SupportSpec", "SupportVars", "add_support", "reachable", "min_costs"
            "distances", "support_values"]
 
 METRICS = ("linf", "l1")
+_SINGLE = True
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,7 @@ class SupportVars:
     s: np.ndarray
     lam: np.ndarray | None = None
     e: np.ndarray | None = None
+    anchor: np.ndarray | None = None
 
 
 def distances(sup: SupportSpec, xn: np.ndarray, xc: np.ndarray) -> np.ndarray:
@@ -238,21 +247,100 @@ def add_support(prob: RecourseProblem, view: Any, sup: SupportSpec, *,
     rows_idx = np.flatnonzero(keep)
     R = _Rows(prob.n)
     s = np.array([R.var(0.0, 1.0, True) for _ in rows_idx], dtype=np.int64)
-    R.row({int(v): float(sup.weight[i]) for v, i in zip(s, rows_idx)}, float(sup.k), np.inf)
-    lam = e = None
+    lam = e = anchor = None
+    single = _SINGLE and sup.metric == "linf" and not sup.hull and sup.k == 1
+    if single:  # one anchor row holds the point: sum s = 1, the anchor rows only
+        R.row({int(v): 1.0 for v in s}, 1.0, 1.0)
+    else:
+        R.row({int(v): float(sup.weight[i]) for v, i in zip(s, rows_idx)}, float(sup.k),
+              np.inf)
     if sup.hull:
         lam = _hull_rows(R, prob, view, sup, rows_idx, s, cols, lo, hi)
     elif sup.metric == "linf":
-        _linf_rows(R, prob, view, sup, rows_idx, s, cols, lo, hi)
+        if single:
+            anchor = s
+        else:
+            _linf_rows(R, prob, view, sup, rows_idx, s, cols, lo, hi)
+            anchor = np.array([R.var(0.0, 1.0, True) for _ in rows_idx], dtype=np.int64)
+            R.row({int(v): 1.0 for v in anchor}, 1.0, 1.0)
+            for a, si in zip(anchor.tolist(), s.tolist()):
+                R.row({a: 1.0, si: -1.0}, -np.inf, 0.0)
+        _anchor_rows(R, prob, view, sup, rows_idx, anchor, cols, lo, hi)
     else:
         e = _l1_rows(R, prob, view, sup, rows_idx, s, cols, lo, hi)
-    out = _append(prob, R)
+    out = _append(_hull_box(prob, view, sup, rows_idx, cols, lo, hi), R)
     out = replace(out, stats=dict(
         out.stats, support_candidates=int(sup.weight.sum()), support_distinct=sup.n_rows,
         support_reachable=n_reach,
         support_kept=int(sup.weight[rows_idx].sum()), support_vars=len(R.lb),
         support_rows=len(R.lo)))
-    return out, SupportVars(rows=rows_idx, s=s, lam=lam, e=e)
+    return out, SupportVars(rows=rows_idx, s=s, lam=lam, e=e, anchor=anchor)
+
+
+def _hull_box(prob: RecourseProblem, view: Any, sup: SupportSpec, rows_idx: np.ndarray,
+              cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> RecourseProblem:
+    """Every supported point lies within ``r scale_j`` of some kept row in feature ``j``
+    (either metric; for the hull, of the rows' range), so each value column is bounded
+    by the kept rows' extent, and a threshold indicator of the model that this bound
+    decides is fixed (``x_j <= hi < t_i``: ``z_i = 0``; ``x_j >= lo > t_i``: ``z_i = 1``),
+    so the tree pruning can drop every leaf out of reach of the data."""
+    if not rows_idx.size:
+        return prob
+    from encoders.block import ThresholdLink
+
+    r = sup.radius
+    lb, ub = prob.lb.copy(), prob.ub.copy()
+    for p in range(sup.num_feat.size):
+        col = int(cols[p])
+        if col < 0:
+            continue
+        new_lo = max(lo[p], float(sup.A[rows_idx, p].min() - r * sup.scale[p]))
+        new_hi = min(hi[p], float(sup.A[rows_idx, p].max() + r * sup.scale[p]))
+        if new_lo > new_hi:
+            continue  # reachable() keeps no such row; leave the infeasibility to the rows
+        lb[col], ub[col] = new_lo, new_hi
+        link = prob.enc.link_of(int(sup.num_feat[p]))
+        if isinstance(link, ThresholdLink) and link.thresholds.size:
+            zs = np.asarray(link.vars)
+            off = link.thresholds > new_hi
+            on = link.thresholds < new_lo
+            ub[zs[off]] = np.minimum(ub[zs[off]], 0.0)
+            lb[zs[on]] = np.maximum(lb[zs[on]], 1.0)
+    if np.any(lb > ub):
+        return prob  # the bounds contradict: leave it to the rows (the solver proves it)
+    return prob.with_bounds(lb, ub)
+
+
+def _anchor_rows(R: _Rows, prob: RecourseProblem, view: Any, sup: SupportSpec,
+                 rows_idx: np.ndarray, y: np.ndarray, cols: np.ndarray, lo: np.ndarray,
+                 hi: np.ndarray) -> None:
+    """``x_j`` within the box of the one anchor row (``sum y = 1``):
+    ``sum_i y_i max(a_ij - r s_j, L_j) <= x_j <= sum_i y_i min(a_ij + r s_j, H_j)``, and
+    for ``r < 1`` every categorical level at least the anchors holding it. Exact for
+    ``k = 1``; for ``k > 1`` a valid strengthening (any supporting row can be the
+    anchor) whose LP relaxation is much tighter than the big-M rows alone."""
+    r = sup.radius
+    for p in range(sup.num_feat.size):
+        if cols[p] < 0 or not rows_idx.size:
+            continue
+        b_lo = np.maximum(sup.A[rows_idx, p] - r * sup.scale[p], lo[p])
+        b_hi = np.minimum(sup.A[rows_idx, p] + r * sup.scale[p], hi[p])
+        if np.any(b_lo > lo[p]):
+            R.row({int(cols[p]): 1.0, **{int(v): -float(b) for v, b in zip(y, b_lo)}},
+                  0.0, np.inf)
+        if np.any(b_hi < hi[p]):
+            R.row({int(cols[p]): 1.0, **{int(v): -float(b) for v, b in zip(y, b_hi)}},
+                  -np.inf, 0.0)
+    if r >= 1.0:
+        return
+    for q, j in enumerate(sup.cat_feat.tolist()):
+        level_cols = view.levels[j]
+        if level_cols is None:
+            continue  # constant level: reachable() kept only the rows that hold it
+        for c in np.unique(sup.C[rows_idx, q]).tolist():
+            who = y[sup.C[rows_idx, q] == c]
+            R.row({int(np.asarray(level_cols)[c]): 1.0, **{int(v): -1.0 for v in who}},
+                  0.0, np.inf)
 
 
 def _cat_cols(prob: RecourseProblem, view: Any, sup: SupportSpec, i: int) -> list[int]:
@@ -385,6 +473,12 @@ def support_values(prob: RecourseProblem, view: Any, sup: SupportSpec, sv: Suppo
         return None
     out = full.copy()
     out[sv.s] = near.astype(float)
+    if sv.anchor is not None:
+        first = np.zeros(sv.rows.size)
+        first[int(np.argmax(near))] = 1.0
+        out[sv.anchor] = first
+        if sv.anchor is sv.s or np.array_equal(sv.anchor, sv.s):
+            out[sv.s] = first
     if sv.e is not None:
         dn = np.abs(xn[None, :] - sup.A[sv.rows]) / sup.scale
         for a in range(sv.rows.size):
