@@ -59,7 +59,6 @@ __all__ = ["SupportSpec", "SupportVars", "add_support", "reachable", "min_costs"
            "distances", "support_values"]
 
 METRICS = ("linf", "l1")
-_SINGLE = True
 
 
 @dataclass(frozen=True)
@@ -248,7 +247,7 @@ def add_support(prob: RecourseProblem, view: Any, sup: SupportSpec, *,
     R = _Rows(prob.n)
     s = np.array([R.var(0.0, 1.0, True) for _ in rows_idx], dtype=np.int64)
     lam = e = anchor = None
-    single = _SINGLE and sup.metric == "linf" and not sup.hull and sup.k == 1
+    single = sup.metric == "linf" and not sup.hull and sup.k == 1
     if single:  # one anchor row holds the point: sum s = 1, the anchor rows only
         R.row({int(v): 1.0 for v in s}, 1.0, 1.0)
     else:
