@@ -30,7 +30,18 @@ Every result of an engine that has support data gets ``stats["support"]`` (the n
 rows within the radius; with ``hull=True`` the number of rows sharing the levels) and
 ``stats["support_distance"]`` (the distance to the ``k``-th nearest row; with
 ``hull=True`` the distance to the hull), whether or not the constraint is enforced
-(``enforce=False`` reports only), and ``stats["cost_without"]["support"]``.
+(``enforce=False`` reports only; ``already_target`` results carry no stats). With the
+constraint on, the engine also prices it (``stats["cost_without"]["support"]``, the
+optimum without it; ``RecourseEngine(price_options=False)`` skips that solve), names it
+when it alone blocks recourse (``stats["blocking_option"] == "support"``), and reports
+the pruning: ``support_candidates`` (rows), ``support_reachable`` (rows some actionable
+point brings within the radius), ``support_kept`` (those left after the cost cut of the
+starting solution, tree models) and ``support_cut``.
+
+Verification re-checks every answer with numpy on the data (:meth:`DataSupport.measure`,
+slack ``CHECK_TOL`` on scaled distances); an answer with fewer than ``k`` rows within the
+radius is never returned as verified. ``utility=`` queries are refused while the
+constraint is on (their verification does not know it yet).
 
 Examples
 --------
@@ -76,7 +87,7 @@ DEFAULT_RADIUS = 0.5
 CHECK_TOL = 1e-6
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DataSupport:
     """Observed rows near which recourse must lie (see the module docstring).
 
@@ -529,8 +540,10 @@ class SupportRows:
         if full is None or not satisfies(new, full):
             return None
         self._vars = sv
-        n_cut = int(new.stats["support_reachable"]) - int(new.stats["support_kept"])
-        return replace(new, stats=dict(new.stats, support_cut=n_cut)), full
+        reach = int(prob.stats["support_reachable"])  # by the action set alone
+        return replace(new, stats=dict(new.stats, support_reachable=reach,
+                                       support_cut=reach - int(new.stats["support_kept"]))
+                       ), full
 
 
 def _split(sup: SupportSpec, space: Any, H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -452,6 +452,77 @@ def test_property_random_forests(seed, k, radius, n_trees):
         assert res.cost == pytest.approx(best, rel=TOL, abs=TOL)
 
 
+def test_categorical_levels_must_match_below_radius_one(global_random_seed):
+    """linf, radius < 1: a supporting row must share the counterfactual's housing level.
+    Oracle: per housing level, the grid oracle over the rows holding that level (plus 1
+    when the level changes)."""
+    X, y, _ = credit_frame(global_random_seed, n=160)
+    X = X.drop(columns=["age"])
+    num = ["income", "debt"]
+    model = tree_pipeline(DecisionTreeClassifier(max_depth=4, random_state=0),
+                          numeric=num, scaler="passthrough").fit(X, y)
+    schema = FeatureSchema.from_frame(X)
+    approved = X[model.predict(X) == 1].iloc[:40]
+    sup = DataSupport.fit(approved, schema, k=1, radius=0.3)
+    eng = RecourseEngine(model, schema, support=sup)
+    tree = model.named_steps["model"].tree_
+    unit = np.array([1 / schema[n].scale for n in num])
+    sc = np.array([sup.scale[n] for n in num])
+    for x in _denied(model, X, 4):
+        x0 = np.array([x[n] for n in num])
+        best = None
+        for level in schema["housing"].categories:
+            A = approved.loc[approved["housing"] == level, num].to_numpy(float)
+            grids = []
+            for j, n in enumerate(num):
+                lo, hi = schema[n].lower, schema[n].upper
+                pts = np.concatenate([[lo, hi, x0[j]], tree.threshold[tree.feature == j],
+                                      A[:, j] - 0.3 * sc[j], A[:, j] + 0.3 * sc[j]])
+                grids.append(np.unique(pts[(pts >= lo) & (pts <= hi)]))
+            lo_c = np.array(list(itertools.product(grids[0][:-1], grids[1][:-1])))
+            hi_c = np.array(list(itertools.product(grids[0][1:], grids[1][1:])))
+            mid = (lo_c + hi_c) / 2
+            frame = pd.DataFrame(mid, columns=num).assign(housing=level)[X.columns]
+            ok = model.predict(frame) == 1
+            if A.size:
+                ok &= (np.abs(mid[:, None, :] - A[None]) / sc <= 0.3).all(axis=2).any(axis=1)
+            else:
+                ok &= False
+            if ok.any():
+                pt = np.clip(x0, lo_c[ok], hi_c[ok])
+                cost = (np.abs(pt - x0) * unit).sum(axis=1).min() + (level != x["housing"])
+                best = cost if best is None else min(best, cost)
+        res = eng.explain(x, target=1)
+        if best is None:
+            assert res.status == "no_recourse"
+            continue
+        _check(res, model, schema, sup, 1)
+        assert res.cost == pytest.approx(best, rel=TOL, abs=TOL)
+    assert DEARER
+
+
+def test_causal_forest_and_feature_subset():
+    """A forest with a causal model: every answer verified and supported (numpy); the
+    distance may read a subset of the features."""
+    X, y = _data(11, p=3)
+    X["x1"] = np.round(0.5 * X["x0"] + np.random.default_rng(11).uniform(0, 5, len(X)), 3)
+    model = RandomForestClassifier(n_estimators=4, max_depth=3, random_state=0).fit(X, y)
+    schema = FeatureSchema.from_frame(X)
+    cm = CausalModel.fit(nx.DiGraph([("x0", "x1")]), X, schema,
+                         fixed={"x1": LinearEquation({"x0": 0.5})})
+    approved = X[model.predict(X) == 1]
+    for feats in (None, ["x0", "x2"]):
+        sup = DataSupport.fit(approved, schema, k=2, radius=0.4, features=feats)
+        eng = RecourseEngine(model, schema, causal=cm, support=sup)
+        for x in _denied(model, X, 3):
+            res = eng.explain(x, target=1)
+            _check(res, model, schema, sup, 1)
+            cf = res.counterfactual
+            assert cf["x1"] - 0.5 * cf["x0"] == pytest.approx(x["x1"] - 0.5 * x["x0"]) or (
+                "x1" in [c.feature for c in res.actions])
+    assert sup.features == ("x0", "x2")
+
+
 # ---------------------------------------------------------------- options together
 def test_with_categorical_seen_together_options_and_boosting(global_random_seed):
     X, y, _ = credit_frame(global_random_seed)
