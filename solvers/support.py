@@ -56,6 +56,7 @@ from encoders.errors import SchemaError
 from solvers.problem import RecourseProblem
 
 __all__ = ["SupportSpec", "SupportVars", "add_support", "reachable", "min_costs",
+           "bound_to_rows", "column_range",
            "distances", "support_values"]
 
 METRICS = ("linf", "l1")
@@ -201,7 +202,7 @@ class _Rows:
         self.hi.append(hi)
 
 
-def _column_range(prob: RecourseProblem, view: Any, j: int) -> tuple[int, float, float]:
+def column_range(prob: RecourseProblem, view: Any, j: int) -> tuple[int, float, float]:
     """Column of numeric feature ``j`` and its bounds (-1 and the applicant's value when
     the feature has no column: it keeps that value)."""
     col = int(view.x[j])
@@ -237,7 +238,7 @@ def add_support(prob: RecourseProblem, view: Any, sup: SupportSpec, *,
     nf = sup.num_feat.size
     cols, lo, hi = np.full(nf, -1), np.zeros(nf), np.zeros(nf)
     for p, j in enumerate(sup.num_feat.tolist()):
-        cols[p], lo[p], hi[p] = _column_range(prob, view, j)
+        cols[p], lo[p], hi[p] = column_range(prob, view, j)
     allowed = [_allowed_levels(prob, view, j) for j in sup.cat_feat.tolist()]
     keep = reachable(sup, lo, hi, allowed)
     n_reach = int(sup.weight[keep].sum())
@@ -267,7 +268,7 @@ def add_support(prob: RecourseProblem, view: Any, sup: SupportSpec, *,
         _anchor_rows(R, prob, view, sup, rows_idx, anchor, cols, lo, hi)
     else:
         e = _l1_rows(R, prob, view, sup, rows_idx, s, cols, lo, hi)
-    out = _append(_hull_box(prob, view, sup, rows_idx, cols, lo, hi), R)
+    out = _append(bound_to_rows(prob, view, sup, rows_idx, cols, lo, hi), R)
     out = replace(out, stats=dict(
         out.stats, support_candidates=int(sup.weight.sum()), support_distinct=sup.n_rows,
         support_reachable=n_reach,
@@ -276,7 +277,7 @@ def add_support(prob: RecourseProblem, view: Any, sup: SupportSpec, *,
     return out, SupportVars(rows=rows_idx, s=s, lam=lam, e=e, anchor=anchor)
 
 
-def _hull_box(prob: RecourseProblem, view: Any, sup: SupportSpec, rows_idx: np.ndarray,
+def bound_to_rows(prob: RecourseProblem, view: Any, sup: SupportSpec, rows_idx: np.ndarray,
               cols: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> RecourseProblem:
     """Every supported point lies within ``r scale_j`` of some kept row in feature ``j``
     (either metric; for the hull, of the rows' range), so each value column is bounded
