@@ -529,19 +529,20 @@ class SupportRows:
     def _decompose(self, engine: Any, prob: RecourseProblem, view: Any, norm: str,
                    best: np.ndarray, low: np.ndarray,
                    deadline: float) -> tuple[RecourseProblem, np.ndarray]:
-        """``k = 1``, linf: the support is a union of boxes, one per kept row (anchor).
-        Solve the problem within each anchor's box on its own, cheapest lower bound
-        first, with the row ``cost <= best``: the box fixes most threshold indicators,
-        so each is small. An anchor proven to hold nothing as cheap as the best answer
-        is fixed at ``s_i = 0``; the full problem then only decides among the rest
-        (``stats["support_anchors_solved"]``, ``support_anchors_dropped``). A solve
-        that runs out of time leaves its anchor (and the later ones) in place."""
+        """linf: every supported point lies in the box of some kept row (its anchor).
+        Solve the problem within each anchor's box on its own (levels fixed to the
+        anchor's when ``radius < 1``; for ``k > 1`` with support rows over the other
+        kept rows whose boxes meet it, needing ``k - w_i`` of them), cheapest lower
+        bound first, with the row ``cost <= best``: the box fixes most threshold
+        indicators, so each is small. A row proven to support nothing as cheap as the
+        best answer is fixed at ``s_i = 0``; the full problem then only decides among
+        the rest (``stats["support_anchors_solved"]``, ``support_anchors_dropped``). A
+        solve that runs out of time leaves its row (and the later ones) in place."""
         from solvers.search import solve_phase
         from solvers.status import Status
 
         sup, sv = self.spec, self._vars
-        if (sup.k != 1 or sup.metric != "linf" or sup.hull or sv is None
-                or self._before is None or sv.anchor is None):
+        if sup.metric != "linf" or sup.hull or sv is None or self._before is None:
             return prob, best
         base = self._before
         c, c0 = prob.objective(norm)
@@ -550,35 +551,52 @@ class SupportRows:
         ub = prob.ub.copy()
         if int((ub[sv.s] > 0.5).sum()) > MAX_ANCHORS:
             return prob, best  # many boxes: one MILP over all of them is faster
+        cols = self._cols(base, view)
+        r, sc = sup.radius, sup.scale
         solved = dropped = 0
         for a in np.argsort(low[sv.rows], kind="stable").tolist():
-            s_a = int(sv.s[a])
+            s_a, i = int(sv.s[a]), int(sv.rows[a])
             if ub[s_a] < 0.5:
                 continue
             tol = 1e-7 * max(1.0, abs(best_cost))
-            if low[sv.rows[a]] > best_cost + tol:
+            if low[i] > best_cost + tol:
                 ub[s_a] = 0.0
                 dropped += 1
                 continue
-            sub = bound_to_rows(base, view, sup, sv.rows[a: a + 1], *self._cols(base, view))
-            sub = sub.with_rows(sp.csr_matrix(cb[None, :]), np.array([-np.inf]),
-                                np.array([best_cost - cb0 + tol]))
+            sub = bound_to_rows(base, view, sup, np.array([i]), *cols)
+            if r < 1.0:
+                sub = _fix_levels(sub, view, sup, i)
+            need = sup.k - int(sup.weight[i])
+            if need > 0:
+                alive = sv.rows[(ub[sv.s] > 0.5) & (sv.rows != i)]
+                meet = np.all(np.abs(sup.A[alive] - sup.A[i]) <= 2 * r * sc, axis=1)
+                if r < 1.0:
+                    meet &= np.all(sup.C[alive] == sup.C[i], axis=1)
+                others = alive[meet]
+                if int(sup.weight[others].sum()) < need:
+                    ub[s_a] = 0.0  # too few rows near it: it supports no answer
+                    dropped += 1
+                    continue
+                sub, _ = add_support(sub, view, replace(
+                    sup, A=sup.A[others], C=sup.C[others], weight=sup.weight[others],
+                    k=need))
+            sub = sub.with_rows(sp.csr_matrix(np.r_[cb, np.zeros(sub.n - base.n)][None, :]),
+                                np.array([-np.inf]), np.array([best_cost - cb0 + tol]))
             out = solve_phase(sub, norm, None, deadline, engine.backend,
                               engine.backend_options)
             solved += 1
             if out["status"] is Status.INFEASIBLE:
-                ub[s_a] = 0.0  # nothing in this box costs at most the best answer
+                ub[s_a] = 0.0  # nothing it supports costs at most the best answer
                 dropped += 1
                 continue
             if out["status"] is not Status.OPTIMAL or out["values"] is None:
-                break  # time: keep this anchor and the rest for the full problem
-            val = float(cb @ out["values"] + cb0)
-            if val < best_cost - tol:
-                full = np.zeros(prob.n)
-                full[: base.n] = out["values"][: base.n]
-                full[sv.s] = 0.0
-                full[s_a] = 1.0
-                if satisfies(prob, full):
+                break  # time: keep this row and the rest for the full problem
+            if float(cb @ out["values"][: base.n] + cb0) < best_cost - tol:
+                pt = value_point(sub, view, out["values"])
+                xn, xc = _split(sup, engine.space, pt[None, :])
+                full = support_values(prob, view, sup, sv, fill_values(prob, view, pt),
+                                      xn[0], xc[0])
+                if full is not None and satisfies(prob, full):
                     best, best_cost = full, float(c @ full + c0)
         prob = replace(prob.with_bounds(np.minimum(prob.lb, ub), ub),
                        stats=dict(prob.stats, support_anchors_solved=solved,
@@ -627,6 +645,20 @@ class SupportRows:
         return replace(new, stats=dict(new.stats, support_reachable=reach,
                                        support_cut=reach - int(new.stats["support_kept"]))
                        ), full
+
+
+def _fix_levels(prob: RecourseProblem, view: Any, sup: SupportSpec,
+                i: int) -> RecourseProblem:
+    """``prob`` with every categorical feature the model reads fixed at row ``i``'s
+    level."""
+    ub = prob.ub.copy()
+    for q, j in enumerate(sup.cat_feat.tolist()):
+        level_cols = view.levels[j]
+        if level_cols is not None:
+            cols = np.asarray(level_cols)
+            keep = cols[int(sup.C[i, q])]
+            ub[cols[cols != keep]] = 0.0
+    return prob.with_bounds(np.minimum(prob.lb, ub), ub)
 
 
 def _split(sup: SupportSpec, space: Any, H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
