@@ -148,7 +148,7 @@ def test_trees_linf_match_grid_oracle(kind, k, radius, global_random_seed):
     approved = X[model.predict(X) == 1].iloc[:30]
     sup = DataSupport.fit(approved, schema, k=k, radius=radius)
     eng = RecourseEngine(model, schema, support=sup)
-    started = 0
+    started = anchors = 0
     for x in _denied(model, X, 5):
         best = _grid_oracle(model, schema, x, sup, 1)
         res = eng.explain(x, target=1)
@@ -158,8 +158,10 @@ def test_trees_linf_match_grid_oracle(kind, k, radius, global_random_seed):
         _check(res, model, schema, sup, 1)
         assert res.cost == pytest.approx(best, rel=TOL, abs=TOL), (x, res.counterfactual)
         started += "support_cut" in res.stats
-    # the start from support rows (and the rows rebuilt under its budget) was exercised
-    assert started
+        anchors += res.stats.get("support_anchors_solved", 0)
+    # the start from support rows (and the rows rebuilt under its budget) and the anchor
+    # decomposition were exercised, so the oracle checked them
+    assert started and anchors
     assert DEARER, "the support never changed an answer: the comparison proves little"
 
 
