@@ -24,6 +24,7 @@ from recourse.result import STATUSES, Change, RecourseOptions, RecourseResult
 from recourse.robust import CertifiedBox, certified_box
 from recourse.schema import Feature, FeatureSchema
 from recourse.seen import SeenTogether
+from recourse.support import DataSupport
 from recourse.utility import Utility
 
 __version__ = "0.1.0"
@@ -46,6 +47,7 @@ __all__ = [
     "PlausibleModel",
     "certified_box",
     "SeenTogether",
+    "DataSupport",
     "render_letter",
     "write_letter",
     "write_letters",
