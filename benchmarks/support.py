@@ -6,6 +6,7 @@ with ``flock LOCKFILE python benchmarks/support.py``)::
     python benchmarks/support.py                          # German and credit_data, 20 each
     python benchmarks/support.py --datasets german --n 5 --ks 1
     python benchmarks/support.py --radius 1.0 --metric linf
+    python benchmarks/support.py --anchors 30,0   # decomposition on / off, same run
 
 The model (``--model``, default RandomForest 100x6) is trained on the stratified 70 %
 split (seed 0) with the data set's schema; the support rows are the training rows the
@@ -38,6 +39,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from run import machine  # noqa: E402
 
+import recourse.support as support_mod  # noqa: E402
 from recourse import RecourseEngine  # noqa: E402
 from recourse.datasets import make_model, train_test  # noqa: E402
 from recourse.support import DataSupport  # noqa: E402
@@ -48,7 +50,7 @@ def _median(v: list[float]) -> float | None:
 
 
 def bench(dataset: str, kind: str, n: int, ks: list[int], radius: float, metric: str,
-          time_limit: float) -> dict[str, Any]:
+          time_limit: float, anchors: list[int] | None = None) -> dict[str, Any]:
     X_tr, X_te, y_tr, _, schema = train_test(dataset, seed=0)
     model = make_model(kind, X_tr, y_tr, seed=0, schema=schema)
     engines: dict[str, RecourseEngine] = {
@@ -58,12 +60,16 @@ def bench(dataset: str, kind: str, n: int, ks: list[int], radius: float, metric:
         sup = DataSupport.from_model(X_tr, model, schema, target="good", k=k,
                                      radius=radius, metric=metric)
         n_rows = len(sup.rows)
-        engines[f"k={k}"] = RecourseEngine(model, schema, reference=X_tr, support=sup,
-                                           price_options=False)
+        eng = RecourseEngine(model, schema, reference=X_tr, support=sup,
+                             price_options=False)
+        for m in anchors or [None]:
+            engines[f"k={k}" + ("" if m is None else f", anchors<={m}")] = eng
     denied = X_te[model.predict(X_te) != "good"].head(n)
     runs: dict[str, list[tuple[Any, float]]] = {name: [] for name in engines}
     for _, row in denied.iterrows():
         for name, eng in engines.items():
+            if ", anchors<=" in name:  # the decomposition's cap (0: off), same engine
+                support_mod.MAX_ANCHORS = int(name.rsplit("<=", 1)[1])
             t0 = time.perf_counter()
             res = eng.explain(row, target="good", time_limit=time_limit)
             runs[name].append((res, time.perf_counter() - t0))
@@ -105,13 +111,17 @@ def main() -> None:
     p.add_argument("--radius", type=float, default=1.0)
     p.add_argument("--metric", default="linf", choices=["linf", "l1"])
     p.add_argument("--time-limit", type=float, default=60.0)
+    p.add_argument("--anchors", default="",
+                   help="compare caps of the anchor decomposition, e.g. 30,0 (0: off)")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = p.parse_args()
     ks = [int(k) for k in args.ks.split(",")]
-    results = [bench(ds, args.model, args.n, ks, args.radius, args.metric, args.time_limit)
-               for ds in args.datasets.split(",")]
+    caps = [int(a) for a in args.anchors.split(",")] if args.anchors else None
+    results = [bench(ds, args.model, args.n, ks, args.radius, args.metric, args.time_limit,
+                     caps) for ds in args.datasets.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "support.json").write_text(json.dumps(
+    stem = "support" if caps is None else "support_anchors"
+    (args.out / f"{stem}.json").write_text(json.dumps(
         {"machine": machine(), "results": results}, indent=2))
     lines = []
     for r in results:
@@ -129,7 +139,7 @@ def main() -> None:
                 f"| {_fmt(v['median_cost'])} | {_fmt(v['median_cost_ratio'])} "
                 f"| {v['median_s']:.3f} | {v['p90_s']:.3f} | {v['max_s']:.3f} | {cand} |")
         lines.append("")
-    (args.out / "support.md").write_text("\n".join(lines))
+    (args.out / f"{stem}.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
 

@@ -43,6 +43,7 @@ from recourse import (
     RecourseEngine,
     SeenTogether,
 )
+import recourse.support as support_mod
 from recourse.support import DataSupport
 from synthdata import credit_frame, tree_pipeline
 
@@ -138,7 +139,8 @@ def _denied(model, X, n):
 # ---------------------------------------------------------------- trees
 @pytest.mark.parametrize("kind", ["tree", "forest"])
 @pytest.mark.parametrize("k,radius", [(1, 0.2), (3, 0.4)])
-def test_trees_linf_match_grid_oracle(kind, k, radius, global_random_seed):
+def test_trees_linf_match_grid_oracle(kind, k, radius, global_random_seed, monkeypatch):
+    monkeypatch.setattr(support_mod, "DECOMPOSE_MAX_K", 5)  # the oracle checks every k
     X, y = _data(global_random_seed)
     model = (DecisionTreeClassifier(max_depth=4, random_state=global_random_seed)
              if kind == "tree" else
