@@ -233,11 +233,10 @@ def add_causal(prob: RecourseProblem, spec: ActionSpec,
 
 
 def _eps(link: ThresholdLink, is_int: bool) -> np.ndarray:
-    if is_int:
-        return np.full(link.thresholds.size, 0.5)
-    if link.spacing is None:
-        return 1e-6 * np.maximum(1.0, np.abs(link.thresholds))
-    return 1e-3 * link.spacing
+    """The tie gap of the value view (``solvers.values.tie_eps``), shared."""
+    from solvers.values import tie_eps
+
+    return tie_eps(link, is_int)
 
 
 def _link_thresholds(R: _Rows, link: ThresholdLink, x: int, L: float, H: float,

@@ -276,9 +276,9 @@ def test_property_tree_models(data, seed, norm):
 
 
 def test_highs_presolve_case_found_by_hypothesis():
-    """A chain x0 -> x1 -> x2 and a depth-3 tree where HiGHS 1.16's presolve (rule bit 16
-    on) cut the optimum off: it claimed 2.0125 optimal, acting on x0 by 0.087 costs 0.1745
-    (see ``solvers.highs.PRESOLVE_RULE_OFF``)."""
+    """A chain x0 -> x1 -> x2 and a depth-3 tree where HiGHS 1.16's presolve cut the
+    optimum off while the value-threshold ties had a gap of ~1e-10: it claimed 2.0125
+    optimal, acting on x0 by 0.087 costs 0.1745 (see ``solvers.values.TIE_GAP``)."""
     scm = SCM(order=["x0", "x1", "x2"], coef={"x1": {"x0": -1.0}, "x2": {"x1": -2.0}},
               intercept={}, pieces={})
     rules = rules_for(["x0", "x1", "x2"], lo=-5.0, hi=15.0, direction={"x2": 1},
@@ -325,3 +325,24 @@ def test_action_holding_a_node_at_its_bound_is_an_action():
                       linear_regions(model, scm.order, 1), "l1")
     assert {c.feature for c in res.actions} == {"x1", "x3"}
     assert res.counterfactual["x3"] == pytest.approx(15.0)
+
+
+@pytest.mark.parametrize("scm, x0, want", [
+    (SCM(order=["x0", "x1", "x2"], coef={"x2": {"x0": -2.0}}, intercept={}, pieces={}),
+     {"x0": 0.0, "x1": 0.0, "x2": 3.0}, 0.2189),
+    (SCM(order=["x0", "x1", "x2"], coef={"x1": {"x0": -2.0}}, intercept={},
+         pieces={"x2": {"x0": ([0.0, 2.0, 10.0], [0.0, -4.0, -4.0])}}),
+     {"x0": 2.0, "x1": 0.0, "x2": 0.0}, 3.2189),
+], ids=["linear", "piecewise"])
+def test_tie_gap_cases_found_by_hypothesis(scm, x0, want):
+    """With a tie gap below the feasibility tolerance HiGHS's presolve claimed 7.67
+    optimal here (0.219 exists) and proved "no recourse" (3.22 exists)."""
+    rules = rules_for(["x0", "x1", "x2"], lo=-5.0, hi=15.0, direction={"x2": -1},
+                      unit={"x0": 2.0, "x1": 0.5, "x2": 0.5})
+    rng = np.random.default_rng(165)
+    X = rng.uniform(-5, 15, size=(200, 3))
+    w = rng.normal(size=3)
+    y = (X @ w > np.median(X @ w)).astype(int)
+    model = DecisionTreeClassifier(max_depth=3, random_state=165).fit(X, y)
+    res, _ = run_case(scm, rules, x0, scm.order, model, tree_regions(model, 1), "l1")
+    assert res.cost == pytest.approx(want, abs=1e-3)
