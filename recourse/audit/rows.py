@@ -15,7 +15,7 @@ import pyarrow as pa
 from recourse.result import STATUSES, RecourseResult
 
 __all__ = ["AUDIT_STATUSES", "CHANGE_TYPE", "HAS_RECOURSE", "arrow_schema", "error_row",
-           "result_row", "value_text"]
+           "result_row", "robust_columns", "value_text"]
 
 #: Every status an audit row can have: the engine's statuses plus ``invalid_input``.
 AUDIT_STATUSES = {
@@ -59,6 +59,13 @@ def arrow_schema(id_type: pa.DataType) -> pa.Schema:
         ("solve_time", pa.float64()),
         ("total_time", pa.float64()),
         ("changes", pa.list_(CHANGE_TYPE)),
+        # believable / robust recourse (null when the option was off)
+        ("min_margin", pa.float64()),     # the margin asked for
+        ("margin", pa.float64()),         # the margin the model's own scores give the answer
+        ("cost_without", pa.float64()),   # the optimal cost without the option(s)
+        ("plausibility_score", pa.float64()),  # isolation-forest score_samples (PlausibleModel)
+        ("unseen_pairs", pa.int64()),     # category pairs absent from the data (SeenTogether)
+        ("blocking_option", pa.string()),  # the option that blocks recourse (no_recourse)
     ])
 
 
@@ -123,6 +130,26 @@ def result_row(ident: Any, position: int, result: RecourseResult) -> dict[str, A
         "solve_time": float(result.solve_time),
         "total_time": float(result.total_time),
         "changes": changes,
+        **robust_columns(result.stats),
+    }
+
+
+def robust_columns(stats: dict[str, Any]) -> dict[str, Any]:
+    """The believable/robust columns of a result's ``stats`` (None where absent).
+
+    ``cost_without`` is the cost of the answer without the options the engine compared
+    (``stats["cost_without"]``, e.g. ``{"min_margin": cost}``; with several, the
+    smallest, i.e. the answer without any of them), None when the plain problem has no
+    recourse or no comparison was made."""
+    without = [c for c in (stats.get("cost_without") or {}).values() if c is not None]
+    pairs = stats.get("unseen_pairs")
+    return {
+        "min_margin": _opt(stats.get("min_margin")),
+        "margin": _opt(stats.get("margin")),
+        "cost_without": float(min(without)) if without else None,
+        "plausibility_score": _opt(stats.get("plausibility_score")),
+        "unseen_pairs": None if pairs is None else int(pairs),
+        "blocking_option": stats.get("blocking_option"),
     }
 
 
@@ -137,4 +164,5 @@ def error_row(ident: Any, position: int, status: str, message: str, *, target: A
         "l1_cost": None, "l0": None, "n_changes": 0, "bound": None, "gap": None,
         "optimal": False, "verified": False, "solve_time": 0.0,
         "total_time": float(total_time), "changes": [],
+        **robust_columns({}),
     }
