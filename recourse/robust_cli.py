@@ -41,7 +41,7 @@ from recourse.result import RecourseResult
 from recourse.schema import FeatureSchema
 
 __all__ = ["ISO_TREES", "RobustFlags", "RobustSetup", "audit_options", "box_phrases",
-           "build_robust", "flags_from",
+           "build_robust", "flags_from", "range_sentence",
            "fit_isolation_forest", "load_training", "range_phrase", "robust_rows"]
 
 #: Trees of the isolation forest ``--plausible`` fits (each becomes part of the MILP;
@@ -68,7 +68,8 @@ class RobustFlags:
     def any(self) -> bool:
         """Whether any option is on (else the command runs exactly as without them)."""
         return (self.min_margin is not None or self.box or self.data is not None
-                or self.seen_together or self.plausible or bool(self.also_models))
+                or self.seen_together or self.plausible or self.min_score is not None
+                or bool(self.also_models))
 
     def check(self, data_flag: str = "--data") -> None:
         """Flag combinations that cannot work, named with their fix.
@@ -77,7 +78,8 @@ class RobustFlags:
         ------
         InputValidationError
             ``--min-score`` without ``--plausible``; ``--seen-together`` or
-            ``--plausible`` without training data; a negative or non-finite margin.
+            ``--plausible`` without training data; a negative or non-finite margin;
+            ``--min-margin`` with ``--plausible``.
         """
         if self.min_margin is not None and not (math.isfinite(self.min_margin)
                                                 and self.min_margin >= 0):
@@ -87,6 +89,11 @@ class RobustFlags:
             raise InputValidationError(
                 "--min-score is the plausibility threshold of --plausible; add --plausible "
                 "(with --data TRAIN) or drop --min-score.")
+        if self.min_margin is not None and self.plausible:
+            raise InputValidationError(
+                "--min-margin cannot be combined with --plausible yet: the engine measures "
+                "margins on the classifier's own scores, which a PlausibleModel does not "
+                "expose; run them separately, or drop one of them.")
         need = [f for f, on in (("--seen-together", self.seen_together),
                                 ("--plausible", self.plausible)) if on]
         if need and self.data is None:
@@ -383,3 +390,26 @@ def audit_options(schema: Any, reference: str | None, min_margin: float | None,
     if min_margin is not None:
         out["min_margin"] = float(min_margin)
     return out
+
+
+def range_sentence(schema: FeatureSchema, name: str, before: Any, after: Any,
+                   box: Any) -> str | None:
+    """``"Reduce credit amount from 8,318 DM to 7,839 DM or less"``: a change phrased as
+    its certified range; None when the box sets no range for it or the range holds the
+    applicant's own value (then the point sentence is the honest one)."""
+    from recourse.letters.text import feature_of, fmt_value
+
+    got = range_phrase(box, name, schema) if box is not None else None
+    if got is None:
+        return None
+    phrase, a, b = got
+    try:
+        x, y = float(before), float(after)
+    except (TypeError, ValueError):
+        return None
+    if (a is None or a <= x) and (b is None or x <= b):
+        return None  # the applicant's own value is in the range
+    f = feature_of(schema, name)
+    label = f.display if f is not None else name
+    verb = "Increase" if y > x else "Reduce"
+    return f"{verb} {label} from {fmt_value(f, before)} to {phrase}"
