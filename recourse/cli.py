@@ -535,6 +535,7 @@ def demo(
                 result = find_recourse(
                     model, applicant, feature_schema, target=TARGET_CLASS,
                     reference=X_train, time_limit=time_limit,
+                    box=kind == kinds[0],  # one certified range line (ms for logreg)
                 )
         except RecourseError as exc:
             err_console.print(f"[bold red]{kind}: {escape(str(exc))}[/]", soft_wrap=True)
