@@ -356,7 +356,6 @@ def audit_command(
     )
 
     from recourse.audit import audit
-
     from recourse.robust_cli import audit_options
 
     try:
