@@ -69,7 +69,8 @@ _Box = Annotated[bool, typer.Option(
     "approved (\"Credit amount: 7,839 DM or less\").")]
 _Data = Annotated[str | None, typer.Option(
     "--data", help="Training rows (CSV/Parquet, or german / credit_data for the bundled "
-    "training split) for --seen-together and --plausible; also speeds up the search.")]
+    "training split) for --seen-together and --plausible; also speeds up the search and "
+    "reports every answer's isolation-forest (plausibility) score.")]
 _Seen = Annotated[bool, typer.Option(
     "--seen-together", help="Never combine category levels no row of --data has.")]
 _Plausible = Annotated[bool, typer.Option(

@@ -10,7 +10,9 @@ The flags (see :class:`RobustFlags`):
 ``--data TRAIN``
     Training rows (CSV/Parquet, or ``german`` / ``credit_data`` for a bundled data set's
     training split, seed 0) for the data-driven options below; also used as reference
-    rows for faster first solutions (same answers).
+    rows for faster first solutions (same answers), and to report every answer's
+    isolation-forest score (``stats["plausibility_score"]``) whether or not
+    ``--plausible`` requires it.
 ``--seen-together``
     :class:`~recourse.seen.SeenTogether` fitted on ``--data``.
 ``--plausible [--min-score S]``
@@ -50,7 +52,8 @@ ISO_TREES = 50
 #: Samples per isolation tree (sklearn's default ``"auto"`` is ``min(256, n)``).
 ISO_SAMPLES = 256
 _FLAG_NAME = {"min_margin": "--min-margin", "seen_together": "--seen-together",
-              "plausibility": "--plausible", "models": "--also-model"}
+              "plausibility": "--plausible", "models": "--also-model",
+              "all options": "all options"}
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,8 @@ class RobustSetup:
     explain_kwargs : dict
         For ``explain`` / ``options`` (``min_margin``, ``box``).
     iforest : object or None
-        The fitted isolation forest of ``--plausible``.
+        The isolation forest fitted on ``--data`` (required by ``--plausible``, else
+        reported only).
     data : DataFrame or None
         The training rows of ``--data``.
     """
@@ -239,6 +243,9 @@ def build_robust(model: Any, schema: FeatureSchema, flags: RobustFlags, *,
     engine_kwargs: dict[str, Any] = {}
     if data is not None:
         engine_kwargs["reference"] = data
+        if iforest is None:  # report every answer's plausibility, required or not
+            iforest = fit_isolation_forest(model, data)
+            engine_kwargs["plausibility"] = iforest
     if flags.seen_together:
         engine_kwargs["seen_together"] = SeenTogether.fit(data, schema)
     explain_kwargs: dict[str, Any] = {}
@@ -335,9 +342,11 @@ def robust_rows(result: RecourseResult, schema: FeatureSchema) -> list[tuple[str
     for option, cost in (s.get("cost_without") or {}).items():
         rows.append((f"cost without {_FLAG_NAME.get(option, option)}",
                      "no recourse" if cost is None else _num(cost)))
-    if s.get("blocking_option"):
-        option = s["blocking_option"]
-        rows.append(("blocked by", f"{_FLAG_NAME.get(option, option)} ({option})"))
+    blocking = s.get("blocking_options") or ([s["blocking_option"]]
+                                             if s.get("blocking_option") else [])
+    if blocking:
+        rows.append(("blocked by", ", ".join(f"{_FLAG_NAME.get(o, o)} ({o})"
+                                             for o in blocking)))
     if result.box is not None:
         phrases = [p for _, p in box_phrases(result.box, schema)]
         rows.append(("certified ranges", "; ".join(phrases) + (

@@ -62,14 +62,17 @@ def test_columns_equal_single_explain_calls(robust_audit, forest, denied, german
             assert pd.isna(row["margin"])
         else:
             assert row["margin"] == pytest.approx(one.stats["margin"])
-        plain = one.stats["cost_without"]["min_margin"]
-        assert (pd.isna(row["cost_without"]) if plain is None
-                else row["cost_without"] == pytest.approx(plain))
+        got = {e["option"]: e["cost"] for e in row["cost_without"]}
+        assert set(got) == set(one.stats["cost_without"]) >= {"min_margin"}
+        for option, plain in one.stats["cost_without"].items():
+            assert (pd.isna(got[option]) if plain is None
+                    else got[option] == pytest.approx(plain))
         if one.has_recourse:  # only pairs the applicant already held (always allowed)
             assert row["unseen_pairs"] == one.stats["unseen_pairs"]
             assert row["unseen_pairs"] <= len(rule.pairs_in(applicant.to_dict()))
-        if one.status == "no_recourse":
-            assert row["blocking_option"] == one.stats.get("blocking_option")
+        if one.status == "no_recourse" and one.stats.get("blocking_option"):
+            assert list(row["blocking_options"]) == one.stats.get(
+                "blocking_options", [one.stats["blocking_option"]])
 
 
 def test_margin_column_is_the_models_own(robust_audit, forest, denied, german):
@@ -87,14 +90,15 @@ def test_margin_column_is_the_models_own(robust_audit, forest, denied, german):
         p = forest.predict_proba(pd.DataFrame([cf])[schema.names])[0]
         assert p[good] - p[1 - good] == pytest.approx(row["margin"])
         assert row["margin"] >= MARGIN - 1e-9
-        assert row["cost"] >= row["cost_without"] - 1e-9
+        without = {e["option"]: e["cost"] for e in row["cost_without"]}
+        assert row["cost"] >= without["min_margin"] - 1e-9
 
 
 def test_plain_audit_leaves_the_robust_columns_empty(tmp_path, forest, denied, german):
     _, _, _, schema = german
     res = audit(forest, denied.head(3), schema, tmp_path / "plain", target="good",
                 n_jobs=1, report=False)
-    for col in ("min_margin", "margin", "cost_without", "unseen_pairs", "blocking_option"):
+    for col in ("min_margin", "margin", "cost_without", "unseen_pairs", "blocking_options"):
         assert res.results[col].isna().all(), col
 
 
@@ -150,7 +154,8 @@ def test_cli_audit_min_margin_seen_together(files, tmp_path, forest, applicants,
     own = [len(rule.pairs_in(applicants.iloc[int(p)].to_dict()))
            for p in answered["position"]]
     assert (answered["unseen_pairs"].to_numpy() <= own).all()
-    assert answered["cost_without"].notna().all()
+    for entries in answered["cost_without"]:
+        assert {e["option"] for e in entries} == {"min_margin", "seen_together"}
 
 
 @pytest.mark.parametrize(("args", "expected"), [
