@@ -950,7 +950,8 @@ def find_recourse(model: Any, applicant: Any, schema: FeatureSchema, *, target: 
     """Minimal verified recourse for one applicant (see :meth:`RecourseEngine.explain`).
 
     The model's encoding is cached per (model, schema, reference) so calls in a loop
-    do not re-encode the model.
+    do not re-encode the model. ``min_margin`` and ``box`` are those of
+    :meth:`RecourseEngine.explain` (``box=True`` attaches ``result.box``).
 
     Examples
     --------
