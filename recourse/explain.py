@@ -184,7 +184,7 @@ class RecourseEngine:
     def explain(self, applicant: Any, *, target: Any = None, norm: str = "l1",
                 time_limit: float = 60.0, utility: Utility | None = None,
                 exclude: Iterable[Iterable[str]] = (), min_margin: float | None = None,
-                _score_margin: float | None = None) -> RecourseResult:
+                box: bool = False, _score_margin: float | None = None) -> RecourseResult:
         """Find the minimal verified recourse for one applicant.
 
         Parameters
@@ -214,6 +214,12 @@ class RecourseEngine:
             function (linear models, boosting margins, MLP logits); checked with the
             model's own scores. The result's ``stats`` give the margin reached and the
             cost without the option (see ``recourse.robust.explain_with_margin``).
+        box : bool
+            After a verified answer, attach the certified box around it
+            (``result.box``, see ``recourse.robust.certified_box``; with ``min_margin``
+            the box certifies that margin too). When the model or a causal engine does
+            not support boxes, ``box`` stays None and ``stats["box_error"]`` says why; the
+            answer itself never fails because of the box.
 
         Returns
         -------
@@ -228,6 +234,10 @@ class RecourseEngine:
             The applicant has NaN/inf, wrong columns, unknown categories; or the norm or
             target class is unknown (also a ``ValueError``).
         """
+        if box:
+            res = self.explain(applicant, target=target, norm=norm, time_limit=time_limit,
+                               utility=utility, exclude=exclude, min_margin=min_margin)
+            return self._with_box(res)
         if min_margin is not None:
             from recourse.robust import explain_with_margin
 
@@ -408,7 +418,8 @@ class RecourseEngine:
 
     def options(self, applicant: Any, *, k: int = 3, target: Any = None, norm: str = "l1",
                 time_limit: float = 60.0,
-                exclude: Iterable[Iterable[str]] = ()) -> RecourseOptions:
+                exclude: Iterable[Iterable[str]] = (), min_margin: float | None = None,
+                box: bool = False) -> RecourseOptions:
         """Up to ``k`` genuinely different verified recourse options, cheapest first.
 
         Option 1 is :meth:`explain`'s answer. Option ``i + 1`` is the cheapest answer that
@@ -427,6 +438,8 @@ class RecourseEngine:
             Seconds for each option's query.
         exclude : iterable of sets of feature names
             Change sets no option may repeat (e.g. advice already given).
+        min_margin, box
+            As in :meth:`explain`, for every option.
 
         Returns
         -------
@@ -453,7 +466,7 @@ class RecourseEngine:
         stopped = "k_reached"
         for _ in range(int(k)):
             res = self.explain(applicant, target=target, norm=norm, time_limit=time_limit,
-                               exclude=sets)
+                               exclude=sets, min_margin=min_margin, box=box)
             if res.status in ("optimal", "feasible"):
                 found.append(res)
                 sets.append(frozenset(c.feature for c in res.changes))
@@ -481,6 +494,36 @@ class RecourseEngine:
         return pyomo_model(self, applicant, target=target, norm=norm)
 
     # ------------------------------------------------------------- internals
+    def _with_box(self, res: RecourseResult) -> RecourseResult:
+        """``res`` with its certified box, or with ``stats["box_error"]`` saying why not."""
+        from dataclasses import replace
+
+        from recourse.robust import certified_box
+
+        if not (res.verified and res.status in ("optimal", "feasible")
+                and res.counterfactual is not None):
+            return res
+        if self.causal is not None:
+            return replace(res, stats=dict(res.stats, box_error=(
+                "certified boxes do not support causal engines yet (a box of interventions "
+                "moves the consequences too)")))
+        engine = self
+        if res.stats.get("min_margin") is not None:  # certify the margin asked for
+            import copy
+
+            from recourse.robust import margin_units
+
+            scale = (float(self.encoding.info.get("n_trees", 1))
+                     if margin_units(self) == "probability" else 1.0)
+            engine = copy.copy(self)
+            engine.margin = max(self.margin, float(res.stats["min_margin"]) * scale)
+        try:
+            found = certified_box(engine, res)
+        except Exception as exc:  # the answer never fails because of its box
+            return replace(res, stats=dict(res.stats,
+                                           box_error=f"{type(exc).__name__}: {exc}"))
+        return replace(res, box=found, stats=dict(res.stats, box_time=found.time))
+
     def _decode(self, out: dict[str, Any], deep: bool) -> tuple[np.ndarray, list[str]]:
         """Counterfactual search vector and the names of the acted-on causal nodes."""
         view: ValueView | None = out.get("view")
@@ -902,11 +945,13 @@ def find_recourse(model: Any, applicant: Any, schema: FeatureSchema, *, target: 
                   norm: str = "l1", backend: str = "highs", time_limit: float = 60.0,
                   reference: Any = None, utility: Utility | None = None,
                   causal: CausalModel | None = None,
-                  backend_options: dict[str, Any] | None = None) -> RecourseResult:
+                  backend_options: dict[str, Any] | None = None,
+                  min_margin: float | None = None, box: bool = False) -> RecourseResult:
     """Minimal verified recourse for one applicant (see :meth:`RecourseEngine.explain`).
 
     The model's encoding is cached per (model, schema, reference) so calls in a loop
-    do not re-encode the model.
+    do not re-encode the model. ``min_margin`` and ``box`` are those of
+    :meth:`RecourseEngine.explain` (``box=True`` attaches ``result.box``).
 
     Examples
     --------
@@ -927,5 +972,5 @@ def find_recourse(model: Any, applicant: Any, schema: FeatureSchema, *, target: 
                                 causal=causal, backend_options=backend_options)
         cache[key] = engine
     return engine.explain(applicant, target=target, norm=norm, time_limit=time_limit,
-                          utility=utility)
+                          utility=utility, min_margin=min_margin, box=box)
 
