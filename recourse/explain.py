@@ -47,6 +47,7 @@ from solvers.search import solve_phase
 from solvers.status import Status
 from solvers.tighten import METHODS as BOUND_METHODS
 from solvers.tighten import complete, relu_incumbent, tighten_relu
+from solvers.values import ValueView, add_values, fill_values, value_point, value_spec
 
 __all__ = ["RecourseEngine", "find_recourse", "NORMS", "BACKENDS"]
 
@@ -146,6 +147,15 @@ class RecourseEngine:
             if isinstance(link, ValueLink):
                 self._value_vars[int(self.space.start[link.feature])] = True
         self._ref, self._ref_pred = self._reference(reference)
+        #: Constraints on feature values (data support, other models' blocks): each has
+        #: ``add(engine, prob, view, x0, t_idx) -> RecourseProblem`` and is added to every
+        #: problem through the value view (``solvers.values``), which they all share.
+        self._value_constraints: list[Any] = []
+        self._force_values = False  # tests: the value view without any constraint
+
+    @property
+    def _use_values(self) -> bool:
+        return self._force_values or bool(self._value_constraints)
 
     # ---------------------------------------------------------------- public
     def explain(self, applicant: Any, *, target: Any = None, norm: str = "l1",
@@ -374,10 +384,15 @@ class RecourseEngine:
     # ------------------------------------------------------------- internals
     def _decode(self, out: dict[str, Any], deep: bool) -> tuple[np.ndarray, list[str]]:
         """Counterfactual search vector and the names of the acted-on causal nodes."""
+        view: ValueView | None = out.get("view")
+        base = (value_point(out["problem"], view, out["values"], deep=deep)
+                if view is not None else None)
         if self._cspec is None:
+            if base is not None:
+                return base, []
             return decode(out["problem"], out["values"], deep=deep), []
         s_cf, acted = causal_point(out["problem"], self.spec, self._cspec, out["causal"],
-                                   out["values"], deep=deep)
+                                   out["values"], deep=deep, base=base)
         return s_cf, [self.schema.names[j] for j in self._cspec.nodes[acted]]
 
     def _violations(self, row: dict[str, Any], cf: dict[str, Any], acted: list[str]) -> list[str]:
@@ -542,7 +557,10 @@ class RecourseEngine:
                goal: float | None = None,
                excluded: list[tuple[int, ...]] | None = None) -> dict[str, Any]:
         causal_vars = None
+        view = None
         spec = self.spec if self._cspec is None else self._nspec
+        if self._use_values:  # costs move to the value columns (solvers.values)
+            spec = value_spec(self.encoding, spec)
         phase_norm = "l1" if norm == "l1" else "l0"
         ref = self._ref[self._ref_pred == t_idx] if self._ref is not None else None
         if goal is not None:
@@ -552,7 +570,8 @@ class RecourseEngine:
             prob, inc = self._relu_problem(x0, t_idx, norm, margin, ties,
                                            self._ref if use_incumbent else None, goal,
                                            excluded, spec,
-                                           start=self._cspec is None and not self._pairs)
+                                           start=(self._cspec is None and not self._pairs
+                                                  and not self._use_values))
         else:
             enc = self.encoding if goal is None else self.encoding.with_threshold(goal)
             prob = build_problem(enc, spec, x0, t_idx, norm=norm, margin=margin,
@@ -563,7 +582,21 @@ class RecourseEngine:
                 prob = forbid_level_pairs(prob, self._pairs)
         if self._cspec is not None:
             prob, causal_vars = add_causal(prob, self.spec, self._cspec)
-        if use_incumbent and causal_vars is None and self.encoding.network is None:
+        if self._use_values:
+            existing = ({int(j): int(x) for j, x in zip(causal_vars.nodes, causal_vars.x)}
+                        if causal_vars is not None else None)
+            prob, view = add_values(prob, self.spec, norm=norm, existing=existing,
+                                    indicators=bool(excluded))
+            for con in self._value_constraints:
+                prob = con.add(self, prob, view, x0, t_idx)
+            if use_incumbent and causal_vars is None and self.encoding.network is None:
+                # a point of the plain problem; solve_phase drops it if a constraint fails
+                plain = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm,
+                                      margin=margin, tie_margin=ties)
+                start = find_incumbent(plain, norm, ref)
+                if start is not None:
+                    inc = fill_values(prob, view, decode(plain, start))
+        elif use_incumbent and causal_vars is None and self.encoding.network is None:
             inc = lp_rounding(prob, phase_norm, find_incumbent(prob, norm, ref))
         elif (use_incumbent and not excluded and causal_vars is not None
               and self._cspec is not None and self.encoding.network is None
@@ -577,6 +610,7 @@ class RecourseEngine:
             inc = causal_incumbent(prob, self._cspec, causal_vars, plain, start, phase_norm)
         out = solve_phase(prob, phase_norm, inc, deadline, self.backend, self.backend_options)
         out["causal"] = causal_vars
+        out["view"] = view
         if norm != "l0_l1" or out["values"] is None:
             return out
         k_star = float(prob.l0 @ out["values"] + prob.l0_0)
@@ -585,7 +619,7 @@ class RecourseEngine:
         prob2 = prob.with_rows(row, np.array([-np.inf]), np.array([k_star - prob.l0_0 + tol]))
         inc2 = out["values"]
         alt = (find_incumbent(prob, "l1", ref, l0_cap=k_star + tol)
-               if use_incumbent and causal_vars is None else None)
+               if use_incumbent and causal_vars is None and view is None else None)
         if alt is not None and prob.l1 @ alt < prob.l1 @ inc2:
             inc2 = alt
         out2 = solve_phase(prob2, "l1", inc2, deadline, self.backend, self.backend_options)
@@ -594,6 +628,7 @@ class RecourseEngine:
             out2["status"] = Status.FEASIBLE
         out2["l0_bound"] = out["bound"]
         out2["causal"] = causal_vars
+        out2["view"] = view
         return out2
 
     def _answer(self, out: dict[str, Any], base: dict[str, Any], x0: np.ndarray,

@@ -298,17 +298,19 @@ def _append(prob: RecourseProblem, R: _Rows) -> RecourseProblem:
 
 
 def causal_point(prob: RecourseProblem, spec: ActionSpec, cspec: CausalSpec, cv: CausalVars,
-                 values: np.ndarray, *, deep: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                 values: np.ndarray, *, deep: bool = False,
+                 base: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The counterfactual search vector and which nodes are acted on.
 
     Actions are read from the solver (``a_j``, ``x_j``; rounded for integer features and
     placed inside the chosen threshold interval for tree models); consequences are then
     *recomputed* from the structural equations in topological order (not read from the
     solver), so they hold exactly. An action whose value equals what its equation would
-    give is no action (it is dropped).
+    give is no action (it is dropped). ``base``: the search vector the other features are
+    read from (default ``decode``; ``solvers.values.value_point`` with a value view).
     """
     space = spec.space
-    s_cf = decode(prob, values, deep=deep)
+    s_cf = decode(prob, values, deep=deep) if base is None else np.array(base, dtype=float)
     x0f = feature_values(space.start, prob.x0)
     vals = feature_values(space.start, s_cf).copy()
     acted = np.zeros(len(cspec.equations), dtype=bool)
