@@ -195,8 +195,9 @@ class StackEncodedModel(EncodedModel):
     ``members`` are the models' own encodings (the first becomes the problem's main
     encoding); ``paths``, when set, is an isolation forest's block whose single score row
     is the sum of its trees' path lengths, which must reach ``min_path_sum``. The block
-    fields of this object only describe the search space (a value link per numeric
-    feature, a group link per categorical one): it is never solved as it stands.
+    fields of this object are the *value block*: a value link per numeric feature and a
+    group link per categorical one over the search variables, no rows and no target rows;
+    ``solvers.stack`` appends the members to the problem built on it.
     ``classes`` are the members' classes followed by ``sentinel`` (:data:`DISAGREE`, or
     ``encoders.isolation.IMPLAUSIBLE``).
     """
@@ -208,8 +209,12 @@ class StackEncodedModel(EncodedModel):
 
     def target_rows(self, target: int, margin: Any,
                     tie_margin: Any = 0.0) -> tuple[sp.csr_matrix, np.ndarray]:
-        raise EncodingError("A stacked encoding has no rows of its own; solvers.stack "
-                            "builds its problem.")
+        """No rows: the value block decides nothing; every member's own target rows are
+        added with its block (``solvers.stack``)."""
+        if target == len(self.classes) - 1:
+            raise EncodingError(f"{self.classes[-1]!r} is no class to reach; name one of "
+                                f"the classes {self.classes[:-1].tolist()}.")
+        return sp.csr_matrix((0, self.n_vars)), np.zeros(0)
 
     def member_margins(self, margin: Any) -> np.ndarray:
         """One score margin per member."""

@@ -20,7 +20,7 @@ import encoders
 from encoders.block import ThresholdLink, ValueLink
 from encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
 from encoders.isolation import IMPLAUSIBLE, PlausibleModel
-from encoders.multi import DISAGREE
+from encoders.multi import DISAGREE, ModelSet, MultiEncodedModel, StackEncodedModel
 from encoders.pipeline import model_inputs
 from recourse.causal import CausalModel
 from recourse.result import Change, RecourseOptions, RecourseResult
@@ -44,6 +44,7 @@ from solvers.problem import (
     point_costs,
 )
 from solvers.search import solve_phase
+from solvers.stack import StackBlocks
 from solvers.status import Status
 from solvers.tighten import METHODS as BOUND_METHODS
 from solvers.tighten import complete, relu_incumbent, tighten_relu
@@ -152,6 +153,14 @@ class RecourseEngine:
         #: problem through the value view (``solvers.values``), which they all share.
         self._value_constraints: list[Any] = []
         self._force_values = False  # tests: the value view without any constraint
+        # ModelSet / PlausibleModel of mixed types: members appended through the view
+        self._stack = (StackBlocks(self.encoding, bounds=bounds)
+                       if isinstance(self.encoding, StackEncodedModel) else None)
+        if self._stack is not None:
+            self._value_constraints.append(self._stack)
+        self._model_margins: np.ndarray | None = None  # min_margin per ModelSet member
+        self._plain: list[RecourseEngine] | None = None  # each option's plain engines
+        self._time_limit = 60.0
 
     @property
     def _use_values(self) -> bool:
@@ -161,7 +170,7 @@ class RecourseEngine:
     def explain(self, applicant: Any, *, target: Any = None, norm: str = "l1",
                 time_limit: float = 60.0, utility: Utility | None = None,
                 exclude: Iterable[Iterable[str]] = (), min_margin: float | None = None,
-                _score_margin: float | None = None) -> RecourseResult:
+                _score_margin: Any = None) -> RecourseResult:
         """Find the minimal verified recourse for one applicant.
 
         Parameters
@@ -255,11 +264,15 @@ class RecourseEngine:
                 message=f"The model already predicts {target!r}: nothing needs to change.",
                 **base)
         t_idx = self.classes.index(target)
+        self._model_margins, self._time_limit = None, time_limit
+        if _score_margin is not None and np.ndim(_score_margin) == 1:  # one per model
+            self._model_margins = np.maximum(self.margin, np.asarray(_score_margin, float))
+            _score_margin = float(self._model_margins.min())
         margin = self.margin if _score_margin is None else max(self.margin, _score_margin)
         solve_time = 0.0
         for attempt in range(3):
             deadline = t_start + time_limit
-            ties = (0.0 if self.encoding.kind == "trees" and attempt == 0
+            ties = (0.0 if self.encoding.kind in ("trees", "stack") and attempt == 0
                     and _score_margin is None else margin)
             out = self._solve(x0, t_idx, norm, margin, ties, deadline,
                               # the first-solution heuristics know no margin
@@ -559,6 +572,11 @@ class RecourseEngine:
         causal_vars = None
         view = None
         spec = self.spec if self._cspec is None else self._nspec
+        if self._stack is not None:  # every member's margins (solvers.stack)
+            self._stack.margin, self._stack.ties = float(margin), float(ties)
+            self._stack.extra = self._model_margins
+        elif self._model_margins is not None and isinstance(self.encoding, MultiEncodedModel):
+            margin = np.maximum(margin, self._model_margins)  # one per member
         if self._use_values:  # costs move to the value columns (solvers.values)
             spec = value_spec(self.encoding, spec)
         phase_norm = "l1" if norm == "l1" else "l0"
@@ -655,6 +673,7 @@ class RecourseEngine:
         gap = 0.0 if optimal else _gap(cost, bound)
         seen = ({"unseen_pairs": len(self.seen_together.pairs_in(cf))}
                 if self.seen_together is not None else {})
+        seen.update(_without_option(self, base))
         stats = dict(base.pop("stats", {}), **out["problem"].stats, **seen,
                      attempts=attempt + 1,
                      backend_used=out.get("backend"),
@@ -708,9 +727,17 @@ class RecourseEngine:
                         "category levels no applicant in the data has (without the rule "
                         "recourse exists).")
             elif option:
-                extra["blocking_option"] = option
-                msg += (f" The model requires {self.encoding.info['option_text']}; without "
-                        "it recourse may exist (explain with the plain model to compare).")
+                extra.update(_without_option(self, dict(base, stats=extra)))
+                plain = extra["cost_without"][option]
+                if all(c is not None for c in np.atleast_1d(np.asarray(plain, dtype=object))):
+                    extra["blocking_option"] = option
+                    msg += (f" The model requires {self.encoding.info['option_text']}; "
+                            f"without it the cheapest recourse costs {plain} "
+                            "(stats['cost_without']).")
+                else:
+                    msg += (" Even without the requirement of "
+                            f"{self.encoding.info['option_text']} some model alone has no "
+                            "recourse (stats['cost_without']).")
         elif st is Status.TIME_LIMIT:
             status = "time_limit"
             msg = "The time limit was reached before any counterfactual was found."
@@ -721,6 +748,31 @@ class RecourseEngine:
                               stats=dict(extra, **out["problem"].stats,
                                          solver_status=out.get("raw", "")),
                               **base)
+
+
+def _without_option(engine: RecourseEngine, base: dict[str, Any]) -> dict[str, Any]:
+    """ModelSet / PlausibleModel: the cost of the same query for each model alone (a
+    ModelSet's members in order; a PlausibleModel's classifier), so a result shows what
+    the option costs: ``{"cost_without": {option: cost or costs}, "time_without": s}``
+    (None where a model alone has no recourse)."""
+    option = engine.encoding.info.get("option")
+    if option is None or not isinstance(engine.model, (ModelSet, PlausibleModel)):
+        return {}
+    if engine._plain is None:
+        models = (engine.model.models if isinstance(engine.model, ModelSet)
+                  else [engine.model.model])
+        engine._plain = [RecourseEngine(
+            m, engine.schema, backend=engine.backend, margin=engine.margin,
+            bounds=engine.bounds, causal=engine.causal,
+            backend_options=engine.backend_options, seen_together=engine.seen_together)
+            for m in models]
+    t0 = time.perf_counter()
+    excluded = [set(S) for S in base.get("stats", {}).get("excluded", [])]
+    res = [e.explain(base["factual"], target=base["target"], norm=base["norm"],
+                     time_limit=engine._time_limit, exclude=excluded) for e in engine._plain]
+    costs = [r.cost if r.has_recourse else None for r in res]
+    return {"cost_without": {option: costs if option == "models" else costs[0]},
+            "time_without": time.perf_counter() - t0}
 
 
 def _as_name_sets(exclude: Iterable[Iterable[str]]) -> list[frozenset[str]]:
