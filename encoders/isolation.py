@@ -2,10 +2,11 @@
 
 :class:`PlausibleModel` wraps a fitted classifier of any supported type (trees, forests,
 gradient boosting, linear/logistic models, ReLU MLPs; bare or in a Pipeline) and a fitted
-``IsolationForest`` (bare or in a Pipeline, on the same columns). Its ``predict`` is the classifier's class where the isolation forest's
-``score_samples`` is at least ``min_score`` (default ``offset_``: the forest's own inlier
-rule, ``predict == 1``) and :data:`IMPLAUSIBLE` elsewhere; recourse for it is recourse
-whose counterfactual the isolation forest finds plausible.
+``IsolationForest`` (bare or in a Pipeline, on the same columns). Its ``predict`` is the
+classifier's class where the isolation forest's ``score_samples`` is at least
+``min_score`` (default ``offset_``: the forest's own inlier rule, ``predict == 1``) and
+:data:`IMPLAUSIBLE` elsewhere; recourse for it is recourse whose counterfactual the
+isolation forest finds plausible.
 
 Encoding (as OCEAN does for tree ensembles): with a tree classifier (DecisionTree,
 RandomForest, ExtraTrees) every isolation tree is one more tree in the block

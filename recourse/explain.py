@@ -158,6 +158,7 @@ class RecourseEngine:
                        if isinstance(self.encoding, StackEncodedModel) else None)
         if self._stack is not None:
             self._value_constraints.append(self._stack)
+            self._stack.reference, self._stack.reference_pred = self._ref, self._ref_pred
         self._model_margins: np.ndarray | None = None  # min_margin per ModelSet member
         self._plain: list[RecourseEngine] | None = None  # each option's plain engines
         self._time_limit = 60.0
@@ -398,14 +399,17 @@ class RecourseEngine:
     def _decode(self, out: dict[str, Any], deep: bool) -> tuple[np.ndarray, list[str]]:
         """Counterfactual search vector and the names of the acted-on causal nodes."""
         view: ValueView | None = out.get("view")
-        base = (value_point(out["problem"], view, out["values"], deep=deep)
+        values = out["values"]
+        if self._stack is not None and view is not None:  # into every member's cells
+            values = self._stack.snap(out["problem"], view, values)
+        base = (value_point(out["problem"], view, values, deep=deep)
                 if view is not None else None)
         if self._cspec is None:
             if base is not None:
                 return base, []
             return decode(out["problem"], out["values"], deep=deep), []
         s_cf, acted = causal_point(out["problem"], self.spec, self._cspec, out["causal"],
-                                   out["values"], deep=deep, base=base)
+                                   values, deep=deep, base=base)
         return s_cf, [self.schema.names[j] for j in self._cspec.nodes[acted]]
 
     def _violations(self, row: dict[str, Any], cf: dict[str, Any], acted: list[str]) -> list[str]:
@@ -458,7 +462,8 @@ class RecourseEngine:
         )
 
     def _reference(self, reference: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
-        if reference is None or (self.encoding.tree is None and self.encoding.network is None):
+        if reference is None or (self.encoding.tree is None and self.encoding.network is None
+                                 and not isinstance(self.encoding, StackEncodedModel)):
             return None, None
         if not isinstance(reference, pd.DataFrame):
             raise InputValidationError("reference must be a DataFrame with the schema's columns.")
@@ -575,6 +580,8 @@ class RecourseEngine:
         if self._stack is not None:  # every member's margins (solvers.stack)
             self._stack.margin, self._stack.ties = float(margin), float(ties)
             self._stack.extra = self._model_margins
+            self._stack.norm = "l1" if norm == "l1" else "l0"
+            self._stack.use_start = (use_incumbent and self._cspec is None and goal is None)
         elif self._model_margins is not None and isinstance(self.encoding, MultiEncodedModel):
             margin = np.maximum(margin, self._model_margins)  # one per member
         if self._use_values:  # costs move to the value columns (solvers.values)
@@ -607,7 +614,9 @@ class RecourseEngine:
                                     indicators=bool(excluded))
             for con in self._value_constraints:
                 prob = con.add(self, prob, view, x0, t_idx)
-            if use_incumbent and causal_vars is None and self.encoding.network is None:
+            if self._stack is not None:
+                inc = self._stack.start  # checked against every row (solvers.stack)
+            elif use_incumbent and causal_vars is None and self.encoding.network is None:
                 # a point of the plain problem; solve_phase drops it if a constraint fails
                 plain = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm,
                                       margin=margin, tie_margin=ties)

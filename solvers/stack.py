@@ -31,6 +31,21 @@ Margins: one number per member, in that member's own score units (summed leaf
 probabilities for forests, the decision function otherwise); ties that ``argmax``
 breaks in the target's favour need ``>= 0`` for tree members (integral leaves) and the
 margin for continuous ones.
+
+Starting point (L1 and L0, without a causal model): :func:`stack_start` runs the ReLU
+heuristic of ``solvers.tighten.relu_incumbent`` on all members side by side (reference
+rows every member approves, moved into the action set, segments towards them, reverted
+features, shrunk moves; only the members' numpy forward passes). Its cost bounds the
+search; for L1 it is also the budget over which ReLU members are re-bounded (bounds
+valid together with the row ``cost <= budget`` that ``solvers.search.solve_phase`` adds
+with the starting point). A starting point that breaks any row of the final problem is
+dropped, and the members are then appended with budget-free bounds.
+
+Reading the answer: the solver may leave a value a feasibility tolerance (1e-7) on the
+wrong side of an appended tree member's split, far more than the thousandth of a float32
+cell the tie rows ask for. :meth:`StackBlocks.snap` moves every value column into the
+cell every appended member's indicators chose (their intersection) before the engine
+decodes the point, as ``solvers.values.value_point`` does for the main encoding.
 """
 
 from __future__ import annotations
@@ -39,19 +54,22 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
-from encoders.block import EncodedModel
+from encoders.block import EncodedModel, ThresholdLink, ValueLink
 from encoders.multi import StackEncodedModel
-from solvers.problem import RecourseProblem
-from solvers.tighten import tighten_relu
-from solvers.values import ValueView, append_block, shift
+from solvers.problem import RecourseProblem, point_costs
+from solvers.search import _satisfies
+from solvers.tighten import relu_incumbent, tighten_relu
+from solvers.values import ValueView, append_block, fill_values, shift, tie_eps
 
-__all__ = ["append_members", "StackBlocks"]
+__all__ = ["append_members", "stack_start", "StackBlocks"]
 
 
 def append_members(prob: RecourseProblem, view: ValueView, stack: StackEncodedModel,
                    target: int, margins: np.ndarray, ties: np.ndarray,
-                   bounds: str = "lp") -> tuple[RecourseProblem, list[tuple[EncodedModel, int]]]:
+                   bounds: str = "lp", budget: float = np.inf,
+                   ) -> tuple[RecourseProblem, list[tuple[EncodedModel, int]]]:
     """Append every member of ``stack`` (and its isolation block) to ``prob``.
 
     Parameters
@@ -65,6 +83,9 @@ def append_members(prob: RecourseProblem, view: ValueView, stack: StackEncodedMo
         the target's favour (``EncodedModel.target_rows``).
     bounds : {"lp", "interval"}
         How ReLU members are re-bounded over the applicant's box.
+    budget : float
+        L1 cost of a known answer: ReLU members are re-bounded over the points of the box
+        that cost at most this (valid only with the row ``cost <= budget``).
 
     Returns
     -------
@@ -76,7 +97,7 @@ def append_members(prob: RecourseProblem, view: ValueView, stack: StackEncodedMo
     info: dict[str, Any] = {"stack_binaries": 0}
     for i, member in enumerate(stack.members):
         if member.network is not None:
-            member = tighten_relu(member, prob.spec, prob.x0, method=bounds)
+            member = tighten_relu(member, prob.spec, prob.x0, method=bounds, budget=budget)
             info["stack_binaries"] += int(member.info["n_binaries"])
         prob, off = append_block(prob, member, view)
         G, lo = member.target_rows(target, float(margins[i]), float(ties[i]))
@@ -94,15 +115,72 @@ def append_members(prob: RecourseProblem, view: ValueView, stack: StackEncodedMo
     return prob, blocks
 
 
+class _Joint:
+    """All members (and the isolation block) side by side, with the interface
+    ``relu_incumbent`` uses: ``block_values`` and ``target_rows`` (every member's rows with
+    its own margins, the path-length row)."""
+
+    def __init__(self, stack: StackEncodedModel, margins: np.ndarray, ties: np.ndarray) -> None:
+        self.stack, self.margins, self.ties = stack, margins, ties
+        self.parts = list(stack.members) + ([stack.paths] if stack.paths is not None else [])
+
+    def block_values(self, S: np.ndarray) -> np.ndarray:
+        return np.hstack([m.block_values(S) for m in self.parts])
+
+    def target_rows(self, target: int, margin: Any = None,
+                    tie_margin: Any = None) -> tuple[sp.csr_matrix, np.ndarray]:
+        blocks, lo = [], []
+        for i, m in enumerate(self.stack.members):
+            G, g = m.target_rows(target, float(self.margins[i]), float(self.ties[i]))
+            blocks.append(G)
+            lo.append(g)
+        if self.stack.paths is not None:
+            blocks.append(self.stack.paths.score[:1])
+            lo.append(np.array([self.stack.min_path_sum + self.stack.path_tol]))
+        return sp.block_diag(blocks, format="csr"), np.concatenate(lo)
+
+
+def stack_start(stack: StackEncodedModel, prob: RecourseProblem, target: int,
+                margins: np.ndarray, ties: np.ndarray, norm: str,
+                reference: np.ndarray | None) -> np.ndarray | None:
+    """A search vector every member's forward pass puts in the target (and plausible),
+    cheap under ``norm``, or None (see module docstring)."""
+    return relu_incumbent(_Joint(stack, margins, ties), prob.spec, prob.x0,  # type: ignore[arg-type]
+                          target, 0.0, 0.0, norm, reference)
+
+
+def _fill(prob: RecourseProblem, view: ValueView, s: np.ndarray,
+          blocks: list[tuple[EncodedModel, int]]) -> np.ndarray:
+    """Every column of a stack problem at search vector ``s``: ``fill_values`` plus the
+    distance and change columns ``build_problem`` adds per value link (in link order:
+    ``t_j``, then ``d_j`` where the feature has a change indicator)."""
+    out = fill_values(prob, view, s, tuple(blocks))
+    space = prob.spec.space
+    nxt = prob.enc.n_vars
+    for link in prob.enc.links:
+        if isinstance(link, ValueLink):
+            st = int(space.start[link.feature])
+            delta = abs(float(s[st]) - float(prob.x0[st]))
+            out[nxt] = delta
+            nxt += 1
+            if prob.has_indicator is not None and prob.has_indicator[link.feature]:
+                out[nxt] = 1.0 if delta > 0 else 0.0
+                nxt += 1
+    return out
+
+
 @dataclass
 class StackBlocks:
     """The engine's value constraint (``RecourseEngine._value_constraints``) that appends a
     stack's members to every problem the engine builds.
 
-    ``margin`` / ``ties`` are the engine's margins of the current solve (the engine sets
-    them before each build: retries scale them); ``extra`` holds per-member score margins
-    (``min_margin`` in each member's own units), or None. ``blocks`` keeps the last
-    problem's ``(block, offset)`` pairs, so a starting point can be completed.
+    The engine sets, before each build: ``margin`` / ``ties`` (its margins for this solve;
+    retries scale them), ``extra`` (per-member score margins of ``min_margin`` in each
+    member's own units, or None), ``norm`` and ``use_start`` (whether to look for a
+    starting point). ``reference`` / ``reference_pred``: known rows as search vectors and
+    the class the stack's forward pass gives them. After a build, ``start`` holds the
+    starting point's values over every column (or None) and ``blocks`` the
+    ``(block, offset)`` pairs.
     """
 
     stack: StackEncodedModel
@@ -110,6 +188,11 @@ class StackBlocks:
     margin: float = 0.0
     ties: float = 0.0
     extra: np.ndarray | None = None
+    norm: str = "l1"
+    use_start: bool = False
+    reference: np.ndarray | None = None
+    reference_pred: np.ndarray | None = None
+    start: np.ndarray | None = None
     blocks: list[tuple[EncodedModel, int]] = field(default_factory=list)
 
     def margins(self) -> tuple[np.ndarray, np.ndarray]:
@@ -127,5 +210,51 @@ class StackBlocks:
             t_idx: int) -> RecourseProblem:
         """Append the members (``solvers.values`` constraint protocol)."""
         m, t = self.margins()
-        prob, self.blocks = append_members(prob, view, self.stack, t_idx, m, t, self.bounds)
-        return prob
+        self.start = None
+        s_inc = None
+        if self.use_start:
+            ref = None
+            if self.reference is not None and self.reference_pred is not None:
+                ref = self.reference[self.reference_pred == t_idx]
+            s_inc = stack_start(self.stack, prob, t_idx, m, t, self.norm, ref)
+        budget = np.inf
+        if s_inc is not None and self.norm == "l1":
+            budget = float(point_costs(prob.spec, prob.x0, s_inc)[0].sum())
+        out, self.blocks = append_members(prob, view, self.stack, t_idx, m, t, self.bounds,
+                                          budget)
+        if s_inc is not None:
+            full = _fill(out, view, s_inc, self.blocks)
+            if _satisfies(out, full):
+                self.start = full
+                return out
+            if np.isfinite(budget):  # bounds over the budget need the start's cost row
+                out, self.blocks = append_members(prob, view, self.stack, t_idx, m, t,
+                                                  self.bounds)
+        return out
+
+    def snap(self, prob: RecourseProblem, view: ValueView, values: np.ndarray) -> np.ndarray:
+        """``values`` with every value column moved into the cells the appended blocks'
+        threshold indicators chose (see module docstring); a copy."""
+        space = prob.spec.space
+        nf = space.n_features
+        lo, hi = np.full(nf, -np.inf), np.full(nf, np.inf)
+        for block, off in self.blocks:
+            for link in block.links:
+                if not isinstance(link, ThresholdLink) or not link.thresholds.size:
+                    continue
+                j = link.feature
+                x0 = float(prob.x0[int(space.start[j])])
+                t = link.thresholds
+                e = tie_eps(link, bool(space.integer[j]))
+                e_up = np.where(x0 > t, np.minimum(e, x0 - t), e)
+                e_dn = np.where(x0 <= t, np.minimum(e, t - x0), e)
+                m = int(np.round(values[off + np.asarray(link.vars)]).sum())
+                if m > 0:
+                    lo[j] = max(lo[j], float(t[m - 1] + e_up[m - 1]))
+                if m < t.size:
+                    hi[j] = min(hi[j], float(t[m] - e_dn[m]))
+        out = np.array(values, dtype=float)
+        for j in np.flatnonzero(np.isfinite(lo) | np.isfinite(hi)):
+            if view.x[j] >= 0 and lo[j] <= hi[j]:
+                out[view.x[j]] = min(max(out[view.x[j]], lo[j]), hi[j])
+        return out

@@ -40,13 +40,13 @@ from sklearn.tree import DecisionTreeClassifier
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test_causal"))
 from causal_oracle import SCM, STRICT, causal_optimum, tree_regions  # noqa: E402
+from oracles import model_predict  # noqa: E402
+from synthdata import credit_frame, tree_pipeline  # noqa: E402
 from test_causal_oracle import causal_model, make_schema, rules_for  # noqa: E402
 
 from encoders.isolation import PlausibleModel, average_path_length  # noqa: E402
 from encoders.multi import ModelSet  # noqa: E402
-from oracles import model_predict  # noqa: E402
 from recourse import RecourseEngine  # noqa: E402
-from synthdata import credit_frame, tree_pipeline  # noqa: E402
 
 COLS = ["a", "b"]
 TOL = 1e-5
@@ -413,3 +413,61 @@ def test_random_mixed_sets_match_enumeration(seed, depth, two_linear, norm):
     assert res.status == "optimal", res.message
     _check_every_model(res, models, schema)
     assert res.cost == pytest.approx(want, rel=TOL, abs=TOL)
+
+
+def test_joint_tree_set_margin_per_model(global_random_seed):
+    X, y, _ = _data(global_random_seed)
+    a = RandomForestClassifier(n_estimators=4, max_depth=3, random_state=0).fit(X, y)
+    b = DecisionTreeClassifier(max_depth=3, random_state=1).fit(X[50:], y[50:])
+    schema = make_schema(COLS, rules_for(COLS))
+    ms = ModelSet([a, b])
+    engine = RecourseEngine(ms, schema)
+    assert engine.encoding.kind == "trees"  # all trees: the joint block
+    done = 0
+    for i in np.flatnonzero(ms.predict(X) != 1)[:3]:
+        x0 = dict(zip(COLS, X[i].tolist()))
+        plain = engine.explain(x0, target=1)
+        res = engine.explain(x0, target=1, min_margin=0.3)
+        if res.status == "no_recourse":
+            assert res.stats["blocking_option"] == "min_margin"
+            continue
+        assert res.status == "optimal", res.message
+        cf = np.array([[res.counterfactual[c] for c in COLS]])
+        want = [float(m.predict_proba(cf)[0, 1] - m.predict_proba(cf)[0, 0]) for m in (a, b)]
+        assert res.stats["margin"] == pytest.approx(want)
+        assert min(want) >= 0.3 - 1e-9
+        assert res.stats["margin_units"] == ["probability", "probability"]
+        assert res.stats["cost_without"]["min_margin"] == pytest.approx(plain.cost)
+        assert res.cost >= plain.cost - 1e-9
+        done += 1
+    assert done
+
+
+def test_options_and_plausible_causal(global_random_seed):
+    """Different advice (exclude rows on the value block's change indicators) and a
+    PlausibleModel(logreg) under a causal model, all verified by the models' own predict."""
+    X, y, _ = _data(global_random_seed)
+    lr = LogisticRegression().fit(X, y)
+    dt = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)
+    rules = rules_for(COLS)
+    schema = make_schema(COLS, rules)
+    engine = RecourseEngine(ModelSet([lr, dt]), schema)
+    i = int(np.flatnonzero((lr.predict(X) == 0) & (dt.predict(X) == 0))[0])
+    x0 = dict(zip(COLS, X[i].tolist()))
+    opts = engine.options(x0, k=3, target=1)
+    sets = [frozenset(c.feature for c in o.changes) for o in opts.options]
+    assert len(opts.options) >= 2
+    for k, o in enumerate(opts.options):
+        _check_every_model(o, [lr, dt], schema)
+        assert not any(prev <= sets[k] for prev in sets[:k])
+    assert opts.options[0].cost <= opts.options[1].cost + 1e-9
+    scm = SCM(["a", "b"], coef={"b": {"a": 0.5}})
+    iso = IsolationForest(n_estimators=8, max_samples=32, random_state=0).fit(X)
+    pm = PlausibleModel(lr, iso)
+    res = RecourseEngine(pm, schema, causal=causal_model(scm)).explain(x0, target=1)
+    assert res.has_recourse, res.message
+    cf = np.array([[res.counterfactual[c] for c in COLS]])
+    assert lr.predict(cf)[0] == 1 and iso.score_samples(cf)[0] >= pm.min_score
+    if "b" not in {c.feature for c in res.actions}:
+        assert res.counterfactual["b"] == pytest.approx(
+            x0["b"] + 0.5 * (res.counterfactual["a"] - x0["a"]), abs=1e-7)
