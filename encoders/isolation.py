@@ -107,6 +107,14 @@ class PlausibleModel:
             return getattr(self.__dict__["model"], name)
         raise AttributeError(name)
 
+    def stacked_inputs(self, space: SearchSpace, frame: Any) -> np.ndarray:
+        """The classifier's and the isolation forest's inputs side by side (the joint tree
+        block's input order), each by its own preprocessing, for rows of user values."""
+        from encoders.pipeline import model_inputs
+
+        return np.hstack([model_inputs(self.model, space, frame),
+                          model_inputs(self.iforest, space, frame)])
+
     @property
     def min_path_length(self) -> float:
         """The mean path length ``min_score`` stands for."""

@@ -138,6 +138,13 @@ class ModelSet:
     def __len__(self) -> int:
         return len(self.models)
 
+    def stacked_inputs(self, space: SearchSpace, frame: Any) -> np.ndarray:
+        """Every model's inputs side by side (the joint tree block's input order), each
+        computed by the model's own preprocessing, for rows of user values."""
+        from encoders.pipeline import model_inputs
+
+        return np.hstack([model_inputs(m, space, frame) for m in self.models])
+
     def predict_all(self, X: Any) -> np.ndarray:
         """Every model's prediction (models x rows)."""
         return np.array([np.asarray(m.predict(X), dtype=object) for m in self.models])

@@ -199,8 +199,9 @@ class RecourseEngine:
             Robust recourse: the target class must win by at least this much, in
             probability for forests and trees (``predict_proba``), else in the decision
             function (linear models, boosting margins, MLP logits); checked with the
-            model's own scores. The result's ``stats`` give the margin reached and the
-            cost without the option (see ``recourse.robust.explain_with_margin``).
+            model's own scores; for a ModelSet, every model in its own units. The
+            result's ``stats`` give the margin reached and the cost without the option
+            (see ``recourse.robust.explain_with_margin``).
 
         Returns
         -------
@@ -447,6 +448,11 @@ class RecourseEngine:
             raise InputValidationError(
                 "The models of the ModelSet disagree on this applicant; name the class to "
                 f"reach with target=... (one of {cap_list(classes)}).")
+        if target is None and isinstance(predicted, str) and predicted == IMPLAUSIBLE:
+            raise InputValidationError(
+                "The isolation forest finds this applicant implausible, so the model's own "
+                "class is not the one to leave; name the class to reach with target=... "
+                f"(one of {cap_list(classes)}).")
         if target is None:
             if len(classes) != 2:
                 raise InputValidationError(
@@ -496,7 +502,10 @@ class RecourseEngine:
                     near.append((link, s, idx))
         if not near:
             return x0
-        Z = model_inputs(self.model, self.space, self.schema.row_frame(row))[0]
+        frame = self.schema.row_frame(row)
+        stacked = getattr(self.model, "stacked_inputs", None)  # ModelSet, PlausibleModel
+        Z = (stacked(self.space, frame) if stacked is not None
+             else model_inputs(self.model, self.space, frame))[0]
         x = x0.copy()
         for link, s, idx in near:
             assert link.split is not None and link.spacing is not None

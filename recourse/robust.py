@@ -243,7 +243,10 @@ def explain_with_margin(engine: RecourseEngine, applicant: Any, min_margin: floa
     Solves twice, with and without the margin, so that the result shows what robustness
     costs: ``stats["min_margin"]``, ``stats["margin_units"]``, ``stats["margin"]`` (the
     margin the model's own scores give the counterfactual), ``stats["cost_without"]``
-    (``{"min_margin": cost}`` of the plain answer, None when it has none). When only the
+    (``{"min_margin": cost}`` of the plain answer, None when it has none; beside the
+    entry of a ModelSet / PlausibleModel). For a ModelSet every model must win by
+    ``min_margin`` in its own units (``member_units``); ``stats["margin"]`` and
+    ``stats["margin_units"]`` are then lists, one per model. When only the
     margin blocks recourse the status is ``no_recourse`` and ``stats["blocking_option"]``
     is ``"min_margin"``. An applicant the model already assigns to the target class is
     ``already_target`` whatever its margin.
@@ -276,7 +279,8 @@ def explain_with_margin(engine: RecourseEngine, applicant: Any, min_margin: floa
                            exclude=sets)
     stats = dict(res.stats, min_margin=m,
                  margin_units=units if per is None else [u for u, _ in per],
-                 cost_without={"min_margin": plain.cost if plain.has_recourse else None})
+                 cost_without=dict(res.stats.get("cost_without", {}),
+                                   min_margin=plain.cost if plain.has_recourse else None))
     if res.counterfactual is not None and res.verified:
         own = model_margin(engine, [res.counterfactual], res.target)
         got = float(np.min(own))

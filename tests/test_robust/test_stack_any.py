@@ -44,6 +44,7 @@ from oracles import model_predict  # noqa: E402
 from synthdata import credit_frame, tree_pipeline  # noqa: E402
 from test_causal_oracle import causal_model, make_schema, rules_for  # noqa: E402
 
+from encoders.errors import InputValidationError
 from encoders.isolation import PlausibleModel, average_path_length  # noqa: E402
 from encoders.multi import ModelSet  # noqa: E402
 from recourse import RecourseEngine  # noqa: E402
@@ -312,6 +313,8 @@ def test_opposite_models_block_recourse(global_random_seed):
     res = RecourseEngine(pm, schema).explain(x0, target=1)
     assert res.status == "no_recourse"
     assert res.stats["blocking_option"] == "plausibility"
+    with pytest.raises(InputValidationError, match="implausible"):
+        RecourseEngine(pm, schema).explain(x0)  # no default class to leave
     assert res.stats["cost_without"]["plausibility"] is not None
 
 
@@ -471,3 +474,27 @@ def test_options_and_plausible_causal(global_random_seed):
     if "b" not in {c.feature for c in res.actions}:
         assert res.counterfactual["b"] == pytest.approx(
             x0["b"] + 0.5 * (res.counterfactual["a"] - x0["a"]), abs=1e-7)
+
+
+def test_applicant_on_a_split_of_a_joint_set():
+    """An applicant within float32 rounding of a split: the side is decided with every
+    member's own preprocessing (it used to run a ModelSet of Pipelines as one bare model)."""
+    from encoders.block import ThresholdLink
+    from recourse import FeatureSchema
+
+    X, y, _ = credit_frame(0)
+    members = [tree_pipeline(RandomForestClassifier(n_estimators=3, max_depth=3,
+                                                    random_state=s)).fit(X, y) for s in (0, 1)]
+    schema = FeatureSchema.from_frame(X)
+    engine = RecourseEngine(ModelSet(members), schema)
+    link = next(lk for lk in engine.encoding.links if isinstance(lk, ThresholdLink)
+                and engine.space.names[lk.feature] == "income")
+    x = X.iloc[0].to_dict()
+    for t in link.thresholds[:3]:
+        x["income"] = float(t)
+        res = engine.explain(x, target=1)
+        if res.status == "already_target":
+            assert all(model_predict(m, schema, [x])[0] == 1 for m in members)
+            continue
+        assert res.status == "optimal", res.message
+        _check_every_model(res, members, schema)
