@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -43,7 +45,7 @@ from solvers.problem import (
     forbid_level_pairs,
     point_costs,
 )
-from solvers.search import solve_phase
+from solvers.search import satisfies, solve_phase
 from solvers.stack import StackBlocks
 from solvers.status import Status
 from solvers.tighten import METHODS as BOUND_METHODS
@@ -90,6 +92,17 @@ class RecourseEngine:
     seen_together : SeenTogether, optional
         Category combinations the answer may not hold because no applicant in the data
         has them (``recourse.seen``); each result reports ``stats["unseen_pairs"]``.
+    plausibility : fitted IsolationForest (bare or in a Pipeline on the schema's columns), optional
+        Report only: every answer's ``score_samples`` under it goes to
+        ``stats["plausibility_score"]`` (higher is more typical; sklearn calls a row an
+        outlier below its ``offset_``, reported as ``stats["plausibility_min_score"]``),
+        whether or not plausibility is required. To require it, wrap the model in
+        ``PlausibleModel(model, iforest)``, whose own forest is then reported.
+    price_options : bool
+        Show what each believability option costs: every answer also re-solves with each
+        of the engine's options switched off in turn (``seen_together``, data support,
+        ...) and reports those optimal costs in ``stats["cost_without"]`` (None: no
+        recourse without the option either). ``False`` skips the extra solves.
     causal : CausalModel, optional
         Recourse as interventions on this causal model (``recourse.causal``): only
         actions cost, every other graph node follows its structural equation. The
@@ -105,7 +118,8 @@ class RecourseEngine:
                  backend: str = "highs", margin: float = DEFAULT_MARGIN,
                  bounds: str = "lp", causal: CausalModel | None = None,
                  backend_options: dict[str, Any] | None = None,
-                 seen_together: SeenTogether | None = None) -> None:
+                 seen_together: SeenTogether | None = None,
+                 plausibility: Any = None, price_options: bool = True) -> None:
         if not isinstance(schema, FeatureSchema):
             raise SchemaError(
                 f"schema must be a FeatureSchema, got {type(schema).__name__}; build one with "
@@ -132,6 +146,15 @@ class RecourseEngine:
                 f"seen_together must be a recourse.SeenTogether (SeenTogether.fit(X_train, "
                 f"schema)), got {type(seen_together).__name__}.")
         self.seen_together = seen_together
+        if plausibility is not None:
+            est = plausibility[-1] if hasattr(plausibility, "steps") else plausibility
+            if type(est).__name__ != "IsolationForest" or not hasattr(est, "offset_"):
+                raise SchemaError(
+                    "plausibility must be a fitted sklearn IsolationForest (bare or as the "
+                    f"last step of a Pipeline), got {type(est).__name__}; fit one on the "
+                    "training data, e.g. IsolationForest(random_state=0).fit(X_train).")
+        self.plausibility = plausibility
+        self.price_options = bool(price_options)
         self._pairs = seen_together.indices(schema) if seen_together is not None else []
         self._cspec = None
         if causal is not None:
@@ -222,6 +245,91 @@ class RecourseEngine:
             return explain_with_margin(self, applicant, min_margin, target=target, norm=norm,
                                        time_limit=time_limit, utility=utility,
                                        exclude=exclude)
+        kw = dict(target=target, norm=norm, time_limit=time_limit, utility=utility,
+                  exclude=exclude, _score_margin=_score_margin)
+        res = self._explain(applicant, **kw)
+        if res.status == "no_recourse" and self._active_options():
+            return self._name_blocking(res, applicant, kw)
+        if not self.price_options or not res.has_recourse:
+            return res
+        priced: dict[str, Any] = {}
+        for name in self._active_options():
+            with self._without(name):
+                plain = self._explain(applicant, **kw)
+            priced[name] = plain.cost if plain.has_recourse else None
+        alone = _without_option(self, res.factual, res.target, res.norm,
+                                res.stats.get("excluded", []))  # ModelSet, PlausibleModel
+        if alone:
+            priced.update(alone["cost_without"])
+            res.stats["time_without"] = alone["time_without"]
+        if priced:
+            res.stats["cost_without"] = dict(res.stats.get("cost_without", {}), **priced)
+        return res
+
+    def _active_options(self) -> list[str]:
+        """Names of the engine's believability options that can be switched off for one
+        query (to price them): ``seen_together`` and each value constraint's ``name``."""
+        names = ["seen_together"] if self._pairs else []
+        return names + [getattr(c, "name", type(c).__name__) for c in self._value_constraints
+                        if c is not self._stack]  # the stack is the model, no option
+
+    def _option_text(self, name: str) -> str:
+        if name == "seen_together":
+            return ("the seen-together rule (every answer would combine category levels no "
+                    "applicant in the data has)")
+        for c in self._value_constraints:
+            if getattr(c, "name", type(c).__name__) == name:
+                return str(getattr(c, "text", name))
+        return name
+
+    def _name_blocking(self, res: RecourseResult, applicant: Any,
+                       kw: dict[str, Any]) -> RecourseResult:
+        """A ``no_recourse`` answer with the options that block it named: each option
+        whose removal alone opens recourse, else all of them together when only their
+        combination blocks it (each re-solve is a proof, not a guess)."""
+        active = self._active_options()
+        opened: dict[str, float] = {}
+        for name in active:
+            with self._without(name):
+                r = self._explain(applicant, **kw)
+            if r.has_recourse and r.cost is not None:
+                opened[name] = r.cost
+        if not opened and len(active) > 1:
+            with self._without(*active):
+                r = self._explain(applicant, **kw)
+            if r.has_recourse and r.cost is not None:
+                texts = " and ".join(self._option_text(n) for n in active)
+                return replace(res, stats=dict(
+                    res.stats, blocking_option=active[0], blocking_options=active,
+                    cost_without={"all options": r.cost}), message=(
+                    f"{res.message} Only the options together block it: {texts}; without "
+                    f"all of them recourse exists (cost {r.cost:.4g})."))
+        if not opened:
+            return res
+        names = list(opened)
+        parts = "; ".join(f"{self._option_text(n)} (without it the cheapest recourse costs "
+                          f"{opened[n]:.4g})" for n in names)
+        return replace(res, stats=dict(res.stats, blocking_option=names[0],
+                                       blocking_options=names, cost_without=opened),
+                       message=f"{res.message} It is blocked by {parts}.")
+
+    @contextmanager
+    def _without(self, *names: str) -> Iterator[None]:
+        """The engine with the options ``names`` switched off, inside the ``with`` block."""
+        pairs, rule, cons = self._pairs, self.seen_together, list(self._value_constraints)
+        if "seen_together" in names:
+            self._pairs, self.seen_together = [], None
+        self._value_constraints = [c for c in cons
+                                   if getattr(c, "name", type(c).__name__) not in names]
+        try:
+            yield
+        finally:
+            self._pairs, self.seen_together, self._value_constraints = pairs, rule, cons
+
+    def _explain(self, applicant: Any, *, target: Any, norm: str, time_limit: float,
+                 utility: Utility | None, exclude: Iterable[Iterable[str]],
+                 _score_margin: float | None) -> RecourseResult:
+        """:meth:`explain` with every option of the engine as it is (no pricing)."""
         t_start = time.perf_counter()
         if norm not in NORMS:
             raise InputValidationError(
@@ -282,9 +390,6 @@ class RecourseEngine:
                               excluded=excluded)
             solve_time += out["time"]
             if out["values"] is None:
-                if out["status"] is Status.INFEASIBLE and self._pairs:
-                    out["pairs_block"] = self._pairs_block(
-                        x0, t_idx, norm, margin, ties, deadline, excluded)
                 return self._no_answer(out, base, solve_time, t_start)
             for deep in (False, True):
                 s_cf, acted = self._decode(out, deep)
@@ -566,25 +671,13 @@ class RecourseEngine:
             return prob, None  # the columns did not line up: solve without a start
         return prob, full
 
-    def _pairs_block(self, x0: np.ndarray, t_idx: int, norm: str, margin: float,
-                     ties: float, deadline: float,
-                     excluded: list[tuple[int, ...]] | None) -> bool:
-        """Whether recourse exists without the seen-together rows (then the rule is what
-        blocks it)."""
-        pairs, self._pairs = self._pairs, []
-        try:
-            plain = self._solve(x0, t_idx, norm, margin, ties, deadline, use_incumbent=False,
-                                excluded=excluded)
-        finally:
-            self._pairs = pairs
-        return plain["values"] is not None
-
     def _solve(self, x0: np.ndarray, t_idx: int, norm: str, margin: float, ties: float,
                deadline: float, use_incumbent: bool,
                goal: float | None = None,
                excluded: list[tuple[int, ...]] | None = None) -> dict[str, Any]:
         causal_vars = None
         view = None
+        plain_v = None  # value view: the plain problem the starting points come from
         spec = self.spec if self._cspec is None else self._nspec
         if self._stack is not None:  # every member's margins (solvers.stack)
             self._stack.margin, self._stack.ties = float(margin), float(ties)
@@ -593,6 +686,7 @@ class RecourseEngine:
             self._stack.use_start = (use_incumbent and self._cspec is None and goal is None)
         elif self._model_margins is not None and isinstance(self.encoding, MultiEncodedModel):
             margin = np.maximum(margin, self._model_margins)  # one per member
+        cross_spec = spec  # prices the moves used as lower bounds by the tree pruning
         if self._use_values:  # costs move to the value columns (solvers.values)
             spec = value_spec(self.encoding, spec)
         phase_norm = "l1" if norm == "l1" else "l0"
@@ -610,6 +704,13 @@ class RecourseEngine:
             enc = self.encoding if goal is None else self.encoding.with_threshold(goal)
             prob = build_problem(enc, spec, x0, t_idx, norm=norm, margin=margin,
                                  tie_margin=ties, indicators=bool(excluded))
+            if spec is not cross_spec and enc.tree is not None:
+                # a value column costs at least what reaching its cell costs, so the cell
+                # prices stay valid lower bounds for pruning and the leaf-distance cuts
+                priced = build_problem(enc, cross_spec, x0, t_idx, norm=norm, margin=margin,
+                                       tie_margin=ties)
+                prob = replace(prob, crossing=priced.crossing,
+                               crossing_l0=priced.crossing_l0)
             if excluded:
                 prob = exclude_change_sets(prob, excluded)
             if self._pairs:
@@ -627,7 +728,7 @@ class RecourseEngine:
                 inc = self._stack.start  # checked against every row (solvers.stack)
             elif use_incumbent and causal_vars is None and self.encoding.network is None:
                 # a point of the plain problem; solve_phase drops it if a constraint fails
-                plain = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm,
+                plain_v = plain = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm,
                                       margin=margin, tie_margin=ties)
                 start = find_incumbent(plain, norm, ref)
                 if start is not None:
@@ -656,6 +757,11 @@ class RecourseEngine:
         inc2 = out["values"]
         alt = (find_incumbent(prob, "l1", ref, l0_cap=k_star + tol)
                if use_incumbent and causal_vars is None and view is None else None)
+        if view is not None and plain_v is not None:
+            alt = find_incumbent(plain_v, "l1", ref, l0_cap=k_star + tol)
+            alt = (fill_values(prob2, view, decode(plain_v, alt)) if alt is not None
+                   else None)
+            alt = alt if alt is not None and satisfies(prob2, alt) else None
         if alt is not None and prob.l1 @ alt < prob.l1 @ inc2:
             inc2 = alt
         out2 = solve_phase(prob2, "l1", inc2, deadline, self.backend, self.backend_options)
@@ -691,7 +797,6 @@ class RecourseEngine:
         gap = 0.0 if optimal else _gap(cost, bound)
         seen = ({"unseen_pairs": len(self.seen_together.pairs_in(cf))}
                 if self.seen_together is not None else {})
-        seen.update(_without_option(self, base))
         stats = dict(base.pop("stats", {}), **out["problem"].stats, **seen,
                      attempts=attempt + 1,
                      backend_used=out.get("backend"),
@@ -702,6 +807,12 @@ class RecourseEngine:
             stats["plausibility_score"] = float(self.model.score_samples(
                 model_input(self.model, self.schema, [cf]))[0])
             stats["plausibility_min_score"] = self.model.min_score
+        elif self.plausibility is not None:  # report only
+            iso = self.plausibility
+            stats["plausibility_score"] = float(np.asarray(iso.score_samples(
+                model_input(iso, self.schema, [cf])))[0])
+            est = iso[-1] if hasattr(iso, "steps") else iso
+            stats["plausibility_min_score"] = float(est.offset_)
         message = (
             "Proven minimal by the solver and verified with the model's own predict."
             if optimal else
@@ -739,13 +850,9 @@ class RecourseEngine:
                 f"{cap_list(mutable, 8)}; relaxing immutability, directions or bounds may "
                 "open recourse.")
             option = self.encoding.info.get("option")  # ModelSet / PlausibleModel
-            if out.get("pairs_block"):
-                extra["blocking_option"] = "seen_together"
-                msg += (" The seen-together rule blocks it: every answer would combine "
-                        "category levels no applicant in the data has (without the rule "
-                        "recourse exists).")
-            elif option:
-                extra.update(_without_option(self, dict(base, stats=extra)))
+            if option:
+                extra.update(_without_option(self, base["factual"], base["target"],
+                                             base["norm"], extra.get("excluded", [])))
                 plain = extra["cost_without"][option]
                 if all(c is not None for c in np.atleast_1d(np.asarray(plain, dtype=object))):
                     extra["blocking_option"] = option
@@ -768,7 +875,8 @@ class RecourseEngine:
                               **base)
 
 
-def _without_option(engine: RecourseEngine, base: dict[str, Any]) -> dict[str, Any]:
+def _without_option(engine: RecourseEngine, factual: dict[str, Any], target: Any, norm: str,
+                    excluded: list[list[str]]) -> dict[str, Any]:
     """ModelSet / PlausibleModel: the cost of the same query for each model alone (a
     ModelSet's members in order; a PlausibleModel's classifier), so a result shows what
     the option costs: ``{"cost_without": {option: cost or costs}, "time_without": s}``
@@ -782,12 +890,11 @@ def _without_option(engine: RecourseEngine, base: dict[str, Any]) -> dict[str, A
         engine._plain = [RecourseEngine(
             m, engine.schema, backend=engine.backend, margin=engine.margin,
             bounds=engine.bounds, causal=engine.causal,
-            backend_options=engine.backend_options, seen_together=engine.seen_together)
-            for m in models]
+            backend_options=engine.backend_options, seen_together=engine.seen_together,
+            price_options=False) for m in models]
     t0 = time.perf_counter()
-    excluded = [set(S) for S in base.get("stats", {}).get("excluded", [])]
-    res = [e.explain(base["factual"], target=base["target"], norm=base["norm"],
-                     time_limit=engine._time_limit, exclude=excluded) for e in engine._plain]
+    res = [e.explain(factual, target=target, norm=norm, time_limit=engine._time_limit,
+                     exclude=[set(S) for S in excluded]) for e in engine._plain]
     costs = [r.cost if r.has_recourse else None for r in res]
     return {"cost_without": {option: costs if option == "models" else costs[0]},
             "time_without": time.perf_counter() - t0}

@@ -59,7 +59,7 @@ import scipy.sparse as sp
 from encoders.block import EncodedModel, ThresholdLink, ValueLink
 from encoders.multi import StackEncodedModel
 from solvers.problem import RecourseProblem, point_costs
-from solvers.search import _satisfies
+from solvers.search import satisfies
 from solvers.tighten import relu_incumbent, tighten_relu
 from solvers.values import ValueView, append_block, fill_values, shift, tie_eps
 
@@ -224,7 +224,7 @@ class StackBlocks:
                                           budget)
         if s_inc is not None:
             full = _fill(out, view, s_inc, self.blocks)
-            if _satisfies(out, full):
+            if satisfies(out, full):
                 self.start = full
                 return out
             if np.isfinite(budget):  # bounds over the budget need the start's cost row
