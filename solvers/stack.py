@@ -254,7 +254,7 @@ class StackBlocks:
                 if m < t.size:
                     hi[j] = min(hi[j], float(t[m] - e_dn[m]))
         out = np.array(values, dtype=float)
-        for j in np.flatnonzero(np.isfinite(lo) | np.isfinite(hi)):
-            if view.x[j] >= 0 and lo[j] <= hi[j]:
-                out[view.x[j]] = min(max(out[view.x[j]], lo[j]), hi[j])
+        for f in np.flatnonzero(np.isfinite(lo) | np.isfinite(hi)).tolist():
+            if view.x[f] >= 0 and lo[f] <= hi[f]:
+                out[view.x[f]] = min(max(out[view.x[f]], lo[f]), hi[f])
         return out
