@@ -11,13 +11,15 @@ heavy at the same time; ``flock LOCKFILE python benchmarks/stack.py`` serialises
 Every model is ``recourse.datasets.make_model(kind, seed=0)`` on the stratified 70 %
 split (seed 0) with the data set's schema; the applicants are the first ``--n`` test rows
 the ModelSet does not approve (some model denies them; target "good"). Per applicant the
-set is solved as one problem (``solvers.stack``) and each model alone by its own engine;
-all answers are verified by the models' own ``predict``. Times are each query's own
-(``total_time``); the set's and the PlausibleModel's engines then also solve each model
-alone to report ``stats["cost_without"]``: the wall time with that is "wall s". Reported: verified / proven optimal,
-median and p90 seconds, median cost; the median ratio set cost / model cost over the
-applicants both answer with a positive model cost; and how often the set costs more than
-the dearest single model. Results go to ``benchmarks/results/stack.json`` and ``stack.md``.
+set is solved as one problem (``solvers.stack``) and each model alone by its own engine
+(all with ``reference`` = the training rows); every answer is verified by the models'
+own ``predict``. Times are each query's own (``total_time``); the set's and the
+PlausibleModel's engines then also solve each model alone to report
+``stats["cost_without"]``: the wall time with that is "wall s". Reported: verified /
+proven optimal, median and p90 seconds, median cost; the median ratio set cost / model
+cost over the applicants both answer with a positive model cost; how often the set costs
+more than every model alone. Results go to ``benchmarks/results/stack.json`` and
+``stack.md``.
 """
 
 from __future__ import annotations
