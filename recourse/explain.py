@@ -171,6 +171,7 @@ class RecourseEngine:
             if isinstance(link, ValueLink):
                 self._value_vars[int(self.space.start[link.feature])] = True
         self._ref, self._ref_pred = self._reference(reference)
+        self._reference_rows = reference  # for each model alone (_without_option)
         #: Constraints on feature values (data support, other models' blocks): each has
         #: ``add(engine, prob, view, x0, t_idx) -> RecourseProblem`` and is added to every
         #: problem through the value view (``solvers.values``), which they all share.
@@ -888,7 +889,8 @@ def _without_option(engine: RecourseEngine, factual: dict[str, Any], target: Any
         models = (engine.model.models if isinstance(engine.model, ModelSet)
                   else [engine.model.model])
         engine._plain = [RecourseEngine(
-            m, engine.schema, backend=engine.backend, margin=engine.margin,
+            m, engine.schema, reference=engine._reference_rows, backend=engine.backend,
+            margin=engine.margin,
             bounds=engine.bounds, causal=engine.causal,
             backend_options=engine.backend_options, seen_together=engine.seen_together,
             price_options=False) for m in models]
