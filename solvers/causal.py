@@ -320,14 +320,16 @@ def causal_point(prob: RecourseProblem, spec: ActionSpec, cspec: CausalSpec, cv:
         natural = float(eq.evaluate(vals)) + float(cv.noise[k])
         if space.integer[j]:
             natural = float(np.floor(natural + 0.5))
-        natural = min(max(natural, lo), hi)
         if values[cv.a[k]] > 0.5:
             x = _action_value(prob, j, values, int(cv.x[k]), spec)
+            # compared with the equation's own value, not its value clipped to the bounds:
+            # an action that holds a node at its bound while the equation would push it
+            # beyond is an action (without it the node would leave its bounds)
             if abs(x - natural) > 1e-9 * max(1.0, abs(natural)):
                 acted[k] = True
                 vals[j] = x
                 continue
-        vals[j] = natural
+        vals[j] = min(max(natural, lo), hi)
     for j in cspec.nodes:
         s_cf[int(space.start[j])] = vals[j]
     return s_cf, acted
