@@ -51,6 +51,10 @@ from recourse import RecourseEngine  # noqa: E402
 
 COLS = ["a", "b"]
 TOL = 1e-5
+#: The oracle's regions are strict by ``causal_oracle.STRICT`` (1e-5, above the engine's
+#: margin 1e-6) on every split and score: its optimum may exceed the engine's verified one
+#: by that much times a unit cost (at most 2 here) per active row.
+COST_TOL = 1e-4
 
 
 def _data(seed: int, n: int = 200, k: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -117,7 +121,7 @@ def test_logreg_and_tree_match_enumeration(norm, global_random_seed):
             continue
         assert res.status == "optimal", res.message
         _check_every_model(res, [lr, dt], schema)
-        assert res.cost == pytest.approx(want, rel=TOL, abs=TOL)
+        assert res.cost == pytest.approx(want, rel=TOL, abs=COST_TOL)
 
 
 def test_two_multiclass_logistic_models_match_lp(global_random_seed):
@@ -138,7 +142,7 @@ def test_two_multiclass_logistic_models_match_lp(global_random_seed):
             assert np.isfinite(want)
             assert res.status == "optimal", res.message
             _check_every_model(res, [m1, m2], schema, target)
-            assert res.cost == pytest.approx(want, rel=TOL, abs=TOL)
+            assert res.cost == pytest.approx(want, rel=TOL, abs=COST_TOL)
             checked += 1
     assert checked >= 6
 
@@ -197,7 +201,7 @@ def test_causal_model_set_matches_enumeration(global_random_seed):
                 continue
             assert res.status == "optimal", res.message
             _check_every_model(res, [lr, dt], schema)
-            assert res.cost == pytest.approx(want, rel=TOL, abs=TOL)
+            assert res.cost == pytest.approx(want, rel=TOL, abs=COST_TOL)
             cf, acted = res.counterfactual, {c.feature for c in res.actions}
             if "b" not in acted:  # b follows its equation with the applicant's own noise
                 u = x0["b"] - scm.f("b", x0)
@@ -288,7 +292,7 @@ def test_isolation_any_model_path_and_optimum(kind, global_random_seed):
         assert res.stats["cost_without"]["plausibility"] == pytest.approx(base.cost)
         if kind == "logreg":
             want = _iso_optimum(clf, iso, pm.min_score, x0, np.array([1.0, 0.8]))
-            assert res.cost == pytest.approx(want, rel=TOL, abs=TOL)
+            assert res.cost == pytest.approx(want, rel=TOL, abs=COST_TOL)
     assert found
 
 
@@ -415,7 +419,7 @@ def test_random_mixed_sets_match_enumeration(seed, depth, two_linear, norm):
         return
     assert res.status == "optimal", res.message
     _check_every_model(res, models, schema)
-    assert res.cost == pytest.approx(want, rel=TOL, abs=TOL)
+    assert res.cost == pytest.approx(want, rel=TOL, abs=COST_TOL)
 
 
 def test_joint_tree_set_margin_per_model(global_random_seed):
