@@ -168,11 +168,34 @@ def _user(space: Any, j: int, v: float) -> float:
 
 # ------------------------------------------------------------------ score margin
 def margin_units(engine: RecourseEngine) -> str:
-    """``"probability"`` for forests and trees, ``"decision function"`` otherwise."""
-    enc = engine.encoding
+    """``"probability"`` for forests and trees, ``"decision function"`` otherwise (for a
+    ModelSet of mixed units: ``"per model"``, see :func:`member_units`)."""
+    per = member_units(engine)
+    if per is not None:
+        units = {u for u, _ in per}
+        return units.pop() if len(units) == 1 else "per model"
+    return _units(engine.encoding)
+
+
+def _units(enc: Any) -> str:
     if enc.tree is not None and "base_score" not in enc.info:
         return "probability"
     return "decision function"
+
+
+def member_units(engine: RecourseEngine) -> list[tuple[str, float]] | None:
+    """For a ModelSet, per model: its margin units and the factor from a margin in those
+    units to one in its encoded score (its number of trees for probabilities: forests
+    score the sum of their trees' probabilities); None for any other model."""
+    from encoders.multi import ModelSet, StackEncodedModel
+
+    if not isinstance(engine.model, ModelSet):
+        return None
+    enc = engine.encoding
+    if isinstance(enc, StackEncodedModel):
+        return [(_units(m), float(m.info.get("n_trees", 1)) if _units(m) == "probability"
+                 else 1.0) for m in enc.members]
+    return [("probability", float(n)) for n in enc.info["trees_per_model"]]
 
 
 def model_margin(engine: RecourseEngine, rows: list[dict[str, Any]], target: Any) -> np.ndarray:
@@ -182,12 +205,21 @@ def model_margin(engine: RecourseEngine, rows: list[dict[str, Any]], target: Any
     Otherwise the decision function (``decision_function``; for models without one, such as
     ``MLPClassifier``, log-ratios of ``predict_proba``, i.e. logit differences): for a
     binary model its sign-adjusted value, else the target's minus the largest other's.
+    For a ModelSet: every model in its own units (:func:`member_units`), models x rows.
     """
-    model, schema = engine.model, engine.schema
+    per = member_units(engine)
+    if per is not None:  # a ModelSet: every model in its own units (models x rows)
+        return np.array([_margin(m, u, engine.schema, list(engine.classes), rows, target)
+                         for m, (u, _) in zip(engine.model.models, per)])
+    return _margin(engine.model, margin_units(engine), engine.schema, list(engine.classes),
+                   rows, target)
+
+
+def _margin(model: Any, units: str, schema: FeatureSchema, classes: list[Any],
+            rows: list[dict[str, Any]], target: Any) -> np.ndarray:
     X = model_input(model, schema, rows)
-    classes = list(engine.classes)
     t = classes.index(target)
-    if margin_units(engine) == "probability":
+    if units == "probability":
         P = np.asarray(model.predict_proba(X), dtype=float)
         return P[:, t] - np.delete(P, t, axis=1).max(axis=1)
     if hasattr(model, "decision_function"):
@@ -211,7 +243,10 @@ def explain_with_margin(engine: RecourseEngine, applicant: Any, min_margin: floa
     Solves twice, with and without the margin, so that the result shows what robustness
     costs: ``stats["min_margin"]``, ``stats["margin_units"]``, ``stats["margin"]`` (the
     margin the model's own scores give the counterfactual), ``stats["cost_without"]``
-    (``{"min_margin": cost}`` of the plain answer, None when it has none). When only the
+    (``{"min_margin": cost}`` of the plain answer, None when it has none; beside the
+    entry of a ModelSet / PlausibleModel). For a ModelSet every model must win by
+    ``min_margin`` in its own units (``member_units``); ``stats["margin"]`` and
+    ``stats["margin_units"]`` are then lists, one per model. When only the
     margin blocks recourse the status is ``no_recourse`` and ``stats["blocking_option"]``
     is ``"min_margin"``. An applicant the model already assigns to the target class is
     ``already_target`` whatever its margin.
@@ -225,29 +260,31 @@ def explain_with_margin(engine: RecourseEngine, applicant: Any, min_margin: floa
     except (TypeError, ValueError):
         m = float("nan")
     units = margin_units(engine)
-    if not np.isfinite(m) or m < 0 or (units == "probability" and m >= 1):
+    per = member_units(engine)
+    prob_units = units == "probability" or any(u == "probability" for u, _ in per or ())
+    if not np.isfinite(m) or m < 0 or (prob_units and m >= 1):
         raise InputValidationError(
             f"min_margin must be a finite number >= 0 (and < 1 for a probability margin); "
             f"got {min_margin!r}. It is in {units} units for this model.")
     sets = list(_as_sets(exclude))
     enc = engine.encoding
-    if "n_models" in enc.info:
-        raise InputValidationError(
-            "min_margin is not supported for a ModelSet yet (each model would need its "
-            "own probability scale); use one model, or the ModelSet without min_margin.")
     scale = float(enc.info.get("n_trees", 1)) if units == "probability" else 1.0
+    # a ModelSet: each model's margin in its own units, one score margin per model
+    score_margin: Any = m * scale if per is None else tuple(m * f for _, f in per)
     res = engine.explain(applicant, target=target, norm=norm, time_limit=time_limit,
-                         exclude=sets, _score_margin=m * scale)
+                         exclude=sets, _score_margin=score_margin)
     if res.status == "already_target":
         return res
     plain = engine.explain(applicant, target=target, norm=norm, time_limit=time_limit,
                            exclude=sets)
-    stats = dict(res.stats, min_margin=m, margin_units=units,
+    stats = dict(res.stats, min_margin=m,
+                 margin_units=units if per is None else [u for u, _ in per],
                  cost_without=dict(res.stats.get("cost_without") or {},
                                    min_margin=plain.cost if plain.has_recourse else None))
     if res.counterfactual is not None and res.verified:
-        got = float(model_margin(engine, [res.counterfactual], res.target)[0])
-        stats["margin"] = got
+        own = model_margin(engine, [res.counterfactual], res.target)
+        got = float(np.min(own))
+        stats["margin"] = got if per is None else [float(v) for v in own[:, 0]]
         if got < m - 1e-9 * max(1.0, m):
             return replace(res, status="error", verified=False, stats=stats, message=(
                 f"The counterfactual wins by {got:.6g} in the model's own {units}, less than "
