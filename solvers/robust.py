@@ -64,6 +64,8 @@ class SearchBox:
     faces: dict[tuple[int, int], BoxFace] = field(default_factory=dict)
     checks: int = 0
     time: float = 0.0
+    #: Model-specific facts (ReLU networks: the margin levels, see ``solvers.relu_box``).
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ trees
