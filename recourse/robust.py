@@ -149,6 +149,11 @@ def certified_box(engine: RecourseEngine, result: RecourseResult, *,
             "certified_box does not support causal engines yet: a box of interventions "
             "moves the consequences too; use an engine without causal=.")
     enc = engine.encoding
+    if enc.decision == "score" or not any(c == result.target for c in engine.classes):
+        raise NotImplementedError(
+            "certified_box needs a result with a target class; boxes for a utility on a "
+            f"score (target {result.target!r}) are not supported yet. Supported models: "
+            f"{'; '.join(BOX_MODELS)}.")
     space, spec = engine.space, engine.spec
     x0 = space.encode(engine.schema.validate_row(result.factual))
     s_cf = space.encode(engine.schema.validate_row(result.counterfactual))

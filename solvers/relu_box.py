@@ -63,13 +63,19 @@ from solvers.tighten import lp_bounds
 __all__ = ["grow_relu_box", "relu_margins", "slab_block", "CERTIFIED", "REJECTED"]
 
 #: The box is certified at this fraction of ``A`` (see module docstring).
-CERTIFIED = 0.5
+CERTIFIED = 0.25
 #: A point is rejected at minus this fraction of ``A``.
 REJECTED = 0.5
 #: Growth levels run from the first to the second fraction of ``A`` over the faces.
-GROW_LEVELS = (0.95, 0.6)
+GROW_LEVELS = (0.8, 0.5)
+#: Growth MILPs asked again (lower) when the solver's point lies above the level.
+RETRIES = 4
 #: Continuous features: the growth slab starts this far (relative) beyond the face.
 STEP = 1e-9
+#: HiGHS tolerances for the box MILPs: the levels are fractions of a 1e-6 margin, so the
+#: engine's 1e-7 is too coarse (HiGHS 1.16 then took points 2e-7 above a level, and
+#: declared a feasible 1-D slab infeasible; both measured on a 4-unit network).
+TOLERANCES = {"mip_feasibility_tolerance": 1e-9, "primal_feasibility_tolerance": 1e-9}
 
 
 def relu_margins(enc: EncodedModel, t_idx: int, S: np.ndarray) -> np.ndarray:
@@ -145,7 +151,7 @@ class _Grower:
             row_hi = np.append(blk.row_hi, lo0[r] + level)
             self.checks += 1
             sol = solve_highs(c, 0.0, blk.lb, blk.ub, blk.integer, A, row_lo, row_hi,
-                              time_limit=self.time_limit)
+                              time_limit=self.time_limit, options=TOLERANCES)
             if sol.status is Status.INFEASIBLE:
                 continue
             if sol.status is not Status.OPTIMAL or sol.values is None:
@@ -169,7 +175,8 @@ class _Grower:
             self.checks += 1
             c = np.asarray(G[r].todense()).ravel()
             sol = solve_highs(c, -float(lo0[r]), blk.lb, blk.ub, blk.integer, blk.rows,
-                              blk.row_lo, blk.row_hi, time_limit=self.time_limit)
+                              blk.row_lo, blk.row_hi, time_limit=self.time_limit,
+                              options=TOLERANCES)
             val = sol.objective if sol.status is Status.OPTIMAL else sol.bound
             proven &= sol.status is Status.OPTIMAL
             out = None if val is None or out is None else min(out, float(val))
@@ -202,13 +209,24 @@ class _Grower:
             return BoxFace("action_set") if face == limit else self._stuck(j, side, face)
         lo, hi = self.lo.copy(), self.hi.copy()
         lo[p], hi[p] = (start, limit) if side > 0 else (limit, start)
-        state, y, point = self.nearest(p, side, lo, hi, g)
-        if state == "undecided":
+        for _ in range(RETRIES):
+            state, y, point = self.nearest(p, side, lo, hi, g)
+            if state == "undecided":
+                return BoxFace("undecided")
+            if state == "none":
+                self._set(p, side, limit)
+                return BoxFace("action_set")
+            assert y is not None and point is not None
+            m = float(relu_margins(self.enc, self.t_idx, point)[0])
+            if m <= g + 1e-12:
+                break
+            # the solver took a point above the level, within its feasibility
+            # tolerances: ask again below the level by twice the excess
+            g -= 2.0 * (m - g)
+            if g <= CERTIFIED * self.A:
+                return BoxFace("undecided")
+        else:
             return BoxFace("undecided")
-        if state == "none":
-            self._set(p, side, limit)
-            return BoxFace("action_set")
-        assert y is not None and point is not None
         new = y - side if integer else y
         # a continuous face sits on its minimiser, where m = g by continuity, unless the
         # minimiser is the slab's own start (then m may be lower): checked by the
