@@ -61,10 +61,10 @@ class CertifiedBox:
     faces : dict
         ``{(feature, "upper" | "lower"): reason}``: ``"action_set"`` (the action set
         ends there), ``"model"`` (a rejected point lies just beyond, see ``witnesses``),
-        ``"margin"`` (ReLU networks: beyond the face the target still wins, but by less
-        than the margin the box is certified at, and no rejected point lies beyond it
-        before the action set ends) or ``"undecided"`` (the check timed out; the face may
-        be conservative).
+        ``"margin"`` (ReLU networks: just beyond the face the target's margin falls
+        below the box's level, but the nearest point the network rejects clearly lies
+        farther out, e.g. past a flat tie; its witness, if any, is kept) or
+        ``"undecided"`` (the check timed out; the face may be conservative).
     witnesses : dict
         ``{(feature, side): row}`` for ``"model"`` faces: a full applicant row just
         beyond the face, every other feature inside the box, which the model rejects.
@@ -75,7 +75,7 @@ class CertifiedBox:
     info : dict
         ReLU networks: ``level`` (the margin ``A`` the box is built around: the engine's
         margin, or the counterfactual's own if smaller), ``certified_margin`` (the least
-        margin over the whole box, proven by MILP; at least ``A / 2``) and ``proven``.
+        margin over the whole box, proven by MILP; at least ``A / 4``) and ``proven``.
     """
 
     bounds: dict[str, tuple[float, float]]

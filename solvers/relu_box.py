@@ -11,36 +11,40 @@ For target class ``t`` the rows ``G_r v >= lo_r`` of ``EncodedModel.target_rows(
 say "``t`` wins against the ``r``-th other class" (one row for a single-logit network);
 ``m(s) = min_r (G_r v(s) - lo_r)`` is the *margin* by which ``t`` wins at search vector
 ``s``. With ``A = min(margin, m(s_cf))`` (the engine's margin, or the counterfactual's own
-when the solver left it a hair below) three levels are used:
+when the solver left it a hair below) three kinds of level are used, all fractions of
+``A`` far enough apart for the MILPs' tolerances (1e-9 here, see ``TOLERANCES``):
 
-* the box is **certified** at ``A / 2``: a final MILP per row proves
-  ``min over the box of G_r v - lo_r >= A / 2 > 0``, so the model approves every point;
-* face ``k`` (of ``K``) **grows** until the first point with ``m <= g_k``, where
-  ``g_k`` falls from ``0.95 A`` to ``0.6 A``: a face placed where ``m = g_i`` never
-  blocks a later face on a tie (``g_k < g_i`` for ``k > i``), and every level stays
-  above the certified one;
+* the box is **certified** at ``A / 4``: a final MILP per row proves
+  ``min over the box of G_r v - lo_r >= A / 4 > 0``, so the model approves every point;
+* face ``k`` (of ``K``) **grows** until the first point with ``m <= g_k``, where ``g_k``
+  falls from ``0.8 A`` to ``0.5 A``: the counterfactual (``m >= A``) never stops a face,
+  and a face placed where ``m = g_i`` never stops a later one on a tie (``g_k < g_i``);
 * a point is **rejected** when ``m <= -A / 2``: the model's predict gives another class.
 
 Face of feature ``j``, upper side (the lower side is the mirror image), with the other
 features in the current box (``slab``: ``x_j`` from just above the current face to the
 action set's limit ``H_j``), each MILP being the network's big-M encoding with
 pre-activation bounds valid over that slab (interval arithmetic, then LPs,
-``solvers.tighten.lp_bounds``):
+``solvers.tighten.lp_bounds``), one MILP per row ``r`` (the least answer counts):
 
-1. *growth*: ``y = min x_j`` over the slab's points with ``m <= g_k`` (one MILP per row
-   ``r``; the least ``y``). None: the face is ``H_j`` (reason ``"action_set"``). Else the
-   face is ``y`` for a continuous feature (every point before ``y`` has ``m > g_k``), the
-   integer below ``y`` for an integer one;
+1. *growth*: ``y = min x_j`` over the slab's points with ``m <= g_k``. None: the face is
+   ``H_j`` (reason ``"action_set"``). Else the face is ``y`` for a continuous feature
+   (every point before ``y`` has ``m > g_k``; at ``y`` the least margin is ``g_k``), the
+   integer below ``y`` for an integer one. When the forward pass puts the solver's point
+   above ``g_k`` (a tolerance artefact) the MILP is asked again below the level;
 2. *witness*: ``w = min x_j`` over the points beyond the face with ``m <= -A / 2``; its
    minimiser is the face's witness (reason ``"model"``). Between the face and the witness
-   lies only the thin layer where ``-A / 2 < m < g_k`` (for ``A = 1e-6`` it is
-   ``1.5e-6`` divided by the network's slope). None: the face cannot move past ``y``
-   only because the margin thins, not because the class changes; the face is kept and
-   reported as ``"margin"``.
+   lies only the thin layer where ``-A / 2 < m < g_k`` (for ``A = 1e-6`` it is about
+   ``1.3e-6`` divided by the network's slope). A witness farther than ``WITNESS_GAP``
+   (integer features: one step), or none at all, makes the face ``"margin"``: the margin
+   falls below the box's level just beyond it, but the class does not change there by
+   ``A / 2`` (a flat tie ``m = 0``, for example).
 
-A MILP that hits its time limit leaves the face where it was (``"undecided"``), which
-is conservative. Every minimiser is re-evaluated with the network's own forward pass
-(``ReluNetwork.forward``), and integer features are rounded before use.
+A MILP that hits its time limit leaves the face where it was (``"undecided"``), which is
+conservative. Every minimiser is re-evaluated with the network's own forward pass
+(``ReluNetwork.forward``), and integer features are rounded before use. When the final
+proof fails (a time limit, or a point below ``A / 4``), the box shrinks to the
+counterfactual alone with every face ``"undecided"``: never wrong, only unhelpful.
 """
 
 from __future__ import annotations
@@ -68,8 +72,14 @@ CERTIFIED = 0.25
 REJECTED = 0.5
 #: Growth levels run from the first to the second fraction of ``A`` over the faces.
 GROW_LEVELS = (0.8, 0.5)
-#: Growth MILPs asked again (lower) when the solver's point lies above the level.
+#: Growth MILPs asked again (lower) when the solver's point lies above the level by
+#: more than this fraction of ``A``.
 RETRIES = 4
+SLACK = 0.05
+#: A witness farther than this (relative; integer features: one step) from its face
+#: makes the face ``"margin"``: the margin thins below the level there, but the nearest
+#: point the network rejects by ``A / 2`` lies farther out (a flat tie, for example).
+WITNESS_GAP = 1e-5
 #: Continuous features: the growth slab starts this far (relative) beyond the face.
 STEP = 1e-9
 #: HiGHS tolerances for the box MILPs: the levels are fractions of a 1e-6 margin, so the
@@ -218,7 +228,7 @@ class _Grower:
                 return BoxFace("action_set")
             assert y is not None and point is not None
             m = float(relu_margins(self.enc, self.t_idx, point)[0])
-            if m <= g + 1e-12:
+            if m <= g + SLACK * self.A:
                 break
             # the solver took a point above the level, within its feasibility
             # tolerances: ask again below the level by twice the excess
@@ -248,13 +258,14 @@ class _Grower:
             return BoxFace("action_set")
         lo, hi = self.lo.copy(), self.hi.copy()
         lo[p], hi[p] = (beyond, limit) if side > 0 else (limit, beyond)
-        state, _, point = self.nearest(p, side, lo, hi, -REJECTED * self.A)
+        state, y, point = self.nearest(p, side, lo, hi, -REJECTED * self.A)
         if state == "found":
-            assert point is not None
+            assert point is not None and y is not None
             m = float(relu_margins(self.enc, self.t_idx, point)[0])
-            if m < 0.0:
-                return BoxFace("model", point)
-            return BoxFace("undecided")
+            if m >= 0.0:
+                return BoxFace("undecided")
+            gap = 1.0 if integer else WITNESS_GAP * max(1.0, abs(face))
+            return BoxFace("model" if side * (y - face) <= gap else "margin", point)
         if state == "none":
             return BoxFace("margin")
         return BoxFace("undecided")
@@ -280,8 +291,8 @@ def grow_relu_box(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, s_cf: np.
     -------
     SearchBox
         With ``info``: ``level`` (``A``), ``certified_margin`` (the least margin over
-        the final box, proven by MILP; at least ``A / 2``) and ``proven``. When the final
-        proof fails (a time limit, or the solver finds a point below ``A / 2``), the box
+        the final box, proven by MILP; at least ``A / 4``) and ``proven``. When the final
+        proof fails (a time limit, or the solver finds a point below ``A / 4``), the box
         shrinks to the counterfactual alone and every face is ``"undecided"``.
 
     Raises
