@@ -82,6 +82,9 @@ SLACK = 0.05
 WITNESS_GAP = 1e-5
 #: Continuous features: the growth slab starts this far (relative) beyond the face.
 STEP = 1e-9
+#: The slab of a face is searched in this many windows of doubling width (fewer for an
+#: integer feature with a short range).
+WINDOWS = 6
 #: HiGHS tolerances for the box MILPs: the levels are fractions of a 1e-6 margin, so the
 #: engine's 1e-7 is too coarse (HiGHS 1.16 then took points 2e-7 above a level, and
 #: declared a feasible 1-D slab infeasible; both measured on a 4-unit network).
@@ -174,6 +177,31 @@ class _Grower:
             return "none", None, None
         return "found", best[0], best[1]
 
+    def scan(self, p: int, side: int, lo: np.ndarray, hi: np.ndarray,
+             level: float) -> tuple[str, float | None, np.ndarray | None]:
+        """:meth:`nearest` over windows of doubling width from the slab's near end
+        (``WINDOWS`` of them cover it): a narrow slab gives tight big-M bounds and a
+        small MILP, and the first window holding a point holds the nearest one."""
+        a, b = (lo[p], hi[p]) if side > 0 else (hi[p], lo[p])  # near end, far end
+        integer = bool(self.space.integer[self.space.feature_of_var()[p]])
+        unit = abs(b - a) / (2 ** WINDOWS - 1)
+        if integer:
+            unit = max(unit, 1.0)
+        start, k = a, 0
+        while side * (start - b) <= 0:
+            end = start + side * unit * 2 ** k
+            if integer:  # whole numbers only, so that no integer falls between windows
+                end = float(np.floor(end) if side > 0 else np.ceil(end))
+            if side * (end - b) >= 0 or k == WINDOWS - 1:
+                end = b
+            wlo, whi = lo.copy(), hi.copy()
+            wlo[p], whi[p] = (start, end) if side > 0 else (end, start)
+            state, y, point = self.nearest(p, side, wlo, whi, level)
+            if state != "none" or end == b:
+                return state, y, point
+            start, k = end + side * (1.0 if integer else 0.0), k + 1
+        return "none", None, None
+
     def minimum(self) -> tuple[float | None, bool]:
         """Least margin over the current box by MILP (one per row): ``(value, proven)``;
         ``value`` is the solver's lower bound when not proven."""
@@ -220,7 +248,7 @@ class _Grower:
         lo, hi = self.lo.copy(), self.hi.copy()
         lo[p], hi[p] = (start, limit) if side > 0 else (limit, start)
         for _ in range(RETRIES):
-            state, y, point = self.nearest(p, side, lo, hi, g)
+            state, y, point = self.scan(p, side, lo, hi, g)
             if state == "undecided":
                 return BoxFace("undecided")
             if state == "none":
@@ -258,7 +286,7 @@ class _Grower:
             return BoxFace("action_set")
         lo, hi = self.lo.copy(), self.hi.copy()
         lo[p], hi[p] = (beyond, limit) if side > 0 else (limit, beyond)
-        state, y, point = self.nearest(p, side, lo, hi, -REJECTED * self.A)
+        state, y, point = self.scan(p, side, lo, hi, -REJECTED * self.A)
         if state == "found":
             assert point is not None and y is not None
             m = float(relu_margins(self.enc, self.t_idx, point)[0])
