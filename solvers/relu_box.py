@@ -88,7 +88,8 @@ WINDOWS = 6
 #: HiGHS tolerances for the box MILPs: the levels are fractions of a 1e-6 margin, so the
 #: engine's 1e-7 is too coarse (HiGHS 1.16 then took points 2e-7 above a level, and
 #: declared a feasible 1-D slab infeasible; both measured on a 4-unit network).
-TOLERANCES = {"mip_feasibility_tolerance": 1e-9, "primal_feasibility_tolerance": 1e-9}
+TOLERANCES: dict[str, object] = {"mip_feasibility_tolerance": 1e-9,
+                                  "primal_feasibility_tolerance": 1e-9}
 
 
 def relu_margins(enc: EncodedModel, t_idx: int, S: np.ndarray) -> np.ndarray:
