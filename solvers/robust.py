@@ -1,5 +1,8 @@
 """Certified boxes: axis-aligned boxes of actionable points a model approves throughout.
 
+Tree ensembles and linear models here; ReLU networks in ``solvers.relu_box`` (the same
+contract, each face found by MILP).
+
 Tree ensembles (``EncodedModel.tree`` set)
 ------------------------------------------
 The sorted split thresholds of each numeric feature cut its axis into *cells*; a box of
