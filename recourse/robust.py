@@ -75,7 +75,8 @@ class CertifiedBox:
     info : dict
         ReLU networks: ``level`` (the margin ``A`` the box is built around: the engine's
         margin, or the counterfactual's own if smaller), ``certified_margin`` (the least
-        margin over the whole box, proven by MILP; at least ``A / 4``) and ``proven``.
+        margin over the whole box, proven by MILP; at least ``A / 4``; None when the proof
+        failed and the box shrank to the counterfactual) and ``proven``.
     """
 
     bounds: dict[str, tuple[float, float]]

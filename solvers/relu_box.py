@@ -320,7 +320,9 @@ def grow_relu_box(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, s_cf: np.
     -------
     SearchBox
         With ``info``: ``level`` (``A``), ``certified_margin`` (the least margin over
-        the final box, proven by MILP; at least ``A / 4``) and ``proven``. When the final
+        the final box, proven by MILP; at least ``A / 4``; None when not proven),
+        ``margin_bound`` (the final MILP's value or, cut short, its lower bound) and
+        ``proven``. When the final
         proof fails (a time limit, or the solver finds a point below ``A / 4``), the box
         shrinks to the counterfactual alone and every face is ``"undecided"``.
 
@@ -355,6 +357,7 @@ def grow_relu_box(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, s_cf: np.
     for j in gr.rng:
         p = int(space.start[j])
         low[j], high[j] = gr.lo[p], gr.hi[p]
-    info = {"level": level, "certified_margin": value, "proven": ok}
+    info = {"level": level, "certified_margin": value if ok else None,
+            "margin_bound": value, "proven": ok}
     return SearchBox(low=low, high=high, level=gr.levels, faces=faces, checks=gr.checks,
                      time=time.perf_counter() - t0, info=info)

@@ -368,3 +368,26 @@ def test_random_networks(hidden, data, x0):
     _check_box(model, schema, x, target, res, box, np.random.default_rng(0), n_uniform=100,
                margin_ok=True)
     _region_faces(model, schema, x, target, box)
+
+
+def test_time_limit_is_conservative(global_random_seed):
+    """With MILPs cut short, faces left "undecided" stay where they were and the box is
+    still approved throughout (or, unproven, shrinks to the counterfactual)."""
+    X, _, y3 = credit_frame(global_random_seed + 3)
+    model = _fit(tree_pipeline(MLPClassifier(hidden_layer_sizes=(16, 16), max_iter=500,
+                                             random_state=global_random_seed)), X, y3)
+    schema = FeatureSchema.from_frame(X)
+    engine = RecourseEngine(model, schema)
+    x = X.iloc[int(np.flatnonzero(model.predict(X) != "high")[0])].to_dict()
+    res = engine.explain(x, target="high")
+    box = certified_box(engine, res, time_limit=1e-3)
+    assert box.contains(res.counterfactual)
+    if not box.info["proven"]:
+        assert all(lo == hi for lo, hi in box.bounds.values())
+        assert set(box.faces.values()) == {"undecided"}
+    rng = np.random.default_rng(global_random_seed)
+    rows = [_row(x, box, {n: rng.uniform(a, b) for n, (a, b) in box.bounds.items()})
+            for _ in range(200)]
+    for row in rows:
+        row["age"] = round(row["age"])
+    assert (model_predict(model, schema, rows) == "high").all()
