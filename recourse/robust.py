@@ -75,8 +75,10 @@ class CertifiedBox:
     info : dict
         ReLU networks: ``level`` (the margin ``A`` the box is built around: the engine's
         margin, or the counterfactual's own if smaller), ``certified_margin`` (the least
-        margin over the whole box, proven by MILP; at least ``A / 4``; None when the proof
-        failed and the box shrank to the counterfactual) and ``proven``.
+        margin over the whole box, proven by MILP; at least ``A - 3d/4`` with
+        ``d = min(A, 1e-6)``, so ``A / 4`` for the default margin; None when the proof
+        failed and the box shrank to the counterfactual), ``margin_bound`` and
+        ``proven`` (see ``solvers.relu_box``).
     """
 
     bounds: dict[str, tuple[float, float]]

@@ -11,15 +11,18 @@ For target class ``t`` the rows ``G_r v >= lo_r`` of ``EncodedModel.target_rows(
 say "``t`` wins against the ``r``-th other class" (one row for a single-logit network);
 ``m(s) = min_r (G_r v(s) - lo_r)`` is the *margin* by which ``t`` wins at search vector
 ``s``. With ``A = min(margin, m(s_cf))`` (the engine's margin, or the counterfactual's own
-when the solver left it a hair below) three kinds of level are used, all fractions of
-``A`` far enough apart for the MILPs' tolerances (1e-9 here, see ``TOLERANCES``):
+when the solver left it a hair below) and ``d = min(A, BAND)`` (``BAND = 1e-6``, ten times
+the solvers' feasibility tolerance), three kinds of level are used, far enough apart for
+the MILPs' tolerances (1e-9 here, see ``TOLERANCES``):
 
-* the box is **certified** at ``A / 4``: a final MILP per row proves
-  ``min over the box of G_r v - lo_r >= A / 4 > 0``, so the model approves every point;
+* the box is **certified** at ``A - 3d/4`` (``A / 4`` for the default margin 1e-6): a
+  final MILP per row proves that the least margin over the box is at least that, so the
+  model approves every point (and, with a larger engine margin, the box keeps all of it
+  but ``3d/4``);
 * face ``k`` (of ``K``) **grows** until the first point with ``m <= g_k``, where ``g_k``
-  falls from ``0.8 A`` to ``0.5 A``: the counterfactual (``m >= A``) never stops a face,
-  and a face placed where ``m = g_i`` never stops a later one on a tie (``g_k < g_i``);
-* a point is **rejected** when ``m <= -A / 2``: the model's predict gives another class.
+  falls from ``A - d/5`` to ``A - d/2``: the counterfactual (``m >= A``) never stops a
+  face, and a face placed where ``m = g_i`` never stops a later one on a tie;
+* a point is **rejected** when ``m <= -d / 2``: the model's predict gives another class.
 
 Face of feature ``j``, upper side (the lower side is the mirror image), with the other
 features in the current box (``slab``: ``x_j`` from just above the current face to the
@@ -32,18 +35,18 @@ pre-activation bounds valid over that slab (interval arithmetic, then LPs,
    (every point before ``y`` has ``m > g_k``; at ``y`` the least margin is ``g_k``), the
    integer below ``y`` for an integer one. When the forward pass puts the solver's point
    above ``g_k`` (a tolerance artefact) the MILP is asked again below the level;
-2. *witness*: ``w = min x_j`` over the points beyond the face with ``m <= -A / 2``; its
+2. *witness*: ``w = min x_j`` over the points beyond the face with ``m <= -d / 2``; its
    minimiser is the face's witness (reason ``"model"``). Between the face and the witness
-   lies only the thin layer where ``-A / 2 < m < g_k`` (for ``A = 1e-6`` it is about
+   lies only the thin layer where ``-d / 2 < m < g_k`` (for the default margin about
    ``1.3e-6`` divided by the network's slope). A witness farther than ``WITNESS_GAP``
    (integer features: one step), or none at all, makes the face ``"margin"``: the margin
-   falls below the box's level just beyond it, but the class does not change there by
-   ``A / 2`` (a flat tie ``m = 0``, for example).
+   falls below the box's level just beyond it, but the class does not change there (a
+   flat tie ``m = 0``, or a box built for a larger engine margin).
 
 A MILP that hits its time limit leaves the face where it was (``"undecided"``), which is
 conservative. Every minimiser is re-evaluated with the network's own forward pass
 (``ReluNetwork.forward``), and integer features are rounded before use. When the final
-proof fails (a time limit, or a point below ``A / 4``), the box shrinks to the
+proof fails (a time limit, or a point below ``A - 3d/4``), the box shrinks to the
 counterfactual alone with every face ``"undecided"``: never wrong, only unhelpful.
 """
 
@@ -66,19 +69,22 @@ from solvers.tighten import lp_bounds
 
 __all__ = ["grow_relu_box", "relu_margins", "slab_block", "CERTIFIED", "REJECTED"]
 
-#: The box is certified at this fraction of ``A`` (see module docstring).
+#: Width of the band of margins below ``A`` that the levels use (the engine's default
+#: margin: ten times the solvers' feasibility tolerance); ``d = min(A, BAND)``.
+BAND = 1e-6
+#: The box is certified at ``A - (1 - CERTIFIED) d`` (see module docstring).
 CERTIFIED = 0.25
-#: A point is rejected at minus this fraction of ``A``.
+#: A point is rejected at minus this fraction of ``d``.
 REJECTED = 0.5
-#: Growth levels run from the first to the second fraction of ``A`` over the faces.
+#: Growth levels run from ``A - (1 - first) d`` to ``A - (1 - second) d`` over the faces.
 GROW_LEVELS = (0.8, 0.5)
 #: Growth MILPs asked again (lower) when the solver's point lies above the level by
-#: more than this fraction of ``A``.
+#: more than this fraction of ``d``.
 RETRIES = 4
 SLACK = 0.05
 #: A witness farther than this (relative; integer features: one step) from its face
 #: makes the face ``"margin"``: the margin thins below the level there, but the nearest
-#: point the network rejects by ``A / 2`` lies farther out (a flat tie, for example).
+#: point the network rejects by ``d / 2`` lies farther out (a flat tie, for example).
 WITNESS_GAP = 1e-5
 #: Continuous features: the growth slab starts this far (relative) beyond the face.
 STEP = 1e-9
@@ -127,6 +133,8 @@ class _Grower:
         self.net: ReluNetwork = enc.network.net
         self.enc, self.space, self.t_idx = enc, spec.space, t_idx
         self.s_cf, self.A, self.time_limit, self.lp = s_cf, level, time_limit, lp
+        self.d = min(level, BAND)  # the band below A the levels live in
+        self.cert = level - (1.0 - CERTIFIED) * self.d
         self.checks = 0
         self.deadline_hit = False
         space = spec.space
@@ -257,12 +265,12 @@ class _Grower:
                 return BoxFace("action_set")
             assert y is not None and point is not None
             m = float(relu_margins(self.enc, self.t_idx, point)[0])
-            if m <= g + SLACK * self.A:
+            if m <= g + SLACK * self.d:
                 break
             # the solver took a point above the level, within its feasibility
             # tolerances: ask again below the level by twice the excess
             g -= 2.0 * (m - g)
-            if g <= CERTIFIED * self.A:
+            if g <= self.cert:
                 return BoxFace("undecided")
         else:
             return BoxFace("undecided")
@@ -270,7 +278,7 @@ class _Grower:
         # a continuous face sits on its minimiser, where m = g by continuity, unless the
         # minimiser is the slab's own start (then m may be lower): checked by the
         # forward pass, the face then stays
-        if not integer and relu_margins(self.enc, self.t_idx, point)[0] < CERTIFIED * self.A:
+        if not integer and relu_margins(self.enc, self.t_idx, point)[0] < self.cert:
             new = face
         if side * (new - face) > 0:
             self._set(p, side, new)
@@ -287,7 +295,7 @@ class _Grower:
             return BoxFace("action_set")
         lo, hi = self.lo.copy(), self.hi.copy()
         lo[p], hi[p] = (beyond, limit) if side > 0 else (limit, beyond)
-        state, y, point = self.scan(p, side, lo, hi, -REJECTED * self.A)
+        state, y, point = self.scan(p, side, lo, hi, -REJECTED * self.d)
         if state == "found":
             assert point is not None and y is not None
             m = float(relu_margins(self.enc, self.t_idx, point)[0])
@@ -320,10 +328,10 @@ def grow_relu_box(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, s_cf: np.
     -------
     SearchBox
         With ``info``: ``level`` (``A``), ``certified_margin`` (the least margin over
-        the final box, proven by MILP; at least ``A / 4``; None when not proven),
+        the final box, proven by MILP; at least ``A - 3d/4``; None when not proven),
         ``margin_bound`` (the final MILP's value or, cut short, its lower bound) and
         ``proven``. When the final
-        proof fails (a time limit, or the solver finds a point below ``A / 4``), the box
+        proof fails (a time limit, or the solver finds a point below ``A - 3d/4``), the box
         shrinks to the counterfactual alone and every face is ``"undecided"``.
 
     Raises
@@ -345,11 +353,11 @@ def grow_relu_box(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, s_cf: np.
     order = [(j, side) for j, (a, b) in gr.rng.items() if a < b for side in (+1, -1)]
     top, bottom = GROW_LEVELS
     for k, (j, side) in enumerate(order):
-        g = level * (top - (top - bottom) * k / max(1, len(order) - 1))
+        g = level - gr.d * (1.0 - top + (top - bottom) * k / max(1, len(order) - 1))
         faces[(j, side)] = gr.grow_face(j, side, g)
     value, proven = gr.minimum()
     space = spec.space
-    ok = proven and value is not None and value >= CERTIFIED * level
+    ok = proven and value is not None and value >= gr.cert
     if not ok:
         gr.lo, gr.hi = s_cf.copy(), s_cf.copy()
         faces = {key: BoxFace("undecided") for key in faces}
