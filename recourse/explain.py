@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -43,10 +45,11 @@ from solvers.problem import (
     forbid_level_pairs,
     point_costs,
 )
-from solvers.search import solve_phase
+from solvers.search import satisfies, solve_phase
 from solvers.status import Status
 from solvers.tighten import METHODS as BOUND_METHODS
 from solvers.tighten import complete, relu_incumbent, tighten_relu
+from solvers.values import ValueView, add_values, fill_values, value_point, value_spec
 
 __all__ = ["RecourseEngine", "find_recourse", "NORMS", "BACKENDS"]
 
@@ -88,6 +91,17 @@ class RecourseEngine:
     seen_together : SeenTogether, optional
         Category combinations the answer may not hold because no applicant in the data
         has them (``recourse.seen``); each result reports ``stats["unseen_pairs"]``.
+    plausibility : fitted IsolationForest (bare or in a Pipeline on the schema's columns), optional
+        Report only: every answer's ``score_samples`` under it goes to
+        ``stats["plausibility_score"]`` (higher is more typical; sklearn calls a row an
+        outlier below its ``offset_``, reported as ``stats["plausibility_min_score"]``),
+        whether or not plausibility is required. To require it, wrap the model in
+        ``PlausibleModel(model, iforest)``, whose own forest is then reported.
+    price_options : bool
+        Show what each believability option costs: every answer also re-solves with each
+        of the engine's options switched off in turn (``seen_together``, data support,
+        ...) and reports those optimal costs in ``stats["cost_without"]`` (None: no
+        recourse without the option either). ``False`` skips the extra solves.
     causal : CausalModel, optional
         Recourse as interventions on this causal model (``recourse.causal``): only
         actions cost, every other graph node follows its structural equation. The
@@ -103,7 +117,8 @@ class RecourseEngine:
                  backend: str = "highs", margin: float = DEFAULT_MARGIN,
                  bounds: str = "lp", causal: CausalModel | None = None,
                  backend_options: dict[str, Any] | None = None,
-                 seen_together: SeenTogether | None = None) -> None:
+                 seen_together: SeenTogether | None = None,
+                 plausibility: Any = None, price_options: bool = True) -> None:
         if not isinstance(schema, FeatureSchema):
             raise SchemaError(
                 f"schema must be a FeatureSchema, got {type(schema).__name__}; build one with "
@@ -130,6 +145,15 @@ class RecourseEngine:
                 f"seen_together must be a recourse.SeenTogether (SeenTogether.fit(X_train, "
                 f"schema)), got {type(seen_together).__name__}.")
         self.seen_together = seen_together
+        if plausibility is not None:
+            est = plausibility[-1] if hasattr(plausibility, "steps") else plausibility
+            if type(est).__name__ != "IsolationForest" or not hasattr(est, "offset_"):
+                raise SchemaError(
+                    "plausibility must be a fitted sklearn IsolationForest (bare or as the "
+                    f"last step of a Pipeline), got {type(est).__name__}; fit one on the "
+                    "training data, e.g. IsolationForest(random_state=0).fit(X_train).")
+        self.plausibility = plausibility
+        self.price_options = bool(price_options)
         self._pairs = seen_together.indices(schema) if seen_together is not None else []
         self._cspec = None
         if causal is not None:
@@ -146,12 +170,21 @@ class RecourseEngine:
             if isinstance(link, ValueLink):
                 self._value_vars[int(self.space.start[link.feature])] = True
         self._ref, self._ref_pred = self._reference(reference)
+        #: Constraints on feature values (data support, other models' blocks): each has
+        #: ``add(engine, prob, view, x0, t_idx) -> RecourseProblem`` and is added to every
+        #: problem through the value view (``solvers.values``), which they all share.
+        self._value_constraints: list[Any] = []
+        self._force_values = False  # tests: the value view without any constraint
+
+    @property
+    def _use_values(self) -> bool:
+        return self._force_values or bool(self._value_constraints)
 
     # ---------------------------------------------------------------- public
     def explain(self, applicant: Any, *, target: Any = None, norm: str = "l1",
                 time_limit: float = 60.0, utility: Utility | None = None,
                 exclude: Iterable[Iterable[str]] = (), min_margin: float | None = None,
-                _score_margin: float | None = None) -> RecourseResult:
+                box: bool = False, _score_margin: float | None = None) -> RecourseResult:
         """Find the minimal verified recourse for one applicant.
 
         Parameters
@@ -181,6 +214,12 @@ class RecourseEngine:
             function (linear models, boosting margins, MLP logits); checked with the
             model's own scores. The result's ``stats`` give the margin reached and the
             cost without the option (see ``recourse.robust.explain_with_margin``).
+        box : bool
+            After a verified answer, attach the certified box around it
+            (``result.box``, see ``recourse.robust.certified_box``; with ``min_margin``
+            the box certifies that margin too). When the model or a causal engine does
+            not support boxes, ``box`` stays None and ``stats["box_error"]`` says why; the
+            answer itself never fails because of the box.
 
         Returns
         -------
@@ -195,12 +234,95 @@ class RecourseEngine:
             The applicant has NaN/inf, wrong columns, unknown categories; or the norm or
             target class is unknown (also a ``ValueError``).
         """
+        if box:
+            res = self.explain(applicant, target=target, norm=norm, time_limit=time_limit,
+                               utility=utility, exclude=exclude, min_margin=min_margin)
+            return self._with_box(res)
         if min_margin is not None:
             from recourse.robust import explain_with_margin
 
             return explain_with_margin(self, applicant, min_margin, target=target, norm=norm,
                                        time_limit=time_limit, utility=utility,
                                        exclude=exclude)
+        kw = dict(target=target, norm=norm, time_limit=time_limit, utility=utility,
+                  exclude=exclude, _score_margin=_score_margin)
+        res = self._explain(applicant, **kw)
+        if res.status == "no_recourse" and self._active_options():
+            return self._name_blocking(res, applicant, kw)
+        if not self.price_options or not res.has_recourse:
+            return res
+        priced: dict[str, Any] = {}
+        for name in self._active_options():
+            with self._without(name):
+                plain = self._explain(applicant, **kw)
+            priced[name] = plain.cost if plain.has_recourse else None
+        if priced:
+            res.stats["cost_without"] = dict(res.stats.get("cost_without", {}), **priced)
+        return res
+
+    def _active_options(self) -> list[str]:
+        """Names of the engine's believability options that can be switched off for one
+        query (to price them): ``seen_together`` and each value constraint's ``name``."""
+        names = ["seen_together"] if self._pairs else []
+        return names + [getattr(c, "name", type(c).__name__) for c in self._value_constraints]
+
+    def _option_text(self, name: str) -> str:
+        if name == "seen_together":
+            return ("the seen-together rule (every answer would combine category levels no "
+                    "applicant in the data has)")
+        for c in self._value_constraints:
+            if getattr(c, "name", type(c).__name__) == name:
+                return str(getattr(c, "text", name))
+        return name
+
+    def _name_blocking(self, res: RecourseResult, applicant: Any,
+                       kw: dict[str, Any]) -> RecourseResult:
+        """A ``no_recourse`` answer with the options that block it named: each option
+        whose removal alone opens recourse, else all of them together when only their
+        combination blocks it (each re-solve is a proof, not a guess)."""
+        active = self._active_options()
+        opened: dict[str, float] = {}
+        for name in active:
+            with self._without(name):
+                r = self._explain(applicant, **kw)
+            if r.has_recourse and r.cost is not None:
+                opened[name] = r.cost
+        if not opened and len(active) > 1:
+            with self._without(*active):
+                r = self._explain(applicant, **kw)
+            if r.has_recourse and r.cost is not None:
+                texts = " and ".join(self._option_text(n) for n in active)
+                return replace(res, stats=dict(
+                    res.stats, blocking_option=active[0], blocking_options=active,
+                    cost_without={"all options": r.cost}), message=(
+                    f"{res.message} Only the options together block it: {texts}; without "
+                    f"all of them recourse exists (cost {r.cost:.4g})."))
+        if not opened:
+            return res
+        names = list(opened)
+        parts = "; ".join(f"{self._option_text(n)} (without it the cheapest recourse costs "
+                          f"{opened[n]:.4g})" for n in names)
+        return replace(res, stats=dict(res.stats, blocking_option=names[0],
+                                       blocking_options=names, cost_without=opened),
+                       message=f"{res.message} It is blocked by {parts}.")
+
+    @contextmanager
+    def _without(self, *names: str) -> Iterator[None]:
+        """The engine with the options ``names`` switched off, inside the ``with`` block."""
+        pairs, rule, cons = self._pairs, self.seen_together, list(self._value_constraints)
+        if "seen_together" in names:
+            self._pairs, self.seen_together = [], None
+        self._value_constraints = [c for c in cons
+                                   if getattr(c, "name", type(c).__name__) not in names]
+        try:
+            yield
+        finally:
+            self._pairs, self.seen_together, self._value_constraints = pairs, rule, cons
+
+    def _explain(self, applicant: Any, *, target: Any, norm: str, time_limit: float,
+                 utility: Utility | None, exclude: Iterable[Iterable[str]],
+                 _score_margin: float | None) -> RecourseResult:
+        """:meth:`explain` with every option of the engine as it is (no pricing)."""
         t_start = time.perf_counter()
         if norm not in NORMS:
             raise InputValidationError(
@@ -257,9 +379,6 @@ class RecourseEngine:
                               excluded=excluded)
             solve_time += out["time"]
             if out["values"] is None:
-                if out["status"] is Status.INFEASIBLE and self._pairs:
-                    out["pairs_block"] = self._pairs_block(
-                        x0, t_idx, norm, margin, ties, deadline, excluded)
                 return self._no_answer(out, base, solve_time, t_start)
             for deep in (False, True):
                 s_cf, acted = self._decode(out, deep)
@@ -299,7 +418,8 @@ class RecourseEngine:
 
     def options(self, applicant: Any, *, k: int = 3, target: Any = None, norm: str = "l1",
                 time_limit: float = 60.0,
-                exclude: Iterable[Iterable[str]] = ()) -> RecourseOptions:
+                exclude: Iterable[Iterable[str]] = (), min_margin: float | None = None,
+                box: bool = False) -> RecourseOptions:
         """Up to ``k`` genuinely different verified recourse options, cheapest first.
 
         Option 1 is :meth:`explain`'s answer. Option ``i + 1`` is the cheapest answer that
@@ -318,6 +438,8 @@ class RecourseEngine:
             Seconds for each option's query.
         exclude : iterable of sets of feature names
             Change sets no option may repeat (e.g. advice already given).
+        min_margin, box
+            As in :meth:`explain`, for every option.
 
         Returns
         -------
@@ -344,7 +466,7 @@ class RecourseEngine:
         stopped = "k_reached"
         for _ in range(int(k)):
             res = self.explain(applicant, target=target, norm=norm, time_limit=time_limit,
-                               exclude=sets)
+                               exclude=sets, min_margin=min_margin, box=box)
             if res.status in ("optimal", "feasible"):
                 found.append(res)
                 sets.append(frozenset(c.feature for c in res.changes))
@@ -372,12 +494,47 @@ class RecourseEngine:
         return pyomo_model(self, applicant, target=target, norm=norm)
 
     # ------------------------------------------------------------- internals
+    def _with_box(self, res: RecourseResult) -> RecourseResult:
+        """``res`` with its certified box, or with ``stats["box_error"]`` saying why not."""
+        from dataclasses import replace
+
+        from recourse.robust import certified_box
+
+        if not (res.verified and res.status in ("optimal", "feasible")
+                and res.counterfactual is not None):
+            return res
+        if self.causal is not None:
+            return replace(res, stats=dict(res.stats, box_error=(
+                "certified boxes do not support causal engines yet (a box of interventions "
+                "moves the consequences too)")))
+        engine = self
+        if res.stats.get("min_margin") is not None:  # certify the margin asked for
+            import copy
+
+            from recourse.robust import margin_units
+
+            scale = (float(self.encoding.info.get("n_trees", 1))
+                     if margin_units(self) == "probability" else 1.0)
+            engine = copy.copy(self)
+            engine.margin = max(self.margin, float(res.stats["min_margin"]) * scale)
+        try:
+            found = certified_box(engine, res)
+        except Exception as exc:  # the answer never fails because of its box
+            return replace(res, stats=dict(res.stats,
+                                           box_error=f"{type(exc).__name__}: {exc}"))
+        return replace(res, box=found, stats=dict(res.stats, box_time=found.time))
+
     def _decode(self, out: dict[str, Any], deep: bool) -> tuple[np.ndarray, list[str]]:
         """Counterfactual search vector and the names of the acted-on causal nodes."""
+        view: ValueView | None = out.get("view")
+        base = (value_point(out["problem"], view, out["values"], deep=deep)
+                if view is not None else None)
         if self._cspec is None:
+            if base is not None:
+                return base, []
             return decode(out["problem"], out["values"], deep=deep), []
         s_cf, acted = causal_point(out["problem"], self.spec, self._cspec, out["causal"],
-                                   out["values"], deep=deep)
+                                   out["values"], deep=deep, base=base)
         return s_cf, [self.schema.names[j] for j in self._cspec.nodes[acted]]
 
     def _violations(self, row: dict[str, Any], cf: dict[str, Any], acted: list[str]) -> list[str]:
@@ -524,25 +681,17 @@ class RecourseEngine:
             return prob, None  # the columns did not line up: solve without a start
         return prob, full
 
-    def _pairs_block(self, x0: np.ndarray, t_idx: int, norm: str, margin: float,
-                     ties: float, deadline: float,
-                     excluded: list[tuple[int, ...]] | None) -> bool:
-        """Whether recourse exists without the seen-together rows (then the rule is what
-        blocks it)."""
-        pairs, self._pairs = self._pairs, []
-        try:
-            plain = self._solve(x0, t_idx, norm, margin, ties, deadline, use_incumbent=False,
-                                excluded=excluded)
-        finally:
-            self._pairs = pairs
-        return plain["values"] is not None
-
     def _solve(self, x0: np.ndarray, t_idx: int, norm: str, margin: float, ties: float,
                deadline: float, use_incumbent: bool,
                goal: float | None = None,
                excluded: list[tuple[int, ...]] | None = None) -> dict[str, Any]:
         causal_vars = None
+        view = None
+        plain_v = None  # value view: the plain problem the starting points come from
         spec = self.spec if self._cspec is None else self._nspec
+        cross_spec = spec  # prices the moves used as lower bounds by the tree pruning
+        if self._use_values:  # costs move to the value columns (solvers.values)
+            spec = value_spec(self.encoding, spec)
         phase_norm = "l1" if norm == "l1" else "l0"
         ref = self._ref[self._ref_pred == t_idx] if self._ref is not None else None
         if goal is not None:
@@ -552,18 +701,40 @@ class RecourseEngine:
             prob, inc = self._relu_problem(x0, t_idx, norm, margin, ties,
                                            self._ref if use_incumbent else None, goal,
                                            excluded, spec,
-                                           start=self._cspec is None and not self._pairs)
+                                           start=(self._cspec is None and not self._pairs
+                                                  and not self._use_values))
         else:
             enc = self.encoding if goal is None else self.encoding.with_threshold(goal)
             prob = build_problem(enc, spec, x0, t_idx, norm=norm, margin=margin,
                                  tie_margin=ties, indicators=bool(excluded))
+            if spec is not cross_spec and enc.tree is not None:
+                # a value column costs at least what reaching its cell costs, so the cell
+                # prices stay valid lower bounds for pruning and the leaf-distance cuts
+                priced = build_problem(enc, cross_spec, x0, t_idx, norm=norm, margin=margin,
+                                       tie_margin=ties)
+                prob = replace(prob, crossing=priced.crossing,
+                               crossing_l0=priced.crossing_l0)
             if excluded:
                 prob = exclude_change_sets(prob, excluded)
             if self._pairs:
                 prob = forbid_level_pairs(prob, self._pairs)
         if self._cspec is not None:
             prob, causal_vars = add_causal(prob, self.spec, self._cspec)
-        if use_incumbent and causal_vars is None and self.encoding.network is None:
+        if self._use_values:
+            existing = ({int(j): int(x) for j, x in zip(causal_vars.nodes, causal_vars.x)}
+                        if causal_vars is not None else None)
+            prob, view = add_values(prob, self.spec, norm=norm, existing=existing,
+                                    indicators=bool(excluded))
+            for con in self._value_constraints:
+                prob = con.add(self, prob, view, x0, t_idx)
+            if use_incumbent and causal_vars is None and self.encoding.network is None:
+                # a point of the plain problem; solve_phase drops it if a constraint fails
+                plain_v = plain = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm,
+                                      margin=margin, tie_margin=ties)
+                start = find_incumbent(plain, norm, ref)
+                if start is not None:
+                    inc = fill_values(prob, view, decode(plain, start))
+        elif use_incumbent and causal_vars is None and self.encoding.network is None:
             inc = lp_rounding(prob, phase_norm, find_incumbent(prob, norm, ref))
         elif (use_incumbent and not excluded and causal_vars is not None
               and self._cspec is not None and self.encoding.network is None
@@ -577,6 +748,7 @@ class RecourseEngine:
             inc = causal_incumbent(prob, self._cspec, causal_vars, plain, start, phase_norm)
         out = solve_phase(prob, phase_norm, inc, deadline, self.backend, self.backend_options)
         out["causal"] = causal_vars
+        out["view"] = view
         if norm != "l0_l1" or out["values"] is None:
             return out
         k_star = float(prob.l0 @ out["values"] + prob.l0_0)
@@ -585,7 +757,12 @@ class RecourseEngine:
         prob2 = prob.with_rows(row, np.array([-np.inf]), np.array([k_star - prob.l0_0 + tol]))
         inc2 = out["values"]
         alt = (find_incumbent(prob, "l1", ref, l0_cap=k_star + tol)
-               if use_incumbent and causal_vars is None else None)
+               if use_incumbent and causal_vars is None and view is None else None)
+        if view is not None and plain_v is not None:
+            alt = find_incumbent(plain_v, "l1", ref, l0_cap=k_star + tol)
+            alt = (fill_values(prob2, view, decode(plain_v, alt)) if alt is not None
+                   else None)
+            alt = alt if alt is not None and satisfies(prob2, alt) else None
         if alt is not None and prob.l1 @ alt < prob.l1 @ inc2:
             inc2 = alt
         out2 = solve_phase(prob2, "l1", inc2, deadline, self.backend, self.backend_options)
@@ -594,6 +771,7 @@ class RecourseEngine:
             out2["status"] = Status.FEASIBLE
         out2["l0_bound"] = out["bound"]
         out2["causal"] = causal_vars
+        out2["view"] = view
         return out2
 
     def _answer(self, out: dict[str, Any], base: dict[str, Any], x0: np.ndarray,
@@ -630,6 +808,12 @@ class RecourseEngine:
             stats["plausibility_score"] = float(self.model.score_samples(
                 model_input(self.model, self.schema, [cf]))[0])
             stats["plausibility_min_score"] = self.model.min_score
+        elif self.plausibility is not None:  # report only
+            iso = self.plausibility
+            stats["plausibility_score"] = float(np.asarray(iso.score_samples(
+                model_input(iso, self.schema, [cf])))[0])
+            est = iso[-1] if hasattr(iso, "steps") else iso
+            stats["plausibility_min_score"] = float(est.offset_)
         message = (
             "Proven minimal by the solver and verified with the model's own predict."
             if optimal else
@@ -667,12 +851,7 @@ class RecourseEngine:
                 f"{cap_list(mutable, 8)}; relaxing immutability, directions or bounds may "
                 "open recourse.")
             option = self.encoding.info.get("option")  # ModelSet / PlausibleModel
-            if out.get("pairs_block"):
-                extra["blocking_option"] = "seen_together"
-                msg += (" The seen-together rule blocks it: every answer would combine "
-                        "category levels no applicant in the data has (without the rule "
-                        "recourse exists).")
-            elif option:
+            if option:
                 extra["blocking_option"] = option
                 msg += (f" The model requires {self.encoding.info['option_text']}; without "
                         "it recourse may exist (explain with the plain model to compare).")
@@ -766,11 +945,13 @@ def find_recourse(model: Any, applicant: Any, schema: FeatureSchema, *, target: 
                   norm: str = "l1", backend: str = "highs", time_limit: float = 60.0,
                   reference: Any = None, utility: Utility | None = None,
                   causal: CausalModel | None = None,
-                  backend_options: dict[str, Any] | None = None) -> RecourseResult:
+                  backend_options: dict[str, Any] | None = None,
+                  min_margin: float | None = None, box: bool = False) -> RecourseResult:
     """Minimal verified recourse for one applicant (see :meth:`RecourseEngine.explain`).
 
     The model's encoding is cached per (model, schema, reference) so calls in a loop
-    do not re-encode the model.
+    do not re-encode the model. ``min_margin`` and ``box`` are those of
+    :meth:`RecourseEngine.explain` (``box=True`` attaches ``result.box``).
 
     Examples
     --------
@@ -791,5 +972,5 @@ def find_recourse(model: Any, applicant: Any, schema: FeatureSchema, *, target: 
                                 causal=causal, backend_options=backend_options)
         cache[key] = engine
     return engine.explain(applicant, target=target, norm=norm, time_limit=time_limit,
-                          utility=utility)
+                          utility=utility, min_margin=min_margin, box=box)
 

@@ -274,7 +274,8 @@ def explain_with_margin(engine: RecourseEngine, applicant: Any, min_margin: floa
     plain = engine.explain(applicant, target=target, norm=norm, time_limit=time_limit,
                            exclude=sets)
     stats = dict(res.stats, min_margin=m, margin_units=units,
-                 cost_without={"min_margin": plain.cost if plain.has_recourse else None})
+                 cost_without=dict(res.stats.get("cost_without") or {},
+                                   min_margin=plain.cost if plain.has_recourse else None))
     if res.counterfactual is not None and res.verified:
         got = float(model_margin(engine, [res.counterfactual], res.target)[0])
         stats["margin"] = got

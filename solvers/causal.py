@@ -233,11 +233,10 @@ def add_causal(prob: RecourseProblem, spec: ActionSpec,
 
 
 def _eps(link: ThresholdLink, is_int: bool) -> np.ndarray:
-    if is_int:
-        return np.full(link.thresholds.size, 0.5)
-    if link.spacing is None:
-        return 1e-6 * np.maximum(1.0, np.abs(link.thresholds))
-    return 1e-3 * link.spacing
+    """The tie gap of the value view (``solvers.values.tie_eps``), shared."""
+    from solvers.values import tie_eps
+
+    return tie_eps(link, is_int)
 
 
 def _link_thresholds(R: _Rows, link: ThresholdLink, x: int, L: float, H: float,
@@ -298,17 +297,19 @@ def _append(prob: RecourseProblem, R: _Rows) -> RecourseProblem:
 
 
 def causal_point(prob: RecourseProblem, spec: ActionSpec, cspec: CausalSpec, cv: CausalVars,
-                 values: np.ndarray, *, deep: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                 values: np.ndarray, *, deep: bool = False,
+                 base: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The counterfactual search vector and which nodes are acted on.
 
     Actions are read from the solver (``a_j``, ``x_j``; rounded for integer features and
     placed inside the chosen threshold interval for tree models); consequences are then
     *recomputed* from the structural equations in topological order (not read from the
     solver), so they hold exactly. An action whose value equals what its equation would
-    give is no action (it is dropped).
+    give is no action (it is dropped). ``base``: the search vector the other features are
+    read from (default ``decode``; ``solvers.values.value_point`` with a value view).
     """
     space = spec.space
-    s_cf = decode(prob, values, deep=deep)
+    s_cf = decode(prob, values, deep=deep) if base is None else np.array(base, dtype=float)
     x0f = feature_values(space.start, prob.x0)
     vals = feature_values(space.start, s_cf).copy()
     acted = np.zeros(len(cspec.equations), dtype=bool)
@@ -318,14 +319,16 @@ def causal_point(prob: RecourseProblem, spec: ActionSpec, cspec: CausalSpec, cv:
         natural = float(eq.evaluate(vals)) + float(cv.noise[k])
         if space.integer[j]:
             natural = float(np.floor(natural + 0.5))
-        natural = min(max(natural, lo), hi)
         if values[cv.a[k]] > 0.5:
             x = _action_value(prob, j, values, int(cv.x[k]), spec)
+            # compared with the equation's own value, not its value clipped to the bounds:
+            # an action that holds a node at its bound while the equation would push it
+            # beyond is an action (without it the node would leave its bounds)
             if abs(x - natural) > 1e-9 * max(1.0, abs(natural)):
                 acted[k] = True
                 vals[j] = x
                 continue
-        vals[j] = natural
+        vals[j] = min(max(natural, lo), hi)
     for j in cspec.nodes:
         s_cf[int(space.start[j])] = vals[j]
     return s_cf, acted

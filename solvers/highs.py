@@ -27,7 +27,9 @@ FEASIBILITY_TOL = 1e-7
 #: "optimal" 1.2533 claimed, while 1.25 exists; CP-SAT and HiGHS without presolve find it;
 #: kept as ``tests/test_solvers/data/highs_presolve_q29.npz``). Switching bit 13 or bit 16
 #: off cures it; bit 13 measured faster (the same 50 applicants: 75 s in all against
-#: 86.7 s before, median 0.120 s against 0.129 s).
+#: 86.7 s before, median 0.120 s against 0.129 s). Tie rows between a value and its
+#: threshold indicators need a gap well above the feasibility tolerance, or presolve cuts
+#: optima off too (``solvers.values.TIE_GAP``).
 PRESOLVE_RULE_OFF = (1 << 15) | (1 << 13)
 #: HiGHS's feasibility-jump heuristic costs ~2.5 ms on every MIP, however small (a 61-column
 #: model: 3.6 ms -> 1.1 ms without it); German logistic regression median 11.1 -> 8.7 ms,

@@ -15,7 +15,7 @@ from solvers.problem import RecourseProblem, prune
 from solvers.reduce import reduce_model
 from solvers.status import Status
 
-__all__ = ["solve_phase"]
+__all__ = ["solve_phase", "satisfies"]
 
 
 def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
@@ -38,7 +38,7 @@ def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
     if backend not in ("highs", "auto"):  # fail early, whether or not a solver runs
         check(MilpArrays(c, c0, prob.lb, prob.ub, prob.integer, prob.A, prob.row_lo,
                          prob.row_hi), backend)
-    if incumbent is not None and not _satisfies(prob, incumbent):
+    if incumbent is not None and not satisfies(prob, incumbent):
         incumbent = None  # a heuristic's point that breaks a row is no valid cutoff
     upper = float(c @ incumbent + c0) if incumbent is not None else np.inf
     res: dict[str, Any] = {"incumbent": incumbent is not None, "backend": None}
@@ -90,7 +90,7 @@ def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
     return done(sol.status, None, sol.bound, sol.raw_status)
 
 
-def _satisfies(prob: RecourseProblem, v: np.ndarray, tol: float = 1e-6) -> bool:
+def satisfies(prob: RecourseProblem, v: np.ndarray, tol: float = 1e-6) -> bool:
     """Whether ``v`` meets every bound, integrality and row of ``prob``: a first solution
     sets the cutoff (``cost < cost(v)``) and, when nothing cheaper exists, *is* the answer
     called optimal, so one that breaks a row (say, a margin or an exclusion the heuristic

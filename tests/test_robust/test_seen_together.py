@@ -112,6 +112,9 @@ def test_engine_matches_enumeration_and_never_recommends_an_unseen_pair(global_r
         assert all(p in own for p in rule.pairs_in(res.counterfactual))
         assert res.stats["unseen_pairs"] == len(rule.pairs_in(res.counterfactual))
         assert ref.cost <= res.cost + 1e-9  # the rule can only make recourse dearer
+        # what the rule costs is in the result: the plain engine's optimum
+        assert res.stats["cost_without"]["seen_together"] == pytest.approx(ref.cost,
+                                                                          rel=1e-6, abs=1e-9)
 
 
 def test_blocking_rule_is_named():
@@ -131,6 +134,17 @@ def test_blocking_rule_is_named():
     assert res.stats["blocking_option"] == "seen_together"
     assert "seen-together" in res.message
     assert RecourseEngine(model, schema).explain(X.iloc[0], target=1).status == "optimal"
+
+
+def test_pricing_can_be_switched_off():
+    X, y = _data(1)
+    model = _model(X, y, 1)
+    schema = FeatureSchema.from_frame(X)
+    rule = SeenTogether.fit(X, schema)
+    row = X[model.predict(X) == 0].iloc[0]
+    res = RecourseEngine(model, schema, seen_together=rule, price_options=False).explain(
+        row, target=1)
+    assert res.has_recourse and "cost_without" not in res.stats
 
 
 def test_bad_input():
