@@ -3,10 +3,11 @@
 :func:`certified_box` turns a point answer ("reduce the credit amount to exactly 3,200")
 into a range ("to 3,200 DM or less"): an axis-aligned box around the counterfactual,
 inside the action set, in which the model approves every point. Exact for tree ensembles
-(from the split thresholds, each slab checked by a small 0/1 program) and for linear
-models (closed form); the box is maximal by inclusion (no face can move out), grown face
-by face in schema order, see ``solvers.robust``. Categorical features stay at the
-counterfactual's level.
+(from the split thresholds, each slab checked by a small 0/1 program), for linear
+models (closed form) and for ReLU networks (per face, the nearest point the network
+rejects, by MILP; the whole box proven by MILP, see ``solvers.relu_box``); the box is
+maximal by inclusion (no face can move out), grown face by face in schema order, see
+``solvers.robust``. Categorical features stay at the counterfactual's level.
 
 Examples
 --------
@@ -27,7 +28,8 @@ import numpy as np
 from encoders.errors import InputValidationError
 from recourse.result import RecourseResult
 from recourse.schema import FeatureSchema
-from recourse.verify import model_input
+from recourse.verify import model_input, model_predict
+from solvers.relu_box import grow_relu_box
 from solvers.robust import grow_linear_box, grow_tree_box
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,7 +42,9 @@ __all__ = ["CertifiedBox", "certified_box", "BOX_MODELS", "explain_with_margin",
 #: Model families :func:`certified_box` supports.
 BOX_MODELS = ("decision trees, random forests, extra trees, gradient boosting, ModelSet, "
               "PlausibleModel (tree encodings)",
-              "linear models (LogisticRegression, LinearSVC, ...)")
+              "linear models (LogisticRegression, LinearSVC, ...)",
+              "ReLU networks (MLPClassifier with activation='relu', binary or multiclass, "
+              "bare or in a Pipeline; encoders.mlp.TorchClassifier)")
 
 
 @dataclass(frozen=True)
@@ -56,15 +60,25 @@ class CertifiedBox:
         ``{categorical feature: level}`` held at the counterfactual's level.
     faces : dict
         ``{(feature, "upper" | "lower"): reason}``: ``"action_set"`` (the action set
-        ends there), ``"model"`` (a rejected point lies just beyond, see ``witnesses``)
-        or ``"undecided"`` (the check timed out; the face may be conservative).
+        ends there), ``"model"`` (a rejected point lies just beyond, see ``witnesses``),
+        ``"margin"`` (ReLU networks: just beyond the face the target's margin falls
+        below the box's level, but the nearest point the network rejects clearly lies
+        farther out, e.g. past a flat tie; its witness, if any, is kept) or
+        ``"undecided"`` (the check timed out; the face may be conservative).
     witnesses : dict
         ``{(feature, side): row}`` for ``"model"`` faces: a full applicant row just
         beyond the face, every other feature inside the box, which the model rejects.
     checks : int
-        0/1 programs solved (tree ensembles).
+        0/1 programs solved (tree ensembles) or MILPs solved (ReLU networks).
     time : float
         Seconds spent.
+    info : dict
+        ReLU networks: ``level`` (the margin ``A`` the box is built around: the engine's
+        margin, or the counterfactual's own if smaller), ``certified_margin`` (the least
+        margin over the whole box, proven by MILP; at least ``A - 3d/4`` with
+        ``d = min(A, 1e-6)``, so ``A / 4`` for the default margin; None when the proof
+        failed and the box shrank to the counterfactual), ``margin_bound`` and
+        ``proven`` (see ``solvers.relu_box``).
     """
 
     bounds: dict[str, tuple[float, float]]
@@ -73,6 +87,7 @@ class CertifiedBox:
     witnesses: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     checks: int = 0
     time: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
 
     def contains(self, row: dict[str, Any]) -> bool:
         """Whether the row lies in the box."""
@@ -95,8 +110,8 @@ class CertifiedBox:
             def show(v: float, f: Any = f) -> str:
                 return fmt_value(f, v) if f is not None else f"{v:.6g}"
 
-            up = self.faces.get((name, "upper")) == "model"
-            down = self.faces.get((name, "lower")) == "model"
+            up = self.faces.get((name, "upper")) in ("model", "margin")
+            down = self.faces.get((name, "lower")) in ("model", "margin")
             if up and down:
                 out.append(f"{label}: between {show(lo)} and {show(hi)}")
             elif up:
@@ -117,15 +132,15 @@ def certified_box(engine: RecourseEngine, result: RecourseResult, *,
     result : RecourseResult
         A verified answer (status ``optimal`` or ``feasible``).
     time_limit : float
-        Seconds per 0/1 check (tree ensembles); a check that times out leaves its face
-        ``"undecided"`` (conservative, never wrong).
+        Seconds per 0/1 check (tree ensembles) or per MILP (ReLU networks); a check that
+        times out leaves its face ``"undecided"`` (conservative, never wrong).
 
     Raises
     ------
     InputValidationError
         ``result`` has no verified counterfactual, or comes from a causal engine.
     NotImplementedError
-        The model is neither a tree ensemble nor linear (e.g. a ReLU network).
+        The model is none of ``BOX_MODELS`` (e.g. a regressor with a utility).
     """
     if not isinstance(result, RecourseResult) or result.counterfactual is None \
             or result.status not in ("optimal", "feasible") or not result.verified:
@@ -137,6 +152,11 @@ def certified_box(engine: RecourseEngine, result: RecourseResult, *,
             "certified_box does not support causal engines yet: a box of interventions "
             "moves the consequences too; use an engine without causal=.")
     enc = engine.encoding
+    if enc.decision == "score" or not any(c == result.target for c in engine.classes):
+        raise NotImplementedError(
+            "certified_box needs a result with a target class; boxes for a utility on a "
+            f"score (target {result.target!r}) are not supported yet. Supported models: "
+            f"{'; '.join(BOX_MODELS)}.")
     space, spec = engine.space, engine.spec
     x0 = space.encode(engine.schema.validate_row(result.factual))
     s_cf = space.encode(engine.schema.validate_row(result.counterfactual))
@@ -145,11 +165,13 @@ def certified_box(engine: RecourseEngine, result: RecourseResult, *,
         box = grow_tree_box(enc, spec, x0, s_cf, t_idx, engine.margin, 0.0, time_limit)
     elif enc.kind == "linear":
         box = grow_linear_box(enc, spec, x0, s_cf, t_idx, engine.margin)
+    elif enc.network is not None and enc.decision != "score":
+        box = grow_relu_box(enc, spec, x0, s_cf, t_idx, engine.margin, time_limit,
+                            lp=engine.bounds == "lp")
     else:
         raise NotImplementedError(
-            f"certified_box supports {' and '.join(BOX_MODELS)}; the model is encoded as "
-            f"{enc.kind!r}. For ReLU networks, check candidate ranges with the model's "
-            "predict instead.")
+            f"certified_box supports {'; '.join(BOX_MODELS)}; the model is encoded as "
+            f"{enc.kind!r} with decision {enc.decision!r}.")
     names = space.names
     bounds = {names[j]: (_user(space, j, box.low[j]), _user(space, j, box.high[j]))
               for j in range(space.n_features) if not space.is_group(j)}
@@ -158,8 +180,17 @@ def certified_box(engine: RecourseEngine, result: RecourseResult, *,
     faces = {(names[j], side_name[s]): f.reason for (j, s), f in box.faces.items()}
     witnesses = {(names[j], side_name[s]): space.decode(f.witness)
                  for (j, s), f in box.faces.items() if f.witness is not None}
+    if enc.network is not None and witnesses:
+        # the network's witnesses come from its float64 forward pass: the model's own
+        # predict must reject them too, else the face is only known to be safe
+        keys = list(witnesses)
+        pred = model_predict(engine.model, engine.schema, [witnesses[k] for k in keys])
+        for key, p in zip(keys, pred):
+            if p == result.target:
+                faces[key] = "undecided"
+                del witnesses[key]
     return CertifiedBox(bounds=bounds, fixed=fixed, faces=faces, witnesses=witnesses,
-                        checks=box.checks, time=box.time)
+                        checks=box.checks, time=box.time, info=dict(box.info))
 
 
 def _user(space: Any, j: int, v: float) -> float:

@@ -83,8 +83,12 @@ def solve_highs(
     *,
     time_limit: float = 60.0,
     threads: int = 1,
+    options: dict[str, object] | None = None,
 ) -> Solution:
-    """Minimise ``c @ v + c0`` s.t. ``row_lo <= A v <= row_hi``, ``lb <= v <= ub``."""
+    """Minimise ``c @ v + c0`` s.t. ``row_lo <= A v <= row_hi``, ``lb <= v <= ub``.
+
+    ``options`` are further HiGHS options for this solve only (after ``EXTRA_OPTIONS``).
+    """
     try:
         import highspy
     except ImportError as exc:  # pragma: no cover - highspy is a dependency
@@ -102,7 +106,7 @@ def solve_highs(
     h.setOptionValue("primal_feasibility_tolerance", FEASIBILITY_TOL)
     h.setOptionValue("presolve_rule_off", PRESOLVE_RULE_OFF)
     h.setOptionValue("mip_heuristic_run_feasibility_jump", FEASIBILITY_JUMP)
-    for key, value in EXTRA_OPTIONS.items():
+    for key, value in {**EXTRA_OPTIONS, **(options or {})}.items():
         h.setOptionValue(key, value)
     inf = highspy.kHighsInf
     n, m = len(c), A.shape[0]

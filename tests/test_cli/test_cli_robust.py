@@ -18,7 +18,6 @@ import pytest
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import IsolationForest, RandomForestClassifier
-from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from typer.testing import CliRunner
@@ -126,14 +125,19 @@ def test_box_human_output_matches_certified_box(setup) -> None:
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_box_unsupported_model_keeps_the_answer(setup) -> None:
-    """A model without box support: a verified answer, ``box`` None, the reason given."""
+    """A result without box support (a utility on a regressor's score; ReLU classifiers
+    have boxes since solvers.relu_box): a verified answer, ``box`` None, the reason."""
+    from sklearn.neural_network import MLPRegressor
+
+    from recourse import Utility
+
     X, schema = setup["X_train"], setup["schema"]
     y_train = train_test("german", seed=0)[2]
-    mlp = clone(setup["model"]).set_params(
-        model=MLPClassifier(hidden_layer_sizes=(4,), max_iter=300, random_state=0))
-    mlp.fit(X, y_train)
-    row = X[mlp.predict(X) == "bad"].iloc[0]
-    res = RecourseEngine(mlp, schema).explain(row, target="good", box=True)
+    reg = clone(setup["model"]).set_params(
+        model=MLPRegressor(hidden_layer_sizes=(4,), max_iter=300, random_state=0))
+    reg.fit(X, (y_train == "good").astype(float))
+    row = X.iloc[0]
+    res = RecourseEngine(reg, schema).explain(row, utility=Utility.increase(0.05), box=True)
     assert res.has_recourse and res.box is None
     assert "NotImplementedError" in res.stats["box_error"]
     assert res.to_dict()["box"] is None

@@ -15,7 +15,6 @@ from sklearn.ensemble import (
     RandomForestClassifier,
 )
 from sklearn.linear_model import LogisticRegression
-from sklearn.neural_network import MLPClassifier
 from sklearn.tree import DecisionTreeClassifier
 
 from encoders.errors import InputValidationError
@@ -149,13 +148,18 @@ def test_box_bare_forest_numeric(global_random_seed):
 
 
 def test_box_errors():
+    from sklearn.neural_network import MLPRegressor
+
+    from recourse import Utility
+
     X, y, _ = credit_frame(0, categorical=False)
     schema = FeatureSchema.from_frame(X)
-    mlp = MLPClassifier(hidden_layer_sizes=(4,), max_iter=300, random_state=0).fit(X, y)
-    engine = RecourseEngine(mlp, schema)
-    x = X.iloc[int(np.flatnonzero(mlp.predict(X) == 0)[0])].to_dict()
-    res = engine.explain(x, target=1)
-    with pytest.raises(NotImplementedError, match="tree ensembles|linear"):
+    reg = MLPRegressor(hidden_layer_sizes=(4,), max_iter=300, random_state=0).fit(
+        X, X["income"] - X["debt"])
+    engine = RecourseEngine(reg, schema)
+    res = engine.explain(X.iloc[0].to_dict(), utility=Utility.increase(1.0))
+    assert res.has_recourse
+    with pytest.raises(NotImplementedError, match="target class"):
         certified_box(engine, res)
     rf = RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0).fit(X, y)
     engine = RecourseEngine(rf, schema)
