@@ -98,27 +98,10 @@ class CertifiedBox:
         """One phrase per numeric feature that may vary, e.g. ``"debt: 12.5 or less"``
         (a side at the action set's limit is left unsaid). With the ``schema``, in its
         labels and units: ``"Credit amount: 7,839 DM or less"``."""
-        from recourse.letters.text import feature_of, fmt_value
+        from recourse.robust_cli import box_phrases
 
-        out = []
-        for name, (lo, hi) in self.bounds.items():
-            if lo == hi:
-                continue
-            f = feature_of(schema, name) if schema is not None else None
-            label = f.display[:1].upper() + f.display[1:] if f is not None else name
-
-            def show(v: float, f: Any = f) -> str:
-                return fmt_value(f, v) if f is not None else f"{v:.6g}"
-
-            up = self.faces.get((name, "upper")) in ("model", "margin")
-            down = self.faces.get((name, "lower")) in ("model", "margin")
-            if up and down:
-                out.append(f"{label}: between {show(lo)} and {show(hi)}")
-            elif up:
-                out.append(f"{label}: {show(hi)} or less")
-            elif down:
-                out.append(f"{label}: {show(lo)} or more")
-        return out
+        # ends rounded inwards to the shown precision: a printed end is inside the box
+        return [phrase for _, phrase in box_phrases(self, schema)]
 
 
 def certified_box(engine: RecourseEngine, result: RecourseResult, *,

@@ -279,8 +279,9 @@ def range_phrase(box: Any, name: str, schema: FeatureSchema | None = None,
     if name not in box.bounds:
         return None
     lo, hi = box.bounds[name]
-    up = box.faces.get((name, "upper")) == "model"
-    down = box.faces.get((name, "lower")) == "model"
+    limits = ("model", "margin")  # a side the action set closes is left unsaid
+    up = box.faces.get((name, "upper")) in limits
+    down = box.faces.get((name, "lower")) in limits
     if lo == hi or not (up or down):
         return None
     f = feature_of(schema, name) if schema is not None else None

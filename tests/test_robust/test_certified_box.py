@@ -199,7 +199,10 @@ def test_box_for_model_set_and_plausible_model(global_random_seed):
 
 def test_advice_in_the_schemas_words_and_units(global_random_seed):
     """advice(schema) states each model face in the feature's label and unit, with the
-    box's own bound formatted as letters format numbers."""
+    box's own bound formatted as letters format numbers, rounded inwards (a printed upper
+    end is never above the box's)."""
+    import math
+
     from recourse.letters.text import fmt_value
 
     X, y, _ = credit_frame(global_random_seed)
@@ -218,7 +221,10 @@ def test_advice_in_the_schemas_words_and_units(global_random_seed):
             f = schema[name]
             if box.faces.get((name, "upper")) == "model" and lo != hi:
                 label = f.display[:1].upper() + f.display[1:]
-                assert any(p.startswith(label) and fmt_value(f, hi) in p for p in worded)
+                shown = (float(round(hi)) if f.kind == "integer"
+                         else math.floor(hi * 100.0 + 1e-9) / 100.0)
+                assert shown <= hi + 1e-12
+                assert any(p.startswith(label) and fmt_value(f, shown) in p for p in worded)
                 phrases += 1
     assert phrases > 0
     assert all("EUR" in p for p in worded if p.startswith("Monthly debt"))
