@@ -1,15 +1,20 @@
-"""Plausibility by an isolation forest, encoded exactly with the classifier's trees.
+"""Plausibility by an isolation forest, encoded exactly, for every classifier type.
 
-:class:`PlausibleModel` wraps a tree classifier (DecisionTree, RandomForest, ExtraTrees;
-bare or in a Pipeline) and a fitted ``IsolationForest`` (bare or in a Pipeline, on the
-same columns). Its ``predict`` is the classifier's class where the isolation forest's
-``score_samples`` is at least ``min_score`` (default ``offset_``: the forest's own inlier
-rule, ``predict == 1``) and :data:`IMPLAUSIBLE` elsewhere; recourse for it is recourse
-whose counterfactual the isolation forest finds plausible.
+:class:`PlausibleModel` wraps a fitted classifier of any supported type (trees, forests,
+gradient boosting, linear/logistic models, ReLU MLPs; bare or in a Pipeline) and a fitted
+``IsolationForest`` (bare or in a Pipeline, on the same columns). Its ``predict`` is the
+classifier's class where the isolation forest's ``score_samples`` is at least
+``min_score`` (default ``offset_``: the forest's own inlier rule, ``predict == 1``) and
+:data:`IMPLAUSIBLE` elsewhere; recourse for it is recourse whose counterfactual the
+isolation forest finds plausible.
 
-Encoding (as OCEAN does for tree ensembles): every isolation tree is one more tree in the
-block (``encode_trees`` over the classifier's and the isolation trees, model inputs side
-by side, so the thresholds of both share one set of indicators per feature); the
+Encoding (as OCEAN does for tree ensembles): with a tree classifier (DecisionTree,
+RandomForest, ExtraTrees) every isolation tree is one more tree in the block
+(``encode_trees`` over the classifier's and the isolation trees, model inputs side by side,
+so the thresholds of both share one set of indicators per feature). With any other
+classifier the isolation trees form a block of their own (:func:`isolation_block`, one
+score row: the sum of path lengths) that the problem layer (``solvers.stack``) appends to
+the classifier's problem, tied to its value variables. In both, the
 "score" of an isolation leaf is its path length, ``depth + c(n)`` (root depth 0) with ``n`` the
 training samples in the leaf and ``c(n) = 2 H(n - 1) - 2 (n - 1) / n`` (``c(1) = 0``,
 ``c(2) = 1``), as sklearn's ``score_samples`` counts it; ``score_samples = -2 **
@@ -28,12 +33,12 @@ import scipy.sparse as sp
 from encoders.block import EncodedModel
 from encoders.domain import SearchSpace
 from encoders.errors import EncodingError
-from encoders.multi import _TREE_MODELS, _stacked_map
+from encoders.multi import _TREE_MODELS, _stacked_map, check_classifier, encode_stack
 from encoders.pipeline import input_map, split_pipeline
 from encoders.trees import encode_trees, tree_arrays
 
 __all__ = ["IMPLAUSIBLE", "PlausibleModel", "PlausibleEncodedModel", "encode_plausible",
-           "average_path_length"]
+           "average_path_length", "isolation_block"]
 
 #: What a :class:`PlausibleModel` predicts where the isolation forest finds a row implausible.
 IMPLAUSIBLE = "(implausible)"
@@ -61,14 +66,23 @@ def _depths(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 
 class PlausibleModel:
-    """A tree classifier whose answers must also be plausible (see module docstring)."""
+    """A classifier whose answers must also be plausible (see module docstring).
+
+    Parameters
+    ----------
+    model : fitted classifier or Pipeline
+        Any type ``encoders.supported_models()`` lists (classifiers only).
+    iforest : fitted IsolationForest or Pipeline ending in one
+        Fitted on the same columns (typically the training data).
+    min_score : float, optional
+        Least ``iforest.score_samples`` a counterfactual must reach, in ``(-1, 0)``;
+        default the forest's own inlier threshold ``offset_``.
+    """
 
     def __init__(self, model: Any, iforest: Any, min_score: float | None = None) -> None:
-        _, est = split_pipeline(model)
-        if type(est).__name__ not in _TREE_MODELS:
-            raise EncodingError(
-                f"PlausibleModel supports the tree classifiers {', '.join(_TREE_MODELS)}; "
-                f"got {type(est).__name__}.")
+        est, classes = check_classifier(model, "The PlausibleModel's model")
+        #: Whether the classifier is a tree model (then one joint tree block is built).
+        self.joint = type(est).__name__ in _TREE_MODELS
         _, iso = split_pipeline(iforest)
         if type(iso).__name__ != "IsolationForest" or not hasattr(iso, "estimators_"):
             raise EncodingError(
@@ -80,11 +94,26 @@ class PlausibleModel:
             raise EncodingError(
                 f"min_score is in score_samples units, in (-1, 0); got {self.min_score!r} "
                 f"(the forest's own inlier threshold is offset_ = {iso.offset_:.4g}).")
-        self.model_classes_ = np.asarray(model.classes_)
+        self.model_classes_ = classes
         self.classes_ = np.array([*self.model_classes_.tolist(), IMPLAUSIBLE], dtype=object)
         for attr in ("feature_names_in_", "n_features_in_"):
             if hasattr(model, attr):
                 setattr(self, attr, getattr(model, attr))
+
+    def __getattr__(self, name: str) -> Any:
+        """``predict_proba`` and ``decision_function`` are the classifier's own (the
+        margin of ``min_margin`` is measured on them)."""
+        if name in ("predict_proba", "decision_function") and "model" in self.__dict__:
+            return getattr(self.__dict__["model"], name)
+        raise AttributeError(name)
+
+    def stacked_inputs(self, space: SearchSpace, frame: Any) -> np.ndarray:
+        """The classifier's and the isolation forest's inputs side by side (the joint tree
+        block's input order), each by its own preprocessing, for rows of user values."""
+        from encoders.pipeline import model_inputs
+
+        return np.hstack([model_inputs(self.model, space, frame),
+                          model_inputs(self.iforest, space, frame)])
 
     @property
     def min_path_length(self) -> float:
@@ -142,42 +171,72 @@ class PlausibleEncodedModel(EncodedModel):
                             "class to reach with target=... instead.")
 
 
-def encode_plausible(pm: PlausibleModel, space: SearchSpace) -> PlausibleEncodedModel:
-    """Encode a :class:`PlausibleModel` (see module docstring)."""
-    _, est = split_pipeline(pm.model)
-    m_map = input_map(pm.model, space)
-    i_map = input_map(pm.iforest, space)
-    K = len(pm.model_classes_)
-    trees = []
-    for e in (list(est.estimators_) if hasattr(est, "estimators_") else [est]):
-        trees.append(tree_arrays(e))
-    n_model_trees = len(trees)
+def _isolation_arrays(pm: PlausibleModel, offset: int, width: int) -> list[dict[str, Any]]:
+    """The isolation trees as ``tree_arrays`` dicts: features shifted by ``offset`` (their
+    inputs come after the classifier's), each node's path length in column ``width - 1``
+    of ``proba`` (``width`` columns)."""
     iso = pm.iso
     n_in = int(iso.n_features_in_)
+    out = []
     for e, feats in zip(iso.estimators_, iso.estimators_features_):
         t = e.tree_
         left, right = np.asarray(t.children_left), np.asarray(t.children_right)
         feats = np.asarray(feats)
         sub = feats.size != n_in  # sklearn passes X[:, feats] only when subsampling
         f = np.asarray(t.feature)
-        f = np.where(f >= 0, (feats[np.maximum(f, 0)] if sub else f) + m_map.n_inputs, f)
+        f = np.where(f >= 0, (feats[np.maximum(f, 0)] if sub else f) + offset, f)
         path = _depths(left, right) + average_path_length(t.n_node_samples)
-        proba = np.zeros((left.size, K + 1))
-        proba[:, K] = path
-        trees.append({"left": left, "right": right, "feature": f,
-                      "threshold": np.asarray(t.threshold, dtype=float), "proba": proba})
-    for ta in trees[:n_model_trees]:
+        proba = np.zeros((left.size, width))
+        proba[:, width - 1] = path
+        out.append({"left": left, "right": right, "feature": f,
+                    "threshold": np.asarray(t.threshold, dtype=float), "proba": proba})
+    return out
+
+
+def isolation_block(pm: PlausibleModel, space: SearchSpace) -> EncodedModel:
+    """The isolation forest alone as a tree block whose single score row is the sum of
+    its trees' path lengths (``decision == "score"``)."""
+    i_map = input_map(pm.iforest, space)
+    enc = encode_trees([], np.array(["path_length"]), i_map, space,
+                       arrays=_isolation_arrays(pm, 0, 1), score0=np.zeros(1),
+                       decision="score", kind="isolation")
+    return enc
+
+
+def _options(pm: PlausibleModel) -> dict[str, Any]:
+    return dict(n_isolation_trees=len(pm.iso.estimators_), min_path_length=pm.min_path_length,
+                option="plausibility",
+                option_text=f"plausibility (isolation-forest score_samples >= "
+                            f"{pm.min_score:.4g})")
+
+
+def encode_plausible(pm: PlausibleModel, space: SearchSpace) -> EncodedModel:
+    """Encode a :class:`PlausibleModel` (see module docstring)."""
+    n_iso = len(pm.iso.estimators_)
+    if not pm.joint:
+        from encoders import encode
+
+        return encode_stack([encode(pm.model, space)], space, IMPLAUSIBLE, _options(pm),
+                            paths=isolation_block(pm, space),
+                            min_path_sum=n_iso * pm.min_path_length, path_tol=PATH_TOL)
+    _, est = split_pipeline(pm.model)
+    m_map = input_map(pm.model, space)
+    i_map = input_map(pm.iforest, space)
+    K = len(pm.model_classes_)
+    trees = [tree_arrays(e) for e in (list(est.estimators_) if hasattr(est, "estimators_")
+                                      else [est])]
+    n_model_trees = len(trees)
+    for ta in trees:
         ta["proba"] = np.hstack([ta["proba"], np.zeros((ta["proba"].shape[0], 1))])
+    trees += _isolation_arrays(pm, m_map.n_inputs, K + 1)
     enc = encode_trees([], pm.model_classes_, _stacked_map([m_map, i_map], space),
                        space, arrays=trees, score0=np.zeros(K + 1), decision="argmax")
-    n_iso = len(iso.estimators_)
     fields = {f: getattr(enc, f) for f in EncodedModel.__dataclass_fields__}
+    # n_trees: the classifier's trees (the probability scale of min_margin)
     fields.update(classes=np.array([*pm.model_classes_.tolist(), IMPLAUSIBLE], dtype=object),
                   score=enc.score[:K], score0=np.zeros(K),
-                  info=dict(enc.info, n_isolation_trees=n_iso,
-                            min_path_length=pm.min_path_length, option="plausibility",
-                            option_text=f"plausibility (isolation-forest score_samples >= "
-                                        f"{pm.min_score:.4g})"))
+                  info=dict(enc.info, n_trees=n_model_trees, n_trees_total=enc.info["n_trees"],
+                            **_options(pm)))
     return PlausibleEncodedModel(**fields, model_score=enc.score[:K].tocsr(),
                                  path=enc.score[K:].tocsr(),
                                  min_path_sum=n_iso * pm.min_path_length)

@@ -60,6 +60,30 @@ _feature = feature_of
 _change_sentence = change_sentence
 
 
+# Options of believable / robust recourse (recourse.robust_cli), shared by explain and letter.
+_MinMargin = Annotated[float | None, typer.Option(
+    "--min-margin", help="Robust recourse: the target class must win by at least this "
+    "much (probability for trees and forests, else decision function).")]
+_Box = Annotated[bool, typer.Option(
+    "--box", help="Also compute the certified box: ranges in which every value is "
+    "approved (\"Credit amount: 7,839 DM or less\").")]
+_Data = Annotated[str | None, typer.Option(
+    "--data", help="Training rows (CSV/Parquet, or german / credit_data for the bundled "
+    "training split) for --seen-together and --plausible; also speeds up the search and "
+    "reports every answer's isolation-forest (plausibility) score.")]
+_Seen = Annotated[bool, typer.Option(
+    "--seen-together", help="Never combine category levels no row of --data has.")]
+_Plausible = Annotated[bool, typer.Option(
+    "--plausible", help="The answer must be an inlier of an isolation forest fitted on "
+    "--data (seed 0, the model's own preprocessing).")]
+_MinScore = Annotated[float | None, typer.Option(
+    "--min-score", help="With --plausible: the least isolation-forest score_samples "
+    "(default: the forest's own inlier threshold).")]
+_AlsoModel = Annotated[list[Path] | None, typer.Option(
+    "--also-model", help="Another fitted model (repeatable) that must approve the answer "
+    "too, e.g. the same forest retrained with another seed.")]
+
+
 def _fmt_opt(x: float | None, spec: str = ".4g") -> str:
     return "–" if x is None else format(x, spec)  # noqa: RUF001 (a dash for "none")
 
@@ -111,6 +135,9 @@ def _print_result(result: RecourseResult, schema: FeatureSchema, title: str = ""
         ("verified by the model", "yes" if result.verified else "no"),
         ("solve / total time", f"{result.solve_time:.3f} s / {result.total_time:.3f} s"),
     ]
+    from recourse.robust_cli import robust_rows
+
+    rows += robust_rows(result, schema)
     if result.message:
         rows.append(("message", result.message))
     for key, value in rows:
@@ -179,10 +206,21 @@ def explain(
     causal: Annotated[str | None, typer.Option(
         "--causal", help="Causal model: a YAML file (CausalModel.to_yaml) or the name of a "
         "bundled example (german, credit_data). Recourse becomes interventions.")] = None,
+    min_margin: _MinMargin = None,
+    box: _Box = False,
+    data: _Data = None,
+    seen_together: _Seen = False,
+    plausible: _Plausible = False,
+    min_score: _MinScore = None,
+    also_model: _AlsoModel = None,
 ) -> None:
     """Find the cheapest actionable change that gives the applicant the target class."""
     from recourse import explain as engine
     from recourse.io import load_applicant, load_model, load_schema
+    from recourse.robust_cli import build_robust, flags_from
+
+    flags = flags_from(min_margin, box, data, seen_together, plausible, min_score,
+                       also_model)
 
     backends = getattr(engine, "BACKENDS", (backend,))
     try:
@@ -202,12 +240,21 @@ def explain(
         fitted = load_model(model, trust_pickle=trust_pickle)
         row_values = load_applicant(applicant, feature_schema, row=row)
         causal_model = _load_causal(causal) if causal else None
-        result = engine.find_recourse(
-            fitted, row_values, feature_schema, target=_resolve_target(fitted, target),
-            norm=norm, backend=backend, time_limit=time_limit,
-            **({"causal": causal_model} if causal_model is not None else {}),
-            backend_options={"solver": solver} if solver else None,
-        )
+        if flags.any():
+            setup = build_robust(fitted, feature_schema, flags, trust_pickle=trust_pickle)
+            eng = engine.RecourseEngine(
+                setup.model, feature_schema, backend=backend, causal=causal_model,
+                backend_options={"solver": solver} if solver else None,
+                **setup.engine_kwargs)
+            result = eng.explain(row_values, target=_resolve_target(fitted, target),
+                                 norm=norm, time_limit=time_limit, **setup.explain_kwargs)
+        else:
+            result = engine.find_recourse(
+                fitted, row_values, feature_schema, target=_resolve_target(fitted, target),
+                norm=norm, backend=backend, time_limit=time_limit,
+                **({"causal": causal_model} if causal_model is not None else {}),
+                backend_options={"solver": solver} if solver else None,
+            )
     except (RecourseError, OSError) as exc:
         _fail(str(exc))
     if json_output:
@@ -268,8 +315,10 @@ def audit_command(
     target: Annotated[str, typer.Option(help="Class applicants should reach, e.g. 'good'.")],
     norm: Annotated[str, typer.Option(help="Cost: l1, l0 or l0_l1.")] = "l1",
     time_limit: Annotated[float, typer.Option(help="Seconds per applicant.")] = 60.0,
-    reference: Annotated[Path | None, typer.Option(
-        help="Training rows (CSV/Parquet): faster first solutions, same answers.")] = None,
+    reference: Annotated[str | None, typer.Option(
+        help="Training rows (CSV/Parquet, or german / credit_data for the bundled "
+        "training split): faster first solutions, same answers; --seen-together learns "
+        "from them.")] = None,
     causal: Annotated[str | None, typer.Option(
         help="Causal model: a YAML file (recourse causal-graph) or a bundled example "
         "(german, credit_data); recourse as interventions.")] = None,
@@ -292,6 +341,10 @@ def audit_command(
     trust_pickle: Annotated[bool, typer.Option(
         "--trust-pickle", help="Load a pickle model (runs code from the file: only if "
         "you trust it).")] = False,
+    min_margin: _MinMargin = None,
+    seen_together: Annotated[bool, typer.Option(
+        "--seen-together", help="Never combine category levels no row of --reference "
+        "(the training data) has.")] = False,
 ) -> None:
     """Audit a model: recourse for every denied applicant, a table, a summary, a report."""
     from rich.progress import (
@@ -304,10 +357,12 @@ def audit_command(
     )
 
     from recourse.audit import audit
+    from recourse.robust_cli import audit_options
 
     try:
         causal_model = _load_causal(causal) if causal is not None else None
-    except RecourseError as exc:
+        robust = audit_options(schema, reference, min_margin, seen_together)
+    except (RecourseError, OSError) as exc:
         _fail(str(exc))
     bar = Progress(TextColumn("Auditing"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
@@ -328,8 +383,7 @@ def audit_command(
 
     try:
         result = audit(model, data, schema, out, target=target, norm=norm,
-                       time_limit=time_limit, reference=reference, select=select,
-                       causal=causal_model,
+                       time_limit=time_limit, select=select, causal=causal_model, **robust,
                        id_column=id_column, protected=protected, n_jobs=jobs,
                        scheduler=scheduler, chunk_size=chunk_size, overwrite=overwrite,
                        trust_pickle=trust_pickle, progress=progress)
@@ -481,6 +535,7 @@ def demo(
                 result = find_recourse(
                     model, applicant, feature_schema, target=TARGET_CLASS,
                     reference=X_train, time_limit=time_limit,
+                    box=kind == kinds[0],  # one certified range line (ms for logreg)
                 )
         except RecourseError as exc:
             err_console.print(f"[bold red]{kind}: {escape(str(exc))}[/]", soft_wrap=True)
@@ -590,12 +645,26 @@ def letter(
     trust_pickle: Annotated[bool, typer.Option(
         "--trust-pickle", help="Load a pickle model (runs code from the file: only if "
         "you trust it).")] = False,
+    min_margin: _MinMargin = None,
+    box: Annotated[bool, typer.Option(
+        "--box", help="Phrase each change as a certified range (\"reduce the credit amount "
+        "to 7,839 DM or less\") and list the ranges within which approval holds.")]
+    = False,
+    data: _Data = None,
+    seen_together: _Seen = False,
+    plausible: _Plausible = False,
+    min_score: _MinScore = None,
+    also_model: _AlsoModel = None,
 ) -> None:
     """Write a recourse letter: decision, principal reasons, up to k distinct options,
     traceability appendix."""
     from recourse import explain as engine
     from recourse.io import load_model, load_schema, read_table
     from recourse.letters import FORMATS, render_letter, write_letter, write_letters
+    from recourse.robust_cli import build_robust, flags_from
+
+    flags = flags_from(min_margin, box, data, seen_together, plausible, min_score,
+                       also_model)
 
     try:
         if fmt not in FORMATS:
@@ -609,6 +678,11 @@ def letter(
             raise InputValidationError("--schema is required (the schema YAML the model uses).")
         feature_schema = load_schema(schema)
         if audit is not None:
+            if flags.any():
+                raise InputValidationError(
+                    "--audit writes letters from an audit's stored answers without solving; "
+                    "--min-margin, --box, --data, --seen-together, --plausible and "
+                    "--also-model do not apply. Drop them, or pass --model and --applicant.")
             target_dir = out or Path("letters")
             paths = write_letters(audit, target_dir, feature_schema, format=fmt, model=model,
                                   progress=True, template_dir=template_dir)
@@ -619,7 +693,8 @@ def letter(
                 "--model and --applicant are required (or --audit FILE to write letters from "
                 "an audit's results).")
         fitted = load_model(model, trust_pickle=trust_pickle)
-        eng = engine.RecourseEngine(fitted, feature_schema)
+        setup = build_robust(fitted, feature_schema, flags, trust_pickle=trust_pickle)
+        eng = engine.RecourseEngine(setup.model, feature_schema, **setup.engine_kwargs)
         goal = _resolve_target(fitted, target)
         frame = read_table(applicant)
         if all_rows:
@@ -638,7 +713,8 @@ def letter(
             ident = applicant_id if applicant_id and not all_rows else (
                 f"{applicant.stem} row {pos}")
             answers.append((ident, eng.options(frame.iloc[pos], k=k, target=goal, norm=norm,
-                                               time_limit=time_limit)))
+                                               time_limit=time_limit,
+                                               **setup.explain_kwargs)))
         if all_rows:
             target_dir = out or Path("letters")
             paths = write_letters(answers, target_dir, feature_schema, format=fmt,

@@ -22,7 +22,7 @@ import encoders
 from encoders.block import ThresholdLink, ValueLink
 from encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
 from encoders.isolation import IMPLAUSIBLE, PlausibleModel
-from encoders.multi import DISAGREE
+from encoders.multi import DISAGREE, ModelSet, MultiEncodedModel, StackEncodedModel
 from encoders.pipeline import model_inputs
 from recourse.causal import CausalModel
 from recourse.result import Change, RecourseOptions, RecourseResult
@@ -47,6 +47,7 @@ from solvers.problem import (
     point_costs,
 )
 from solvers.search import satisfies, solve_phase
+from solvers.stack import StackBlocks
 from solvers.status import Status
 from solvers.tighten import METHODS as BOUND_METHODS
 from solvers.tighten import complete, relu_incumbent, tighten_relu
@@ -176,11 +177,21 @@ class RecourseEngine:
             if isinstance(link, ValueLink):
                 self._value_vars[int(self.space.start[link.feature])] = True
         self._ref, self._ref_pred = self._reference(reference)
+        self._reference_rows = reference  # for each model alone (_without_option)
         #: Constraints on feature values (data support, other models' blocks): each has
         #: ``add(engine, prob, view, x0, t_idx) -> RecourseProblem`` and is added to every
         #: problem through the value view (``solvers.values``), which they all share.
         self._value_constraints: list[Any] = []
         self._force_values = False  # tests: the value view without any constraint
+        # ModelSet / PlausibleModel of mixed types: members appended through the view
+        self._stack = (StackBlocks(self.encoding, bounds=bounds)
+                       if isinstance(self.encoding, StackEncodedModel) else None)
+        if self._stack is not None:
+            self._value_constraints.append(self._stack)
+            self._stack.reference, self._stack.reference_pred = self._ref, self._ref_pred
+        self._model_margins: np.ndarray | None = None  # min_margin per ModelSet member
+        self._plain: list[RecourseEngine] | None = None  # each option's plain engines
+        self._time_limit = 60.0
         self.support: Any = None
         attach_support(self, support)  # recourse.support: DataSupport rows, if given
 
@@ -192,7 +203,7 @@ class RecourseEngine:
     def explain(self, applicant: Any, *, target: Any = None, norm: str = "l1",
                 time_limit: float = 60.0, utility: Utility | None = None,
                 exclude: Iterable[Iterable[str]] = (), min_margin: float | None = None,
-                _score_margin: float | None = None) -> RecourseResult:
+                box: bool = False, _score_margin: Any = None) -> RecourseResult:
         """Find the minimal verified recourse for one applicant.
 
         Parameters
@@ -220,8 +231,15 @@ class RecourseEngine:
             Robust recourse: the target class must win by at least this much, in
             probability for forests and trees (``predict_proba``), else in the decision
             function (linear models, boosting margins, MLP logits); checked with the
-            model's own scores. The result's ``stats`` give the margin reached and the
-            cost without the option (see ``recourse.robust.explain_with_margin``).
+            model's own scores; for a ModelSet, every model in its own units. The
+            result's ``stats`` give the margin reached and the cost without the option
+            (see ``recourse.robust.explain_with_margin``).
+        box : bool
+            After a verified answer, attach the certified box around it
+            (``result.box``, see ``recourse.robust.certified_box``; with ``min_margin``
+            the box certifies that margin too). When the model or a causal engine does
+            not support boxes, ``box`` stays None and ``stats["box_error"]`` says why; the
+            answer itself never fails because of the box.
 
         Returns
         -------
@@ -236,6 +254,10 @@ class RecourseEngine:
             The applicant has NaN/inf, wrong columns, unknown categories; or the norm or
             target class is unknown (also a ``ValueError``).
         """
+        if box:
+            res = self.explain(applicant, target=target, norm=norm, time_limit=time_limit,
+                               utility=utility, exclude=exclude, min_margin=min_margin)
+            return self._with_box(res)
         if min_margin is not None:
             from recourse.robust import explain_with_margin
 
@@ -254,6 +276,11 @@ class RecourseEngine:
             with self._without(name):
                 plain = self._explain(applicant, **kw)
             priced[name] = plain.cost if plain.has_recourse else None
+        alone = _without_option(self, res.factual, res.target, res.norm,
+                                res.stats.get("excluded", []))  # ModelSet, PlausibleModel
+        if alone:
+            priced.update(alone["cost_without"])
+            res.stats["time_without"] = alone["time_without"]
         if priced:
             res.stats["cost_without"] = dict(res.stats.get("cost_without", {}), **priced)
         return res
@@ -262,7 +289,8 @@ class RecourseEngine:
         """Names of the engine's believability options that can be switched off for one
         query (to price them): ``seen_together`` and each value constraint's ``name``."""
         names = ["seen_together"] if self._pairs else []
-        return names + [getattr(c, "name", type(c).__name__) for c in self._value_constraints]
+        return names + [getattr(c, "name", type(c).__name__) for c in self._value_constraints
+                        if c is not self._stack]  # the stack is the model, no option
 
     def _option_text(self, name: str) -> str:
         if name == "seen_together":
@@ -369,11 +397,15 @@ class RecourseEngine:
                 message=f"The model already predicts {target!r}: nothing needs to change.",
                 **base)
         t_idx = self.classes.index(target)
+        self._model_margins, self._time_limit = None, time_limit
+        if _score_margin is not None and np.ndim(_score_margin) == 1:  # one per model
+            self._model_margins = np.maximum(self.margin, np.asarray(_score_margin, float))
+            _score_margin = float(self._model_margins.min())
         margin = self.margin if _score_margin is None else max(self.margin, _score_margin)
         solve_time = 0.0
         for attempt in range(3):
             deadline = t_start + time_limit
-            ties = (0.0 if self.encoding.kind == "trees" and attempt == 0
+            ties = (0.0 if self.encoding.kind in ("trees", "stack") and attempt == 0
                     and _score_margin is None else margin)
             out = self._solve(x0, t_idx, norm, margin, ties, deadline,
                               # the first-solution heuristics know no margin
@@ -421,7 +453,8 @@ class RecourseEngine:
 
     def options(self, applicant: Any, *, k: int = 3, target: Any = None, norm: str = "l1",
                 time_limit: float = 60.0,
-                exclude: Iterable[Iterable[str]] = ()) -> RecourseOptions:
+                exclude: Iterable[Iterable[str]] = (), min_margin: float | None = None,
+                box: bool = False) -> RecourseOptions:
         """Up to ``k`` genuinely different verified recourse options, cheapest first.
 
         Option 1 is :meth:`explain`'s answer. Option ``i + 1`` is the cheapest answer that
@@ -440,6 +473,8 @@ class RecourseEngine:
             Seconds for each option's query.
         exclude : iterable of sets of feature names
             Change sets no option may repeat (e.g. advice already given).
+        min_margin, box
+            As in :meth:`explain`, for every option.
 
         Returns
         -------
@@ -466,7 +501,7 @@ class RecourseEngine:
         stopped = "k_reached"
         for _ in range(int(k)):
             res = self.explain(applicant, target=target, norm=norm, time_limit=time_limit,
-                               exclude=sets)
+                               exclude=sets, min_margin=min_margin, box=box)
             if res.status in ("optimal", "feasible"):
                 found.append(res)
                 sets.append(frozenset(c.feature for c in res.changes))
@@ -494,17 +529,50 @@ class RecourseEngine:
         return pyomo_model(self, applicant, target=target, norm=norm)
 
     # ------------------------------------------------------------- internals
+    def _with_box(self, res: RecourseResult) -> RecourseResult:
+        """``res`` with its certified box, or with ``stats["box_error"]`` saying why not."""
+        from dataclasses import replace
+
+        from recourse.robust import certified_box
+
+        if not (res.verified and res.status in ("optimal", "feasible")
+                and res.counterfactual is not None):
+            return res
+        if self.causal is not None:
+            return replace(res, stats=dict(res.stats, box_error=(
+                "certified boxes do not support causal engines yet (a box of interventions "
+                "moves the consequences too)")))
+        engine = self
+        if res.stats.get("min_margin") is not None:  # certify the margin asked for
+            import copy
+
+            from recourse.robust import margin_units
+
+            scale = (float(self.encoding.info.get("n_trees", 1))
+                     if margin_units(self) == "probability" else 1.0)
+            engine = copy.copy(self)
+            engine.margin = max(self.margin, float(res.stats["min_margin"]) * scale)
+        try:
+            found = certified_box(engine, res)
+        except Exception as exc:  # the answer never fails because of its box
+            return replace(res, stats=dict(res.stats,
+                                           box_error=f"{type(exc).__name__}: {exc}"))
+        return replace(res, box=found, stats=dict(res.stats, box_time=found.time))
+
     def _decode(self, out: dict[str, Any], deep: bool) -> tuple[np.ndarray, list[str]]:
         """Counterfactual search vector and the names of the acted-on causal nodes."""
         view: ValueView | None = out.get("view")
-        base = (value_point(out["problem"], view, out["values"], deep=deep)
+        values = out["values"]
+        if self._stack is not None and view is not None:  # into every member's cells
+            values = self._stack.snap(out["problem"], view, values)
+        base = (value_point(out["problem"], view, values, deep=deep)
                 if view is not None else None)
         if self._cspec is None:
             if base is not None:
                 return base, []
             return decode(out["problem"], out["values"], deep=deep), []
         s_cf, acted = causal_point(out["problem"], self.spec, self._cspec, out["causal"],
-                                   out["values"], deep=deep, base=base)
+                                   values, deep=deep, base=base)
         return s_cf, [self.schema.names[j] for j in self._cspec.nodes[acted]]
 
     def _violations(self, row: dict[str, Any], cf: dict[str, Any], acted: list[str]) -> list[str]:
@@ -542,6 +610,11 @@ class RecourseEngine:
             raise InputValidationError(
                 "The models of the ModelSet disagree on this applicant; name the class to "
                 f"reach with target=... (one of {cap_list(classes)}).")
+        if target is None and isinstance(predicted, str) and predicted == IMPLAUSIBLE:
+            raise InputValidationError(
+                "The isolation forest finds this applicant implausible, so the model's own "
+                "class is not the one to leave; name the class to reach with target=... "
+                f"(one of {cap_list(classes)}).")
         if target is None:
             if len(classes) != 2:
                 raise InputValidationError(
@@ -557,7 +630,8 @@ class RecourseEngine:
         )
 
     def _reference(self, reference: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
-        if reference is None or (self.encoding.tree is None and self.encoding.network is None):
+        if reference is None or (self.encoding.tree is None and self.encoding.network is None
+                                 and not isinstance(self.encoding, StackEncodedModel)):
             return None, None
         if not isinstance(reference, pd.DataFrame):
             raise InputValidationError("reference must be a DataFrame with the schema's columns.")
@@ -590,7 +664,10 @@ class RecourseEngine:
                     near.append((link, s, idx))
         if not near:
             return x0
-        Z = model_inputs(self.model, self.space, self.schema.row_frame(row))[0]
+        frame = self.schema.row_frame(row)
+        stacked = getattr(self.model, "stacked_inputs", None)  # ModelSet, PlausibleModel
+        Z = (stacked(self.space, frame) if stacked is not None
+             else model_inputs(self.model, self.space, frame))[0]
         x = x0.copy()
         for link, s, idx in near:
             assert link.split is not None and link.spacing is not None
@@ -659,6 +736,13 @@ class RecourseEngine:
         view = None
         plain_v = None  # value view: the plain problem the starting points come from
         spec = self.spec if self._cspec is None else self._nspec
+        if self._stack is not None:  # every member's margins (solvers.stack)
+            self._stack.margin, self._stack.ties = float(margin), float(ties)
+            self._stack.extra = self._model_margins
+            self._stack.norm = "l1" if norm == "l1" else "l0"
+            self._stack.use_start = (use_incumbent and self._cspec is None and goal is None)
+        elif self._model_margins is not None and isinstance(self.encoding, MultiEncodedModel):
+            margin = np.maximum(margin, self._model_margins)  # one per member
         cross_spec = spec  # prices the moves used as lower bounds by the tree pruning
         if self._use_values:  # costs move to the value columns (solvers.values)
             spec = value_spec(self.encoding, spec)
@@ -697,7 +781,9 @@ class RecourseEngine:
                                     indicators=bool(excluded))
             for con in self._value_constraints:
                 prob = con.add(self, prob, view, x0, t_idx)
-            if use_incumbent and causal_vars is None and self.encoding.network is None:
+            if self._stack is not None:
+                inc = self._stack.start  # checked against every row (solvers.stack)
+            elif use_incumbent and causal_vars is None and self.encoding.network is None:
                 # a point of the plain problem; solve_phase drops it if a constraint fails
                 plain_v = plain = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm,
                                       margin=margin, tie_margin=ties)
@@ -827,9 +913,18 @@ class RecourseEngine:
                 "open recourse.")
             option = self.encoding.info.get("option")  # ModelSet / PlausibleModel
             if option:
-                extra["blocking_option"] = option
-                msg += (f" The model requires {self.encoding.info['option_text']}; without "
-                        "it recourse may exist (explain with the plain model to compare).")
+                extra.update(_without_option(self, base["factual"], base["target"],
+                                             base["norm"], extra.get("excluded", [])))
+                plain = extra["cost_without"][option]
+                if all(c is not None for c in np.atleast_1d(np.asarray(plain, dtype=object))):
+                    extra["blocking_option"] = option
+                    msg += (f" The model requires {self.encoding.info['option_text']}; "
+                            f"without it the cheapest recourse costs {plain} "
+                            "(stats['cost_without']).")
+                else:
+                    msg += (" Even without the requirement of "
+                            f"{self.encoding.info['option_text']} some model alone has no "
+                            "recourse (stats['cost_without']).")
         elif st is Status.TIME_LIMIT:
             status = "time_limit"
             msg = "The time limit was reached before any counterfactual was found."
@@ -840,6 +935,32 @@ class RecourseEngine:
                               stats=dict(extra, **out["problem"].stats,
                                          solver_status=out.get("raw", "")),
                               **base)
+
+
+def _without_option(engine: RecourseEngine, factual: dict[str, Any], target: Any, norm: str,
+                    excluded: list[list[str]]) -> dict[str, Any]:
+    """ModelSet / PlausibleModel: the cost of the same query for each model alone (a
+    ModelSet's members in order; a PlausibleModel's classifier), so a result shows what
+    the option costs: ``{"cost_without": {option: cost or costs}, "time_without": s}``
+    (None where a model alone has no recourse)."""
+    option = engine.encoding.info.get("option")
+    if option is None or not isinstance(engine.model, (ModelSet, PlausibleModel)):
+        return {}
+    if engine._plain is None:
+        models = (engine.model.models if isinstance(engine.model, ModelSet)
+                  else [engine.model.model])
+        engine._plain = [RecourseEngine(
+            m, engine.schema, reference=engine._reference_rows, backend=engine.backend,
+            margin=engine.margin,
+            bounds=engine.bounds, causal=engine.causal,
+            backend_options=engine.backend_options, seen_together=engine.seen_together,
+            price_options=False) for m in models]
+    t0 = time.perf_counter()
+    res = [e.explain(factual, target=target, norm=norm, time_limit=engine._time_limit,
+                     exclude=[set(S) for S in excluded]) for e in engine._plain]
+    costs = [r.cost if r.has_recourse else None for r in res]
+    return {"cost_without": {option: costs if option == "models" else costs[0]},
+            "time_without": time.perf_counter() - t0}
 
 
 def _as_name_sets(exclude: Iterable[Iterable[str]]) -> list[frozenset[str]]:
@@ -920,11 +1041,13 @@ def find_recourse(model: Any, applicant: Any, schema: FeatureSchema, *, target: 
                   norm: str = "l1", backend: str = "highs", time_limit: float = 60.0,
                   reference: Any = None, utility: Utility | None = None,
                   causal: CausalModel | None = None,
-                  backend_options: dict[str, Any] | None = None) -> RecourseResult:
+                  backend_options: dict[str, Any] | None = None,
+                  min_margin: float | None = None, box: bool = False) -> RecourseResult:
     """Minimal verified recourse for one applicant (see :meth:`RecourseEngine.explain`).
 
     The model's encoding is cached per (model, schema, reference) so calls in a loop
-    do not re-encode the model.
+    do not re-encode the model. ``min_margin`` and ``box`` are those of
+    :meth:`RecourseEngine.explain` (``box=True`` attaches ``result.box``).
 
     Examples
     --------
@@ -945,5 +1068,5 @@ def find_recourse(model: Any, applicant: Any, schema: FeatureSchema, *, target: 
                                 causal=causal, backend_options=backend_options)
         cache[key] = engine
     return engine.explain(applicant, target=target, norm=norm, time_limit=time_limit,
-                          utility=utility)
+                          utility=utility, min_margin=min_margin, box=box)
 

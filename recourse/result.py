@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandas as pd
 
-__all__ = ["Change", "OPTION_STOPS", "RecourseOptions", "RecourseResult", "STATUSES"]
+if TYPE_CHECKING:  # pragma: no cover
+    from recourse.robust import CertifiedBox
+
+__all__ = ["Change", "OPTION_STOPS", "RecourseOptions", "RecourseResult", "STATUSES",
+           "box_dict"]
 
 #: Every status a result can have, and what it means.
 STATUSES = {
@@ -76,6 +80,11 @@ class RecourseResult:
         value, ``before == after``, to stop it following its causes) and those that follow
         from them through the structural equations. ``changes`` lists every changed
         feature either way.
+    box : CertifiedBox or None
+        With ``explain(..., box=True)``: the certified box around ``counterfactual``
+        (every point in it is approved; see ``recourse.robust.certified_box``). None
+        otherwise, or when the model does not support boxes (``stats["box_error"]``
+        says why).
     """
 
     status: str
@@ -100,6 +109,7 @@ class RecourseResult:
     stats: dict[str, Any] = field(default_factory=dict)
     actions: list[Change] = field(default_factory=list)
     consequences: list[Change] = field(default_factory=list)
+    box: CertifiedBox | None = None
 
     @property
     def has_recourse(self) -> bool:
@@ -139,6 +149,7 @@ class RecourseResult:
             "stats": dict(self.stats),
             "actions": [c._asdict() for c in self.actions],
             "consequences": [c._asdict() for c in self.consequences],
+            "box": None if self.box is None else box_dict(self.box),
         }
 
     def causal_summary(self) -> str:
@@ -222,6 +233,19 @@ class RecourseOptions:
     def change_sets(self) -> list[frozenset[str]]:
         """The set of changed features of every option."""
         return [frozenset(c.feature for c in r.changes) for r in self.options]
+
+
+def box_dict(box: CertifiedBox) -> dict[str, Any]:
+    """A certified box as plain data: ``bounds`` (``{feature: [low, high]}``), ``fixed``
+    (``{feature: level}``), ``faces`` (``[{feature, side, reason}]``), ``checks``, ``time``."""
+    return {
+        "bounds": {n: [float(lo), float(hi)] for n, (lo, hi) in box.bounds.items()},
+        "fixed": dict(box.fixed),
+        "faces": [{"feature": n, "side": side, "reason": reason}
+                  for (n, side), reason in box.faces.items()],
+        "checks": int(box.checks),
+        "time": float(box.time),
+    }
 
 
 def _num(v: Any) -> str:

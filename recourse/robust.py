@@ -3,10 +3,11 @@
 :func:`certified_box` turns a point answer ("reduce the credit amount to exactly 3,200")
 into a range ("to 3,200 DM or less"): an axis-aligned box around the counterfactual,
 inside the action set, in which the model approves every point. Exact for tree ensembles
-(from the split thresholds, each slab checked by a small 0/1 program) and for linear
-models (closed form); the box is maximal by inclusion (no face can move out), grown face
-by face in schema order, see ``solvers.robust``. Categorical features stay at the
-counterfactual's level.
+(from the split thresholds, each slab checked by a small 0/1 program), for linear
+models (closed form) and for ReLU networks (per face, the nearest point the network
+rejects, by MILP; the whole box proven by MILP, see ``solvers.relu_box``); the box is
+maximal by inclusion (no face can move out), grown face by face in schema order, see
+``solvers.robust``. Categorical features stay at the counterfactual's level.
 
 Examples
 --------
@@ -27,7 +28,8 @@ import numpy as np
 from encoders.errors import InputValidationError
 from recourse.result import RecourseResult
 from recourse.schema import FeatureSchema
-from recourse.verify import model_input
+from recourse.verify import model_input, model_predict
+from solvers.relu_box import grow_relu_box
 from solvers.robust import grow_linear_box, grow_tree_box
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,7 +42,9 @@ __all__ = ["CertifiedBox", "certified_box", "BOX_MODELS", "explain_with_margin",
 #: Model families :func:`certified_box` supports.
 BOX_MODELS = ("decision trees, random forests, extra trees, gradient boosting, ModelSet, "
               "PlausibleModel (tree encodings)",
-              "linear models (LogisticRegression, LinearSVC, ...)")
+              "linear models (LogisticRegression, LinearSVC, ...)",
+              "ReLU networks (MLPClassifier with activation='relu', binary or multiclass, "
+              "bare or in a Pipeline; encoders.mlp.TorchClassifier)")
 
 
 @dataclass(frozen=True)
@@ -56,15 +60,25 @@ class CertifiedBox:
         ``{categorical feature: level}`` held at the counterfactual's level.
     faces : dict
         ``{(feature, "upper" | "lower"): reason}``: ``"action_set"`` (the action set
-        ends there), ``"model"`` (a rejected point lies just beyond, see ``witnesses``)
-        or ``"undecided"`` (the check timed out; the face may be conservative).
+        ends there), ``"model"`` (a rejected point lies just beyond, see ``witnesses``),
+        ``"margin"`` (ReLU networks: just beyond the face the target's margin falls
+        below the box's level, but the nearest point the network rejects clearly lies
+        farther out, e.g. past a flat tie; its witness, if any, is kept) or
+        ``"undecided"`` (the check timed out; the face may be conservative).
     witnesses : dict
         ``{(feature, side): row}`` for ``"model"`` faces: a full applicant row just
         beyond the face, every other feature inside the box, which the model rejects.
     checks : int
-        0/1 programs solved (tree ensembles).
+        0/1 programs solved (tree ensembles) or MILPs solved (ReLU networks).
     time : float
         Seconds spent.
+    info : dict
+        ReLU networks: ``level`` (the margin ``A`` the box is built around: the engine's
+        margin, or the counterfactual's own if smaller), ``certified_margin`` (the least
+        margin over the whole box, proven by MILP; at least ``A - 3d/4`` with
+        ``d = min(A, 1e-6)``, so ``A / 4`` for the default margin; None when the proof
+        failed and the box shrank to the counterfactual), ``margin_bound`` and
+        ``proven`` (see ``solvers.relu_box``).
     """
 
     bounds: dict[str, tuple[float, float]]
@@ -73,6 +87,7 @@ class CertifiedBox:
     witnesses: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     checks: int = 0
     time: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
 
     def contains(self, row: dict[str, Any]) -> bool:
         """Whether the row lies in the box."""
@@ -83,27 +98,10 @@ class CertifiedBox:
         """One phrase per numeric feature that may vary, e.g. ``"debt: 12.5 or less"``
         (a side at the action set's limit is left unsaid). With the ``schema``, in its
         labels and units: ``"Credit amount: 7,839 DM or less"``."""
-        from recourse.letters.text import feature_of, fmt_value
+        from recourse.robust_cli import box_phrases
 
-        out = []
-        for name, (lo, hi) in self.bounds.items():
-            if lo == hi:
-                continue
-            f = feature_of(schema, name) if schema is not None else None
-            label = f.display[:1].upper() + f.display[1:] if f is not None else name
-
-            def show(v: float, f: Any = f) -> str:
-                return fmt_value(f, v) if f is not None else f"{v:.6g}"
-
-            up = self.faces.get((name, "upper")) == "model"
-            down = self.faces.get((name, "lower")) == "model"
-            if up and down:
-                out.append(f"{label}: between {show(lo)} and {show(hi)}")
-            elif up:
-                out.append(f"{label}: {show(hi)} or less")
-            elif down:
-                out.append(f"{label}: {show(lo)} or more")
-        return out
+        # ends rounded inwards to the shown precision: a printed end is inside the box
+        return [phrase for _, phrase in box_phrases(self, schema)]
 
 
 def certified_box(engine: RecourseEngine, result: RecourseResult, *,
@@ -117,15 +115,15 @@ def certified_box(engine: RecourseEngine, result: RecourseResult, *,
     result : RecourseResult
         A verified answer (status ``optimal`` or ``feasible``).
     time_limit : float
-        Seconds per 0/1 check (tree ensembles); a check that times out leaves its face
-        ``"undecided"`` (conservative, never wrong).
+        Seconds per 0/1 check (tree ensembles) or per MILP (ReLU networks); a check that
+        times out leaves its face ``"undecided"`` (conservative, never wrong).
 
     Raises
     ------
     InputValidationError
         ``result`` has no verified counterfactual, or comes from a causal engine.
     NotImplementedError
-        The model is neither a tree ensemble nor linear (e.g. a ReLU network).
+        The model is none of ``BOX_MODELS`` (e.g. a regressor with a utility).
     """
     if not isinstance(result, RecourseResult) or result.counterfactual is None \
             or result.status not in ("optimal", "feasible") or not result.verified:
@@ -137,6 +135,11 @@ def certified_box(engine: RecourseEngine, result: RecourseResult, *,
             "certified_box does not support causal engines yet: a box of interventions "
             "moves the consequences too; use an engine without causal=.")
     enc = engine.encoding
+    if enc.decision == "score" or not any(c == result.target for c in engine.classes):
+        raise NotImplementedError(
+            "certified_box needs a result with a target class; boxes for a utility on a "
+            f"score (target {result.target!r}) are not supported yet. Supported models: "
+            f"{'; '.join(BOX_MODELS)}.")
     space, spec = engine.space, engine.spec
     x0 = space.encode(engine.schema.validate_row(result.factual))
     s_cf = space.encode(engine.schema.validate_row(result.counterfactual))
@@ -145,11 +148,13 @@ def certified_box(engine: RecourseEngine, result: RecourseResult, *,
         box = grow_tree_box(enc, spec, x0, s_cf, t_idx, engine.margin, 0.0, time_limit)
     elif enc.kind == "linear":
         box = grow_linear_box(enc, spec, x0, s_cf, t_idx, engine.margin)
+    elif enc.network is not None and enc.decision != "score":
+        box = grow_relu_box(enc, spec, x0, s_cf, t_idx, engine.margin, time_limit,
+                            lp=engine.bounds == "lp")
     else:
         raise NotImplementedError(
-            f"certified_box supports {' and '.join(BOX_MODELS)}; the model is encoded as "
-            f"{enc.kind!r}. For ReLU networks, check candidate ranges with the model's "
-            "predict instead.")
+            f"certified_box supports {'; '.join(BOX_MODELS)}; the model is encoded as "
+            f"{enc.kind!r} with decision {enc.decision!r}.")
     names = space.names
     bounds = {names[j]: (_user(space, j, box.low[j]), _user(space, j, box.high[j]))
               for j in range(space.n_features) if not space.is_group(j)}
@@ -158,8 +163,17 @@ def certified_box(engine: RecourseEngine, result: RecourseResult, *,
     faces = {(names[j], side_name[s]): f.reason for (j, s), f in box.faces.items()}
     witnesses = {(names[j], side_name[s]): space.decode(f.witness)
                  for (j, s), f in box.faces.items() if f.witness is not None}
+    if enc.network is not None and witnesses:
+        # the network's witnesses come from its float64 forward pass: the model's own
+        # predict must reject them too, else the face is only known to be safe
+        keys = list(witnesses)
+        pred = model_predict(engine.model, engine.schema, [witnesses[k] for k in keys])
+        for key, p in zip(keys, pred):
+            if p == result.target:
+                faces[key] = "undecided"
+                del witnesses[key]
     return CertifiedBox(bounds=bounds, fixed=fixed, faces=faces, witnesses=witnesses,
-                        checks=box.checks, time=box.time)
+                        checks=box.checks, time=box.time, info=dict(box.info))
 
 
 def _user(space: Any, j: int, v: float) -> float:
@@ -168,11 +182,34 @@ def _user(space: Any, j: int, v: float) -> float:
 
 # ------------------------------------------------------------------ score margin
 def margin_units(engine: RecourseEngine) -> str:
-    """``"probability"`` for forests and trees, ``"decision function"`` otherwise."""
-    enc = engine.encoding
+    """``"probability"`` for forests and trees, ``"decision function"`` otherwise (for a
+    ModelSet of mixed units: ``"per model"``, see :func:`member_units`)."""
+    per = member_units(engine)
+    if per is not None:
+        units = {u for u, _ in per}
+        return units.pop() if len(units) == 1 else "per model"
+    return _units(engine.encoding)
+
+
+def _units(enc: Any) -> str:
     if enc.tree is not None and "base_score" not in enc.info:
         return "probability"
     return "decision function"
+
+
+def member_units(engine: RecourseEngine) -> list[tuple[str, float]] | None:
+    """For a ModelSet, per model: its margin units and the factor from a margin in those
+    units to one in its encoded score (its number of trees for probabilities: forests
+    score the sum of their trees' probabilities); None for any other model."""
+    from encoders.multi import ModelSet, StackEncodedModel
+
+    if not isinstance(engine.model, ModelSet):
+        return None
+    enc = engine.encoding
+    if isinstance(enc, StackEncodedModel):
+        return [(_units(m), float(m.info.get("n_trees", 1)) if _units(m) == "probability"
+                 else 1.0) for m in enc.members]
+    return [("probability", float(n)) for n in enc.info["trees_per_model"]]
 
 
 def model_margin(engine: RecourseEngine, rows: list[dict[str, Any]], target: Any) -> np.ndarray:
@@ -182,12 +219,21 @@ def model_margin(engine: RecourseEngine, rows: list[dict[str, Any]], target: Any
     Otherwise the decision function (``decision_function``; for models without one, such as
     ``MLPClassifier``, log-ratios of ``predict_proba``, i.e. logit differences): for a
     binary model its sign-adjusted value, else the target's minus the largest other's.
+    For a ModelSet: every model in its own units (:func:`member_units`), models x rows.
     """
-    model, schema = engine.model, engine.schema
+    per = member_units(engine)
+    if per is not None:  # a ModelSet: every model in its own units (models x rows)
+        return np.array([_margin(m, u, engine.schema, list(engine.classes), rows, target)
+                         for m, (u, _) in zip(engine.model.models, per)])
+    return _margin(engine.model, margin_units(engine), engine.schema, list(engine.classes),
+                   rows, target)
+
+
+def _margin(model: Any, units: str, schema: FeatureSchema, classes: list[Any],
+            rows: list[dict[str, Any]], target: Any) -> np.ndarray:
     X = model_input(model, schema, rows)
-    classes = list(engine.classes)
     t = classes.index(target)
-    if margin_units(engine) == "probability":
+    if units == "probability":
         P = np.asarray(model.predict_proba(X), dtype=float)
         return P[:, t] - np.delete(P, t, axis=1).max(axis=1)
     if hasattr(model, "decision_function"):
@@ -211,7 +257,10 @@ def explain_with_margin(engine: RecourseEngine, applicant: Any, min_margin: floa
     Solves twice, with and without the margin, so that the result shows what robustness
     costs: ``stats["min_margin"]``, ``stats["margin_units"]``, ``stats["margin"]`` (the
     margin the model's own scores give the counterfactual), ``stats["cost_without"]``
-    (``{"min_margin": cost}`` of the plain answer, None when it has none). When only the
+    (``{"min_margin": cost}`` of the plain answer, None when it has none; beside the
+    entry of a ModelSet / PlausibleModel). For a ModelSet every model must win by
+    ``min_margin`` in its own units (``member_units``); ``stats["margin"]`` and
+    ``stats["margin_units"]`` are then lists, one per model. When only the
     margin blocks recourse the status is ``no_recourse`` and ``stats["blocking_option"]``
     is ``"min_margin"``. An applicant the model already assigns to the target class is
     ``already_target`` whatever its margin.
@@ -225,28 +274,31 @@ def explain_with_margin(engine: RecourseEngine, applicant: Any, min_margin: floa
     except (TypeError, ValueError):
         m = float("nan")
     units = margin_units(engine)
-    if not np.isfinite(m) or m < 0 or (units == "probability" and m >= 1):
+    per = member_units(engine)
+    prob_units = units == "probability" or any(u == "probability" for u, _ in per or ())
+    if not np.isfinite(m) or m < 0 or (prob_units and m >= 1):
         raise InputValidationError(
             f"min_margin must be a finite number >= 0 (and < 1 for a probability margin); "
             f"got {min_margin!r}. It is in {units} units for this model.")
     sets = list(_as_sets(exclude))
     enc = engine.encoding
-    if "n_models" in enc.info:
-        raise InputValidationError(
-            "min_margin is not supported for a ModelSet yet (each model would need its "
-            "own probability scale); use one model, or the ModelSet without min_margin.")
     scale = float(enc.info.get("n_trees", 1)) if units == "probability" else 1.0
+    # a ModelSet: each model's margin in its own units, one score margin per model
+    score_margin: Any = m * scale if per is None else tuple(m * f for _, f in per)
     res = engine.explain(applicant, target=target, norm=norm, time_limit=time_limit,
-                         exclude=sets, _score_margin=m * scale)
+                         exclude=sets, _score_margin=score_margin)
     if res.status == "already_target":
         return res
     plain = engine.explain(applicant, target=target, norm=norm, time_limit=time_limit,
                            exclude=sets)
-    stats = dict(res.stats, min_margin=m, margin_units=units,
-                 cost_without={"min_margin": plain.cost if plain.has_recourse else None})
+    stats = dict(res.stats, min_margin=m,
+                 margin_units=units if per is None else [u for u, _ in per],
+                 cost_without=dict(res.stats.get("cost_without") or {},
+                                   min_margin=plain.cost if plain.has_recourse else None))
     if res.counterfactual is not None and res.verified:
-        got = float(model_margin(engine, [res.counterfactual], res.target)[0])
-        stats["margin"] = got
+        own = model_margin(engine, [res.counterfactual], res.target)
+        got = float(np.min(own))
+        stats["margin"] = got if per is None else [float(v) for v in own[:, 0]]
         if got < m - 1e-9 * max(1.0, m):
             return replace(res, status="error", verified=False, stats=stats, message=(
                 f"The counterfactual wins by {got:.6g} in the model's own {units}, less than "

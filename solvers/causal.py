@@ -233,11 +233,10 @@ def add_causal(prob: RecourseProblem, spec: ActionSpec,
 
 
 def _eps(link: ThresholdLink, is_int: bool) -> np.ndarray:
-    if is_int:
-        return np.full(link.thresholds.size, 0.5)
-    if link.spacing is None:
-        return 1e-6 * np.maximum(1.0, np.abs(link.thresholds))
-    return 1e-3 * link.spacing
+    """The tie gap of the value view (``solvers.values.tie_eps``), shared."""
+    from solvers.values import tie_eps
+
+    return tie_eps(link, is_int)
 
 
 def _link_thresholds(R: _Rows, link: ThresholdLink, x: int, L: float, H: float,
@@ -320,14 +319,16 @@ def causal_point(prob: RecourseProblem, spec: ActionSpec, cspec: CausalSpec, cv:
         natural = float(eq.evaluate(vals)) + float(cv.noise[k])
         if space.integer[j]:
             natural = float(np.floor(natural + 0.5))
-        natural = min(max(natural, lo), hi)
         if values[cv.a[k]] > 0.5:
             x = _action_value(prob, j, values, int(cv.x[k]), spec)
+            # compared with the equation's own value, not its value clipped to the bounds:
+            # an action that holds a node at its bound while the equation would push it
+            # beyond is an action (without it the node would leave its bounds)
             if abs(x - natural) > 1e-9 * max(1.0, abs(natural)):
                 acted[k] = True
                 vals[j] = x
                 continue
-        vals[j] = natural
+        vals[j] = min(max(natural, lo), hi)
     for j in cspec.nodes:
         s_cf[int(space.start[j])] = vals[j]
     return s_cf, acted

@@ -27,7 +27,9 @@ FEASIBILITY_TOL = 1e-7
 #: "optimal" 1.2533 claimed, while 1.25 exists; CP-SAT and HiGHS without presolve find it;
 #: kept as ``tests/test_solvers/data/highs_presolve_q29.npz``). Switching bit 13 or bit 16
 #: off cures it; bit 13 measured faster (the same 50 applicants: 75 s in all against
-#: 86.7 s before, median 0.120 s against 0.129 s).
+#: 86.7 s before, median 0.120 s against 0.129 s). Tie rows between a value and its
+#: threshold indicators need a gap well above the feasibility tolerance, or presolve cuts
+#: optima off too (``solvers.values.TIE_GAP``).
 PRESOLVE_RULE_OFF = (1 << 15) | (1 << 13)
 #: HiGHS's feasibility-jump heuristic costs ~2.5 ms on every MIP, however small (a 61-column
 #: model: 3.6 ms -> 1.1 ms without it); German logistic regression median 11.1 -> 8.7 ms,
@@ -81,8 +83,12 @@ def solve_highs(
     *,
     time_limit: float = 60.0,
     threads: int = 1,
+    options: dict[str, object] | None = None,
 ) -> Solution:
-    """Minimise ``c @ v + c0`` s.t. ``row_lo <= A v <= row_hi``, ``lb <= v <= ub``."""
+    """Minimise ``c @ v + c0`` s.t. ``row_lo <= A v <= row_hi``, ``lb <= v <= ub``.
+
+    ``options`` are further HiGHS options for this solve only (after ``EXTRA_OPTIONS``).
+    """
     try:
         import highspy
     except ImportError as exc:  # pragma: no cover - highspy is a dependency
@@ -100,7 +106,7 @@ def solve_highs(
     h.setOptionValue("primal_feasibility_tolerance", FEASIBILITY_TOL)
     h.setOptionValue("presolve_rule_off", PRESOLVE_RULE_OFF)
     h.setOptionValue("mip_heuristic_run_feasibility_jump", FEASIBILITY_JUMP)
-    for key, value in EXTRA_OPTIONS.items():
+    for key, value in {**EXTRA_OPTIONS, **(options or {})}.items():
         h.setOptionValue(key, value)
     inf = highspy.kHighsInf
     n, m = len(c), A.shape[0]

@@ -1,5 +1,8 @@
 """Certified boxes: axis-aligned boxes of actionable points a model approves throughout.
 
+Tree ensembles and linear models here; ReLU networks in ``solvers.relu_box`` (the same
+contract, each face found by MILP).
+
 Tree ensembles (``EncodedModel.tree`` set)
 ------------------------------------------
 The sorted split thresholds of each numeric feature cut its axis into *cells*; a box of
@@ -64,6 +67,8 @@ class SearchBox:
     faces: dict[tuple[int, int], BoxFace] = field(default_factory=dict)
     checks: int = 0
     time: float = 0.0
+    #: Model-specific facts (ReLU networks: the margin levels, see ``solvers.relu_box``).
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ trees

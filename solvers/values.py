@@ -82,13 +82,26 @@ def value_spec(enc: EncodedModel, spec: ActionSpec) -> ActionSpec:
     return replace(spec, unit_cost=unit, l0_weight=w)
 
 
+#: The least gap, relative to ``max(1, |t|)``, between the two sides of a threshold in a
+#: tie ``z = 1 => x >= t + e``, ``z = 0 => x <= t - e``: ten times the solvers' feasibility
+#: tolerance (``solvers.highs.FEASIBILITY_TOL``). A thousandth of a float32 cell (~1e-10 at
+#: values near 10) is far below it, and HiGHS 1.16's presolve then cut feasible optima
+#: off causal tree problems (hypothesis examples in ``tests/test_causal``: "optimal" 7.67
+#: claimed where 0.219 exists, "no recourse" where 3.22 exists); with this gap they solve
+#: right. Any value past ``t`` is on the model's side, so the gap only moves the answer
+#: by ``e`` (its cost by ``e`` times a unit cost).
+TIE_GAP = 1e-6
+
+
 def tie_eps(link: ThresholdLink, is_int: bool) -> np.ndarray:
-    """How far beyond each threshold a value must lie to be on its right / left side."""
+    """How far beyond each threshold a value must lie to be on its right / left side
+    (see :data:`TIE_GAP`; integer features: 1/2, their thresholds sit at ``k + 1/2``)."""
     if is_int:
         return np.full(link.thresholds.size, 0.5)
+    e = TIE_GAP * np.maximum(1.0, np.abs(link.thresholds))
     if link.spacing is None:
-        return 1e-6 * np.maximum(1.0, np.abs(link.thresholds))
-    return 1e-3 * link.spacing
+        return e
+    return np.maximum(1e-3 * link.spacing, e)
 
 
 class _Cols:

@@ -232,19 +232,29 @@ def _frame_hash(frame: pd.DataFrame | None) -> str:
     return h.hexdigest()
 
 
-def _engine_kwargs(causal: Any) -> dict[str, Any]:
-    """Options passed on to every engine: the causal model, when there is one."""
+def _engine_kwargs(causal: Any, seen_together: Any = None) -> dict[str, Any]:
+    """Options passed on to every engine: the causal model and the seen-together rule,
+    when given (both plain, picklable data for process and Dask workers)."""
+    from recourse.seen import SeenTogether
+
+    out: dict[str, Any] = {}
+    if seen_together is not None:
+        if not isinstance(seen_together, SeenTogether):
+            raise InputValidationError(
+                f"seen_together must be a recourse.SeenTogether (SeenTogether.fit(X_train, "
+                f"schema)), got {type(seen_together).__name__}.")
+        out["seen_together"] = seen_together
     if causal is None:
-        return {}
+        return out
     from recourse.causal import CausalModel
 
     if isinstance(causal, (str, Path)):
-        return {"causal": CausalModel.from_yaml(Path(causal))}
+        return dict(out, causal=CausalModel.from_yaml(Path(causal)))
     if not isinstance(causal, CausalModel):
         raise InputValidationError(
             f"causal must be a recourse.CausalModel or the path of its YAML file, got "
             f"{type(causal).__name__}.")
-    return {"causal": causal}
+    return dict(out, causal=causal)
 
 
 def _chunks(records: list[Record], size: int) -> list[Chunk]:
@@ -263,6 +273,8 @@ def audit(
     time_limit: float = 60.0,
     reference: Any = None,
     causal: Any = None,
+    min_margin: float | None = None,
+    seen_together: Any = None,
     select: str = "denied",
     id_column: str | None = None,
     protected: str | None = None,
@@ -299,6 +311,13 @@ def audit(
     causal : CausalModel or path of its YAML, optional
         Recourse as interventions on this causal model (see :mod:`recourse.causal`); the
         changes column then says which changes are actions and which consequences.
+    min_margin : float, optional
+        Robust recourse: the target class must win by at least this much (see
+        :meth:`RecourseEngine.explain`); the table then gives ``min_margin``, the
+        ``margin`` reached and ``cost_without`` (the cost without the margin).
+    seen_together : SeenTogether, optional
+        Category pairs no training row holds are forbidden (``recourse.seen``); the
+        ``unseen_pairs`` column counts them in each answer either way when given.
     select : {"denied", "all"}
         Audit the applicants the model does not give ``target`` (default), or every row.
     id_column : str, optional
@@ -370,7 +389,8 @@ def _dask_client(address: str) -> Any:
 
 
 def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, norm: str,
-           time_limit: float, reference: Any, causal: Any, select: str,
+           time_limit: float, reference: Any, causal: Any, min_margin: float | None,
+           seen_together: Any, select: str,
            id_column: str | None, protected: str | None, n_jobs: int | None, client: Any,
            scheduler: str | None, chunk_size: int | None, reuse: bool, overwrite: bool,
            report: bool, trust_pickle: bool, start_method: str | None,
@@ -391,7 +411,11 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
     model, model_hash, data, schema, reference = _load_inputs(
         model, data, schema, reference, trust_pickle)
     ids_series = _check_data(data, schema, id_column, protected)
-    engine_kwargs = _engine_kwargs(causal)
+    if min_margin is not None and not (isinstance(min_margin, (int, float))
+                                       and math.isfinite(min_margin) and min_margin >= 0):
+        raise InputValidationError(
+            f"min_margin must be a finite number >= 0, got {min_margin!r}.")
+    engine_kwargs = _engine_kwargs(causal, seen_together)
     engine = RecourseEngine(model, schema, reference=reference, **engine_kwargs)
     target = _resolve_target(engine, target)
     ids, id_type = _id_values(ids_series)
@@ -407,12 +431,17 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
         "data": _frame_hash(data[schema.names].set_axis(pd.Index(ids), axis=0)),
         "reference": _frame_hash(reference if isinstance(reference, pd.DataFrame) else None),
         "causal": "none" if causal is None else joblib.hash(causal),
+        "min_margin": None if min_margin is None else float(min_margin),
+        "seen_together": "none" if seen_together is None else hashlib.sha256(repr(sorted(
+            map(repr, seen_together.unseen))).encode()).hexdigest(),
         "target": str(target), "norm": norm, "time_limit": float(time_limit),
         "select": select, "engine_version": __version__,
     }
     identity_hash = hashlib.sha256(repr(sorted(identity.items())).encode()).hexdigest()
     describe = (f"target {target!r}, norm {norm}, time limit {time_limit:g} s, "
-                f"{len(records)} of {len(data)} applicants")
+                + (f"min_margin {min_margin:g}, " if min_margin is not None else "")
+                + ("seen-together rule, " if seen_together is not None else "")
+                + f"{len(records)} of {len(data)} applicants")
     store = AuditStore(out)
     previous = store.prepare(identity_hash, describe, overwrite)
     workers = n_jobs if client is None else max(
@@ -445,7 +474,8 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
 
     spec = EngineSpec(key=identity_hash, model=model, schema=schema, reference=reference,
                       target=target, norm=norm, time_limit=float(time_limit), reuse=reuse,
-                      engine_kwargs=engine_kwargs)
+                      engine_kwargs=engine_kwargs,
+                      min_margin=None if min_margin is None else float(min_margin))
     t_solve = time.perf_counter()
     by_index = {c.index: c for c in chunks}
     for index, rows in _execute(spec, engine, pending, n_jobs, client, start_method):

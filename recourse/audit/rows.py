@@ -14,8 +14,9 @@ import pyarrow as pa
 
 from recourse.result import STATUSES, RecourseResult
 
-__all__ = ["AUDIT_STATUSES", "CHANGE_TYPE", "HAS_RECOURSE", "arrow_schema", "error_row",
-           "result_row", "value_text"]
+__all__ = ["AUDIT_STATUSES", "CHANGE_TYPE", "HAS_RECOURSE", "OPTION_COST", "arrow_schema",
+           "error_row",
+           "result_row", "robust_columns", "value_text"]
 
 #: Every status an audit row can have: the engine's statuses plus ``invalid_input``.
 AUDIT_STATUSES = {
@@ -36,6 +37,11 @@ CHANGE_TYPE = pa.struct([
     ("cost", pa.float64()),    # the change's share of the weighted L1 cost
     ("role", pa.string()),     # "action", or "consequence" (causal recourse: it follows)
 ])
+
+
+#: Arrow type of one entry of ``cost_without``: an option and the optimal cost without it
+#: (null: no recourse without it either).
+OPTION_COST = pa.struct([("option", pa.string()), ("cost", pa.float64())])
 
 
 def arrow_schema(id_type: pa.DataType) -> pa.Schema:
@@ -59,6 +65,13 @@ def arrow_schema(id_type: pa.DataType) -> pa.Schema:
         ("solve_time", pa.float64()),
         ("total_time", pa.float64()),
         ("changes", pa.list_(CHANGE_TYPE)),
+        # believable / robust recourse (null when the option was off)
+        ("min_margin", pa.float64()),     # the margin asked for
+        ("margin", pa.float64()),         # the margin the model's own scores give the answer
+        ("cost_without", pa.list_(OPTION_COST)),  # optimal cost without each option
+        ("plausibility_score", pa.float64()),  # isolation-forest score_samples (PlausibleModel)
+        ("unseen_pairs", pa.int64()),     # category pairs absent from the data (SeenTogether)
+        ("blocking_options", pa.list_(pa.string())),  # options that block recourse
     ])
 
 
@@ -123,6 +136,29 @@ def result_row(ident: Any, position: int, result: RecourseResult) -> dict[str, A
         "solve_time": float(result.solve_time),
         "total_time": float(result.total_time),
         "changes": changes,
+        **robust_columns(result.stats),
+    }
+
+
+def robust_columns(stats: dict[str, Any]) -> dict[str, Any]:
+    """The believable/robust columns of a result's ``stats`` (None where absent).
+
+    ``cost_without`` lists ``{option, cost}``: the optimal cost with that option switched
+    off (``stats["cost_without"]``, e.g. ``{"min_margin": 0.14, "seen_together": 0.14}``;
+    cost null when there is no recourse without it either); None when no option was
+    priced. ``blocking_options`` names the options that block a ``no_recourse``."""
+    without = stats.get("cost_without") or {}
+    pairs = stats.get("unseen_pairs")
+    blocking = stats.get("blocking_options") or (
+        [stats["blocking_option"]] if stats.get("blocking_option") else None)
+    return {
+        "min_margin": _opt(stats.get("min_margin")),
+        "margin": _opt(stats.get("margin")),
+        "cost_without": [{"option": str(k), "cost": _opt(v)} for k, v in without.items()]
+        if without else None,
+        "plausibility_score": _opt(stats.get("plausibility_score")),
+        "unseen_pairs": None if pairs is None else int(pairs),
+        "blocking_options": None if blocking is None else [str(b) for b in blocking],
     }
 
 
@@ -137,4 +173,5 @@ def error_row(ident: Any, position: int, status: str, message: str, *, target: A
         "l1_cost": None, "l0": None, "n_changes": 0, "bound": None, "gap": None,
         "optimal": False, "verified": False, "solve_time": 0.0,
         "total_time": float(total_time), "changes": [],
+        **robust_columns({}),
     }

@@ -39,6 +39,7 @@ class EngineSpec:
     time_limit: float
     reuse: bool = True
     engine_kwargs: dict[str, Any] = field(default_factory=dict)
+    min_margin: float | None = None
 
     def build(self) -> RecourseEngine:
         """A fresh engine for this audit's model, schema and reference rows."""
@@ -96,7 +97,7 @@ def _solve_one(spec: EngineSpec, engine: RecourseEngine | None, position: int, i
     try:
         eng = engine if engine is not None else spec.build()
         result = eng.explain(raw, target=spec.target, norm=spec.norm,
-                             time_limit=spec.time_limit)
+                             time_limit=spec.time_limit, min_margin=spec.min_margin)
     except InputValidationError as exc:
         return error_row(ident, position, "invalid_input", str(exc), target=spec.target,
                          norm=spec.norm, total_time=time.perf_counter() - t0)

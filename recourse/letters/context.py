@@ -16,9 +16,14 @@ Context keys (every template gets all of them; see ``recourse/templates/letter.m
     proven by the solver), ``verified`` (checked with the model's own predict),
     ``cost``/``bound``/``gap`` (text), ``changes`` (list of dicts: ``feature``,
     ``label``, ``before``, ``after`` in the applicant's units, ``sentence``, ``share`` of
-    the option's cost in %), and ``consequences`` (list of sentences: the expected knock-on
-    effects of the actions under a causal model; empty unless given; render them apart
-    from the actions, as things that follow rather than things to do).
+    the option's cost in %, ``range``: the certified range of the new value, e.g.
+    ``"7,839 DM or less"``, or ``""``), ``consequences`` (list of sentences: the expected
+    knock-on effects of the actions under a causal model; empty unless given; render them
+    apart from the actions, as things that follow rather than things to do), and
+    ``ranges`` (the option's certified box, ``RecourseResult.box``, as phrases such as
+    ``"Credit amount: 7,839 DM or less"``: the model approves every combination within
+    them; empty without a box). With a box, a change's ``sentence`` reads as a range
+    ("Reduce credit amount from 8,318 DM to 7,839 DM or less").
 ``requested``, ``stopped``, ``stop_text``
     How many options were asked for, why the search stopped (``recourse.OPTION_STOPS``)
     and a sentence for the letter when fewer options than requested are shown.
@@ -101,6 +106,8 @@ def _option(i: int, res: RecourseResult, schema: FeatureSchema,
     costs = [res.feature_costs.get(c.feature, feature_change_cost(
         feature_of(schema, c.feature), c.before, c.after)) for c in acts]
     total = sum(costs)
+    from recourse.robust_cli import box_phrases, range_phrase, range_sentence
+
     changes = []
     for c, cost in zip(acts, costs):
         f = feature_of(schema, c.feature)
@@ -112,8 +119,11 @@ def _option(i: int, res: RecourseResult, schema: FeatureSchema,
         changes.append({
             "feature": c.feature, "label": f.display if f is not None else c.feature,
             "before": fmt_value(f, c.before), "after": fmt_value(f, c.after),
-            "sentence": change_sentence(schema, c.feature, c.before, c.after),
+            "sentence": (range_sentence(schema, c.feature, c.before, c.after, res.box)
+                         or change_sentence(schema, c.feature, c.before, c.after)),
             "share": round(100 * cost / total) if total > 0 else None, "cost": cost,
+            "range": ((range_phrase(res.box, c.feature, schema) or ("",))[0]
+                      if res.box is not None else ""),
         })
     order = sorted(range(len(changes)), key=lambda t: -costs[t])
     changes = [changes[t] for t in order]
@@ -123,6 +133,7 @@ def _option(i: int, res: RecourseResult, schema: FeatureSchema,
         "bound": _fmt_opt(res.bound, ".3g"), "gap": _fmt_opt(res.gap, ".2%"),
         "changes": changes,
         "consequences": [_consequence(schema, c) for c in consequences],
+        "ranges": [p for _, p in box_phrases(res.box, schema)] if res.box is not None else [],
     }
 
 

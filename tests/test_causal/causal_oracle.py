@@ -28,7 +28,11 @@ import numpy as np
 from scipy.optimize import linprog
 
 #: Strict side of a split, and the decision margin of linear models.
-STRICT = 1e-7
+#: Strictness of ``>`` in the oracle's regions: above the engine's margin (1e-6) and the
+#: LP tolerances, so that a region reachable only at its boundary (the score exactly 0,
+#: which the model does not approve) is empty for the oracle too; costs move by at most
+#: this times a unit cost, far below the comparison tolerance.
+STRICT = 1e-5
 
 
 @dataclass

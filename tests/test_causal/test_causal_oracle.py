@@ -273,3 +273,76 @@ def test_property_tree_models(data, seed, norm):
     if model.predict(np.array([[x0[c] for c in cols]]))[0] == 1:
         return
     run_case(scm, rules, x0, cols, model, tree_regions(model, 1), norm)
+
+
+def test_highs_presolve_case_found_by_hypothesis():
+    """A chain x0 -> x1 -> x2 and a depth-3 tree where HiGHS 1.16's presolve cut the
+    optimum off while the value-threshold ties had a gap of ~1e-10: it claimed 2.0125
+    optimal, acting on x0 by 0.087 costs 0.1745 (see ``solvers.values.TIE_GAP``)."""
+    scm = SCM(order=["x0", "x1", "x2"], coef={"x1": {"x0": -1.0}, "x2": {"x1": -2.0}},
+              intercept={}, pieces={})
+    rules = rules_for(["x0", "x1", "x2"], lo=-5.0, hi=15.0, direction={"x2": 1},
+                      unit={"x0": 2.0, "x1": 2.0, "x2": 0.5})
+    x0 = {"x0": 1.0, "x1": 0.0, "x2": 7.0}
+    rng = np.random.default_rng(632)
+    X = rng.uniform(-5, 15, size=(200, 3))
+    w = rng.normal(size=3)
+    y = (X @ w > np.median(X @ w)).astype(int)
+    model = DecisionTreeClassifier(max_depth=3, random_state=632).fit(X, y)
+    res, subset = run_case(scm, rules, x0, scm.order, model, tree_regions(model, 1), "l1")
+    assert subset == ("x0",) and res.cost == pytest.approx(0.17452, abs=1e-4)
+
+
+def test_boundary_only_recourse_is_no_recourse():
+    """The best allowed change brings the score exactly to 0, which the model does not
+    approve (``decision_function > 0``): no recourse, for the engine and the oracle."""
+    scm = SCM(order=["x0", "x1", "x2", "x3"], coef={}, intercept={}, pieces={})
+    rules = rules_for(["x0", "x1", "x2", "x3"], lo=-5.0, hi=15.0,
+                      mutable={"x0": False, "x2": False},
+                      unit={c: 0.5 for c in ["x0", "x1", "x2", "x3"]})
+    x0 = {"x0": 0.0, "x1": 0.0, "x2": 0.0, "x3": 8.0}
+    w = [-1.0, -0.5, -1.0, 0.5]
+    model = _logreg(w, -float(np.dot(w, [x0[c] for c in scm.order])) - 6.0)
+    res, _ = run_case(scm, rules, x0, scm.order, model,
+                      linear_regions(model, scm.order, 1), "l0")
+    assert res.status == "no_recourse"
+
+
+def test_action_holding_a_node_at_its_bound_is_an_action():
+    """x3 = 1.5 x1 + u: raising x1 would push x3 past its upper bound 15, so the answer
+    acts on x3 too, holding it at 15; the decoder must keep that action (the equation's
+    value clipped to the bound equals the held value, the equation's own value does not).
+    Found by hypothesis: the engine returned "error" (no verified candidate)."""
+    scm = SCM(order=["x0", "x1", "x2", "x3"], coef={"x3": {"x1": 1.5}}, intercept={},
+              pieces={})
+    rules = rules_for(["x0", "x1", "x2", "x3"], lo=-5.0, hi=15.0,
+                      mutable={"x0": False, "x2": False},
+                      unit={c: 0.5 for c in ["x0", "x1", "x2", "x3"]})
+    x0 = {"x0": 0.0, "x1": 0.0, "x2": 0.0, "x3": 8.0}
+    w = [-1.0, 0.5, -1.0, 0.5]
+    model = _logreg(w, -float(np.dot(w, [x0[c] for c in scm.order])) - 6.0)
+    res, _ = run_case(scm, rules, x0, scm.order, model,
+                      linear_regions(model, scm.order, 1), "l1")
+    assert {c.feature for c in res.actions} == {"x1", "x3"}
+    assert res.counterfactual["x3"] == pytest.approx(15.0)
+
+
+@pytest.mark.parametrize("scm, x0, want", [
+    (SCM(order=["x0", "x1", "x2"], coef={"x2": {"x0": -2.0}}, intercept={}, pieces={}),
+     {"x0": 0.0, "x1": 0.0, "x2": 3.0}, 0.2189),
+    (SCM(order=["x0", "x1", "x2"], coef={"x1": {"x0": -2.0}}, intercept={},
+         pieces={"x2": {"x0": ([0.0, 2.0, 10.0], [0.0, -4.0, -4.0])}}),
+     {"x0": 2.0, "x1": 0.0, "x2": 0.0}, 3.2189),
+], ids=["linear", "piecewise"])
+def test_tie_gap_cases_found_by_hypothesis(scm, x0, want):
+    """With a tie gap below the feasibility tolerance HiGHS's presolve claimed 7.67
+    optimal here (0.219 exists) and proved "no recourse" (3.22 exists)."""
+    rules = rules_for(["x0", "x1", "x2"], lo=-5.0, hi=15.0, direction={"x2": -1},
+                      unit={"x0": 2.0, "x1": 0.5, "x2": 0.5})
+    rng = np.random.default_rng(165)
+    X = rng.uniform(-5, 15, size=(200, 3))
+    w = rng.normal(size=3)
+    y = (X @ w > np.median(X @ w)).astype(int)
+    model = DecisionTreeClassifier(max_depth=3, random_state=165).fit(X, y)
+    res, _ = run_case(scm, rules, x0, scm.order, model, tree_regions(model, 1), "l1")
+    assert res.cost == pytest.approx(want, abs=1e-3)

@@ -15,7 +15,6 @@ from sklearn.ensemble import (
     RandomForestClassifier,
 )
 from sklearn.linear_model import LogisticRegression
-from sklearn.neural_network import MLPClassifier
 from sklearn.tree import DecisionTreeClassifier
 
 from encoders.errors import InputValidationError
@@ -149,13 +148,18 @@ def test_box_bare_forest_numeric(global_random_seed):
 
 
 def test_box_errors():
+    from sklearn.neural_network import MLPRegressor
+
+    from recourse import Utility
+
     X, y, _ = credit_frame(0, categorical=False)
     schema = FeatureSchema.from_frame(X)
-    mlp = MLPClassifier(hidden_layer_sizes=(4,), max_iter=300, random_state=0).fit(X, y)
-    engine = RecourseEngine(mlp, schema)
-    x = X.iloc[int(np.flatnonzero(mlp.predict(X) == 0)[0])].to_dict()
-    res = engine.explain(x, target=1)
-    with pytest.raises(NotImplementedError, match="tree ensembles|linear"):
+    reg = MLPRegressor(hidden_layer_sizes=(4,), max_iter=300, random_state=0).fit(
+        X, X["income"] - X["debt"])
+    engine = RecourseEngine(reg, schema)
+    res = engine.explain(X.iloc[0].to_dict(), utility=Utility.increase(1.0))
+    assert res.has_recourse
+    with pytest.raises(NotImplementedError, match="target class"):
         certified_box(engine, res)
     rf = RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0).fit(X, y)
     engine = RecourseEngine(rf, schema)
@@ -195,7 +199,10 @@ def test_box_for_model_set_and_plausible_model(global_random_seed):
 
 def test_advice_in_the_schemas_words_and_units(global_random_seed):
     """advice(schema) states each model face in the feature's label and unit, with the
-    box's own bound formatted as letters format numbers."""
+    box's own bound formatted as letters format numbers, rounded inwards (a printed upper
+    end is never above the box's)."""
+    import math
+
     from recourse.letters.text import fmt_value
 
     X, y, _ = credit_frame(global_random_seed)
@@ -214,7 +221,10 @@ def test_advice_in_the_schemas_words_and_units(global_random_seed):
             f = schema[name]
             if box.faces.get((name, "upper")) == "model" and lo != hi:
                 label = f.display[:1].upper() + f.display[1:]
-                assert any(p.startswith(label) and fmt_value(f, hi) in p for p in worded)
+                shown = (float(round(hi)) if f.kind == "integer"
+                         else math.floor(hi * 100.0 + 1e-9) / 100.0)
+                assert shown <= hi + 1e-12
+                assert any(p.startswith(label) and fmt_value(f, shown) in p for p in worded)
                 phrases += 1
     assert phrases > 0
     assert all("EUR" in p for p in worded if p.startswith("Monthly debt"))
