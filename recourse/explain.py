@@ -791,9 +791,9 @@ class RecourseEngine:
                 if start is not None:
                     inc = fill_values(prob, view, decode(plain, start))
             for con in self._value_constraints:  # constraints that offer a start
-                if hasattr(con, "start"):
-                    prob, inc = con.start(self, prob, view, x0, t_idx, phase_norm, inc,
-                                          use_incumbent, deadline=deadline)
+                if hasattr(con, "warm_start"):
+                    prob, inc = con.warm_start(self, prob, view, x0, t_idx, phase_norm, inc,
+                                               use_incumbent, deadline=deadline)
         elif use_incumbent and causal_vars is None and self.encoding.network is None:
             inc = lp_rounding(prob, phase_norm, find_incumbent(prob, norm, ref))
         elif (use_incumbent and not excluded and causal_vars is not None

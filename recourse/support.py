@@ -474,7 +474,7 @@ class SupportRows:
         self._after = (prob.n, prob.A.shape[0])
         return prob
 
-    def start(self, engine: Any, prob: RecourseProblem, view: Any, x0: np.ndarray,
+    def warm_start(self, engine: Any, prob: RecourseProblem, view: Any, x0: np.ndarray,
               t_idx: int, norm: str, inc: np.ndarray | None,
               use: bool, deadline: float | None = None
               ) -> tuple[RecourseProblem, np.ndarray | None]:
