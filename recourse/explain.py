@@ -51,7 +51,14 @@ from solvers.stack import StackBlocks
 from solvers.status import Status
 from solvers.tighten import METHODS as BOUND_METHODS
 from solvers.tighten import complete, relu_incumbent, tighten_relu
-from solvers.values import ValueView, add_values, fill_values, value_point, value_spec
+from solvers.values import (
+    ValueView,
+    add_values,
+    fill_values,
+    forbid_level_pairs_view,
+    value_point,
+    value_spec,
+)
 
 __all__ = ["RecourseEngine", "find_recourse", "NORMS", "BACKENDS"]
 
@@ -709,7 +716,7 @@ class RecourseEngine:
                              tie_margin=ties, indicators=bool(excluded))
         if excluded:
             prob = exclude_change_sets(prob, excluded)
-        if self._pairs:
+        if self._pairs and not self._use_values:  # else over the view's levels
             prob = forbid_level_pairs(prob, self._pairs)
         nb = tight.n_vars
         lb, ub = prob.lb.copy(), prob.ub.copy()
@@ -770,7 +777,7 @@ class RecourseEngine:
                                crossing_l0=priced.crossing_l0)
             if excluded:
                 prob = exclude_change_sets(prob, excluded)
-            if self._pairs:
+            if self._pairs and not self._use_values:  # else over the view's levels
                 prob = forbid_level_pairs(prob, self._pairs)
         if self._cspec is not None:
             prob, causal_vars = add_causal(prob, self.spec, self._cspec)
@@ -779,6 +786,8 @@ class RecourseEngine:
                         if causal_vars is not None else None)
             prob, view = add_values(prob, self.spec, norm=norm, existing=existing,
                                     indicators=bool(excluded))
+            if self._pairs:
+                prob = forbid_level_pairs_view(prob, view, self._pairs)
             for con in self._value_constraints:
                 prob = con.add(self, prob, view, x0, t_idx)
             if self._stack is not None:

@@ -17,9 +17,8 @@ then 1, as the schema's costs do), or by its observed range (``scale="range"``),
 schema's cost scale (``scale="schema"``), or by given values (a mapping). A categorical or
 ordinal mismatch counts 1. ``metric="linf"``: the largest scaled difference (a category
 mismatch is therefore allowed only when ``radius >= 1``); ``metric="l1"``: their sum.
-A categorical feature the model does not read keeps the applicant's level (the engine
-never advises changing a feature the model ignores), so below radius 1 a supporting row
-must share it; a numeric feature the model does not read may move, at its cost.
+Features the model does not read may move too, at their cost, when that brings the
+answer near enough to observed rows (the value view gives them columns of their own).
 
 Hull
 ----

@@ -24,7 +24,9 @@ The optimum is then over points, not cells: exact for constraints that care wher
 cell the answer lies. Value-linked features keep the costs ``build_problem`` gave them.
 
 Categorical features keep their level indicators (``GroupLink`` variables); one the model
-does not read stays at the applicant's level (``ValueView.levels[j] is None``).
+does not read gets level columns of its own, priced like a group link (a constraint on
+values may want it changed); one that cannot change at all stays at the applicant's level
+(``ValueView.levels[j] is None``).
 
 :func:`append_block` adds another :class:`~encoders.block.EncodedModel` (a second model,
 an isolation forest's trees) to a problem with a value view: its variables and rows, its
@@ -44,7 +46,7 @@ from solvers.problem import RecourseProblem, decode
 from solvers.spec import ActionSpec
 
 __all__ = ["ValueView", "value_spec", "add_values", "value_point", "fill_values",
-           "append_block", "shift", "tie_eps"]
+           "append_block", "shift", "tie_eps", "forbid_level_pairs_view"]
 
 
 @dataclass(frozen=True)
@@ -217,9 +219,22 @@ def add_values(prob: RecourseProblem, spec: ActionSpec, *, norm: str,
         link = enc.link_of(j)
         if space.is_group(j):
             k = len(space.levels[j] or ())
-            level0[j] = int(np.argmax(prob.x0[s: s + k]))
+            cur = int(np.argmax(prob.x0[s: s + k]))
+            level0[j] = cur
             if isinstance(link, GroupLink):
                 levels[j] = np.asarray(link.vars, dtype=np.int64)
+                continue
+            allowed = spec.allowed_levels(j, cur)
+            if allowed.sum() <= 1:
+                continue  # cannot change: stays at the applicant's level (constant)
+            # the model does not read it, but a value constraint may: level columns
+            # priced as build_problem prices a group link
+            cost = spec.level_costs(j, cur)
+            w = float(spec.l0_weight[j])
+            cols = [C.var(0.0, 1.0 if allowed[lv] else 0.0, True, float(cost[lv]),
+                          0.0 if lv == cur else w) for lv in range(k)]
+            C.row({c: 1.0 for c in cols}, 1.0, 1.0)
+            levels[j] = np.asarray(cols, dtype=np.int64)
             continue
         if j in existing:
             xcol[j] = int(existing[j])
@@ -263,6 +278,11 @@ def value_point(prob: RecourseProblem, view: ValueView, values: np.ndarray, *,
     applicant's)."""
     space = prob.spec.space
     s_cf = decode(prob, values, deep=deep)
+    for j, cols in enumerate(view.levels):
+        if cols is not None and not isinstance(prob.enc.link_of(j), GroupLink):
+            st = int(space.start[j])  # level columns of the view (the model reads none)
+            s_cf[st: st + len(cols)] = 0.0
+            s_cf[st + int(np.argmax(values[np.asarray(cols)]))] = 1.0
     for j in view.numeric:
         s = int(space.start[j])
         xv = float(prob.x0[s])
@@ -308,9 +328,41 @@ def fill_values(prob: RecourseProblem, view: ValueView, s: np.ndarray,
             out[view.t[j]] = abs(s[st] - prob.x0[st])
         if view.d[j] >= 0:
             out[view.d[j]] = float(s[st] != prob.x0[st])
+    for j, cols in enumerate(view.levels):
+        if cols is not None and not isinstance(enc.link_of(j), GroupLink):
+            st = int(space.start[j])
+            out[np.asarray(cols)] = s[st: st + len(cols)]
     for other, off in blocks:
         out[off: off + other.n_vars] = other.block_values(s[None, :])[0]
     return out
+
+
+def forbid_level_pairs_view(prob: RecourseProblem, view: ValueView,
+                            pairs: list[tuple[int, int, int, int]]) -> RecourseProblem:
+    """``solvers.problem.forbid_level_pairs`` over the view's level columns (which also
+    cover categorical features the model does not read): for each ``(i, a, j, b)`` other
+    than the applicant's own combination, ``o_ia + o_jb <= 1``; a feature without level
+    columns keeps the applicant's level, so the other's level ``b`` (or ``a``) is fixed
+    out when that level pairs with it."""
+    ub = prob.ub.copy()
+    rows: list[dict[int, float]] = []
+    for i, a, j, b in pairs:
+        ci, cj = view.levels[i], view.levels[j]
+        if (a, b) == (int(view.level0[i]), int(view.level0[j])):
+            continue
+        if ci is not None and cj is not None:
+            rows.append({int(ci[a]): 1.0, int(cj[b]): 1.0})
+        elif cj is not None and a == int(view.level0[i]):
+            ub[int(cj[b])] = 0.0
+        elif ci is not None and b == int(view.level0[j]):
+            ub[int(ci[a])] = 0.0
+    out = prob.with_bounds(np.minimum(prob.lb, ub), ub)
+    if not rows:
+        return out
+    r_i = [k for k, c in enumerate(rows) for _ in c]
+    r_j = [v for c in rows for v in c]
+    M = sp.csr_matrix((np.ones(len(r_j)), (r_i, r_j)), shape=(len(rows), prob.n))
+    return out.with_rows(M, np.full(len(rows), -np.inf), np.ones(len(rows)))
 
 
 def append_block(prob: RecourseProblem, other: EncodedModel,

@@ -149,3 +149,53 @@ def test_append_linear_block_to_tree_problem(global_random_seed):
                  lin_eng.explain(x, target=1, time_limit=TIME_LIMIT)]
         for a in alone:
             assert a.cost <= both.cost + 1e-6 * max(1.0, both.cost)
+
+
+def test_support_may_change_a_categorical_feature_the_model_ignores():
+    """The model reads only ``income``; approved rows all hold housing "own" and the
+    applicant "rent". Below radius 1 (linf) a supporting row must share the level, so the
+    answer changes housing although the model ignores it. Oracle: per approved row, its
+    income window intersected with the bounds, the model's approved incomes there found
+    from the tree's thresholds, cost by ``oracles.point_cost``."""
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    from oracles import point_cost
+    from recourse import DataSupport
+
+    rng = np.random.default_rng(0)
+    n = 120
+    income = np.round(rng.uniform(10, 100, n), 2)
+    housing = np.where(income > 60, "own", rng.choice(["rent", "free"], n))
+    X = pd.DataFrame({"income": income, "housing": housing})
+    y = (income > 60).astype(int)
+    model = Pipeline([("pre", ColumnTransformer([("num", "passthrough", ["income"])])),
+                      ("tree", DecisionTreeClassifier(max_depth=2, random_state=0))]).fit(X, y)
+    schema = FeatureSchema.from_frame(X)
+    radius, scale = 0.5, {"income": 10.0}
+    approved = X[model.predict(X) == 1]
+    assert set(approved["housing"]) == {"own"}
+    sup = DataSupport.fit(approved, schema, k=1, radius=radius, scale=scale)
+    eng = RecourseEngine(model, schema, support=sup)
+    x = {"income": 40.0, "housing": "rent"}
+    res = eng.explain(x, target=1)
+    assert res.status == "optimal" and res.verified, res.message
+    assert res.counterfactual["housing"] == "own"
+    t = model.named_steps["tree"].tree_.threshold
+    t = t[t > -2]
+    lo, hi = schema["income"].lower, schema["income"].upper
+    best = np.inf
+    for a in approved["income"]:
+        w_lo, w_hi = max(a - radius * 10.0, lo), min(a + radius * 10.0, hi)
+        cands = [min(max(x["income"], w_lo), w_hi), w_lo, w_hi]
+        cands += [float(np.nextafter(np.float32(v), np.float32(np.inf))) for v in t]
+        for v in cands:
+            if not (w_lo <= v <= w_hi):
+                continue
+            row = {"income": v, "housing": "own"}
+            if model.predict(pd.DataFrame([row]))[0] == 1:
+                best = min(best, point_cost(schema, x, row)[0])
+    assert np.isfinite(best)
+    assert costs_close(res.cost, best, rel=1e-4, abs_=1e-4)
+    assert res.stats["support"] >= 1
