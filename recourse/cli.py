@@ -79,6 +79,11 @@ _Plausible = Annotated[bool, typer.Option(
 _MinScore = Annotated[float | None, typer.Option(
     "--min-score", help="With --plausible: the least isolation-forest score_samples "
     "(default: the forest's own inlier threshold).")]
+_Support = Annotated[float | None, typer.Option(
+    "--support", help="Data support: the answer lies within this scaled (MAD, linf) "
+    "distance of --support-k rows of --data that the model puts in the target class.")]
+_SupportK = Annotated[int, typer.Option(
+    "--support-k", help="With --support: how many supporting rows.")]
 _AlsoModel = Annotated[list[Path] | None, typer.Option(
     "--also-model", help="Another fitted model (repeatable) that must approve the answer "
     "too, e.g. the same forest retrained with another seed.")]
@@ -213,6 +218,8 @@ def explain(
     plausible: _Plausible = False,
     min_score: _MinScore = None,
     also_model: _AlsoModel = None,
+    support: _Support = None,
+    support_k: _SupportK = 1,
 ) -> None:
     """Find the cheapest actionable change that gives the applicant the target class."""
     from recourse import explain as engine
@@ -220,7 +227,7 @@ def explain(
     from recourse.robust_cli import build_robust, flags_from
 
     flags = flags_from(min_margin, box, data, seen_together, plausible, min_score,
-                       also_model)
+                       also_model, support, support_k)
 
     backends = getattr(engine, "BACKENDS", (backend,))
     try:
@@ -241,7 +248,8 @@ def explain(
         row_values = load_applicant(applicant, feature_schema, row=row)
         causal_model = _load_causal(causal) if causal else None
         if flags.any():
-            setup = build_robust(fitted, feature_schema, flags, trust_pickle=trust_pickle)
+            setup = build_robust(fitted, feature_schema, flags, trust_pickle=trust_pickle,
+                                 target=_resolve_target(fitted, target))
             eng = engine.RecourseEngine(
                 setup.model, feature_schema, backend=backend, causal=causal_model,
                 backend_options={"solver": solver} if solver else None,
@@ -655,6 +663,8 @@ def letter(
     plausible: _Plausible = False,
     min_score: _MinScore = None,
     also_model: _AlsoModel = None,
+    support: _Support = None,
+    support_k: _SupportK = 1,
 ) -> None:
     """Write a recourse letter: decision, principal reasons, up to k distinct options,
     traceability appendix."""
@@ -664,7 +674,7 @@ def letter(
     from recourse.robust_cli import build_robust, flags_from
 
     flags = flags_from(min_margin, box, data, seen_together, plausible, min_score,
-                       also_model)
+                       also_model, support, support_k)
 
     try:
         if fmt not in FORMATS:
@@ -693,7 +703,8 @@ def letter(
                 "--model and --applicant are required (or --audit FILE to write letters from "
                 "an audit's results).")
         fitted = load_model(model, trust_pickle=trust_pickle)
-        setup = build_robust(fitted, feature_schema, flags, trust_pickle=trust_pickle)
+        setup = build_robust(fitted, feature_schema, flags, trust_pickle=trust_pickle,
+                             target=_resolve_target(fitted, target))
         eng = engine.RecourseEngine(setup.model, feature_schema, **setup.engine_kwargs)
         goal = _resolve_target(fitted, target)
         frame = read_table(applicant)

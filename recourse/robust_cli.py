@@ -52,7 +52,7 @@ ISO_TREES = 50
 #: Samples per isolation tree (sklearn's default ``"auto"`` is ``min(256, n)``).
 ISO_SAMPLES = 256
 _FLAG_NAME = {"min_margin": "--min-margin", "seen_together": "--seen-together",
-              "plausibility": "--plausible", "models": "--also-model",
+              "plausibility": "--plausible", "models": "--also-model", "support": "--support",
               "all options": "all options"}
 
 
@@ -67,12 +67,15 @@ class RobustFlags:
     plausible: bool = False
     min_score: float | None = None
     also_models: tuple[Path, ...] = field(default_factory=tuple)
+    support: float | None = None
+    support_k: int = 1
 
     def any(self) -> bool:
         """Whether any option is on (else the command runs exactly as without them)."""
         return (self.min_margin is not None or self.box or self.data is not None
                 or self.seen_together or self.plausible or self.min_score is not None
-                or bool(self.also_models))
+                or bool(self.also_models) or self.support is not None
+                or self.support_k != 1)
 
     def check(self, data_flag: str = "--data") -> None:
         """Flag combinations that cannot work, named with their fix.
@@ -97,8 +100,20 @@ class RobustFlags:
                 "--min-margin cannot be combined with --plausible yet: the engine measures "
                 "margins on the classifier's own scores, which a PlausibleModel does not "
                 "expose; run them separately, or drop one of them.")
+        if self.support is not None and not (math.isfinite(self.support)
+                                             and self.support > 0):
+            raise InputValidationError(
+                f"--support is a distance in MAD-scaled units and must be > 0, got "
+                f"{self.support}.")
+        if self.support_k != 1 and self.support is None:
+            raise InputValidationError(
+                "--support-k is the number of supporting rows of --support; add --support "
+                "RADIUS or drop --support-k.")
+        if self.support_k < 1:
+            raise InputValidationError(f"--support-k must be at least 1, got {self.support_k}.")
         need = [f for f, on in (("--seen-together", self.seen_together),
-                                ("--plausible", self.plausible)) if on]
+                                ("--plausible", self.plausible),
+                                ("--support", self.support is not None)) if on]
         if need and self.data is None:
             raise InputValidationError(
                 f"{' and '.join(need)} {'needs' if len(need) == 1 else 'need'} the training "
@@ -205,7 +220,8 @@ def fit_isolation_forest(model: Any, X: pd.DataFrame, *, n_estimators: int = ISO
 
 
 def build_robust(model: Any, schema: FeatureSchema, flags: RobustFlags, *,
-                 trust_pickle: bool = False, data_flag: str = "--data") -> RobustSetup:
+                 trust_pickle: bool = False, data_flag: str = "--data",
+                 target: Any = None) -> RobustSetup:
     """Turn the flags into the model to encode and the engine's and explain's options.
 
     Raises
@@ -248,6 +264,16 @@ def build_robust(model: Any, schema: FeatureSchema, flags: RobustFlags, *,
             engine_kwargs["plausibility"] = iforest
     if flags.seen_together:
         engine_kwargs["seen_together"] = SeenTogether.fit(data, schema)
+    if flags.support is not None:
+        from recourse.support import DataSupport
+
+        if target is None:
+            raise InputValidationError(
+                "--support needs --target: the supporting rows are those of --data the "
+                "model puts in the target class.")
+        assert data is not None  # checked above
+        engine_kwargs["support"] = DataSupport.from_model(
+            data, model, schema, target=target, k=flags.support_k, radius=flags.support)
     explain_kwargs: dict[str, Any] = {}
     if flags.min_margin is not None:
         explain_kwargs["min_margin"] = float(flags.min_margin)
@@ -340,6 +366,11 @@ def robust_rows(result: RecourseResult, schema: FeatureSchema) -> list[tuple[str
         rows.append(("plausibility score", f"{score:.4f}{verdict}"))
     if s.get("unseen_pairs") is not None:
         rows.append(("unseen category pairs", str(s["unseen_pairs"])))
+    if s.get("support") is not None:
+        dist = s.get("support_distance")
+        rows.append(("supporting rows (within the radius)",
+                     str(s["support"]) + (f"; distance to the k-th nearest {_num(dist)}"
+                                          if dist is not None else "")))
     for option, cost in (s.get("cost_without") or {}).items():
         rows.append((f"cost without {_FLAG_NAME.get(option, option)}",
                      "no recourse" if cost is None else _num(cost)))
@@ -360,11 +391,13 @@ def robust_rows(result: RecourseResult, schema: FeatureSchema) -> list[tuple[str
 
 def flags_from(min_margin: float | None, box: bool, data: str | None, seen_together: bool,
                plausible: bool, min_score: float | None,
-               also_model: Sequence[Path] | None) -> RobustFlags:
+               also_model: Sequence[Path] | None, support: float | None = None,
+               support_k: int = 1) -> RobustFlags:
     """:class:`RobustFlags` from typer's parameters (``also_model`` None when absent)."""
     return RobustFlags(min_margin=min_margin, box=box, data=data,
                        seen_together=seen_together, plausible=plausible,
-                       min_score=min_score, also_models=tuple(also_model or ()))
+                       min_score=min_score, also_models=tuple(also_model or ()),
+                       support=support, support_k=support_k)
 
 
 def audit_options(schema: Any, reference: str | None, min_margin: float | None,

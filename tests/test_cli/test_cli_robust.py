@@ -260,3 +260,42 @@ def test_plain_explain_is_unchanged_without_flags(setup) -> None:
     assert payload["box"] is None
     assert "min_margin" not in payload["stats"] and "box_error" not in payload["stats"]
     assert np.isfinite(payload["cost"])
+
+
+# ---------------------------------------------------------------------- support
+def test_support_answer_lies_near_enough_approved_training_rows(setup) -> None:
+    """``--support 1.0 --support-k 2``: the answer is approved and at least two training
+    rows the model approves lie within linf distance 1 (each numeric difference over the
+    feature's MAD on the training rows, else its mean absolute deviation, else 1; a
+    category mismatch counts 1), computed here with numpy."""
+    payload = _json(_explain(setup, 0, "--data", setup["paths"]["train"], "--support", "1.0",
+                             "--support-k", "2", "--json"))
+    cf = payload["counterfactual"]
+    schema, X = setup["schema"], setup["X_train"]
+    assert model_predict(setup["model"], schema, [cf])[0] == "good"
+    approved = X[setup["model"].predict(X) == "good"]
+    dist = np.zeros(len(approved))
+    for f in schema:
+        col = approved[f.name]
+        if f.is_group:
+            dist = np.maximum(dist, (col != cf[f.name]).to_numpy(dtype=float))
+            continue
+        x = X[f.name].to_numpy(dtype=float)
+        mad = float(np.median(np.abs(x - np.median(x))))
+        mad = mad if mad > 0 else float(np.mean(np.abs(x - np.mean(x))))
+        mad = mad if mad > 0 else 1.0
+        dist = np.maximum(dist, np.abs(col.to_numpy(dtype=float) - float(cf[f.name])) / mad)
+    near = dist <= 1.0 + 1e-9
+    assert near.sum() >= 2
+    assert payload["stats"]["support"] >= 2
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("--support", "1.0"), "needs the training data"),
+    (("--support", "-1", "--data", "german"), "must be > 0"),
+    (("--support-k", "3"), "--support-k is the number"),
+])
+def test_support_flags_bad_input(setup, args, expected) -> None:
+    result = _explain(setup, 0, *args)
+    assert result.exit_code == 2
+    assert expected in _flat(result.output)
