@@ -42,12 +42,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
-import scipy.sparse as sp
 
 from encoders.block import GroupLink, ThresholdLink, ValueLink
 from encoders.errors import SchemaError
 from solvers.problem import RecourseProblem, decode, point_costs
 from solvers.spec import ActionSpec
+from solvers.values import Columns, append_columns
 
 __all__ = ["Equation", "CausalSpec", "CausalVars", "neutral_spec", "add_causal",
            "causal_point", "causal_costs"]
@@ -125,34 +125,6 @@ def feature_values(space_start: np.ndarray, s: np.ndarray) -> np.ndarray:
     return np.asarray(s, dtype=float)[..., space_start[:-1]]
 
 
-class _Rows:
-    """Collects new variables and sparse rows for a problem of ``n`` columns."""
-
-    def __init__(self, n: int) -> None:
-        self.n0 = n
-        self.lb: list[float] = []
-        self.ub: list[float] = []
-        self.integer: list[bool] = []
-        self.l1: list[float] = []
-        self.l0: list[float] = []
-        self.rows: list[tuple[dict[int, float], float, float]] = []
-
-    def var(self, lo: float, hi: float, is_int: bool = False, c1: float = 0.0,
-            c0: float = 0.0) -> int:
-        self.lb.append(lo)
-        self.ub.append(hi)
-        self.integer.append(is_int)
-        self.l1.append(c1)
-        self.l0.append(c0)
-        return self.n0 + len(self.lb) - 1
-
-    def row(self, coefs: dict[int, float], lo: float, hi: float) -> None:
-        merged: dict[int, float] = {}
-        for k, v in coefs.items():
-            merged[k] = merged.get(k, 0.0) + v
-        self.rows.append(({k: v for k, v in merged.items() if v != 0.0}, lo, hi))
-
-
 def add_causal(prob: RecourseProblem, spec: ActionSpec,
                cspec: CausalSpec) -> tuple[RecourseProblem, CausalVars]:
     """Add the intervention variables and rows (module docstring) to ``prob``.
@@ -163,7 +135,7 @@ def add_causal(prob: RecourseProblem, spec: ActionSpec,
     space = spec.space
     enc = prob.enc
     x0f = feature_values(space.start, prob.x0)
-    R = _Rows(prob.n)
+    R = Columns(prob.n)
     lb, ub = prob.lb.copy(), prob.ub.copy()
     nodes = cspec.nodes
     L = np.zeros(space.n_features)
@@ -225,7 +197,7 @@ def add_causal(prob: RecourseProblem, spec: ActionSpec,
         h = 0.5 if space.integer[j] else 0.0
         R.row({**coefs, a: -max(r_hi, 0.0)}, -np.inf, shift + h)
         R.row({**coefs, a: -min(r_lo, 0.0)}, shift - h, np.inf)
-    out = _append(prob.with_bounds(lb, ub), R)
+    out = append_columns(prob.with_bounds(lb, ub), R, "causal")
     cv = CausalVars(nodes=nodes, x=np.array([xvar[int(j)] for j in nodes], dtype=np.int64),
                     a=np.array(a_idx, dtype=np.int64), t=np.array(t_idx, dtype=np.int64),
                     noise=np.array(noise))
@@ -239,7 +211,7 @@ def _eps(link: ThresholdLink, is_int: bool) -> np.ndarray:
     return tie_eps(link, is_int)
 
 
-def _link_thresholds(R: _Rows, link: ThresholdLink, x: int, L: float, H: float,
+def _link_thresholds(R: Columns, link: ThresholdLink, x: int, L: float, H: float,
                      is_int: bool) -> None:
     """``z_i = 1  =>  x >= t_i + e_i`` and ``z_i = 0  =>  x <= t_i - e_i``."""
     e = _eps(link, is_int)
@@ -248,7 +220,7 @@ def _link_thresholds(R: _Rows, link: ThresholdLink, x: int, L: float, H: float,
         R.row({x: 1.0, z: -(H - t + ei)}, -np.inf, t - ei)
 
 
-def _piecewise(R: _Rows, xp: int, Lp: float, Hp: float, B: np.ndarray,
+def _piecewise(R: Columns, xp: int, Lp: float, Hp: float, B: np.ndarray,
                F: np.ndarray) -> tuple[int, float, float]:
     """A variable equal to ``np.interp(x_p, B, F)`` for ``x_p`` in ``[Lp, Hp]``."""
     inner = B[(B > Lp) & (B < Hp)]
@@ -269,31 +241,6 @@ def _piecewise(R: _Rows, xp: int, Lp: float, Hp: float, B: np.ndarray,
         R.row({d[k]: 1.0, y: -float(lens[k])}, 0.0, np.inf)
         R.row({d[k + 1]: 1.0, y: -float(lens[k + 1])}, -np.inf, 0.0)
     return g, float(vals.min()), float(vals.max())
-
-
-def _append(prob: RecourseProblem, R: _Rows) -> RecourseProblem:
-    n = prob.n + len(R.lb)
-    if R.rows:
-        r_i = [i for i, (c, _, _) in enumerate(R.rows) for _ in c]
-        r_j = [k for c, _, _ in R.rows for k in c]
-        r_v = [v for c, _, _ in R.rows for v in c.values()]
-        rows = sp.csr_matrix((r_v, (r_i, r_j)), shape=(len(R.rows), n))
-    else:
-        rows = sp.csr_matrix((0, n))
-    A = sp.vstack([sp.hstack([prob.A, sp.csr_matrix((prob.A.shape[0], n - prob.n))]),
-                   rows]).tocsr()
-    z = np.zeros(len(R.lb))
-    ext = lambda a, b: np.concatenate([a, np.asarray(b, dtype=a.dtype)])  # noqa: E731
-    integer = ext(prob.integer, R.integer)
-    return replace(
-        prob, A=A,
-        row_lo=ext(prob.row_lo, [r[1] for r in R.rows]),
-        row_hi=ext(prob.row_hi, [r[2] for r in R.rows]),
-        lb=ext(prob.lb, R.lb), ub=ext(prob.ub, R.ub), integer=integer,
-        l1=ext(prob.l1, R.l1), l0=ext(prob.l0, R.l0),
-        crossing=ext(prob.crossing, z), crossing_l0=ext(prob.crossing_l0, z),
-        stats=dict(prob.stats, n_vars=n, n_rows=int(A.shape[0]), n_int=int(integer.sum()),
-                   causal_vars=len(R.lb), causal_rows=len(R.rows)))
 
 
 def causal_point(prob: RecourseProblem, spec: ActionSpec, cspec: CausalSpec, cv: CausalVars,

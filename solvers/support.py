@@ -50,10 +50,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from encoders.errors import SchemaError
 from solvers.problem import RecourseProblem
+from solvers.values import Columns, append_columns
 
 __all__ = ["SupportSpec", "SupportVars", "add_support", "reachable", "min_costs",
            "bound_to_rows", "column_range",
@@ -173,35 +173,6 @@ def min_costs(sup: SupportSpec, x0n: np.ndarray, x0c: np.ndarray, unit: np.ndarr
     return total
 
 
-class _Rows:
-    def __init__(self, n: int) -> None:
-        self.n0 = n
-        self.lb: list[float] = []
-        self.ub: list[float] = []
-        self.integer: list[bool] = []
-        self.i: list[int] = []
-        self.j: list[int] = []
-        self.v: list[float] = []
-        self.lo: list[float] = []
-        self.hi: list[float] = []
-
-    def var(self, lo: float, hi: float, is_int: bool) -> int:
-        self.lb.append(lo)
-        self.ub.append(hi)
-        self.integer.append(is_int)
-        return self.n0 + len(self.lb) - 1
-
-    def row(self, coefs: dict[int, float], lo: float, hi: float) -> None:
-        r = len(self.lo)
-        for c, v in coefs.items():
-            if v != 0.0:
-                self.i.append(r)
-                self.j.append(c)
-                self.v.append(float(v))
-        self.lo.append(lo)
-        self.hi.append(hi)
-
-
 def column_range(prob: RecourseProblem, view: Any, j: int) -> tuple[int, float, float]:
     """Column of numeric feature ``j`` and its bounds (-1 and the applicant's value when
     the feature has no column: it keeps that value)."""
@@ -245,7 +216,7 @@ def add_support(prob: RecourseProblem, view: Any, sup: SupportSpec, *,
     if cost_cut is not None:
         keep &= ~np.asarray(cost_cut, dtype=bool)
     rows_idx = np.flatnonzero(keep)
-    R = _Rows(prob.n)
+    R = Columns(prob.n)
     s = np.array([R.var(0.0, 1.0, True) for _ in rows_idx], dtype=np.int64)
     lam = e = anchor = None
     single = sup.metric == "linf" and not sup.hull and sup.k == 1
@@ -268,7 +239,7 @@ def add_support(prob: RecourseProblem, view: Any, sup: SupportSpec, *,
         _anchor_rows(R, prob, view, sup, rows_idx, anchor, cols, lo, hi)
     else:
         e = _l1_rows(R, prob, view, sup, rows_idx, s, cols, lo, hi)
-    out = _append(bound_to_rows(prob, view, sup, rows_idx, cols, lo, hi), R)
+    out = append_columns(bound_to_rows(prob, view, sup, rows_idx, cols, lo, hi), R)
     out = replace(out, stats=dict(
         out.stats, support_candidates=int(sup.weight.sum()), support_distinct=sup.n_rows,
         support_reachable=n_reach,
@@ -311,7 +282,7 @@ def bound_to_rows(prob: RecourseProblem, view: Any, sup: SupportSpec, rows_idx: 
     return prob.with_bounds(lb, ub)
 
 
-def _anchor_rows(R: _Rows, prob: RecourseProblem, view: Any, sup: SupportSpec,
+def _anchor_rows(R: Columns, prob: RecourseProblem, view: Any, sup: SupportSpec,
                  rows_idx: np.ndarray, y: np.ndarray, cols: np.ndarray, lo: np.ndarray,
                  hi: np.ndarray) -> None:
     """``x_j`` within the box of the one anchor row (``sum y = 1``):
@@ -353,7 +324,7 @@ def _cat_cols(prob: RecourseProblem, view: Any, sup: SupportSpec, i: int) -> lis
     return out
 
 
-def _linf_rows(R: _Rows, prob: RecourseProblem, view: Any, sup: SupportSpec,
+def _linf_rows(R: Columns, prob: RecourseProblem, view: Any, sup: SupportSpec,
                rows_idx: np.ndarray, s: np.ndarray, cols: np.ndarray, lo: np.ndarray,
                hi: np.ndarray) -> None:
     r = sup.radius
@@ -374,7 +345,7 @@ def _linf_rows(R: _Rows, prob: RecourseProblem, view: Any, sup: SupportSpec,
                 R.row({si: 1.0, c: -1.0}, -np.inf, 0.0)
 
 
-def _l1_rows(R: _Rows, prob: RecourseProblem, view: Any, sup: SupportSpec,
+def _l1_rows(R: Columns, prob: RecourseProblem, view: Any, sup: SupportSpec,
              rows_idx: np.ndarray, s: np.ndarray, cols: np.ndarray, lo: np.ndarray,
              hi: np.ndarray) -> np.ndarray:
     r = sup.radius
@@ -422,7 +393,7 @@ def _l1_rows(R: _Rows, prob: RecourseProblem, view: Any, sup: SupportSpec,
     return e
 
 
-def _hull_rows(R: _Rows, prob: RecourseProblem, view: Any, sup: SupportSpec,
+def _hull_rows(R: Columns, prob: RecourseProblem, view: Any, sup: SupportSpec,
                rows_idx: np.ndarray, s: np.ndarray, cols: np.ndarray, lo: np.ndarray,
                hi: np.ndarray) -> np.ndarray:
     r = sup.radius
@@ -441,22 +412,6 @@ def _hull_rows(R: _Rows, prob: RecourseProblem, view: Any, sup: SupportSpec,
         else:  # x_j constant: the combination must lie within the band around it
             R.row(coefs, -band - lo[p], band - lo[p])
     return lam
-
-
-def _append(prob: RecourseProblem, R: _Rows) -> RecourseProblem:
-    n = prob.n + len(R.lb)
-    rows = sp.csr_matrix((R.v, (R.i, R.j)), shape=(len(R.lo), n))
-    A = sp.vstack([sp.hstack([prob.A, sp.csr_matrix((prob.A.shape[0], n - prob.n))]),
-                   rows]).tocsr()
-    z = np.zeros(len(R.lb))
-    ext = lambda a, b: np.concatenate([a, np.asarray(b, dtype=a.dtype)])  # noqa: E731
-    integer = ext(prob.integer, R.integer)
-    return replace(
-        prob, A=A, row_lo=ext(prob.row_lo, R.lo), row_hi=ext(prob.row_hi, R.hi),
-        lb=ext(prob.lb, R.lb), ub=ext(prob.ub, R.ub), integer=integer,
-        l1=ext(prob.l1, z), l0=ext(prob.l0, z),
-        crossing=ext(prob.crossing, z), crossing_l0=ext(prob.crossing_l0, z),
-        stats=dict(prob.stats, n_vars=n, n_rows=int(A.shape[0]), n_int=int(integer.sum())))
 
 
 def support_values(prob: RecourseProblem, view: Any, sup: SupportSpec, sv: SupportVars,

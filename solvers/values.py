@@ -46,7 +46,8 @@ from solvers.problem import RecourseProblem, decode
 from solvers.spec import ActionSpec
 
 __all__ = ["ValueView", "value_spec", "add_values", "value_point", "fill_values",
-           "append_block", "shift", "tie_eps", "forbid_level_pairs_view"]
+           "append_block", "shift", "tie_eps", "forbid_level_pairs_view", "Columns",
+           "append_columns"]
 
 
 @dataclass(frozen=True)
@@ -106,8 +107,10 @@ def tie_eps(link: ThresholdLink, is_int: bool) -> np.ndarray:
     return np.maximum(1e-3 * link.spacing, e)
 
 
-class _Cols:
-    """New columns and rows for a problem of ``n0`` columns."""
+class Columns:
+    """New columns and sparse rows for a problem of ``n0`` columns, appended in one go by
+    :func:`append_columns` (shared by the value view, ``solvers.causal`` and
+    ``solvers.support``). Rows are kept as coordinate lists."""
 
     def __init__(self, n0: int) -> None:
         self.n0 = n0
@@ -116,10 +119,19 @@ class _Cols:
         self.integer: list[bool] = []
         self.l1: list[float] = []
         self.l0: list[float] = []
-        self.rows: list[tuple[dict[int, float], float, float]] = []
+        self.i: list[int] = []
+        self.j: list[int] = []
+        self.v: list[float] = []
+        self.lo: list[float] = []
+        self.hi: list[float] = []
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.lo)
 
     def var(self, lo: float, hi: float, is_int: bool = False, c1: float = 0.0,
             c0: float = 0.0) -> int:
+        """A new column in ``[lo, hi]`` with L1 cost ``c1`` and L0 cost ``c0``."""
         self.lb.append(lo)
         self.ub.append(hi)
         self.integer.append(is_int)
@@ -128,10 +140,15 @@ class _Cols:
         return self.n0 + len(self.lb) - 1
 
     def row(self, coefs: dict[int, float], lo: float, hi: float) -> None:
-        merged: dict[int, float] = {}
+        """The row ``lo <= sum coefs[k] v_k <= hi`` (zero coefficients dropped)."""
+        r = len(self.lo)
         for k, v in coefs.items():
-            merged[k] = merged.get(k, 0.0) + v
-        self.rows.append(({k: v for k, v in merged.items() if v != 0.0}, lo, hi))
+            if v != 0.0:
+                self.i.append(r)
+                self.j.append(int(k))
+                self.v.append(float(v))
+        self.lo.append(float(lo))
+        self.hi.append(float(hi))
 
     def tie(self, link: ThresholdLink, zvars: np.ndarray, x: int, L: float, H: float,
             x0: float, is_int: bool, name: str) -> None:
@@ -152,30 +169,27 @@ class _Cols:
                 self.row({x: 1.0, int(z): -(H - ti + ed)}, -np.inf, ti - ed)
 
 
-def _append(prob: RecourseProblem, C: _Cols, what: str) -> RecourseProblem:
+def append_columns(prob: RecourseProblem, C: Columns, what: str | None = None,
+                   ) -> RecourseProblem:
+    """``prob`` with ``C``'s columns (bounds, integrality, costs; no crossing cost) and
+    rows appended; ``what`` counts them in ``stats["<what>_vars"]`` / ``"<what>_rows"``."""
     n = prob.n + len(C.lb)
-    if C.rows:
-        r_i = [i for i, (c, _, _) in enumerate(C.rows) for _ in c]
-        r_j = [k for c, _, _ in C.rows for k in c]
-        r_v = [v for c, _, _ in C.rows for v in c.values()]
-        rows = sp.csr_matrix((r_v, (r_i, r_j)), shape=(len(C.rows), n))
-    else:
-        rows = sp.csr_matrix((0, n))
+    rows = sp.csr_matrix((C.v, (C.i, C.j)), shape=(C.n_rows, n))
     A = sp.vstack([sp.hstack([prob.A, sp.csr_matrix((prob.A.shape[0], n - prob.n))]),
                    rows]).tocsr()
     zeros = np.zeros(len(C.lb))
     ext = lambda a, b: np.concatenate([a, np.asarray(b, dtype=a.dtype)])  # noqa: E731
     integer = ext(prob.integer, C.integer)
+    stats = dict(prob.stats, n_vars=n, n_rows=int(A.shape[0]), n_int=int(integer.sum()))
+    if what is not None:
+        stats[f"{what}_vars"] = prob.stats.get(f"{what}_vars", 0) + len(C.lb)
+        stats[f"{what}_rows"] = prob.stats.get(f"{what}_rows", 0) + C.n_rows
     return replace(
-        prob, A=A,
-        row_lo=ext(prob.row_lo, [r[1] for r in C.rows]),
-        row_hi=ext(prob.row_hi, [r[2] for r in C.rows]),
+        prob, A=A, row_lo=ext(prob.row_lo, C.lo), row_hi=ext(prob.row_hi, C.hi),
         lb=ext(prob.lb, C.lb), ub=ext(prob.ub, C.ub), integer=integer,
         l1=ext(prob.l1, C.l1), l0=ext(prob.l0, C.l0),
         crossing=ext(prob.crossing, zeros), crossing_l0=ext(prob.crossing_l0, zeros),
-        stats=dict(prob.stats, n_vars=n, n_rows=int(A.shape[0]), n_int=int(integer.sum()),
-                   **{f"{what}_vars": prob.stats.get(f"{what}_vars", 0) + len(C.lb),
-                      f"{what}_rows": prob.stats.get(f"{what}_rows", 0) + len(C.rows)}))
+        stats=stats)
 
 
 def add_values(prob: RecourseProblem, spec: ActionSpec, *, norm: str,
@@ -206,7 +220,7 @@ def add_values(prob: RecourseProblem, spec: ActionSpec, *, norm: str,
     enc = prob.enc
     existing = dict(existing or {})
     nf = space.n_features
-    C = _Cols(prob.n)
+    C = Columns(prob.n)
     lb, ub = prob.lb.copy(), prob.ub.copy()
     xcol = np.full(nf, -1, dtype=np.int64)
     tcol = np.full(nf, -1, dtype=np.int64)
@@ -264,7 +278,7 @@ def add_values(prob: RecourseProblem, spec: ActionSpec, *, norm: str,
                 dcol[j] = d
                 C.row({x: 1.0, d: -(hi - xv)}, -np.inf, xv)
                 C.row({x: -1.0, d: -(xv - lo)}, -np.inf, -xv)
-    out = _append(prob.with_bounds(lb, ub), C, "value")
+    out = append_columns(prob.with_bounds(lb, ub), C, "value")
     view = ValueView(x=xcol, levels=tuple(levels), level0=level0, t=tcol, d=dcol)
     return out, view
 
@@ -380,7 +394,7 @@ def append_block(prob: RecourseProblem, other: EncodedModel,
     """
     space = prob.spec.space
     off = prob.n
-    C = _Cols(off)
+    C = Columns(off)
     for k in range(other.n_vars):
         C.var(float(other.lb[k]), float(other.ub[k]), bool(other.integer[k]))
     R = other.rows.tocoo()
@@ -419,7 +433,7 @@ def append_block(prob: RecourseProblem, other: EncodedModel,
                     C.ub[vi] = min(C.ub[vi], 0.0)
                 elif L > ti + float(e[i]):
                     C.lb[vi] = max(C.lb[vi], 1.0)
-    return _append(prob, C, "block"), off
+    return append_columns(prob, C, "block"), off
 
 
 def shift(M: sp.spmatrix, offset: int, n: int) -> sp.csr_matrix:
