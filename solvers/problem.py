@@ -244,18 +244,25 @@ def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: i
 
 
 def forbid_level_pairs(prob: RecourseProblem,
-                       pairs: Sequence[tuple[int, int, int, int]]) -> RecourseProblem:
+                       pairs: Sequence[tuple[int, int, int, int]],
+                       levels: Sequence[np.ndarray | None] | None = None) -> RecourseProblem:
     """Forbid category combinations: for each ``(i, a, j, b)`` (feature ``i`` at level
     ``a`` together with feature ``j`` at level ``b``; level indices in the schema's
     order) the answer may not hold both.
 
-    Both features read by the model: the row ``o_ia + o_jb <= 1``. A feature the model
-    does not read keeps the applicant's level, so the other feature's level is fixed out
-    when that level pairs with it. The applicant's own combination is never forbidden
-    (keeping one's own values is always allowed).
+    Both features with level columns: the row ``o_ia + o_jb <= 1``. A feature without
+    them keeps the applicant's level, so the other feature's level is fixed out when that
+    level pairs with it. The applicant's own combination is never forbidden (keeping
+    one's own values is always allowed). ``levels[f]``: the level columns of feature
+    ``f`` (default: the model's group links; ``solvers.values`` passes its view's, which
+    also cover features the model does not read).
     """
     space = prob.spec.space
-    enc = prob.enc
+    if levels is None:
+        levels = [None] * space.n_features
+        for link in prob.enc.links:
+            if isinstance(link, GroupLink):
+                levels[link.feature] = np.asarray(link.vars)
 
     def current(f: int) -> int:
         s = int(space.start[f])
@@ -267,13 +274,13 @@ def forbid_level_pairs(prob: RecourseProblem,
     for i, a, j, b in pairs:
         if (a, b) == (current(i), current(j)):
             continue
-        li, lj = enc.link_of(i), enc.link_of(j)
-        if isinstance(li, GroupLink) and isinstance(lj, GroupLink):
-            coefs.append({int(li.vars[a]): 1.0, int(lj.vars[b]): 1.0})
-        elif isinstance(lj, GroupLink) and a == current(i):
-            ub[lj.vars[b]] = 0.0
-        elif isinstance(li, GroupLink) and b == current(j):
-            ub[li.vars[a]] = 0.0
+        ci, cj = levels[i], levels[j]
+        if ci is not None and cj is not None:
+            coefs.append({int(ci[a]): 1.0, int(cj[b]): 1.0})
+        elif cj is not None and a == current(i):
+            ub[int(cj[b])] = 0.0
+        elif ci is not None and b == current(j):
+            ub[int(ci[a])] = 0.0
     out = prob.with_bounds(np.minimum(prob.lb, ub), ub)
     if not coefs:
         return out

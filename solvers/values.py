@@ -42,7 +42,7 @@ import scipy.sparse as sp
 
 from encoders.block import EncodedModel, GroupLink, ThresholdLink, ValueLink
 from encoders.errors import SchemaError
-from solvers.problem import RecourseProblem, decode
+from solvers.problem import RecourseProblem, decode, forbid_level_pairs
 from solvers.spec import ActionSpec
 
 __all__ = ["ValueView", "value_spec", "add_values", "value_point", "fill_values",
@@ -354,29 +354,8 @@ def fill_values(prob: RecourseProblem, view: ValueView, s: np.ndarray,
 def forbid_level_pairs_view(prob: RecourseProblem, view: ValueView,
                             pairs: list[tuple[int, int, int, int]]) -> RecourseProblem:
     """``solvers.problem.forbid_level_pairs`` over the view's level columns (which also
-    cover categorical features the model does not read): for each ``(i, a, j, b)`` other
-    than the applicant's own combination, ``o_ia + o_jb <= 1``; a feature without level
-    columns keeps the applicant's level, so the other's level ``b`` (or ``a``) is fixed
-    out when that level pairs with it."""
-    ub = prob.ub.copy()
-    rows: list[dict[int, float]] = []
-    for i, a, j, b in pairs:
-        ci, cj = view.levels[i], view.levels[j]
-        if (a, b) == (int(view.level0[i]), int(view.level0[j])):
-            continue
-        if ci is not None and cj is not None:
-            rows.append({int(ci[a]): 1.0, int(cj[b]): 1.0})
-        elif cj is not None and a == int(view.level0[i]):
-            ub[int(cj[b])] = 0.0
-        elif ci is not None and b == int(view.level0[j]):
-            ub[int(ci[a])] = 0.0
-    out = prob.with_bounds(np.minimum(prob.lb, ub), ub)
-    if not rows:
-        return out
-    r_i = [k for k, c in enumerate(rows) for _ in c]
-    r_j = [v for c in rows for v in c]
-    M = sp.csr_matrix((np.ones(len(r_j)), (r_i, r_j)), shape=(len(rows), prob.n))
-    return out.with_rows(M, np.full(len(rows), -np.inf), np.ones(len(rows)))
+    cover categorical features the model does not read)."""
+    return forbid_level_pairs(prob, pairs, levels=view.levels)
 
 
 def append_block(prob: RecourseProblem, other: EncodedModel,
