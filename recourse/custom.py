@@ -137,6 +137,14 @@ def pyomo_model(engine: RecourseEngine, applicant: Any, *, target: Any = None,
             "pyomo_model does not take a causal model yet (its structural equations are "
             "added inside the engine); build the engine without causal=..., or use "
             "engine.explain(..., ) with backend='pyomo'.")
+    inside = engine._active_options() + (
+        ["a ModelSet / PlausibleModel of mixed model types"] if engine._stack is not None
+        else [])
+    if inside:
+        raise InputValidationError(
+            f"pyomo_model does not carry {', '.join(inside)} yet (added inside the engine "
+            "through its value view); use engine.explain(...) with backend='pyomo', or an "
+            "engine without these options.")
     row = engine.schema.validate_row(applicant)
     x_true = engine.space.encode(row)
     x0 = engine._resolve_boundaries(x_true, row)

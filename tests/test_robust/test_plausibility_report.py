@@ -40,3 +40,20 @@ def test_plausibility_must_be_an_isolation_forest(german):
     _, schema, model, _ = german
     with pytest.raises(SchemaError, match="IsolationForest"):
         RecourseEngine(model, schema, plausibility=model)
+
+
+def test_pyomo_model_refuses_options_it_cannot_carry(german):
+    """The Pyomo export holds the model and the action set only: an engine option added
+    through the value view is refused by name, not silently dropped."""
+    pytest.importorskip("pyomo")
+    from recourse import DataSupport, InputValidationError
+
+    X_te, schema, model, _ = german
+    from recourse.datasets import train_test
+
+    X_tr = train_test("german")[0]
+    sup = DataSupport.from_model(X_tr, model, schema, target="good", k=1, radius=1.0)
+    eng = RecourseEngine(model, schema, support=sup)
+    row = X_te[model.predict(X_te) != "good"].iloc[0]
+    with pytest.raises(InputValidationError, match="support"):
+        eng.pyomo_model(row, target="good")
