@@ -84,8 +84,7 @@ class RobustFlags:
         ------
         InputValidationError
             ``--min-score`` without ``--plausible``; ``--seen-together`` or
-            ``--plausible`` without training data; a negative or non-finite margin;
-            ``--min-margin`` with ``--plausible``.
+            ``--plausible`` without training data; a negative or non-finite margin.
         """
         if self.min_margin is not None and not (math.isfinite(self.min_margin)
                                                 and self.min_margin >= 0):
@@ -95,11 +94,6 @@ class RobustFlags:
             raise InputValidationError(
                 "--min-score is the plausibility threshold of --plausible; add --plausible "
                 "(with --data TRAIN) or drop --min-score.")
-        if self.min_margin is not None and self.plausible:
-            raise InputValidationError(
-                "--min-margin cannot be combined with --plausible yet: the engine measures "
-                "margins on the classifier's own scores, which a PlausibleModel does not "
-                "expose; run them separately, or drop one of them.")
         if self.support is not None and not (math.isfinite(self.support)
                                              and self.support > 0):
             raise InputValidationError(

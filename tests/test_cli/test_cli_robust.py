@@ -224,8 +224,6 @@ def test_also_model_answer_is_approved_by_every_model(setup) -> None:
     (["--seen-together", "--plausible"], "--seen-together and --plausible need"),
     (["--min-score", "-0.5"], "--min-score is the plausibility threshold of --plausible"),
     (["--min-margin", "-1"], "--min-margin must be a finite number >= 0"),
-    (["--plausible", "--min-margin", "0.1", "--data", "german"],
-     "--min-margin cannot be combined with --plausible"),
     (["--seen-together", "--data", "adult"], "is neither a file nor a bundled data set"),
     (["--also-model", "missing.skops"], "does not exist"),
 ])
@@ -299,3 +297,19 @@ def test_support_flags_bad_input(setup, args, expected) -> None:
     result = _explain(setup, 0, *args)
     assert result.exit_code == 2
     assert expected in _flat(result.output)
+
+
+def test_min_margin_with_plausible(setup) -> None:
+    """Both at once: the classifier wins by the margin in its own probabilities and the
+    isolation forest calls the answer an inlier (the forest the CLI fits, rebuilt here)."""
+    from recourse.robust_cli import fit_isolation_forest
+
+    payload = _json(_explain(setup, 0, "--plausible", "--min-margin", "0.1", "--data",
+                             setup["paths"]["train"], "--json"))
+    cf = payload["counterfactual"]
+    model, schema = setup["model"], setup["schema"]
+    proba = model.predict_proba(schema.row_frame(cf))[0]
+    good = list(model.classes_).index("good")
+    assert proba[good] - proba[1 - good] >= 0.1 - 1e-9
+    iso = fit_isolation_forest(model, setup["X_train"])
+    assert iso.score_samples(schema.row_frame(cf))[0] >= iso[-1].offset_ - 1e-12
