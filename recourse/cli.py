@@ -353,6 +353,10 @@ def audit_command(
     seen_together: Annotated[bool, typer.Option(
         "--seen-together", help="Never combine category levels no row of --reference "
         "(the training data) has.")] = False,
+    support: Annotated[float | None, typer.Option(
+        "--support", help="Data support: answers lie within this scaled (MAD, linf) "
+        "distance of --support-k rows of --reference the model puts in --target.")] = None,
+    support_k: _SupportK = 1,
 ) -> None:
     """Audit a model: recourse for every denied applicant, a table, a summary, a report."""
     from rich.progress import (
@@ -369,7 +373,15 @@ def audit_command(
 
     try:
         causal_model = _load_causal(causal) if causal is not None else None
-        robust = audit_options(schema, reference, min_margin, seen_together)
+        fitted = None
+        if support is not None:
+            from recourse.io import load_model
+
+            fitted = load_model(model, trust_pickle=trust_pickle)
+        robust = audit_options(schema, reference, min_margin, seen_together, support,
+                               support_k, model=fitted,
+                               target=_resolve_target(fitted, target) if fitted is not None
+                               else target)
     except (RecourseError, OSError) as exc:
         _fail(str(exc))
     bar = Progress(TextColumn("Auditing"), BarColumn(), MofNCompleteColumn(),

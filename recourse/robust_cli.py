@@ -395,7 +395,8 @@ def flags_from(min_margin: float | None, box: bool, data: str | None, seen_toget
 
 
 def audit_options(schema: Any, reference: str | None, min_margin: float | None,
-                  seen_together: bool) -> dict[str, Any]:
+                  seen_together: bool, support: float | None = None, support_k: int = 1,
+                  model: Any = None, target: Any = None) -> dict[str, Any]:
     """Keyword arguments of :func:`recourse.audit.audit` for ``recourse audit``'s
     ``--reference``, ``--min-margin`` and ``--seen-together`` (fitted on the reference
     rows: the audit's ``--data`` is the applicants, not the training data).
@@ -409,14 +410,16 @@ def audit_options(schema: Any, reference: str | None, min_margin: float | None,
     from recourse.io import load_schema
     from recourse.seen import SeenTogether
 
-    RobustFlags(min_margin=min_margin).check()
+    RobustFlags(min_margin=min_margin, support=support, support_k=support_k,
+                data=reference).check("--reference")
     out: dict[str, Any] = {"reference": None}
     if seen_together and reference is None:
         raise InputValidationError(
             "--seen-together needs the training rows to learn which category pairs occur: "
             "pass --reference TRAIN.csv|parquet (or --reference german / credit_data for a "
             "bundled training split); the audit's --data holds the applicants.")
-    if reference is not None and not seen_together and Path(reference).is_file():
+    if (reference is not None and not seen_together and support is None
+            and Path(reference).is_file()):
         out["reference"] = Path(reference)  # read by the audit itself, as before
     elif reference is not None:
         feature_schema = schema if isinstance(schema, FeatureSchema) else load_schema(schema)
@@ -424,6 +427,12 @@ def audit_options(schema: Any, reference: str | None, min_margin: float | None,
         out["reference"] = train
         if seen_together:
             out["seen_together"] = SeenTogether.fit(train, feature_schema)
+        if support is not None:
+            from recourse.support import DataSupport
+
+            out["support"] = DataSupport.from_model(train, model, feature_schema,
+                                                    target=target, k=support_k,
+                                                    radius=support)
     if min_margin is not None:
         out["min_margin"] = float(min_margin)
     return out

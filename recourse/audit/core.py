@@ -232,12 +232,21 @@ def _frame_hash(frame: pd.DataFrame | None) -> str:
     return h.hexdigest()
 
 
-def _engine_kwargs(causal: Any, seen_together: Any = None) -> dict[str, Any]:
-    """Options passed on to every engine: the causal model and the seen-together rule,
-    when given (both plain, picklable data for process and Dask workers)."""
+def _engine_kwargs(causal: Any, seen_together: Any = None,
+                   support: Any = None) -> dict[str, Any]:
+    """Options passed on to every engine: the causal model, the seen-together rule and
+    the data support, when given (all plain, picklable data for process and Dask
+    workers)."""
     from recourse.seen import SeenTogether
+    from recourse.support import DataSupport
 
     out: dict[str, Any] = {}
+    if support is not None:
+        if not isinstance(support, DataSupport):
+            raise InputValidationError(
+                f"support must be a recourse.DataSupport (DataSupport.from_model(X_train, "
+                f"model, schema, target=...)), got {type(support).__name__}.")
+        out["support"] = support
     if seen_together is not None:
         if not isinstance(seen_together, SeenTogether):
             raise InputValidationError(
@@ -275,6 +284,7 @@ def audit(
     causal: Any = None,
     min_margin: float | None = None,
     seen_together: Any = None,
+    support: Any = None,
     select: str = "denied",
     id_column: str | None = None,
     protected: str | None = None,
@@ -318,6 +328,9 @@ def audit(
     seen_together : SeenTogether, optional
         Category pairs no training row holds are forbidden (``recourse.seen``); the
         ``unseen_pairs`` column counts them in each answer either way when given.
+    support : DataSupport, optional
+        Answers must lie near enough observed rows (``recourse.support``); the
+        ``support`` and ``support_distance`` columns report it for every answer.
     select : {"denied", "all"}
         Audit the applicants the model does not give ``target`` (default), or every row.
     id_column : str, optional
@@ -390,7 +403,7 @@ def _dask_client(address: str) -> Any:
 
 def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, norm: str,
            time_limit: float, reference: Any, causal: Any, min_margin: float | None,
-           seen_together: Any, select: str,
+           seen_together: Any, select: str, support: Any = None,
            id_column: str | None, protected: str | None, n_jobs: int | None, client: Any,
            scheduler: str | None, chunk_size: int | None, reuse: bool, overwrite: bool,
            report: bool, trust_pickle: bool, start_method: str | None,
@@ -415,7 +428,7 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
                                        and math.isfinite(min_margin) and min_margin >= 0):
         raise InputValidationError(
             f"min_margin must be a finite number >= 0, got {min_margin!r}.")
-    engine_kwargs = _engine_kwargs(causal, seen_together)
+    engine_kwargs = _engine_kwargs(causal, seen_together, support)
     engine = RecourseEngine(model, schema, reference=reference, **engine_kwargs)
     target = _resolve_target(engine, target)
     ids, id_type = _id_values(ids_series)
@@ -434,6 +447,7 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
         "min_margin": None if min_margin is None else float(min_margin),
         "seen_together": "none" if seen_together is None else hashlib.sha256(repr(sorted(
             map(repr, seen_together.unseen))).encode()).hexdigest(),
+        "support": "none" if support is None else joblib.hash(support),
         "target": str(target), "norm": norm, "time_limit": float(time_limit),
         "select": select, "engine_version": __version__,
     }
@@ -441,6 +455,7 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
     describe = (f"target {target!r}, norm {norm}, time limit {time_limit:g} s, "
                 + (f"min_margin {min_margin:g}, " if min_margin is not None else "")
                 + ("seen-together rule, " if seen_together is not None else "")
+                + ("data support, " if support is not None else "")
                 + f"{len(records)} of {len(data)} applicants")
     store = AuditStore(out)
     previous = store.prepare(identity_hash, describe, overwrite)

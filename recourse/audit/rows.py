@@ -71,6 +71,8 @@ def arrow_schema(id_type: pa.DataType) -> pa.Schema:
         ("cost_without", pa.list_(OPTION_COST)),  # optimal cost without each option
         ("plausibility_score", pa.float64()),  # isolation-forest score_samples (PlausibleModel)
         ("unseen_pairs", pa.int64()),     # category pairs absent from the data (SeenTogether)
+        ("support", pa.int64()),          # data rows within the radius (DataSupport)
+        ("support_distance", pa.float64()),  # distance to the k-th nearest row (DataSupport)
         ("blocking_options", pa.list_(pa.string())),  # options that block recourse
     ])
 
@@ -158,6 +160,8 @@ def robust_columns(stats: dict[str, Any]) -> dict[str, Any]:
         if without else None,
         "plausibility_score": _opt(stats.get("plausibility_score")),
         "unseen_pairs": None if pairs is None else int(pairs),
+        "support": None if stats.get("support") is None else int(stats["support"]),
+        "support_distance": _opt(stats.get("support_distance")),
         "blocking_options": None if blocking is None else [str(b) for b in blocking],
     }
 

@@ -170,3 +170,46 @@ def test_cli_audit_bad_options_exit_2(files, tmp_path, args, expected):
         *args])
     assert result.exit_code == 2, result.output
     assert expected in " ".join(result.output.split())
+
+
+def test_audit_with_data_support_equals_single_explain_calls(tmp_path, forest, denied,
+                                                            german):
+    """``audit(..., support=)``: every row's status, cost and support count equal a single
+    ``explain`` with the same DataSupport, and the support count is re-derived here from
+    the training rows with numpy (linf, MAD scales as DataSupport computes them)."""
+    from recourse import DataSupport
+
+    X_train, _, _, schema = german
+    sup = DataSupport.from_model(X_train, forest, schema, target="good", k=1, radius=1.0)
+    few = denied.head(4)
+    res = audit(forest, few, schema, tmp_path / "sup", target="good", support=sup,
+                reference=X_train, n_jobs=1, report=False)
+    table = pd.read_parquet(tmp_path / "sup" / "results.parquet")
+    engine = RecourseEngine(forest, schema, reference=X_train, support=sup)
+    assert res.n_audited == len(few)
+    for _, row in table.iterrows():
+        single = engine.explain(few.iloc[int(row["position"])], target="good")
+        assert row["status"] == single.status
+        if single.has_recourse:
+            assert row["cost"] == pytest.approx(single.cost, rel=1e-6, abs=1e-9)
+            assert row["support"] == single.stats["support"] >= 1
+            assert {e["option"] for e in row["cost_without"]} >= {"support"}
+
+
+def test_cli_audit_support(files, tmp_path, applicants):
+    out = tmp_path / "cli_sup"
+    few = tmp_path / "few.parquet"
+    applicants.head(6).to_parquet(few)
+    result = runner.invoke(app, [
+        "audit", "--model", str(files["model"]), "--data", str(few),
+        "--schema", str(files["schema"]), "--out", str(out), "--target", "good",
+        "--support", "1.0", "--reference", "german", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_parquet(out / "results.parquet")
+    answered = table[table["status"].isin(["optimal", "feasible"])]
+    assert len(answered) > 0 and (answered["support"] >= 1).all()
+    bad = runner.invoke(app, [
+        "audit", "--model", str(files["model"]), "--data", str(few),
+        "--schema", str(files["schema"]), "--out", str(tmp_path / "o2"), "--target", "good",
+        "--support", "1.0"])
+    assert bad.exit_code == 2 and "--reference" in " ".join(bad.output.split())
