@@ -357,6 +357,11 @@ def audit_command(
         "--support", help="Data support: answers lie within this scaled (MAD, linf) "
         "distance of --support-k rows of --reference the model puts in --target.")] = None,
     support_k: _SupportK = 1,
+    plausible: Annotated[bool, typer.Option(
+        "--plausible", help="Answers must be inliers of an isolation forest fitted on "
+        "--reference (seed 0, the model's own preprocessing).")] = False,
+    min_score: _MinScore = None,
+    also_model: _AlsoModel = None,
 ) -> None:
     """Audit a model: recourse for every denied applicant, a table, a summary, a report."""
     from rich.progress import (
@@ -374,7 +379,7 @@ def audit_command(
     try:
         causal_model = _load_causal(causal) if causal is not None else None
         fitted = None
-        if support is not None:
+        if support is not None or plausible or also_model or min_score is not None:
             from recourse.io import load_model
 
             fitted = load_model(model, trust_pickle=trust_pickle)
@@ -382,6 +387,15 @@ def audit_command(
                                support_k, model=fitted,
                                target=_resolve_target(fitted, target) if fitted is not None
                                else target)
+        if plausible or also_model or min_score is not None:
+            from recourse.io import load_schema
+            from recourse.robust_cli import RobustFlags, build_robust
+
+            setup = build_robust(fitted, load_schema(schema), RobustFlags(
+                data=reference, plausible=plausible, min_score=min_score,
+                also_models=tuple(also_model or ())), trust_pickle=trust_pickle,
+                data_flag="--reference")
+            model = setup.model  # a ModelSet / PlausibleModel object, audited as given
     except (RecourseError, OSError) as exc:
         _fail(str(exc))
     bar = Progress(TextColumn("Auditing"), BarColumn(), MofNCompleteColumn(),

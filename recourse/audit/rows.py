@@ -147,17 +147,26 @@ def robust_columns(stats: dict[str, Any]) -> dict[str, Any]:
 
     ``cost_without`` lists ``{option, cost}``: the optimal cost with that option switched
     off (``stats["cost_without"]``, e.g. ``{"min_margin": 0.14, "seen_together": 0.14}``;
-    cost null when there is no recourse without it either); None when no option was
-    priced. ``blocking_options`` names the options that block a ``no_recourse``."""
+    cost null when there is no recourse without it either; a ModelSet's models alone as
+    ``models[i]``); None when no option was priced. ``margin`` is the least over a
+    ModelSet's models. ``blocking_options`` names the options that block a ``no_recourse``."""
     without = stats.get("cost_without") or {}
     pairs = stats.get("unseen_pairs")
     blocking = stats.get("blocking_options") or (
         [stats["blocking_option"]] if stats.get("blocking_option") else None)
+    entries = []
+    for k, v in without.items():  # a ModelSet prices each model alone: "models[i]"
+        if isinstance(v, (list, tuple)):
+            entries += [{"option": f"{k}[{i}]", "cost": _opt(c)} for i, c in enumerate(v)]
+        else:
+            entries.append({"option": str(k), "cost": _opt(v)})
+    margin = stats.get("margin")
+    if isinstance(margin, (list, tuple)):  # a ModelSet: each model's; the least binds
+        margin = min(margin) if margin else None
     return {
         "min_margin": _opt(stats.get("min_margin")),
-        "margin": _opt(stats.get("margin")),
-        "cost_without": [{"option": str(k), "cost": _opt(v)} for k, v in without.items()]
-        if without else None,
+        "margin": _opt(margin),
+        "cost_without": entries or None,
         "plausibility_score": _opt(stats.get("plausibility_score")),
         "unseen_pairs": None if pairs is None else int(pairs),
         "support": None if stats.get("support") is None else int(stats["support"]),

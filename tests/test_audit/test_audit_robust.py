@@ -213,3 +213,39 @@ def test_cli_audit_support(files, tmp_path, applicants):
         "--schema", str(files["schema"]), "--out", str(tmp_path / "o2"), "--target", "good",
         "--support", "1.0"])
     assert bad.exit_code == 2 and "--reference" in " ".join(bad.output.split())
+
+
+@pytest.mark.parametrize("option", ["also_model", "plausible"])
+def test_cli_audit_also_model_or_plausible(files, tmp_path, applicants, forest, logreg,
+                                           german, option):
+    """``--also-model`` (a logistic regression) or ``--plausible``: each row's status and
+    cost equal a single ``explain`` with the same ModelSet / PlausibleModel built
+    in-process (the isolation forest rebuilt by the same function)."""
+    from recourse import ModelSet, PlausibleModel
+    from recourse.io import save_model
+    from recourse.robust_cli import fit_isolation_forest
+
+    X_train, _, _, schema = german
+    few = applicants[forest.predict(applicants) == "bad"].head(4)
+    data = tmp_path / "few.parquet"
+    few.to_parquet(data)
+    out = tmp_path / "cli_stack"
+    if option == "also_model":
+        extra = ["--also-model", str(save_model(logreg, tmp_path / "logreg.skops"))]
+        wrapped = ModelSet([forest, logreg])
+    else:
+        extra = ["--plausible"]
+        wrapped = PlausibleModel(forest, fit_isolation_forest(forest, X_train))
+    result = runner.invoke(app, [
+        "audit", "--model", str(files["model"]), "--data", str(data),
+        "--schema", str(files["schema"]), "--out", str(out), "--target", "good",
+        *extra, "--reference", "german", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_parquet(out / "results.parquet")
+    engine = RecourseEngine(wrapped, schema, reference=X_train)
+    assert len(table) == len(few)
+    for _, row in table.iterrows():
+        single = engine.explain(few.iloc[int(row["position"])], target="good")
+        assert row["status"] == single.status
+        if single.has_recourse:
+            assert row["cost"] == pytest.approx(single.cost, rel=1e-6, abs=1e-9)
