@@ -50,16 +50,7 @@ from run import machine  # noqa: E402
 from recourse import ModelSet, PlausibleModel, RecourseEngine, SeenTogether  # noqa: E402
 from recourse.datasets import make_model, train_test  # noqa: E402
 from recourse.robust import certified_box, plausibility_score  # noqa: E402
-
-
-def _iforest(model: Any, X: Any, n_trees: int) -> Any:
-    from sklearn.base import clone
-    from sklearn.ensemble import IsolationForest
-    from sklearn.pipeline import Pipeline
-
-    return Pipeline([("prep", clone(model.named_steps["prep"])),
-                     ("iso", IsolationForest(n_estimators=n_trees, max_samples=256,
-                                             random_state=0))]).fit(X)
+from recourse.robust_cli import fit_isolation_forest  # noqa: E402
 
 
 def bench(dataset: str, kind: str, n: int, margin: float, iso_trees: int,
@@ -67,7 +58,7 @@ def bench(dataset: str, kind: str, n: int, margin: float, iso_trees: int,
     X_tr, X_te, y_tr, _, schema = train_test(dataset, seed=0)
     model = make_model(kind, X_tr, y_tr, seed=0, schema=schema)
     others = [make_model(kind, X_tr, y_tr, seed=s, schema=schema) for s in (1, 2)]
-    iso = _iforest(model, X_tr, iso_trees)
+    iso = fit_isolation_forest(model, X_tr, n_estimators=iso_trees)
     rule = SeenTogether.fit(X_tr, schema)
     engines = {
         "plain": RecourseEngine(model, schema, reference=X_tr),

@@ -41,16 +41,7 @@ from run import machine  # noqa: E402
 
 from recourse import ModelSet, PlausibleModel, RecourseEngine  # noqa: E402
 from recourse.datasets import make_model, train_test  # noqa: E402
-
-
-def _iforest(model: Any, X: Any, n_trees: int) -> Any:
-    from sklearn.base import clone
-    from sklearn.ensemble import IsolationForest
-    from sklearn.pipeline import Pipeline
-
-    return Pipeline([("prep", clone(model.named_steps["prep"])),
-                     ("iso", IsolationForest(n_estimators=n_trees, max_samples=256,
-                                             random_state=0))]).fit(X)
+from recourse.robust_cli import fit_isolation_forest  # noqa: E402
 
 
 def _summary(rs: list[tuple[Any, float]]) -> dict[str, Any]:
@@ -73,7 +64,7 @@ def bench(dataset: str, kinds: list[str], n: int, time_limit: float,
     engines = {"set": RecourseEngine(ms, schema, reference=X_tr)}
     engines.update({k: RecourseEngine(m, schema, reference=X_tr) for k, m in zip(kinds, models)})
     if plausible:
-        iso = _iforest(models[0], X_tr, iso_trees)
+        iso = fit_isolation_forest(models[0], X_tr, n_estimators=iso_trees)
         engines[f"plausible({kinds[0]})"] = RecourseEngine(PlausibleModel(models[0], iso),
                                                             schema, reference=X_tr)
     denied = X_te[ms.predict(X_te) != "good"].head(n)
