@@ -742,6 +742,7 @@ class RecourseEngine:
         causal_vars = None
         view = None
         plain_v = None  # value view: the plain problem the starting points come from
+        priced = None  # value view: the problem priced by cells (built once, used twice)
         spec = self.spec if self._cspec is None else self._nspec
         if self._stack is not None:  # every member's margins (solvers.stack)
             self._stack.margin, self._stack.ties = float(margin), float(ties)
@@ -794,8 +795,12 @@ class RecourseEngine:
                 inc = self._stack.start  # checked against every row (solvers.stack)
             elif use_incumbent and causal_vars is None and self.encoding.network is None:
                 # a point of the plain problem; solve_phase drops it if a constraint fails
-                plain_v = plain = build_problem(self.encoding, self.spec, x0, t_idx, norm=norm,
-                                      margin=margin, tie_margin=ties)
+                same = (priced is not None and priced.enc is self.encoding
+                        and priced.spec is self.spec)
+                plain = (priced if same and priced is not None else build_problem(
+                    self.encoding, self.spec, x0, t_idx, norm=norm, margin=margin,
+                    tie_margin=ties))
+                plain_v = plain
                 start = find_incumbent(plain, norm, ref)
                 if start is not None:
                     inc = fill_values(prob, view, decode(plain, start))
