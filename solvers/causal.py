@@ -47,7 +47,7 @@ from encoders.block import GroupLink, ThresholdLink, ValueLink
 from encoders.errors import SchemaError
 from solvers.problem import RecourseProblem, decode, point_costs
 from solvers.spec import ActionSpec
-from solvers.values import Columns, append_columns
+from solvers.values import Columns, append_columns, tie_eps
 
 __all__ = ["Equation", "CausalSpec", "CausalVars", "neutral_spec", "add_causal",
            "causal_point", "causal_costs"]
@@ -204,17 +204,12 @@ def add_causal(prob: RecourseProblem, spec: ActionSpec,
     return out, cv
 
 
-def _eps(link: ThresholdLink, is_int: bool) -> np.ndarray:
-    """The tie gap of the value view (``solvers.values.tie_eps``), shared."""
-    from solvers.values import tie_eps
-
-    return tie_eps(link, is_int)
 
 
 def _link_thresholds(R: Columns, link: ThresholdLink, x: int, L: float, H: float,
                      is_int: bool) -> None:
     """``z_i = 1  =>  x >= t_i + e_i`` and ``z_i = 0  =>  x <= t_i - e_i``."""
-    e = _eps(link, is_int)
+    e = tie_eps(link, is_int)
     for t, ei, z in zip(link.thresholds.tolist(), e.tolist(), link.vars.tolist()):
         R.row({x: 1.0, z: -(t + ei - L)}, L, np.inf)
         R.row({x: 1.0, z: -(H - t + ei)}, -np.inf, t - ei)
@@ -292,7 +287,7 @@ def _action_value(prob: RecourseProblem, j: int, values: np.ndarray, xvar: int,
         x = float(np.round(x))
     link = prob.enc.link_of(j)
     if isinstance(link, ThresholdLink):
-        e = _eps(link, bool(space.integer[j]))
+        e = tie_eps(link, bool(space.integer[j]))
         m = int(np.round(values[link.vars]).sum())  # the interval the solver chose
         t_lo = link.thresholds[m - 1] + e[m - 1] if m > 0 else -np.inf
         t_hi = link.thresholds[m] - e[m] if m < link.thresholds.size else np.inf
