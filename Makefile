@@ -21,7 +21,7 @@ demo: install
 	$(BIN)/recourse demo
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 lint: install
 	$(BIN)/python -m pip install --quiet -e ".[lint]"

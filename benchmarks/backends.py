@@ -13,7 +13,7 @@ For each data set and model (fixed seeds, as ``benchmarks/run.py``) it explains 
 and ``backends.md``: per backend the median / p90 / max / total time, % proven optimal,
 % verified, the largest cost difference to HiGHS, and (Pyomo) the model-building time.
 Per query it also records the size of the reduced problem a solver received, which is
-what ``backend="auto"`` decides on (``solvers.backends.AUTO_RULE``).
+what ``backend="auto"`` decides on (``recourse.solvers.backends.AUTO_RULE``).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ heavy at the same time; ``flock LOCKFILE python benchmarks/stack.py`` serialises
 Every model is ``recourse.datasets.make_model(kind, seed=0)`` on the stratified 70 %
 split (seed 0) with the data set's schema; the applicants are the first ``--n`` test rows
 the ModelSet does not approve (some model denies them; target "good"). Per applicant the
-set is solved as one problem (``solvers.stack``) and each model alone by its own engine
+set is solved as one problem (``recourse.solvers.stack``) and each model alone by its own engine
 (all with ``reference`` = the training rows); every answer is verified by the models'
 own ``predict``. Times are each query's own (``total_time``); the set's and the
 PlausibleModel's engines then also solve each model alone to report

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from encoders.block import EncodedModel, GroupLink, ThresholdLink, TreeStructure, ValueLink
-from encoders.domain import SearchSpace
-from encoders.errors import EncodingError
-from encoders.pipeline import InputMap, input_map, split_pipeline
-from encoders.registry import encoder_for, register_encoder, supported_models
+from recourse.encoders.block import EncodedModel, GroupLink, ThresholdLink, TreeStructure, ValueLink
+from recourse.encoders.domain import SearchSpace
+from recourse.encoders.errors import EncodingError
+from recourse.encoders.pipeline import InputMap, input_map, split_pipeline
+from recourse.encoders.registry import encoder_for, register_encoder, supported_models
 
 __all__ = [
     "encode",
@@ -34,11 +34,11 @@ def encode(model: Any, space: SearchSpace) -> EncodedModel:
     EncodingError
         The model is supported but cannot be encoded as given.
     """
-    from encoders.multi import ModelSet, encode_model_set
+    from recourse.encoders.multi import ModelSet, encode_model_set
 
     if isinstance(model, ModelSet):
         return encode_model_set(model, space)
-    from encoders.isolation import PlausibleModel, encode_plausible
+    from recourse.encoders.isolation import PlausibleModel, encode_plausible
 
     if isinstance(model, PlausibleModel):
         return encode_plausible(model, space)

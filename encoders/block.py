@@ -119,7 +119,7 @@ class EncodedModel:
     space_start: np.ndarray
     tree: TreeStructure | None = None
     info: dict[str, Any] = field(default_factory=dict)
-    #: ReLU networks: the network as plain arrays (``encoders.mlp.ReluNetwork``), so the
+    #: ReLU networks: the network as plain arrays (``recourse.encoders.mlp.ReluNetwork``), so the
     #: problem layer can re-encode it with tighter bounds for one applicant.
     network: Any = None
 
@@ -152,7 +152,7 @@ class EncodedModel:
         leaves; continuous models use ``margin``, as a tie at a vertex may round either way).
         """
         if self.decision == "score":
-            from encoders.errors import EncodingError
+            from recourse.encoders.errors import EncodingError
 
             raise EncodingError(
                 "A regressor has no classes to reach; give a utility (a score threshold or a "
@@ -176,7 +176,7 @@ class EncodedModel:
         from dataclasses import replace
 
         if self.score.shape[0] != 1:
-            from encoders.errors import EncodingError
+            from recourse.encoders.errors import EncodingError
 
             raise EncodingError("A score threshold needs a model with a single score.")
         return replace(self, decision="sign", classes=np.array([False, True]),
@@ -185,14 +185,14 @@ class EncodedModel:
 
     def block_values(self, S: np.ndarray) -> np.ndarray:
         """Block variable values at search vectors ``S`` (n x n_search), leaves included."""
-        from encoders.evaluate import block_values
+        from recourse.encoders.evaluate import block_values
 
         return block_values(self, S)
 
     def scores(self, S: np.ndarray) -> np.ndarray:
         """Model scores at search vectors ``S``; the encoding's own forward pass."""
         if self.tree is not None:
-            from encoders.evaluate import tree_leaves
+            from recourse.encoders.evaluate import tree_leaves
 
             leaves = tree_leaves(self, S)
             per_leaf = np.asarray(self.score[:, self.tree.leaf_var].todense())

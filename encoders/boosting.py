@@ -1,6 +1,6 @@
 """Gradient-boosted trees (binary classifiers, regressors) as the pure 0/1 tree block.
 
-Formulation: the shared-threshold 0/1 model of ``encoders.trees`` (threshold indicators in
+Formulation: the shared-threshold 0/1 model of ``recourse.encoders.trees`` (threshold indicators in
 user units, one binary per leaf, two rows per node), with the score
 ``margin = base + sum_trees value(leaf)``; the model predicts ``classes[1]`` iff the
 margin is ``> 0`` (``decision == "sign"``), exactly as the libraries' ``predict``
@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from encoders.block import EncodedModel
-from encoders.domain import SearchSpace
-from encoders.errors import EncodingError, UnsupportedModelError
-from encoders.pipeline import InputMap
-from encoders.trees import encode_trees
+from recourse.encoders.block import EncodedModel
+from recourse.encoders.domain import SearchSpace
+from recourse.encoders.errors import EncodingError, UnsupportedModelError
+from recourse.encoders.pipeline import InputMap
+from recourse.encoders.trees import encode_trees
 
 __all__ = ["encode_gradient_boosting", "encode_hist_gradient_boosting", "encode_xgboost",
            "encode_lightgbm", "tree_sum"]

@@ -7,7 +7,7 @@ ranges: ``W+ hi + W- lo`` for numeric columns and, for a group, the least / larg
 ``W[:, level]`` over its allowed levels (the one-hot constraint makes this much tighter than
 treating each level as an independent 0/1 variable). Later layers use the usual interval
 propagation through ``relu``: ``[max(L, 0), max(U, 0)]``, then ``W+ U + W- L``. These bounds
-are valid but loose; ``solvers.tighten`` tightens them with LPs.
+are valid but loose; ``recourse.solvers.tighten`` tightens them with LPs.
 """
 
 from __future__ import annotations

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from encoders.block import GroupLink, ThresholdLink, ValueLink
+from recourse.encoders.block import GroupLink, ThresholdLink, ValueLink
 
 if TYPE_CHECKING:
-    from encoders.block import EncodedModel
+    from recourse.encoders.block import EncodedModel
 
 __all__ = ["block_values", "link_values", "tree_leaves"]
 

@@ -13,7 +13,7 @@ RandomForest, ExtraTrees) every isolation tree is one more tree in the block
 (``encode_trees`` over the classifier's and the isolation trees, model inputs side by side,
 so the thresholds of both share one set of indicators per feature). With any other
 classifier the isolation trees form a block of their own (:func:`isolation_block`, one
-score row: the sum of path lengths) that the problem layer (``solvers.stack``) appends to
+score row: the sum of path lengths) that the problem layer (``recourse.solvers.stack``) appends to
 the classifier's problem, tied to its value variables. In both, the
 "score" of an isolation leaf is its path length, ``depth + c(n)`` (root depth 0) with ``n`` the
 training samples in the leaf and ``c(n) = 2 H(n - 1) - 2 (n - 1) / n`` (``c(1) = 0``,
@@ -30,12 +30,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from encoders.block import EncodedModel
-from encoders.domain import SearchSpace
-from encoders.errors import EncodingError
-from encoders.multi import _TREE_MODELS, _stacked_map, check_classifier, encode_stack
-from encoders.pipeline import input_map, split_pipeline
-from encoders.trees import encode_trees, tree_arrays
+from recourse.encoders.block import EncodedModel
+from recourse.encoders.domain import SearchSpace
+from recourse.encoders.errors import EncodingError
+from recourse.encoders.multi import _TREE_MODELS, _stacked_map, check_classifier, encode_stack
+from recourse.encoders.pipeline import input_map, split_pipeline
+from recourse.encoders.trees import encode_trees, tree_arrays
 
 __all__ = ["IMPLAUSIBLE", "PlausibleModel", "PlausibleEncodedModel", "encode_plausible",
            "average_path_length", "isolation_block"]
@@ -71,7 +71,7 @@ class PlausibleModel:
     Parameters
     ----------
     model : fitted classifier or Pipeline
-        Any type ``encoders.supported_models()`` lists (classifiers only).
+        Any type ``recourse.encoders.supported_models()`` lists (classifiers only).
     iforest : fitted IsolationForest or Pipeline ending in one
         Fitted on the same columns (typically the training data).
     min_score : float, optional
@@ -110,7 +110,7 @@ class PlausibleModel:
     def stacked_inputs(self, space: SearchSpace, frame: Any) -> np.ndarray:
         """The classifier's and the isolation forest's inputs side by side (the joint tree
         block's input order), each by its own preprocessing, for rows of user values."""
-        from encoders.pipeline import model_inputs
+        from recourse.encoders.pipeline import model_inputs
 
         return np.hstack([model_inputs(self.model, space, frame),
                           model_inputs(self.iforest, space, frame)])
@@ -154,7 +154,7 @@ class PlausibleEncodedModel(EncodedModel):
     def path_sum(self, S: np.ndarray) -> np.ndarray:
         """Sum over isolation trees of the path length at search vectors ``S`` (the
         encoding's own forward pass through the same leaf variables the MILP uses)."""
-        from encoders.evaluate import tree_leaves
+        from recourse.encoders.evaluate import tree_leaves
 
         assert self.tree is not None and self.path is not None
         leaves = tree_leaves(self, S)
@@ -214,7 +214,7 @@ def encode_plausible(pm: PlausibleModel, space: SearchSpace) -> EncodedModel:
     """Encode a :class:`PlausibleModel` (see module docstring)."""
     n_iso = len(pm.iso.estimators_)
     if not pm.joint:
-        from encoders import encode
+        from recourse.encoders import encode
 
         return encode_stack([encode(pm.model, space)], space, IMPLAUSIBLE, _options(pm),
                             paths=isolation_block(pm, space),

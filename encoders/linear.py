@@ -1,7 +1,7 @@
 """Linear classifiers (LogisticRegression, LinearSVC, ...) as score rows.
 
 Formulation: the model's decision function is ``coef @ model_input + intercept`` and the
-model input is ``A @ s + b`` (``encoders.pipeline``), so every class score is a linear
+model input is ``A @ s + b`` (``recourse.encoders.pipeline``), so every class score is a linear
 row over the search variables ``s``: ``W = coef @ A``, ``w0 = coef @ b + intercept``. The
 block's variables are the search variables themselves (numeric values in user units and
 category level indicators); no rows are needed. Binary models predict ``classes[1]`` iff
@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from encoders.block import EncodedModel, GroupLink, ValueLink
-from encoders.domain import SearchSpace
-from encoders.errors import EncodingError
-from encoders.pipeline import InputMap
+from recourse.encoders.block import EncodedModel, GroupLink, ValueLink
+from recourse.encoders.domain import SearchSpace
+from recourse.encoders.errors import EncodingError
+from recourse.encoders.pipeline import InputMap
 
 __all__ = ["encode_linear"]
 

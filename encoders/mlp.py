@@ -3,7 +3,7 @@ as a big-M MILP block.
 
 Formulation
 -----------
-The network's first layer acts on the model inputs ``A s + b`` (``encoders.pipeline``), so
+The network's first layer acts on the model inputs ``A s + b`` (``recourse.encoders.pipeline``), so
 it is rewritten on the search variables ``s``: ``W1' = W1 A``, ``b1' = W1 b + b1``. With the
 pre-activation ``z = W h_prev + b`` of a hidden unit bounded by ``L <= z <= U``:
 
@@ -21,9 +21,9 @@ regressors have the single score ``f(s)`` (``decision == "score"``, see
 ``recourse.utility``).
 
 The bounds ``L, U`` come from interval arithmetic over the search space's box
-(``encoders.bounds``; the schema's bounds, by default the training range). The encoding keeps
+(``recourse.encoders.bounds``; the schema's bounds, by default the training range). The encoding keeps
 the network as plain arrays (:class:`ReluNetwork`) so that the problem layer can re-encode
-it over one applicant's reachable box with tighter bounds (``solvers.tighten``): units
+it over one applicant's reachable box with tighter bounds (``recourse.solvers.tighten``): units
 proven stable there get no binary. ``info`` reports ``n_binaries`` (units that need one)
 and ``n_relu_units``.
 """
@@ -37,11 +37,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from encoders.block import EncodedModel, GroupLink, ValueLink
-from encoders.bounds import interval_bounds
-from encoders.domain import SearchSpace
-from encoders.errors import EncodingError, UnsupportedModelError
-from encoders.pipeline import InputMap
+from recourse.encoders.block import EncodedModel, GroupLink, ValueLink
+from recourse.encoders.bounds import interval_bounds
+from recourse.encoders.domain import SearchSpace
+from recourse.encoders.errors import EncodingError, UnsupportedModelError
+from recourse.encoders.pipeline import InputMap
 
 __all__ = ["ReluNetwork", "ReluEncoding", "encode_mlp", "relu_block", "space_box",
            "TorchClassifier", "TorchRegressor", "SUPPORTED_TORCH_LAYERS"]

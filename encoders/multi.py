@@ -17,11 +17,11 @@ Two encodings:
   all models' thresholds), and per model its own score rows over its own trees' leaves:
   ``target_rows`` stacks each model's rows, ``predict_index`` is the common class or the
   index of ``DISAGREE``.
-* **Any other combination**: every model encoded on its own (``encoders.encode``) and kept
-  apart in a :class:`StackEncodedModel`; the problem layer (``solvers.stack``) makes the
+* **Any other combination**: every model encoded on its own (``recourse.encoders.encode``) and kept
+  apart in a :class:`StackEncodedModel`; the problem layer (``recourse.solvers.stack``) makes the
   first one the main encoding and appends the others, each tied to the problem's value
   view (explicit per-feature value variables) and each with its own target rows. An
-  isolation forest's path lengths (``encoders.isolation``) are appended the same way.
+  isolation forest's path lengths (``recourse.encoders.isolation``) are appended the same way.
 
 Margins: ``target_rows`` of both take ``margin`` either as one number or as one number
 per model (each in its own model's score units: summed leaf probabilities for forests,
@@ -36,11 +36,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from encoders.block import EncodedModel, GroupLink, ValueLink
-from encoders.domain import SearchSpace
-from encoders.errors import EncodingError
-from encoders.pipeline import InputMap, input_map, split_pipeline
-from encoders.trees import encode_trees, tree_arrays
+from recourse.encoders.block import EncodedModel, GroupLink, ValueLink
+from recourse.encoders.domain import SearchSpace
+from recourse.encoders.errors import EncodingError
+from recourse.encoders.pipeline import InputMap, input_map, split_pipeline
+from recourse.encoders.trees import encode_trees, tree_arrays
 
 __all__ = ["DISAGREE", "ModelSet", "MultiEncodedModel", "StackEncodedModel",
            "encode_model_set", "encode_stack", "per_model"]
@@ -64,7 +64,7 @@ def per_model(margin: Any, n: int) -> np.ndarray:
 
 def check_classifier(model: Any, what: str) -> tuple[Any, np.ndarray]:
     """The final estimator and classes of a fitted, encodable classifier (or a clear error)."""
-    from encoders.registry import encoder_for
+    from recourse.encoders.registry import encoder_for
 
     if type(model).__name__ in ("ModelSet", "PlausibleModel"):
         raise EncodingError(f"{what} is a {type(model).__name__}; give the plain fitted "
@@ -89,7 +89,7 @@ class ModelSet:
     ----------
     models : sequence of fitted estimators or Pipelines
         At least one; the same ``classes_`` and input columns; each of a type
-        ``encoders.supported_models()`` lists (classifiers only), bare or at the end of a
+        ``recourse.encoders.supported_models()`` lists (classifiers only), bare or at the end of a
         Pipeline.
 
     Examples
@@ -141,7 +141,7 @@ class ModelSet:
     def stacked_inputs(self, space: SearchSpace, frame: Any) -> np.ndarray:
         """Every model's inputs side by side (the joint tree block's input order), each
         computed by the model's own preprocessing, for rows of user values."""
-        from encoders.pipeline import model_inputs
+        from recourse.encoders.pipeline import model_inputs
 
         return np.hstack([model_inputs(m, space, frame) for m in self.models])
 
@@ -197,16 +197,16 @@ class MultiEncodedModel(EncodedModel):
 
 @dataclass(frozen=True)
 class StackEncodedModel(EncodedModel):
-    """Separately encoded models, joined by the problem layer (``solvers.stack``).
+    """Separately encoded models, joined by the problem layer (``recourse.solvers.stack``).
 
     ``members`` are the models' own encodings (the first becomes the problem's main
     encoding); ``paths``, when set, is an isolation forest's block whose single score row
     is the sum of its trees' path lengths, which must reach ``min_path_sum``. The block
     fields of this object are the *value block*: a value link per numeric feature and a
     group link per categorical one over the search variables, no rows and no target rows;
-    ``solvers.stack`` appends the members to the problem built on it.
+    ``recourse.solvers.stack`` appends the members to the problem built on it.
     ``classes`` are the members' classes followed by ``sentinel`` (:data:`DISAGREE`, or
-    ``encoders.isolation.IMPLAUSIBLE``).
+    ``recourse.encoders.isolation.IMPLAUSIBLE``).
     """
 
     members: tuple[EncodedModel, ...] = ()
@@ -217,7 +217,7 @@ class StackEncodedModel(EncodedModel):
     def target_rows(self, target: int, margin: Any,
                     tie_margin: Any = 0.0) -> tuple[sp.csr_matrix, np.ndarray]:
         """No rows: the value block decides nothing; every member's own target rows are
-        added with its block (``solvers.stack``)."""
+        added with its block (``recourse.solvers.stack``)."""
         if target == len(self.classes) - 1:
             raise EncodingError(f"{self.classes[-1]!r} is no class to reach; name one of "
                                 f"the classes {self.classes[:-1].tolist()}.")
@@ -303,7 +303,7 @@ def encode_model_set(ms: ModelSet, space: SearchSpace) -> EncodedModel:
     info = dict(n_models=len(ms.models), option="models",
                 option_text=f"agreement of all {len(ms.models)} models")
     if not ms.joint:
-        from encoders import encode
+        from recourse.encoders import encode
 
         return encode_stack([encode(m, space) for m in ms.models], space, DISAGREE, info)
     maps, trees, owner = [], [], []

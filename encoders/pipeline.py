@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from encoders.domain import SearchSpace
-from encoders.errors import EncodingError, UnsupportedModelError, cap_list
+from recourse.encoders.domain import SearchSpace
+from recourse.encoders.errors import EncodingError, UnsupportedModelError, cap_list
 
 __all__ = ["InputMap", "split_pipeline", "input_map", "model_inputs", "SUPPORTED_STEPS"]
 

@@ -7,19 +7,19 @@ from typing import Any
 
 import numpy as np
 
-from encoders.block import EncodedModel
-from encoders.boosting import (
+from recourse.encoders.block import EncodedModel
+from recourse.encoders.boosting import (
     encode_gradient_boosting,
     encode_hist_gradient_boosting,
     encode_lightgbm,
     encode_xgboost,
 )
-from encoders.domain import SearchSpace
-from encoders.errors import EncodingError, UnsupportedModelError
-from encoders.linear import encode_linear
-from encoders.mlp import encode_mlp
-from encoders.pipeline import InputMap
-from encoders.trees import encode_trees
+from recourse.encoders.domain import SearchSpace
+from recourse.encoders.errors import EncodingError, UnsupportedModelError
+from recourse.encoders.linear import encode_linear
+from recourse.encoders.mlp import encode_mlp
+from recourse.encoders.pipeline import InputMap
+from recourse.encoders.trees import encode_trees
 
 __all__ = ["register_encoder", "supported_models", "encoder_for"]
 
@@ -77,7 +77,7 @@ def encoder_for(est: Any) -> Encoder:
     if type(est).__name__ == "Sequential" and hasattr(est, "children"):
         raise UnsupportedModelError(
             "A bare PyTorch nn.Sequential has no classes and no predict: wrap it as "
-            "encoders.mlp.TorchClassifier(module, classes=[...]) or TorchRegressor(module)."
+            "recourse.encoders.mlp.TorchClassifier(module, classes=[...]) or TorchRegressor(module)."
         )
     for cls in type(est).__mro__:
         if cls.__name__ in _REGISTRY:

@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from encoders.block import EncodedModel, GroupLink, ThresholdLink, TreeStructure
-from encoders.domain import SearchSpace
-from encoders.errors import EncodingError
-from encoders.pipeline import InputMap
+from recourse.encoders.block import EncodedModel, GroupLink, ThresholdLink, TreeStructure
+from recourse.encoders.domain import SearchSpace
+from recourse.encoders.errors import EncodingError
+from recourse.encoders.pipeline import InputMap
 
 __all__ = ["encode_trees", "tree_arrays"]
 
@@ -71,7 +71,7 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
                  float64: bool = False, kind: str = "trees") -> EncodedModel:
     """Encode a list of fitted sklearn classification trees (one forest).
 
-    Boosted ensembles (``encoders.boosting``) pass their trees as ``arrays`` (the format of
+    Boosted ensembles (``recourse.encoders.boosting``) pass their trees as ``arrays`` (the format of
     :func:`tree_arrays`, with each leaf's score vector under ``"proba"``), the constant
     ``score0`` and ``decision="sign"``; ``float64`` says the model compares its inputs in
     float64 (``x <= t`` goes left) rather than rounding them to float32 first.

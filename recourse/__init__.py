@@ -1,7 +1,7 @@
 """recourse-engine: exact, verified recourse for fitted machine-learning models."""
 
-from encoders.isolation import PlausibleModel
-from encoders.multi import ModelSet
+from recourse.encoders.isolation import PlausibleModel
+from recourse.encoders.multi import ModelSet
 from recourse.causal import (
     CausalGraphError,
     CausalModel,

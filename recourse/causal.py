@@ -7,7 +7,7 @@ the person's own noise ``u_j = x0_j - f_j(pa_j(x0))`` held fixed (abduction from
 observed values). Only actions cost (L1 of the acted-on changes, L0 = number of actions);
 features outside the graph keep their independent cost.
 
-Rules (see ``solvers.causal`` for the exact MILP):
+Rules (see ``recourse.solvers.causal`` for the exact MILP):
 
 * Actionability applies to actions: an immutable feature cannot be acted on; a
   direction restricts the value an action sets. Consequences obey the equations and the
@@ -40,9 +40,9 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from encoders.errors import SchemaError, cap_list
+from recourse.encoders.errors import SchemaError, cap_list
 from recourse.schema import FeatureSchema
-from solvers.causal import CausalSpec, Equation
+from recourse.solvers.causal import CausalSpec, Equation
 
 __all__ = ["CausalModel", "LinearEquation", "PiecewiseLinearEquation", "CausalGraphError"]
 
@@ -341,7 +341,7 @@ class CausalModel:
 
     # --------------------------------------------------------------- lower
     def lower(self, schema: FeatureSchema) -> CausalSpec:
-        """Plain arrays for the solver layer (``solvers.causal.CausalSpec``)."""
+        """Plain arrays for the solver layer (``recourse.solvers.causal.CausalSpec``)."""
         self.check(schema)
         idx = {n: i for i, n in enumerate(schema.names)}
         eqs = []

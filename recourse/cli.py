@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from encoders.errors import InputValidationError, RecourseError
+from recourse.encoders.errors import InputValidationError, RecourseError
 from recourse.letters.text import change_sentence, feature_of, fmt_number, fmt_value
 from recourse.result import STATUSES, RecourseResult
 from recourse.schema import FeatureSchema

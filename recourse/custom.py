@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from encoders.block import GroupLink, ThresholdLink, ValueLink
-from encoders.errors import InputValidationError
+from recourse.encoders.block import GroupLink, ThresholdLink, ValueLink
+from recourse.encoders.errors import InputValidationError
 from recourse.result import RecourseResult
 from recourse.verify import action_violations, model_predict
-from solvers.backends import MilpArrays
-from solvers.problem import RecourseProblem, build_problem, decode
-from solvers.pyomo_backend import DEFAULT_SOLVER, solve_model, to_pyomo
-from solvers.status import Status
+from recourse.solvers.backends import MilpArrays
+from recourse.solvers.problem import RecourseProblem, build_problem, decode
+from recourse.solvers.pyomo_backend import DEFAULT_SOLVER, solve_model, to_pyomo
+from recourse.solvers.status import Status
 
 if TYPE_CHECKING:
     from recourse.explain import RecourseEngine

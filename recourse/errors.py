@@ -1,6 +1,6 @@
 """The whole error tree, re-exported so users catch one base class: ``RecourseError``."""
 
-from encoders.errors import (
+from recourse.encoders.errors import (
     BackendUnavailableError,
     EncodingError,
     InputValidationError,

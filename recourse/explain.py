@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-import encoders
-from encoders.block import ThresholdLink, ValueLink
-from encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
-from encoders.isolation import IMPLAUSIBLE, PlausibleModel
-from encoders.multi import DISAGREE, ModelSet, MultiEncodedModel, StackEncodedModel
-from encoders.pipeline import model_inputs
+from recourse import encoders
+from recourse.encoders.block import ThresholdLink, ValueLink
+from recourse.encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
+from recourse.encoders.isolation import IMPLAUSIBLE, PlausibleModel
+from recourse.encoders.multi import DISAGREE, ModelSet, MultiEncodedModel, StackEncodedModel
+from recourse.encoders.pipeline import model_inputs
 from recourse.causal import CausalModel
 from recourse.result import Change, RecourseOptions, RecourseResult
 from recourse.schema import FeatureSchema
@@ -31,27 +31,27 @@ from recourse.seen import SeenTogether
 from recourse.support import attach_support, support_stats, support_violations
 from recourse.utility import Utility, explain_utility
 from recourse.verify import action_violations, model_input, model_predict
-from solvers.causal import (
+from recourse.solvers.causal import (
     add_causal,
     causal_costs,
     causal_incumbent,
     causal_point,
     neutral_spec,
 )
-from solvers.incumbent import find_incumbent, lp_rounding
-from solvers.problem import (
+from recourse.solvers.incumbent import find_incumbent, lp_rounding
+from recourse.solvers.problem import (
     build_problem,
     decode,
     exclude_change_sets,
     forbid_level_pairs,
     point_costs,
 )
-from solvers.search import satisfies, solve_phase
-from solvers.stack import StackBlocks
-from solvers.status import Status
-from solvers.tighten import METHODS as BOUND_METHODS
-from solvers.tighten import complete, relu_incumbent, tighten_relu
-from solvers.values import (
+from recourse.solvers.search import satisfies, solve_phase
+from recourse.solvers.stack import StackBlocks
+from recourse.solvers.status import Status
+from recourse.solvers.tighten import METHODS as BOUND_METHODS
+from recourse.solvers.tighten import complete, relu_incumbent, tighten_relu
+from recourse.solvers.values import (
     ValueView,
     add_values,
     fill_values,
@@ -66,7 +66,7 @@ NORMS = ("l1", "l0", "l0_l1")
 BACKENDS = ("highs", "cpsat", "pyomo", "auto")
 #: Margin by which the target class must win (decision function or summed tree
 #: probabilities); keeps answers clear of the solver's feasibility tolerances
-#: (``solvers.highs.FEASIBILITY_TOL`` = 1e-7): a margin equal to the tolerance let a tie that
+#: (``recourse.solvers.highs.FEASIBILITY_TOL`` = 1e-7): a margin equal to the tolerance let a tie that
 #: sklearn breaks against the target pass as a win.
 DEFAULT_MARGIN = 1e-6
 
@@ -77,7 +77,7 @@ class RecourseEngine:
     Parameters
     ----------
     model : fitted sklearn estimator or Pipeline
-        See ``encoders.supported_models()``; Pipelines may hold affine preprocessing
+        See ``recourse.encoders.supported_models()``; Pipelines may hold affine preprocessing
         (one-hot, ordinal, scalers, passthrough).
     schema : FeatureSchema
         The applicant's columns and the action set.
@@ -86,9 +86,9 @@ class RecourseEngine:
         give a first solution at once, which lets the solver discard every move that
         costs more before it starts. Never changes the answer, only the time.
     backend : {"highs", "cpsat", "pyomo", "auto"}
-        Solver backend (``solvers.backends``): HiGHS; OR-Tools CP-SAT (tree ensembles only);
+        Solver backend (``recourse.solvers.backends``): HiGHS; OR-Tools CP-SAT (tree ensembles only);
         a Pyomo model solved by any Pyomo solver; or ``"auto"``, the fastest measured one
-        per problem (``solvers.backends.AUTO_RULE``).
+        per problem (``recourse.solvers.backends.AUTO_RULE``).
     backend_options : dict, optional
         Options of the backend, e.g. ``{"solver": "gurobi"}`` for ``"pyomo"``,
         ``{"num_workers": 2}`` for ``"cpsat"``; for ``"auto"``, one dict per backend name.
@@ -187,7 +187,7 @@ class RecourseEngine:
         self._reference_rows = reference  # for each model alone (_without_option)
         #: Constraints on feature values (data support, other models' blocks): each has
         #: ``add(engine, prob, view, x0, t_idx) -> RecourseProblem`` and is added to every
-        #: problem through the value view (``solvers.values``), which they all share.
+        #: problem through the value view (``recourse.solvers.values``), which they all share.
         self._value_constraints: list[Any] = []
         self._force_values = False  # tests: the value view without any constraint
         # ModelSet / PlausibleModel of mixed types: members appended through the view
@@ -231,7 +231,7 @@ class RecourseEngine:
         exclude : iterable of sets of feature names
             Change sets the answer must not repeat: for each set ``S``, the answer leaves
             at least one feature of ``S`` unchanged, so it is neither ``S`` nor a superset
-            of it (see ``solvers.problem.exclude_change_sets``). ``optimal`` then means
+            of it (see ``recourse.solvers.problem.exclude_change_sets``). ``optimal`` then means
             optimal among the answers that avoid these sets, and ``no_recourse`` that no
             such answer exists. Used by :meth:`options`.
         min_margin : float, optional
@@ -695,7 +695,7 @@ class RecourseEngine:
                       ) -> tuple[Any, np.ndarray | None]:
         """ReLU networks: a first solution from the forward pass, then the network
         re-bounded over what the applicant can reach for at most its cost
-        (``solvers.tighten``), so that fewer units need a binary.
+        (``recourse.solvers.tighten``), so that fewer units need a binary.
 
         With excluded change sets there is no first solution (the forward-pass one may
         repeat an excluded set, and its cost would then be no valid budget): the network

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from encoders.errors import InputValidationError, UntrustedModelError, cap_list
+from recourse.encoders.errors import InputValidationError, UntrustedModelError, cap_list
 from recourse.schema import FeatureSchema
 
 __all__ = [

@@ -5,9 +5,9 @@ into a range ("to 3,200 DM or less"): an axis-aligned box around the counterfact
 inside the action set, in which the model approves every point. Exact for tree ensembles
 (from the split thresholds, each slab checked by a small 0/1 program), for linear
 models (closed form) and for ReLU networks (per face, the nearest point the network
-rejects, by MILP; the whole box proven by MILP, see ``solvers.relu_box``); the box is
+rejects, by MILP; the whole box proven by MILP, see ``recourse.solvers.relu_box``); the box is
 maximal by inclusion (no face can move out), grown face by face in schema order, see
-``solvers.robust``. Categorical features stay at the counterfactual's level.
+``recourse.solvers.robust``. Categorical features stay at the counterfactual's level.
 
 Examples
 --------
@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from encoders.errors import InputValidationError
+from recourse.encoders.errors import InputValidationError
 from recourse.result import RecourseResult
 from recourse.schema import FeatureSchema
 from recourse.verify import model_input, model_predict
-from solvers.relu_box import grow_relu_box
-from solvers.robust import grow_linear_box, grow_tree_box
+from recourse.solvers.relu_box import grow_relu_box
+from recourse.solvers.robust import grow_linear_box, grow_tree_box
 
 if TYPE_CHECKING:  # pragma: no cover
     from recourse.explain import RecourseEngine
@@ -78,7 +78,7 @@ class CertifiedBox:
         margin over the whole box, proven by MILP; at least ``A - 3d/4`` with
         ``d = min(A, 1e-6)``, so ``A / 4`` for the default margin; None when the proof
         failed and the box shrank to the counterfactual), ``margin_bound`` and
-        ``proven`` (see ``solvers.relu_box``).
+        ``proven`` (see ``recourse.solvers.relu_box``).
     """
 
     bounds: dict[str, tuple[float, float]]
@@ -201,7 +201,7 @@ def member_units(engine: RecourseEngine) -> list[tuple[str, float]] | None:
     """For a ModelSet, per model: its margin units and the factor from a margin in those
     units to one in its encoded score (its number of trees for probabilities: forests
     score the sum of their trees' probabilities); None for any other model."""
-    from encoders.multi import ModelSet, StackEncodedModel
+    from recourse.encoders.multi import ModelSet, StackEncodedModel
 
     if not isinstance(engine.model, ModelSet):
         return None

@@ -38,7 +38,7 @@ from typing import Any
 
 import pandas as pd
 
-from encoders.errors import EncodingError, InputValidationError, cap_list
+from recourse.encoders.errors import EncodingError, InputValidationError, cap_list
 from recourse.result import RecourseResult
 from recourse.schema import FeatureSchema
 
@@ -232,7 +232,7 @@ def build_robust(model: Any, schema: FeatureSchema, flags: RobustFlags, *,
     data = load_training(flags.data, schema, data_flag) if flags.data is not None else None
     wrapped = model
     if flags.also_models:
-        from encoders.multi import ModelSet
+        from recourse.encoders.multi import ModelSet
 
         others = [load_model(p, trust_pickle=trust_pickle) for p in flags.also_models]
         try:
@@ -241,7 +241,7 @@ def build_robust(model: Any, schema: FeatureSchema, flags: RobustFlags, *,
             raise InputValidationError(f"--also-model: {exc}") from None
     iforest = None
     if flags.plausible:
-        from encoders.isolation import PlausibleModel
+        from recourse.encoders.isolation import PlausibleModel
 
         assert data is not None  # checked above
         iforest = fit_isolation_forest(model, data)

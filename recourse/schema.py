@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from encoders.domain import SearchSpace
-from encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
-from solvers.spec import ActionSpec
+from recourse.encoders.domain import SearchSpace
+from recourse.encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
+from recourse.solvers.spec import ActionSpec
 
 __all__ = ["Feature", "FeatureSchema", "KINDS", "DIRECTIONS"]
 

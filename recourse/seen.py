@@ -5,7 +5,7 @@ e.g. ``housing = "for free"`` with ``property = "real estate"`` if that pair nev
 :class:`SeenTogether` records, from data, every pair of levels of two categorical
 features seen fewer than ``min_count`` times; given to the engine
 (``RecourseEngine(..., seen_together=rule)``) each such pair becomes the row
-``o_ia + o_jb <= 1`` (``solvers.problem.forbid_level_pairs``). The applicant's own
+``o_ia + o_jb <= 1`` (``recourse.solvers.problem.forbid_level_pairs``). The applicant's own
 combination is never forbidden. Every result reports ``stats["unseen_pairs"]``, the
 number of such pairs in the counterfactual, whether or not the rule was on.
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from encoders.errors import InputValidationError, cap_list
+from recourse.encoders.errors import InputValidationError, cap_list
 from recourse.schema import FeatureSchema
 
 __all__ = ["SeenTogether"]

@@ -5,7 +5,7 @@ the counterfactual to lie within ``radius`` of at least ``k`` observed rows (typ
 training applicants the model approves: :meth:`DataSupport.from_model`), or, with
 ``hull=True``, within ``radius`` of the convex hull of the observed rows that share its
 categorical levels. Given to the engine (``RecourseEngine(..., support=DataSupport...)``)
-it becomes exact MILP rows (``solvers.support``), for every model type and with causal
+it becomes exact MILP rows (``recourse.solvers.support``), for every model type and with causal
 models; every answer is re-checked with numpy on the data, never read from the solver.
 
 Distance
@@ -64,12 +64,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from encoders.errors import InputValidationError, cap_list
+from recourse.encoders.errors import InputValidationError, cap_list
 from recourse.schema import FeatureSchema, robust_scale
-from solvers.incumbent import point_cost_matrix, project
-from solvers.problem import RecourseProblem
-from solvers.search import satisfies
-from solvers.support import (
+from recourse.solvers.incumbent import point_cost_matrix, project
+from recourse.solvers.problem import RecourseProblem
+from recourse.solvers.search import satisfies
+from recourse.solvers.support import (
     METRICS,
     SupportSpec,
     SupportVars,
@@ -80,7 +80,7 @@ from solvers.support import (
     min_costs,
     support_values,
 )
-from solvers.values import fill_values, value_point
+from recourse.solvers.values import fill_values, value_point
 
 __all__ = ["DataSupport", "SCALES", "DEFAULT_RADIUS"]
 
@@ -247,7 +247,7 @@ class DataSupport:
 
     # ------------------------------------------------------------------ lower
     def lower(self, schema: FeatureSchema) -> SupportSpec:
-        """The support as plain arrays for ``solvers.support`` (identical rows merged)."""
+        """The support as plain arrays for ``recourse.solvers.support`` (identical rows merged)."""
         if tuple(schema.names) != self.schema_names:
             raise InputValidationError(
                 "The DataSupport was fitted with another schema (different features); fit "
@@ -541,8 +541,8 @@ class SupportRows:
         best answer is fixed at ``s_i = 0``; the full problem then only decides among
         the rest (``stats["support_anchors_solved"]``, ``support_anchors_dropped``). A
         solve that runs out of time leaves its row (and the later ones) in place."""
-        from solvers.search import solve_phase
-        from solvers.status import Status
+        from recourse.solvers.search import solve_phase
+        from recourse.solvers.status import Status
 
         sup, sv = self.spec, self._vars
         if (sup.metric != "linf" or sup.hull or sv is None or self._before is None

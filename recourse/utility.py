@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from encoders.errors import InputValidationError
+from recourse.encoders.errors import InputValidationError
 from recourse.result import RecourseResult
 from recourse.schema import FeatureSchema
 from recourse.verify import action_violations, model_input
-from solvers.problem import decode
+from recourse.solvers.problem import decode
 
 if TYPE_CHECKING:
     from recourse.explain import RecourseEngine

@@ -5,9 +5,9 @@ A backend takes a :class:`MilpArrays` (the reduced, solver-neutral problem
     minimise ``c @ v + c0``  s.t.  ``row_lo <= A v <= row_hi``,  ``lb <= v <= ub``,
     ``v_i`` integer where ``integer[i]``)
 
-and returns a :class:`solvers.status.Solution`. Every backend claims ``OPTIMAL`` only when
+and returns a :class:`recourse.solvers.status.Solution`. Every backend claims ``OPTIMAL`` only when
 its solver proved it (CP-SAT: after accounting for its integer scaling, see
-``solvers.cpsat``). The registry knows, per backend, whether it is installed (and which
+``recourse.solvers.cpsat``). The registry knows, per backend, whether it is installed (and which
 extra installs it) and whether it can take a given problem, so a user gets a clear error
 naming the backends that can.
 
@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from solvers.errors import BackendUnavailableError, UnsupportedProblemError
-from solvers.status import Solution
+from recourse.solvers.errors import BackendUnavailableError, UnsupportedProblemError
+from recourse.solvers.status import Solution
 
 __all__ = ["MilpArrays", "Backend", "BACKENDS", "backend_names", "get_backend", "choose",
            "solve", "check", "capable", "AUTO_RULE", "AUTO_CPSAT_MIN_VARS"]
@@ -54,7 +54,7 @@ class MilpArrays:
 
     @classmethod
     def of(cls, obj: Any) -> MilpArrays:
-        """From anything with the eight attributes (e.g. ``solvers.reduce.Reduced``)."""
+        """From anything with the eight attributes (e.g. ``recourse.solvers.reduce.Reduced``)."""
         return cls(c=np.asarray(obj.c, dtype=float), c0=float(obj.c0),
                    lb=np.asarray(obj.lb, dtype=float), ub=np.asarray(obj.ub, dtype=float),
                    integer=np.asarray(obj.integer, dtype=bool), A=sp.csr_matrix(obj.A),
@@ -88,7 +88,7 @@ class Backend:
 
 
 def _highs_solve(p: MilpArrays, time_limit: float, options: Mapping[str, Any]) -> Solution:
-    from solvers.highs import solve_highs
+    from recourse.solvers.highs import solve_highs
 
     unknown = set(options) - {"threads"}
     if unknown:
@@ -100,37 +100,37 @@ def _highs_solve(p: MilpArrays, time_limit: float, options: Mapping[str, Any]) -
 
 
 def _highs_unavailable() -> str | None:
-    from solvers.highs import available
+    from recourse.solvers.highs import available
 
     return None if available() else "highspy is not installed: pip install 'highspy>=1.16,<1.17'"
 
 
 def _cpsat_solve(p: MilpArrays, time_limit: float, options: Mapping[str, Any]) -> Solution:
-    from solvers.cpsat import solve_cpsat
+    from recourse.solvers.cpsat import solve_cpsat
 
     return solve_cpsat(p, time_limit=time_limit, **dict(options))
 
 
 def _cpsat_unavailable() -> str | None:
-    from solvers.cpsat import unavailable
+    from recourse.solvers.cpsat import unavailable
 
     return unavailable()
 
 
 def _cpsat_rejects(p: MilpArrays) -> str | None:
-    from solvers.cpsat import rejects
+    from recourse.solvers.cpsat import rejects
 
     return rejects(p)
 
 
 def _pyomo_solve(p: MilpArrays, time_limit: float, options: Mapping[str, Any]) -> Solution:
-    from solvers.pyomo_backend import solve_pyomo
+    from recourse.solvers.pyomo_backend import solve_pyomo
 
     return solve_pyomo(p, time_limit=time_limit, **dict(options))
 
 
 def _pyomo_unavailable() -> str | None:
-    from solvers.pyomo_backend import unavailable
+    from recourse.solvers.pyomo_backend import unavailable
 
     return unavailable()
 

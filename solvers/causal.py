@@ -43,11 +43,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from encoders.block import GroupLink, ThresholdLink, ValueLink
-from encoders.errors import SchemaError
-from solvers.problem import RecourseProblem, decode, point_costs
-from solvers.spec import ActionSpec
-from solvers.values import Columns, append_columns, tie_eps
+from recourse.encoders.block import GroupLink, ThresholdLink, ValueLink
+from recourse.encoders.errors import SchemaError
+from recourse.solvers.problem import RecourseProblem, decode, point_costs
+from recourse.solvers.spec import ActionSpec
+from recourse.solvers.values import Columns, append_columns, tie_eps
 
 __all__ = ["Equation", "CausalSpec", "CausalVars", "neutral_spec", "add_causal",
            "causal_point", "causal_costs"]
@@ -248,7 +248,7 @@ def causal_point(prob: RecourseProblem, spec: ActionSpec, cspec: CausalSpec, cv:
     *recomputed* from the structural equations in topological order (not read from the
     solver), so they hold exactly. An action whose value equals what its equation would
     give is no action (it is dropped). ``base``: the search vector the other features are
-    read from (default ``decode``; ``solvers.values.value_point`` with a value view).
+    read from (default ``decode``; ``recourse.solvers.values.value_point`` with a value view).
     """
     space = spec.space
     s_cf = decode(prob, values, deep=deep) if base is None else np.array(base, dtype=float)

@@ -2,7 +2,7 @@
 
 CP-SAT works over integers; tree ensembles in the 0/1 formulation are integer in their
 variables, but their score row (leaf values), cost rows and objective have real
-coefficients. This module turns a :class:`solvers.backends.MilpArrays` into a CP-SAT model
+coefficients. This module turns a :class:`recourse.solvers.backends.MilpArrays` into a CP-SAT model
 and back, and states what the answer is worth.
 
 Preparation
@@ -10,7 +10,7 @@ Preparation
 1. *Defined continuous columns are substituted out.* A continuous column ``y`` that
    appears in an equality row whose other columns are all integer (``a y + R v = b``) is
    replaced by ``(b - R v) / a`` in every other row and the objective; its bounds become a
-   row. (The leaf-distance cuts of ``solvers.problem.prune`` add such a column: the
+   row. (The leaf-distance cuts of ``recourse.solvers.problem.prune`` add such a column: the
    objective value.) Any other continuous column makes the problem unfit for CP-SAT
    (:func:`rejects`): linear models' value links go to HiGHS or Pyomo.
    *By default, when no such column has a cost, its rows are left out instead* (a
@@ -34,7 +34,7 @@ Guarantees
   with the default 40 bits at most 5e-8 on German and 1.2e-6 on credit_data RF 100x6,
   a worst case over the whole box of a score row with thousands of leaves). Every
   solution is checked against the original rows in floating point with
-  ``solvers.highs.FEASIBILITY_TOL``; rows it violates are replaced by their conservative
+  ``recourse.solvers.highs.FEASIBILITY_TOL``; rows it violates are replaced by their conservative
   rounding (``ceil(S lo + E) + 1 <= a' v``, which implies the original row) and the model
   is solved again; the bound stays that of the relaxation.
 * *Objective error.* Costs are scaled the same way (``S_c``, ``obj_bits``,
@@ -43,7 +43,7 @@ Guarantees
   most the scaled optimum can exceed the true one). The objective is recomputed unscaled on
   the solution. *Optimal* is claimed only when CP-SAT proved its model optimal and the
   unscaled gap ``cost - bound`` (at most ``cost_error`` after CP-SAT's OPTIMAL) is within
-  HiGHS's gap tolerances (``solvers.highs.MIP_ABS_GAP`` / ``MIP_REL_GAP``); with the
+  HiGHS's gap tolerances (``recourse.solvers.highs.MIP_ABS_GAP`` / ``MIP_REL_GAP``); with the
   default 40 bits it was on every benchmark query (``cost_error`` <= 6e-8 on costs of
   order 1); otherwise, e.g. with a coarse ``obj_bits``, the answer is
   reported *feasible* with its gap. (Re-solving below a cut on the scaled cost cannot
@@ -60,12 +60,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-from solvers.errors import BackendUnavailableError, SolverError
-from solvers.highs import FEASIBILITY_TOL, MIP_ABS_GAP, MIP_REL_GAP
-from solvers.status import Solution, Status
+from recourse.solvers.errors import BackendUnavailableError, SolverError
+from recourse.solvers.highs import FEASIBILITY_TOL, MIP_ABS_GAP, MIP_REL_GAP
+from recourse.solvers.status import Solution, Status
 
 if TYPE_CHECKING:
-    from solvers.backends import MilpArrays
+    from recourse.solvers.backends import MilpArrays
 
 __all__ = ["solve_cpsat", "rejects", "unavailable", "scale_rows", "CPSAT_STATUS",
            "NUM_WORKERS", "ROW_BITS", "OBJ_BITS", "DEFAULT_PARAMS"]
@@ -377,7 +377,7 @@ def solve_cpsat(p: MilpArrays, *, time_limit: float = 60.0, num_workers: int = N
                               hint=hint, params=params)
     prep, reason = _substitute(p, drop=drop_defined)
     if prep is None:
-        from solvers.errors import UnsupportedProblemError
+        from recourse.solvers.errors import UnsupportedProblemError
 
         raise UnsupportedProblemError(f"The 'cpsat' backend cannot take this problem: {reason}.")
     sol = _solve_prepared(p, prep, t0, deadline, **kw)

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from solvers.errors import BackendUnavailableError, SolverError
-from solvers.status import HIGHS_STATUS, Solution, Status
+from recourse.solvers.errors import BackendUnavailableError, SolverError
+from recourse.solvers.status import HIGHS_STATUS, Solution, Status
 
 __all__ = ["solve_highs", "available"]
 
@@ -29,7 +29,7 @@ FEASIBILITY_TOL = 1e-7
 #: off cures it; bit 13 measured faster (the same 50 applicants: 75 s in all against
 #: 86.7 s before, median 0.120 s against 0.129 s). Tie rows between a value and its
 #: threshold indicators need a gap well above the feasibility tolerance, or presolve cuts
-#: optima off too (``solvers.values.TIE_GAP``).
+#: optima off too (``recourse.solvers.values.TIE_GAP``).
 PRESOLVE_RULE_OFF = (1 << 15) | (1 << 13)
 #: HiGHS's feasibility-jump heuristic costs ~2.5 ms on every MIP, however small (a 61-column
 #: model: 3.6 ms -> 1.1 ms without it); German logistic regression median 11.1 -> 8.7 ms,

@@ -45,9 +45,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from encoders.block import EncodedModel, GroupLink, ThresholdLink, ValueLink
-from encoders.errors import SchemaError
-from solvers.spec import ActionSpec
+from recourse.encoders.block import EncodedModel, GroupLink, ThresholdLink, ValueLink
+from recourse.encoders.errors import SchemaError
+from recourse.solvers.spec import ActionSpec
 
 __all__ = ["RecourseProblem", "build_problem", "prune", "decode", "point_costs",
            "exclude_change_sets", "changed_features", "violates_exclusions",
@@ -254,7 +254,7 @@ def forbid_level_pairs(prob: RecourseProblem,
     them keeps the applicant's level, so the other feature's level is fixed out when that
     level pairs with it. The applicant's own combination is never forbidden (keeping
     one's own values is always allowed). ``levels[f]``: the level columns of feature
-    ``f`` (default: the model's group links; ``solvers.values`` passes its view's, which
+    ``f`` (default: the model's group links; ``recourse.solvers.values`` passes its view's, which
     also cover features the model does not read).
     """
     space = prob.spec.space
@@ -343,7 +343,7 @@ def changed_features(prob: RecourseProblem, S: np.ndarray) -> np.ndarray:
     """Which features differ from the applicant at search vectors ``S`` (points x
     features), in the problem's own sense: the interval of a threshold-linked feature,
     the level of a group, the value of a value-linked feature."""
-    from encoders.evaluate import link_values
+    from recourse.encoders.evaluate import link_values
 
     S = np.atleast_2d(np.asarray(S, dtype=float))
     V = link_values(prob.enc, S)

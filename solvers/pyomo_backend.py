@@ -7,7 +7,7 @@ solving (see ``recourse.custom``); :func:`solve_model` reads back ``v`` only.
 
 The default solver is HiGHS through Pyomo's APPSI interface (``appsi_highs``, shipped with
 highspy); any ``pyomo.environ.SolverFactory`` name works (``gurobi``, ``cplex``, ``scip``,
-``cbc``, ...). Termination conditions map to :class:`solvers.status.Status` through
+``cbc``, ...). Termination conditions map to :class:`recourse.solvers.status.Status` through
 :data:`PYOMO_STATUS`; *optimal* is claimed only when the solver says so.
 """
 
@@ -18,18 +18,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from solvers.errors import BackendUnavailableError, SolverError
-from solvers.highs import (
+from recourse.solvers.errors import BackendUnavailableError, SolverError
+from recourse.solvers.highs import (
     FEASIBILITY_JUMP,
     FEASIBILITY_TOL,
     MIP_ABS_GAP,
     MIP_REL_GAP,
     PRESOLVE_RULE_OFF,
 )
-from solvers.status import Solution, Status
+from recourse.solvers.status import Solution, Status
 
 if TYPE_CHECKING:
-    from solvers.backends import MilpArrays
+    from recourse.solvers.backends import MilpArrays
 
 __all__ = ["to_pyomo", "solve_model", "solve_pyomo", "unavailable", "PYOMO_STATUS",
            "DEFAULT_SOLVER", "SOLVER_OPTIONS"]

@@ -1,6 +1,6 @@
 """Certified boxes for ReLU networks, face by face, by MILP.
 
-The contract is :func:`solvers.robust.grow_tree_box`'s: an axis-aligned box around the
+The contract is :func:`recourse.solvers.robust.grow_tree_box`'s: an axis-aligned box around the
 counterfactual ``s_cf``, inside the action set, categorical features fixed at the
 counterfactual's level, grown one face at a time (features in schema order, upper face
 then lower face), maximal by inclusion, every face with a reason.
@@ -28,7 +28,7 @@ Face of feature ``j``, upper side (the lower side is the mirror image), with the
 features in the current box (``slab``: ``x_j`` from just above the current face to the
 action set's limit ``H_j``), each MILP being the network's big-M encoding with
 pre-activation bounds valid over that slab (interval arithmetic, then LPs,
-``solvers.tighten.lp_bounds``), one MILP per row ``r`` (the least answer counts):
+``recourse.solvers.tighten.lp_bounds``), one MILP per row ``r`` (the least answer counts):
 
 1. *growth*: ``y = min x_j`` over the slab's points with ``m <= g_k``. None: the face is
    ``H_j`` (reason ``"action_set"``). Else the face is ``y`` for a continuous feature
@@ -58,14 +58,14 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from encoders.block import EncodedModel
-from encoders.bounds import affine_box, first_layer_bounds
-from encoders.mlp import ReluNetwork, relu_block
-from solvers.highs import solve_highs
-from solvers.robust import BoxFace, SearchBox
-from solvers.spec import ActionSpec
-from solvers.status import Status
-from solvers.tighten import lp_bounds
+from recourse.encoders.block import EncodedModel
+from recourse.encoders.bounds import affine_box, first_layer_bounds
+from recourse.encoders.mlp import ReluNetwork, relu_block
+from recourse.solvers.highs import solve_highs
+from recourse.solvers.robust import BoxFace, SearchBox
+from recourse.solvers.spec import ActionSpec
+from recourse.solvers.status import Status
+from recourse.solvers.tighten import lp_bounds
 
 __all__ = ["grow_relu_box", "relu_margins", "slab_block", "CERTIFIED", "REJECTED"]
 

@@ -1,6 +1,6 @@
 """Certified boxes: axis-aligned boxes of actionable points a model approves throughout.
 
-Tree ensembles and linear models here; ReLU networks in ``solvers.relu_box`` (the same
+Tree ensembles and linear models here; ReLU networks in ``recourse.solvers.relu_box`` (the same
 contract, each face found by MILP).
 
 Tree ensembles (``EncodedModel.tree`` set)
@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from encoders.block import EncodedModel, GroupLink, ThresholdLink
-from solvers.highs import solve_highs
-from solvers.spec import ActionSpec
-from solvers.status import Status
+from recourse.encoders.block import EncodedModel, GroupLink, ThresholdLink
+from recourse.solvers.highs import solve_highs
+from recourse.solvers.spec import ActionSpec
+from recourse.solvers.status import Status
 
 __all__ = ["BoxFace", "SearchBox", "box_minimum", "grow_tree_box", "grow_linear_box"]
 
@@ -67,7 +67,7 @@ class SearchBox:
     faces: dict[tuple[int, int], BoxFace] = field(default_factory=dict)
     checks: int = 0
     time: float = 0.0
-    #: Model-specific facts (ReLU networks: the margin levels, see ``solvers.relu_box``).
+    #: Model-specific facts (ReLU networks: the margin levels, see ``recourse.solvers.relu_box``).
     info: dict[str, Any] = field(default_factory=dict)
 
 

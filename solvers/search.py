@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from solvers.backends import MilpArrays, check, solve
-from solvers.problem import RecourseProblem, prune
-from solvers.reduce import reduce_model
-from solvers.status import Status
+from recourse.solvers.backends import MilpArrays, check, solve
+from recourse.solvers.problem import RecourseProblem, prune
+from recourse.solvers.reduce import reduce_model
+from recourse.solvers.status import Status
 
 __all__ = ["solve_phase", "satisfies"]
 
@@ -30,7 +30,7 @@ def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
     pruning whenever it improves the incumbent was measured too: slower on credit_data's
     hard cases, as the solver loses its search tree.)
 
-    ``backend`` names a ``solvers.backends`` backend (or ``"auto"``) and ``options`` its
+    ``backend`` names a ``recourse.solvers.backends`` backend (or ``"auto"``) and ``options`` its
     options; the result's ``backend`` says which one ran (``None``: the bounds decided).
     """
     c, c0 = prob.objective(norm)

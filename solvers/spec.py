@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from encoders.domain import SearchSpace
-from encoders.errors import SchemaError
+from recourse.encoders.domain import SearchSpace
+from recourse.encoders.errors import SchemaError
 
 __all__ = ["ActionSpec"]
 

@@ -7,19 +7,19 @@ A :class:`~encoders.multi.StackEncodedModel` (a ``ModelSet`` of mixed model type
    feature (its value, user units, ``ValueLink``) and the level indicators of every
    categorical feature (``GroupLink``), no rows and no target rows. ``build_problem``
    prices moves on it exactly (``t_j >= |x_j - x0_j|``, L0 binaries), and the value view
-   (``solvers.values.add_values``) reuses these columns;
+   (``recourse.solvers.values.add_values``) reuses these columns;
 2. :func:`append_members` (called through the engine's value-constraint hook,
    :class:`StackBlocks`) appends every member's own encoding with
-   ``solvers.values.append_block``: a value link equal to the view's value, threshold
+   ``recourse.solvers.values.append_block``: a value link equal to the view's value, threshold
    indicators tied to it (``z_i = 1 => x >= t_i + e_i``, ``z_i = 0 => x <= t_i - e_i``),
    level indicators equal to the view's; then the member's own target rows, shifted to
    its columns (``argmax`` rows for multiclass members, the sign row for binary ones),
    each with its own margin;
 3. ReLU members are first re-bounded over the applicant's reachable box
-   (``solvers.tighten.tighten_relu``: interval arithmetic, then LPs with ``"lp"``), as
+   (``recourse.solvers.tighten.tighten_relu``: interval arithmetic, then LPs with ``"lp"``), as
    the engine does for a single network, so only units that can switch get a binary;
 4. an isolation forest's block is appended the same way, with the row
-   ``sum of path lengths >= min_path_sum + tol`` (``encoders.isolation``).
+   ``sum of path lengths >= min_path_sum + tol`` (``recourse.encoders.isolation``).
 
 Why a value block rather than the first model as the main encoding: a tree model reads a
 categorical feature only if it splits on it, and a level the main encoding does not read
@@ -33,11 +33,11 @@ breaks in the target's favour need ``>= 0`` for tree members (integral leaves) a
 margin for continuous ones.
 
 Starting point (L1 and L0, without a causal model): :func:`stack_start` runs the ReLU
-heuristic of ``solvers.tighten.relu_incumbent`` on all members side by side (reference
+heuristic of ``recourse.solvers.tighten.relu_incumbent`` on all members side by side (reference
 rows every member approves, moved into the action set, segments towards them, reverted
 features, shrunk moves; only the members' numpy forward passes). Its cost bounds the
 search; for L1 it is also the budget over which ReLU members are re-bounded (bounds
-valid together with the row ``cost <= budget`` that ``solvers.search.solve_phase`` adds
+valid together with the row ``cost <= budget`` that ``recourse.solvers.search.solve_phase`` adds
 with the starting point). A starting point that breaks any row of the final problem is
 dropped, and the members are then appended with budget-free bounds.
 
@@ -45,7 +45,7 @@ Reading the answer: the solver may leave a value a feasibility tolerance (1e-7) 
 wrong side of an appended tree member's split, far more than the thousandth of a float32
 cell the tie rows ask for. :meth:`StackBlocks.snap` moves every value column into the
 cell every appended member's indicators chose (their intersection) before the engine
-decodes the point, as ``solvers.values.value_point`` does for the main encoding.
+decodes the point, as ``recourse.solvers.values.value_point`` does for the main encoding.
 """
 
 from __future__ import annotations
@@ -56,12 +56,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from encoders.block import EncodedModel, ThresholdLink, ValueLink
-from encoders.multi import StackEncodedModel
-from solvers.problem import RecourseProblem, point_costs
-from solvers.search import satisfies
-from solvers.tighten import relu_incumbent, tighten_relu
-from solvers.values import ValueView, append_block, fill_values, shift, tie_eps
+from recourse.encoders.block import EncodedModel, ThresholdLink, ValueLink
+from recourse.encoders.multi import StackEncodedModel
+from recourse.solvers.problem import RecourseProblem, point_costs
+from recourse.solvers.search import satisfies
+from recourse.solvers.tighten import relu_incumbent, tighten_relu
+from recourse.solvers.values import ValueView, append_block, fill_values, shift, tie_eps
 
 __all__ = ["append_members", "stack_start", "StackBlocks"]
 
@@ -91,7 +91,7 @@ def append_members(prob: RecourseProblem, view: ValueView, stack: StackEncodedMo
     -------
     problem, blocks
         The problem with every block and row, and ``(block, column offset)`` per appended
-        block (ReLU members as re-bounded), e.g. for ``solvers.values.fill_values``.
+        block (ReLU members as re-bounded), e.g. for ``recourse.solvers.values.fill_values``.
     """
     blocks: list[tuple[EncodedModel, int]] = []
     info: dict[str, Any] = {"stack_binaries": 0}
@@ -208,7 +208,7 @@ class StackBlocks:
 
     def add(self, engine: Any, prob: RecourseProblem, view: ValueView, x0: np.ndarray,
             t_idx: int) -> RecourseProblem:
-        """Append the members (``solvers.values`` constraint protocol)."""
+        """Append the members (``recourse.solvers.values`` constraint protocol)."""
         m, t = self.margins()
         self.start = None
         s_inc = None

@@ -3,7 +3,7 @@
 The user's :class:`recourse.support.DataSupport` is lowered to a :class:`SupportSpec`
 (plain arrays: candidate rows, scales, radius). :func:`add_support` adds its variables and
 rows to a :class:`~solvers.problem.RecourseProblem` that carries explicit per-feature value
-variables (``solvers.values.add_values``: ``view.x[j]`` the column of numeric feature ``j``
+variables (``recourse.solvers.values.add_values``: ``view.x[j]`` the column of numeric feature ``j``
 in user units, ``view.levels[j]`` the level columns of categorical feature ``j``, or
 ``None`` when the feature is constant at the applicant's level ``view.level0[j]``).
 
@@ -51,9 +51,9 @@ from typing import Any
 
 import numpy as np
 
-from encoders.errors import SchemaError
-from solvers.problem import RecourseProblem
-from solvers.values import Columns, append_columns
+from recourse.encoders.errors import SchemaError
+from recourse.solvers.problem import RecourseProblem
+from recourse.solvers.values import Columns, append_columns
 
 __all__ = ["SupportSpec", "SupportVars", "add_support", "reachable", "min_costs",
            "bound_to_rows", "column_range",
@@ -257,7 +257,7 @@ def bound_to_rows(prob: RecourseProblem, view: Any, sup: SupportSpec, rows_idx: 
     so the tree pruning can drop every leaf out of reach of the data."""
     if not rows_idx.size:
         return prob
-    from encoders.block import ThresholdLink
+    from recourse.encoders.block import ThresholdLink
 
     r = sup.radius
     lb, ub = prob.lb.copy(), prob.ub.copy()

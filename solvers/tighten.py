@@ -1,11 +1,11 @@
 """Bound tightening for ReLU blocks over one applicant's reachable box.
 
-The encoder (``encoders.mlp``) bounds every hidden unit by interval arithmetic over the
+The encoder (``recourse.encoders.mlp``) bounds every hidden unit by interval arithmetic over the
 schema's whole box. One applicant can reach far less: immutable features are fixed,
 direction-only features move one way, and a categorical feature keeps its allowed levels.
 :func:`tighten_relu` re-bounds the network over that box, in two steps:
 
-1. interval arithmetic over the applicant's box (``encoders.bounds``; exact for the first
+1. interval arithmetic over the applicant's box (``recourse.encoders.bounds``; exact for the first
    layer, which is separable over features with one level per one-hot group);
 2. with ``method="lp"``, for every layer after the first, two LPs per still-unstable unit
    (minimise and maximise its pre-activation) over the LP relaxation of the layers before
@@ -14,7 +14,7 @@ direction-only features move one way, and a categorical feature keeps its allowe
    optimum is a valid bound (the relaxation contains every reachable point); it is widened
    by the LP tolerance before use.
 
-Units proven always active or always inactive lose their binary (``encoders.mlp``); the
+Units proven always active or always inactive lose their binary (``recourse.encoders.mlp``); the
 block is rebuilt with the new bounds and ``info`` keeps the binaries before and after.
 This is a solver's job (it solves LPs), so it lives here, not in ``encoders``.
 """
@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from encoders.block import EncodedModel
-from encoders.bounds import affine_box, first_layer_bounds
-from encoders.mlp import ReluEncoding, relu_block
-from solvers.spec import ActionSpec
+from recourse.encoders.block import EncodedModel
+from recourse.encoders.bounds import affine_box, first_layer_bounds
+from recourse.encoders.mlp import ReluEncoding, relu_block
+from recourse.solvers.spec import ActionSpec
 
 __all__ = ["applicant_box", "tighten_relu", "lp_bounds", "METHODS"]
 
@@ -66,7 +66,7 @@ def tighten_relu(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray,
 
     With a finite ``budget`` (the L1 cost of a known solution) the box is cut to the points
     that cost at most ``budget``; the bounds are then valid only together with the row
-    ``cost <= budget``, which the search adds (``solvers.search.solve_phase``).
+    ``cost <= budget``, which the search adds (``recourse.solvers.search.solve_phase``).
     """
     relu: ReluEncoding = enc.network
     net = relu.net
@@ -135,7 +135,7 @@ def lp_bounds(weights: Any, biases: Any, bounds: list[tuple[np.ndarray, np.ndarr
     """
     import highspy
 
-    from solvers.highs import _new_highs
+    from recourse.solvers.highs import _new_highs
 
     cols_lo, cols_hi = list(lo), list(hi)
     rows: list[tuple[np.ndarray, np.ndarray, float, float]] = []
@@ -240,7 +240,7 @@ def relu_incumbent(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: 
     cheapest approved one is improved by reverting features to the applicant's values.
     Only the network's numpy forward pass is used; every candidate obeys the value rules.
     """
-    from solvers.incumbent import point_cost_matrix
+    from recourse.solvers.incumbent import point_cost_matrix
 
     if reference is None or reference.shape[0] == 0:
         return None
@@ -337,7 +337,7 @@ def complete(prob: Any, s: np.ndarray) -> np.ndarray:
     """Every variable of ``prob`` (a ``RecourseProblem`` over a ReLU block) at search vector
     ``s``: block values, then the L1 / L0 helper columns ``build_problem`` appends per value
     link (``t = |x - x0|``, then ``d = [x != x0]`` for L0 norms), in its order."""
-    from encoders.block import ValueLink
+    from recourse.encoders.block import ValueLink
 
     enc = prob.enc
     full = np.zeros(prob.n)

@@ -1,7 +1,7 @@
 """The value view: an explicit variable for every feature's value, whatever the encoding.
 
 A tree model reads a numeric feature only through threshold indicators ``z_i = [x > t_i]``,
-and its problem prices a move by the cell it lands in (``solvers.problem``). Constraints
+and its problem prices a move by the cell it lands in (``recourse.solvers.problem``). Constraints
 about feature *values* (distances to observed applicants, the inputs of another model)
 need the value itself. :func:`add_values` gives every numeric feature ``j`` a column
 ``x_j`` in user units:
@@ -40,10 +40,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import scipy.sparse as sp
 
-from encoders.block import EncodedModel, GroupLink, ThresholdLink, ValueLink
-from encoders.errors import SchemaError
-from solvers.problem import RecourseProblem, decode, forbid_level_pairs
-from solvers.spec import ActionSpec
+from recourse.encoders.block import EncodedModel, GroupLink, ThresholdLink, ValueLink
+from recourse.encoders.errors import SchemaError
+from recourse.solvers.problem import RecourseProblem, decode, forbid_level_pairs
+from recourse.solvers.spec import ActionSpec
 
 __all__ = ["ValueView", "value_spec", "add_values", "value_point", "fill_values",
            "append_block", "shift", "tie_eps", "forbid_level_pairs_view", "Columns",
@@ -87,7 +87,7 @@ def value_spec(enc: EncodedModel, spec: ActionSpec) -> ActionSpec:
 
 #: The least gap, relative to ``max(1, |t|)``, between the two sides of a threshold in a
 #: tie ``z = 1 => x >= t + e``, ``z = 0 => x <= t - e``: ten times the solvers' feasibility
-#: tolerance (``solvers.highs.FEASIBILITY_TOL``). A thousandth of a float32 cell (~1e-10 at
+#: tolerance (``recourse.solvers.highs.FEASIBILITY_TOL``). A thousandth of a float32 cell (~1e-10 at
 #: values near 10) is far below it, and HiGHS 1.16's presolve then cut feasible optima
 #: off causal tree problems (hypothesis examples in ``tests/test_causal``: "optimal" 7.67
 #: claimed where 0.219 exists, "no recourse" where 3.22 exists); with this gap they solve
@@ -109,8 +109,8 @@ def tie_eps(link: ThresholdLink, is_int: bool) -> np.ndarray:
 
 class Columns:
     """New columns and sparse rows for a problem of ``n0`` columns, appended in one go by
-    :func:`append_columns` (shared by the value view, ``solvers.causal`` and
-    ``solvers.support``). Rows are kept as coordinate lists."""
+    :func:`append_columns` (shared by the value view, ``recourse.solvers.causal`` and
+    ``recourse.solvers.support``). Rows are kept as coordinate lists."""
 
     def __init__(self, n0: int) -> None:
         self.n0 = n0
@@ -201,13 +201,13 @@ def add_values(prob: RecourseProblem, spec: ActionSpec, *, norm: str,
     ----------
     prob : RecourseProblem
         Built with ``value_spec(enc, spec)`` (or a spec derived from it, such as
-        ``solvers.causal.neutral_spec``); its objective must not price threshold-linked
+        ``recourse.solvers.causal.neutral_spec``); its objective must not price threshold-linked
         numeric features already.
     spec : ActionSpec
         The real action set: reachable ranges, unit costs, L0 weights.
     existing : dict, optional
         ``{feature: column}`` of features that already have a value column carrying its
-        own costs (the node variables of ``solvers.causal.add_causal``); reused as is.
+        own costs (the node variables of ``recourse.solvers.causal.add_causal``); reused as is.
     norm : {"l1", "l0", "l0_l1"}
         The objective; L0 objectives get the change binaries ``d_j``.
     indicators : bool
@@ -286,7 +286,7 @@ def add_values(prob: RecourseProblem, spec: ActionSpec, *, norm: str,
 def value_point(prob: RecourseProblem, view: ValueView, values: np.ndarray, *,
                 deep: bool = False) -> np.ndarray:
     """The counterfactual search vector of solver values ``values``: levels and cells as
-    :func:`solvers.problem.decode` reads them, numeric features at their value columns
+    :func:`recourse.solvers.problem.decode` reads them, numeric features at their value columns
     (rounded for integer features, kept inside the cell the indicators chose; a value
     within solver tolerance of the applicant's, or with its change binary at 0, is the
     applicant's)."""
@@ -329,7 +329,7 @@ def fill_values(prob: RecourseProblem, view: ValueView, s: np.ndarray,
     solver a starting solution: the model's block by its own forward pass, the value
     columns, their distances and change binaries, and each appended ``(block, offset)``.
     Columns added by others (causal, support rows) are left at 0: check the result with
-    the problem's rows before trusting it (``solvers.search`` does)."""
+    the problem's rows before trusting it (``recourse.solvers.search`` does)."""
     space = prob.spec.space
     s = np.asarray(s, dtype=float)
     out = np.zeros(prob.n)
@@ -353,7 +353,7 @@ def fill_values(prob: RecourseProblem, view: ValueView, s: np.ndarray,
 
 def forbid_level_pairs_view(prob: RecourseProblem, view: ValueView,
                             pairs: list[tuple[int, int, int, int]]) -> RecourseProblem:
-    """``solvers.problem.forbid_level_pairs`` over the view's level columns (which also
+    """``recourse.solvers.problem.forbid_level_pairs`` over the view's level columns (which also
     cover categorical features the model does not read)."""
     return forbid_level_pairs(prob, pairs, levels=view.levels)
 

@@ -10,7 +10,7 @@ re-implemented from the schema module's docstring:
        + ``weight * |rank' - rank| / scale`` for ordinal features;
 * L0 = sum of ``weight`` over the features that change.
 
-Action set (as the brief and ``solvers.spec.ActionSpec.numeric_range`` state it):
+Action set (as the brief and ``recourse.solvers.spec.ActionSpec.numeric_range`` state it):
 immutable features keep their value; an increase-only feature never decreases (and
 a decrease-only one never increases); a numeric feature stays within its bounds, except
 that the applicant's own value is always allowed. Where the applicant lies *outside* the

@@ -137,7 +137,7 @@ def ray_test(f: Any, x: Any, v: Any, delta: float, utility: Utility, *, norm: st
 # ---------------------------------------------------------------- exact tests
 def _numeric_space(d: int, names: list[str], lower: np.ndarray | None = None,
                    upper: np.ndarray | None = None) -> Any:
-    from encoders.domain import SearchSpace
+    from recourse.encoders.domain import SearchSpace
 
     return SearchSpace(names=tuple(names), levels=(None,) * d, integer=np.zeros(d, bool),
                        lower=np.full(d, -np.inf) if lower is None else lower,
@@ -148,7 +148,7 @@ def _encode(model: Any, d: int, lower: np.ndarray | None = None,
             upper: np.ndarray | None = None) -> Any:
     """The model's encoding over the box ``[lower, upper]`` (default: unbounded; ReLU
     networks need a finite box for their big-M rows: the ray test passes the segment's)."""
-    import encoders
+    from recourse import encoders
 
     names = getattr(model, "feature_names_in_", None)
     names = [str(n) for n in names] if names is not None else [f"x{j}" for j in range(d)]
@@ -158,7 +158,7 @@ def _encode(model: Any, d: int, lower: np.ndarray | None = None,
 def line_breakpoints(model: Any, x: np.ndarray, v: np.ndarray, s_lo: float = -np.inf,
                      s_hi: float = np.inf) -> np.ndarray:
     """Steps ``s`` at which a tree model's split indicators switch along ``x + s v``."""
-    from encoders.block import ThresholdLink
+    from recourse.encoders.block import ThresholdLink
 
     x = np.asarray(x, dtype=float)
     v = np.asarray(v, dtype=float)
@@ -264,7 +264,7 @@ def _rows(model: Any, Y: np.ndarray) -> Any:
 
 
 def _all_value_links(enc: Any) -> bool:
-    from encoders.block import ValueLink
+    from recourse.encoders.block import ValueLink
 
     return all(isinstance(link, ValueLink) for link in enc.links)
 
@@ -280,8 +280,8 @@ def ray_test_encoded(enc: Any, x: np.ndarray, v: np.ndarray, s_lo: float, s_hi: 
     ``s`` (any feasible point decides the question). With ``strict_positive`` a solution
     ``s = 0`` does not count (``x`` itself is not a step).
     """
-    from solvers.highs import solve_highs
-    from solvers.status import Status
+    from recourse.solvers.highs import solve_highs
+    from recourse.solvers.status import Status
 
     nb = enc.n_vars
     n = nb + 1

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from encoders.errors import InputValidationError, cap_list
+from recourse.encoders.errors import InputValidationError, cap_list
 from recourse.audit.rows import arrow_schema
 from recourse.audit.store import FORMAT, AuditStore
 from recourse.audit.workers import (

@@ -23,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from encoders.errors import InputValidationError
+from recourse.encoders.errors import InputValidationError
 
 __all__ = ["AuditStore", "FORMAT", "atomic_write"]
 

@@ -15,7 +15,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
-from encoders.errors import InputValidationError
+from recourse.encoders.errors import InputValidationError
 from recourse.audit.rows import error_row, result_row
 from recourse.explain import RecourseEngine
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import pandas as pd
 
-from encoders.errors import InputValidationError, cap_list
+from recourse.encoders.errors import InputValidationError, cap_list
 from recourse.schema import FeatureSchema
 
 __all__ = [

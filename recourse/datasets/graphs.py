@@ -31,7 +31,7 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from encoders.errors import InputValidationError
+from recourse.encoders.errors import InputValidationError
 from recourse.causal import CausalModel, LinearEquation
 from recourse.result import RecourseResult
 from recourse.schema import FeatureSchema

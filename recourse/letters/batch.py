@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from encoders.errors import InputValidationError, cap_list
+from recourse.encoders.errors import InputValidationError, cap_list
 from recourse.letters.render import FORMATS, render_letter
 from recourse.letters.trace import model_fingerprint
 from recourse.result import STATUSES, Change, RecourseOptions, RecourseResult

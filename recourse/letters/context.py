@@ -53,7 +53,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from encoders.errors import InputValidationError
+from recourse.encoders.errors import InputValidationError
 from recourse.letters.text import change_sentence, feature_of, fmt_value
 from recourse.letters.trace import Trace, trace_json, trace_lines
 from recourse.result import Change, RecourseOptions, RecourseResult

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from encoders.errors import BackendUnavailableError, InputValidationError
+from recourse.encoders.errors import BackendUnavailableError, InputValidationError
 from recourse.letters.context import letter_context
 from recourse.letters.trace import Clock, Trace, make_trace
 from recourse.result import RecourseOptions, RecourseResult

@@ -278,7 +278,7 @@ def test_property_tree_models(data, seed, norm):
 def test_highs_presolve_case_found_by_hypothesis():
     """A chain x0 -> x1 -> x2 and a depth-3 tree where HiGHS 1.16's presolve cut the
     optimum off while the value-threshold ties had a gap of ~1e-10: it claimed 2.0125
-    optimal, acting on x0 by 0.087 costs 0.1745 (see ``solvers.values.TIE_GAP``)."""
+    optimal, acting on x0 by 0.087 costs 0.1745 (see ``recourse.solvers.values.TIE_GAP``)."""
     scm = SCM(order=["x0", "x1", "x2"], coef={"x1": {"x0": -1.0}, "x2": {"x1": -2.0}},
               intercept={}, pieces={})
     rules = rules_for(["x0", "x1", "x2"], lo=-5.0, hi=15.0, direction={"x2": 1},

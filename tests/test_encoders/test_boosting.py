@@ -157,7 +157,7 @@ def test_xgboost_lightgbm_verified_and_against_grid(name):
 def test_missing_extra_names_it(monkeypatch):
     import sys
 
-    from encoders.boosting import encode_lightgbm, encode_xgboost
+    from recourse.encoders.boosting import encode_lightgbm, encode_xgboost
 
     for mod, fn in (("xgboost", encode_xgboost), ("lightgbm", encode_lightgbm)):
         monkeypatch.setitem(sys.modules, mod, None)

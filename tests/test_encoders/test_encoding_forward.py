@@ -13,8 +13,8 @@ from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
-import encoders
-from encoders.evaluate import block_values
+from recourse import encoders
+from recourse.encoders.evaluate import block_values
 from recourse.datasets import load, make_model
 
 

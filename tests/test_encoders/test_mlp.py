@@ -15,9 +15,9 @@ from scipy.optimize import linprog
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-import encoders
+from recourse import encoders
 from recourse import FeatureSchema, RecourseEngine, UnsupportedModelError, Utility
-from solvers.tighten import applicant_box, tighten_relu
+from recourse.solvers.tighten import applicant_box, tighten_relu
 
 
 def _data(seed: int, n: int = 300) -> tuple[pd.DataFrame, np.ndarray]:
@@ -233,7 +233,7 @@ def test_binary_margin_utility_verified_with_predict_proba():
 
 def test_torch_sequential_verified_and_layer_errors():
     torch = pytest.importorskip("torch")
-    from encoders.mlp import TorchClassifier
+    from recourse.encoders.mlp import TorchClassifier
 
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.ReLU(), torch.nn.Linear(5, 1))
@@ -264,7 +264,7 @@ def test_torch_sequential_verified_and_layer_errors():
 
 
 def test_missing_torch_names_the_extra(monkeypatch):
-    from encoders.mlp import TorchClassifier
+    from recourse.encoders.mlp import TorchClassifier
 
     monkeypatch.setitem(sys.modules, "torch", None)
     with pytest.raises(UnsupportedModelError, match=r"recourse-engine\[torch\]"):

@@ -185,7 +185,7 @@ def test_engine_reused_across_applicants_and_norms(global_random_seed):
 def test_applicant_outside_bounds_keeps_own_value(global_random_seed):
     """Bounds narrower than the data: an applicant outside them may keep their value.
     (The oracle reads the reachable set as the hull of the bounds and the applicant's
-    value, as ``solvers.spec.ActionSpec.numeric_range`` documents.)"""
+    value, as ``recourse.solvers.spec.ActionSpec.numeric_range`` documents.)"""
     X, y, _ = credit_frame(global_random_seed + 7)
     model = tree_pipeline(DecisionTreeClassifier(max_depth=4, random_state=0)).fit(X, y)
     schema = FeatureSchema.from_frame(X, bounds={"income": (40.0, 60.0), "age": (30, 50)})

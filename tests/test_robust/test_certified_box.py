@@ -1,7 +1,7 @@
 """Certified boxes: dense sampling inside every box finds no rejected point; every face
 is tight (the action set ends there, or a point just beyond it is rejected by the
 model's own predict). Oracles: the model's predict and ``oracles``' action-set rules,
-both independent of ``solvers.robust``."""
+both independent of ``recourse.solvers.robust``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from sklearn.ensemble import (
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
-from encoders.errors import InputValidationError
+from recourse.encoders.errors import InputValidationError
 from oracles import actionability_violations, model_predict, reachable_interval
 from recourse import FeatureSchema, RecourseEngine
 from recourse.robust import certified_box

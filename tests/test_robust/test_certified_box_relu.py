@@ -1,4 +1,4 @@
-"""Certified boxes for ReLU networks (``solvers.relu_box``).
+"""Certified boxes for ReLU networks (``recourse.solvers.relu_box``).
 
 Oracles, all independent of the MILP code:
 
@@ -323,7 +323,7 @@ def test_multiclass_pipeline(global_random_seed):
 
 def test_torch_classifier(global_random_seed):
     torch = pytest.importorskip("torch")
-    from encoders.mlp import TorchClassifier
+    from recourse.encoders.mlp import TorchClassifier
 
     X, y, _ = credit_frame(global_random_seed, categorical=False)
     torch.manual_seed(global_random_seed)

@@ -1,4 +1,4 @@
-"""Isolation-forest plausibility (``encoders.isolation.PlausibleModel``): the path
+"""Isolation-forest plausibility (``recourse.encoders.isolation.PlausibleModel``): the path
 length the encoding computes through the MILP's own leaf variables equals the one
 derived from sklearn's ``score_samples`` on the returned point; the counterfactual is
 plausible by the forest's own ``score_samples``; the cost is never below the plain one;
@@ -14,8 +14,8 @@ from sklearn.ensemble import IsolationForest, RandomForestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from encoders.errors import EncodingError
-from encoders.isolation import PlausibleModel, average_path_length
+from recourse.encoders.errors import EncodingError
+from recourse.encoders.isolation import PlausibleModel, average_path_length
 from oracles import model_predict
 from recourse import FeatureSchema, RecourseEngine
 from recourse.robust import plausibility_score

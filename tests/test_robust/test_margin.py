@@ -12,7 +12,7 @@ from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 
-from encoders.errors import InputValidationError
+from recourse.encoders.errors import InputValidationError
 from oracles import model_predict
 from recourse import FeatureSchema, RecourseEngine
 from synthdata import credit_frame, tree_pipeline

@@ -1,4 +1,4 @@
-"""Multi-model recourse (``encoders.multi.ModelSet``): the answer is verified by every
+"""Multi-model recourse (``recourse.encoders.multi.ModelSet``): the answer is verified by every
 model's own ``predict``, and its proven optimum equals the brute-force optimum over the
 union of all models' split regions (``oracles.brute_force_tree_optimum`` with the
 region boundaries of every member, predicting with every member)."""
@@ -17,8 +17,8 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.tree import DecisionTreeClassifier
 
 import oracles
-from encoders.errors import EncodingError
-from encoders.multi import DISAGREE, ModelSet
+from recourse.encoders.errors import EncodingError
+from recourse.encoders.multi import DISAGREE, ModelSet
 from engine_checks import check_against_oracle
 from recourse import FeatureSchema, RecourseEngine
 from synthdata import credit_frame, tree_pipeline

@@ -1,4 +1,4 @@
-"""Multi-model and isolation-forest recourse for every model type (``solvers.stack``).
+"""Multi-model and isolation-forest recourse for every model type (``recourse.solvers.stack``).
 
 Oracles, none of which imports the engine:
 
@@ -44,9 +44,9 @@ from oracles import model_predict  # noqa: E402
 from synthdata import credit_frame, tree_pipeline  # noqa: E402
 from test_causal_oracle import causal_model, make_schema, rules_for  # noqa: E402
 
-from encoders.errors import InputValidationError
-from encoders.isolation import PlausibleModel, average_path_length  # noqa: E402
-from encoders.multi import ModelSet  # noqa: E402
+from recourse.encoders.errors import InputValidationError
+from recourse.encoders.isolation import PlausibleModel, average_path_length  # noqa: E402
+from recourse.encoders.multi import ModelSet  # noqa: E402
 from recourse import RecourseEngine  # noqa: E402
 
 COLS = ["a", "b"]
@@ -373,7 +373,7 @@ def test_mixed_pipelines_verified_by_every_model(global_random_seed):
 
 def test_torch_member():
     torch = pytest.importorskip("torch")
-    from encoders.mlp import TorchClassifier
+    from recourse.encoders.mlp import TorchClassifier
 
     X, y, _ = _data(0)
     torch.manual_seed(0)
@@ -483,7 +483,7 @@ def test_options_and_plausible_causal(global_random_seed):
 def test_applicant_on_a_split_of_a_joint_set():
     """An applicant within float32 rounding of a split: the side is decided with every
     member's own preprocessing (it used to run a ModelSet of Pipelines as one bare model)."""
-    from encoders.block import ThresholdLink
+    from recourse.encoders.block import ThresholdLink
     from recourse import FeatureSchema
 
     X, y, _ = credit_frame(0)

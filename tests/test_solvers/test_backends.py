@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from solvers import backends
-from solvers.backends import MilpArrays, capable, choose, solve
-from solvers.cpsat import CPSAT_STATUS, scale_rows
-from solvers.errors import BackendUnavailableError, UnsupportedProblemError
-from solvers.highs import FEASIBILITY_TOL
-from solvers.pyomo_backend import PYOMO_STATUS
-from solvers.status import Status
+from recourse.solvers import backends
+from recourse.solvers.backends import MilpArrays, capable, choose, solve
+from recourse.solvers.cpsat import CPSAT_STATUS, scale_rows
+from recourse.solvers.errors import BackendUnavailableError, UnsupportedProblemError
+from recourse.solvers.highs import FEASIBILITY_TOL
+from recourse.solvers.pyomo_backend import PYOMO_STATUS
+from recourse.solvers.status import Status
 
 pytest.importorskip("ortools")
 pytest.importorskip("pyomo")

@@ -20,10 +20,10 @@ from sklearn.tree import DecisionTreeClassifier
 from engine_checks import TIME_LIMIT, check_against_oracle, check_valid_counterfactual
 from oracles import affine_decision, brute_force_tree_optimum, costs_close, linear_lp_optimum
 from recourse import FeatureSchema, RecourseEngine
-from solvers.errors import UnsupportedProblemError
-from solvers.problem import build_problem
-from solvers.search import solve_phase
-from solvers.status import Status
+from recourse.solvers.errors import UnsupportedProblemError
+from recourse.solvers.problem import build_problem
+from recourse.solvers.search import solve_phase
+from recourse.solvers.status import Status
 from synthdata import credit_frame, tree_pipeline
 
 pyo = pytest.importorskip("pyomo.environ")

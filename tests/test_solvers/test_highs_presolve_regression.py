@@ -1,6 +1,6 @@
 """A reduced forest problem on which HiGHS 1.16's presolve (with rule 13 on) wrongly
 reported infeasibility, so that a dearer incumbent was claimed optimal (credit_data,
-RandomForest 100x6, test applicant 29; see ``solvers.highs.PRESOLVE_RULE_OFF``).
+RandomForest 100x6, test applicant 29; see ``recourse.solvers.highs.PRESOLVE_RULE_OFF``).
 
 Oracles: HiGHS without presolve and, when OR-Tools is installed, CP-SAT, on the same
 arrays; all must agree on the optimum (1.25; the incumbent the cutoff row excludes costs
@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import solvers.highs as highs
-from solvers.backends import MilpArrays, solve
-from solvers.status import Status
+import recourse.solvers.highs as highs
+from recourse.solvers.backends import MilpArrays, solve
+from recourse.solvers.status import Status
 
 DATA = Path(__file__).parent / "data" / "highs_presolve_q29.npz"
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from solvers.highs import solve_highs
-from solvers.reduce import reduce_model
-from solvers.status import HIGHS_STATUS, Solution, Status
+from recourse.solvers.highs import solve_highs
+from recourse.solvers.reduce import reduce_model
+from recourse.solvers.status import HIGHS_STATUS, Solution, Status
 
 
 def _random_milp(rng):
@@ -82,8 +82,8 @@ def test_a_first_solution_that_breaks_a_row_is_not_trusted(global_random_seed):
     import time
 
     from recourse import FeatureSchema, RecourseEngine
-    from solvers.problem import build_problem
-    from solvers.search import solve_phase
+    from recourse.solvers.problem import build_problem
+    from recourse.solvers.search import solve_phase
     from synthdata import credit_frame, tree_pipeline
 
     from sklearn.tree import DecisionTreeClassifier

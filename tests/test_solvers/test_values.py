@@ -1,4 +1,4 @@
-"""The value view (``solvers.values``): explicit value columns for every feature.
+"""The value view (``recourse.solvers.values``): explicit value columns for every feature.
 
 Without any constraint on the values, the optimum over points must equal the optimum over
 cells (the cheapest point of a cell is the one nearest the applicant): the engine with the
@@ -20,9 +20,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 from synthdata import credit_frame, tree_pipeline
 
-import encoders
+from recourse import encoders
 from recourse import FeatureSchema, RecourseEngine
-from solvers.values import append_block, shift
+from recourse.solvers.values import append_block, shift
 
 
 def _denied(model, X, k):
