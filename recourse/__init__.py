@@ -18,7 +18,7 @@ from recourse.errors import (
     UnsupportedModelError,
     UntrustedModelError,
 )
-from recourse.explain import NORMS, RecourseEngine, find_recourse
+from recourse.engine import NORMS, Option, RecourseEngine, find_recourse
 from recourse.letters import render_letter, write_letter, write_letters
 from recourse.result import STATUSES, Change, RecourseOptions, RecourseResult
 from recourse.robust import CertifiedBox, certified_box
@@ -37,6 +37,7 @@ __all__ = [
     "PiecewiseLinearEquation",
     "CausalGraphError",
     "RecourseEngine",
+    "Option",
     "find_recourse",
     "Utility",
     "RecourseResult",

@@ -3,7 +3,7 @@
 The model has one indexed variable ``v`` (column ``i`` of the arrays is ``model.v[i]``, with
 its bounds and domain), one indexed constraint ``rows`` (row ``r``: ``row_lo[r] <= A[r] v <=
 row_hi[r]``) and the objective ``cost``. A user may add variables and constraints before
-solving (see ``recourse.custom``); :func:`solve_model` reads back ``v`` only.
+solving (see ``recourse.engine.custom``); :func:`solve_model` reads back ``v`` only.
 
 The default solver is HiGHS through Pyomo's APPSI interface (``appsi_highs``, shipped with
 highspy); any ``pyomo.environ.SolverFactory`` name works (``gurobi``, ``cplex``, ``scip``,

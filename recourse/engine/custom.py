@@ -18,14 +18,18 @@ Examples
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from recourse.encoders.block import GroupLink, ThresholdLink, ValueLink
 from recourse.encoders.errors import InputValidationError
+from recourse.engine.query import Query, SolveContext, make_query
+from recourse.engine.run import _answer, _no_answer
+from recourse.engine.solve import Phase
 from recourse.result import RecourseResult
+from recourse.solvers.deadline import Deadline
 from recourse.verify import action_violations, model_predict
 from recourse.solvers.backends import MilpArrays
 from recourse.solvers.problem import RecourseProblem, build_problem, decode
@@ -33,7 +37,7 @@ from recourse.solvers.pyomo_backend import DEFAULT_SOLVER, solve_model, to_pyomo
 from recourse.solvers.status import Status
 
 if TYPE_CHECKING:
-    from recourse.explain import RecourseEngine
+    from recourse.engine.core import RecourseEngine
 
 __all__ = ["PyomoRecourse", "pyomo_model"]
 
@@ -55,9 +59,17 @@ class PyomoRecourse:
     problem: RecourseProblem
     engine: RecourseEngine
     base: dict[str, Any]
-    x_true: np.ndarray
-    x0: np.ndarray
-    norm: str
+    query: Query
+
+    @property
+    def x0(self) -> np.ndarray:
+        """The applicant as a search vector (as the problem sees it)."""
+        return self.query.x0
+
+    @property
+    def x_true(self) -> np.ndarray:
+        """The applicant's own values as a search vector."""
+        return self.query.x_true
 
     def feature_vars(self, name: str) -> dict[str, Any]:
         """The variables of feature ``name``, by meaning.
@@ -99,24 +111,25 @@ class PyomoRecourse:
         t_start = time.perf_counter()
         sol = solve_model(self.model, solver=solver, time_limit=time_limit, options=options)
         values = sol.values[: self.problem.n] if sol.values is not None else None
-        out: dict[str, Any] = {
-            "status": sol.status, "values": values, "objective": sol.objective,
-            "bound": sol.bound, "raw": sol.raw_status, "time": sol.time,
-            "problem": self.problem, "backend": "pyomo"}
+        ph = Phase(status=sol.status, values=values, bound=sol.bound, raw=sol.raw_status,
+                   time=sol.time, problem=self.problem, backend="pyomo")
         base = dict(self.base, backend=f"pyomo:{solver}")
         eng = self.engine
+        q = replace(self.query, deadline=Deadline(t_start, t_start + float(time_limit)))
         if values is None:
-            return eng._no_answer(out, base, sol.time, t_start)
+            return _no_answer(eng.prepared, q, ph, base, sol.time)
         row = base["factual"]
         for deep in (False, True):
             s_cf = decode(self.problem, values, deep=deep)
-            s_cf = np.where(s_cf == self.x0, self.x_true, s_cf)
+            s_cf = np.where(s_cf == q.x0, q.x_true, s_cf)
             cf = eng.space.decode(s_cf)
             pred = model_predict(eng.model, eng.schema, [cf])[0]
             if pred == base["target"] and not action_violations(eng.schema, row, cf):
                 if sol.status is Status.INFEASIBLE:  # pragma: no cover - no values then
                     break
-                return eng._answer(out, base, self.x_true, s_cf, cf, sol.time, t_start, 0)
+                ctx = SolveContext(prepared=eng.prepared, query=q, options=[],
+                                   margin=eng.margin, ties=eng.margin, use_incumbent=False)
+                return _answer(ctx, ph, base, s_cf, cf, sol.time, 0, [], {})
         return RecourseResult(
             status="error", solve_time=sol.time, total_time=time.perf_counter() - t_start,
             message="The solver's answer did not pass verification with the model's own "
@@ -137,28 +150,23 @@ def pyomo_model(engine: RecourseEngine, applicant: Any, *, target: Any = None,
             "pyomo_model does not take a causal model yet (its structural equations are "
             "added inside the engine); build the engine without causal=..., or use "
             "engine.explain(..., ) with backend='pyomo'.")
-    inside = engine._active_options() + (
-        ["a ModelSet / PlausibleModel of mixed model types"] if engine._stack is not None
-        else [])
+    P = engine.prepared
+    inside = [o.text or o.name for o in P.options if o.adds_rows]
     if inside:
         raise InputValidationError(
             f"pyomo_model does not carry {', '.join(inside)} yet (added inside the engine "
             "through its value view); use engine.explain(...) with backend='pyomo', or an "
             "engine without these options.")
-    row = engine.schema.validate_row(applicant)
-    x_true = engine.space.encode(row)
-    x0 = engine._resolve_boundaries(x_true, row)
-    predicted = engine.classes[int(engine.encoding.predict_index(x0[None, :])[0])]
-    target = engine._resolve_target(target, predicted)
-    if predicted == target:
+    q = make_query(P, applicant, target=target, norm=norm, deadline=Deadline.after(1.0),
+                   utility=None, exclude=(), options=())
+    if q.predicted == q.target:
         raise InputValidationError(
-            f"The model already predicts {target!r} for this applicant: nothing to solve.")
-    t_idx = engine.classes.index(target)
-    prob = build_problem(engine.encoding, engine.spec, x0, t_idx, norm=norm,
-                         margin=engine.margin, tie_margin=engine.margin)
+            f"The model already predicts {q.target!r} for this applicant: nothing to solve.")
+    prob = build_problem(P.encoding, P.spec, q.x0, q.t_idx, norm=norm,
+                         margin=P.margin, tie_margin=P.margin)
     c, c0 = prob.objective(norm)
     model = to_pyomo(MilpArrays(c, c0, prob.lb, prob.ub, prob.integer, prob.A, prob.row_lo,
                                 prob.row_hi))
-    base = dict(target=target, predicted=predicted, factual=row, norm=norm, backend="pyomo")
-    return PyomoRecourse(model=model, problem=prob, engine=engine, base=base, x_true=x_true,
-                         x0=x0, norm=norm)
+    base = dict(target=q.target, predicted=q.predicted, factual=q.row, norm=norm,
+                backend="pyomo")
+    return PyomoRecourse(model=model, problem=prob, engine=engine, base=base, query=q)
