@@ -89,3 +89,10 @@ def test_routes_agree_campaign(family):
         except AssertionError as exc:
             failures.append(str(exc))
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.xfail(strict=True, reason="found by the campaign, not yet explained: with "
+                   "backend_options={'presolve': 'on'} the engine reports optimal 2.0756 "
+                   "where every other route proves 1.5920")
+def test_regression_forest_seed_104_presolve_on():
+    _check("forest", 104)
