@@ -24,6 +24,7 @@ from recourse.solvers.highs import (
     FEASIBILITY_TOL,
     MIP_ABS_GAP,
     MIP_REL_GAP,
+    PRESOLVE,
     PRESOLVE_RULE_OFF,
 )
 from recourse.solvers.status import Solution, Status
@@ -43,7 +44,7 @@ DEFAULT_SOLVER = "appsi_highs"
 _HIGHS_OPTS = {"mip_rel_gap": MIP_REL_GAP, "mip_abs_gap": MIP_ABS_GAP,
                "mip_feasibility_tolerance": FEASIBILITY_TOL,
                "primal_feasibility_tolerance": FEASIBILITY_TOL,
-               "presolve_rule_off": PRESOLVE_RULE_OFF,
+               "presolve": PRESOLVE, "presolve_rule_off": PRESOLVE_RULE_OFF,
                "mip_heuristic_run_feasibility_jump": FEASIBILITY_JUMP, "threads": 1}
 SOLVER_OPTIONS: dict[str, dict[str, Any]] = {
     "appsi_highs": _HIGHS_OPTS,
