@@ -83,7 +83,8 @@ def build(ctx: SolveContext) -> tuple[RecourseProblem, np.ndarray | None]:
         for o in ctx.options:  # options that offer a start
             prob, inc = o.start(ctx, prob, ctx.view, inc)
     elif heuristics:
-        inc = lp_rounding(prob, phase_norm, find_incumbent(prob, q.norm, ref))
+        inc = lp_rounding(prob, phase_norm, find_incumbent(prob, q.norm, ref),
+                          deadline=q.deadline)
     elif (ctx.use_incumbent and not q.excluded and ctx.causal_vars is not None
           and P.encoding.network is None and q.goal is None):
         # the heuristics know no equations: start from an independent-feature point
@@ -91,7 +92,8 @@ def build(ctx: SolveContext) -> tuple[RecourseProblem, np.ndarray | None]:
         # consequences could complete
         plain = build_problem(P.encoding, P.spec, q.x0, q.t_idx, norm=q.norm,
                               margin=margin, tie_margin=ctx.ties)
-        start = lp_rounding(plain, phase_norm, find_incumbent(plain, q.norm, ref))
+        start = lp_rounding(plain, phase_norm, find_incumbent(plain, q.norm, ref),
+                            deadline=q.deadline)
         inc = causal_incumbent(prob, P.cspec, ctx.causal_vars, plain, start, phase_norm)
     return prob, inc
 
@@ -112,7 +114,8 @@ def _relu_problem(ctx: SolveContext, enc: Any, spec: Any, margin: Any, indicator
     budget = np.inf
     if s_inc is not None and q.norm == "l1":
         budget = float(point_costs(P.spec, q.x0, s_inc)[0].sum())
-    tight = tighten_relu(enc, spec, q.x0, method=P.bounds, budget=budget)
+    tight = tighten_relu(enc, spec, q.x0, method=P.bounds, budget=budget,
+                         deadline=q.deadline)
     if q.goal is not None:
         tight = tight.with_threshold(q.goal)
     prob = build_problem(tight, spec, q.x0, q.t_idx, norm=q.norm, margin=margin,

@@ -1,8 +1,9 @@
 """The one-call form: :func:`find_recourse` keeps a small cache of engines per model.
 
 A cached engine is reused only while it was built for the same schema, reference,
-causal model, backend and options; the model itself is held weakly (the cache never
-keeps a model alive).
+causal model, backend and options, and while the model's learned parameters are those it
+encoded (``recourse.fingerprint``: a model refitted in place gets a new engine); the model
+itself is held weakly (the cache never keeps a model alive).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import weakref
 from typing import Any
 
 from recourse.engine.core import RecourseEngine
+from recourse.fingerprint import model_fingerprint
 from recourse.result import RecourseResult
 from recourse.schema import FeatureSchema
 
@@ -34,7 +36,8 @@ def _cached(model: Any, schema: FeatureSchema, reference: Any, causal: Any, back
         engine = cache.get(key)
     if (engine is None or engine.schema is not schema or engine.backend != backend
             or engine.causal is not causal
-            or engine.backend_options != dict(backend_options or {})):
+            or engine.backend_options != dict(backend_options or {})
+            or engine.prepared.fingerprint != model_fingerprint(model)):
         engine = RecourseEngine(model, schema, reference=reference, backend=backend,
                                 causal=causal, backend_options=backend_options)
         with _LOCK:

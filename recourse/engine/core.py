@@ -159,6 +159,7 @@ class RecourseEngine:
             Bad applicant, norm, target, exclusions or time limit (also a ``ValueError``).
         """
         deadline = Deadline.after(check_time_limit(time_limit))
+        self.prepared.check_fresh()
         per_query = (MinMargin(self, min_margin),) if min_margin is not None else ()
         q = make_query(self.prepared, applicant, target=target, norm=norm, deadline=deadline,
                        utility=utility, exclude=exclude,

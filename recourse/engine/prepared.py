@@ -18,6 +18,7 @@ import pandas as pd
 from recourse import encoders
 from recourse.encoders.block import ValueLink
 from recourse.encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
+from recourse.fingerprint import model_fingerprint
 from recourse.schema import FeatureSchema
 from recourse.solvers.causal import neutral_spec
 
@@ -48,6 +49,17 @@ class Prepared:
     options: tuple[Any, ...] = ()
     price_options: bool = True
     encode_time: float = 0.0
+    #: ``recourse.fingerprint.model_fingerprint`` of the model when it was encoded.
+    fingerprint: str = ""
+
+    def check_fresh(self) -> None:
+        """Refuse to answer with an encoding of a model that was refitted since: a stale
+        encoding would prove answers about trees or weights the model no longer has."""
+        if model_fingerprint(self.model) != self.fingerprint:
+            raise InputValidationError(
+                "The model was refitted (its learned parameters changed) after this engine "
+                "encoded it; build a new RecourseEngine for the refitted model "
+                "(find_recourse does so by itself).")
 
 
 def prepare(model: Any, schema: FeatureSchema, *, reference: Any, backend: str,
@@ -67,6 +79,7 @@ def prepare(model: Any, schema: FeatureSchema, *, reference: Any, backend: str,
         cspec = causal.lower(schema)
         nspec = neutral_spec(spec, cspec)
     t0 = time.perf_counter()
+    fingerprint = model_fingerprint(model)
     encoding = encoders.encode(model, space)
     encode_time = time.perf_counter() - t0
     value_vars = np.zeros(space.n_vars, dtype=bool)
@@ -78,7 +91,7 @@ def prepare(model: Any, schema: FeatureSchema, *, reference: Any, backend: str,
                  backend_options=dict(backend_options), margin=float(margin), bounds=bounds,
                  causal=causal, cspec=cspec, nspec=nspec, reference=reference,
                  value_vars=value_vars, price_options=bool(price_options),
-                 encode_time=encode_time)
+                 encode_time=encode_time, fingerprint=fingerprint)
     ref, ref_pred = _reference(P, reference)
     from dataclasses import replace
 

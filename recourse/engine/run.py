@@ -118,6 +118,7 @@ def _gap(cost: float, bound: float | None) -> float | None:
 def _phase_stats(ph: Phase) -> dict[str, Any]:
     return dict(ph.problem.stats, backend_used=ph.backend, used_incumbent=ph.incumbent,
                 solver_status=ph.raw, certified_by=ph.certified_by,
+                certify_time=ph.certify_time,
                 **({"certificate_disagreement": ph.disagreement}
                    if ph.disagreement is not None else {}))
 

@@ -109,3 +109,50 @@ def test_a_single_threshold_matters():
     f1 = model_fingerprint(m)
     m.tree_.threshold[0] += 1e-9  # the node array is a view: edited in place
     assert model_fingerprint(m) != f1
+
+
+def test_find_recourse_after_refit_in_place_answers_for_the_new_model():
+    """A model refitted in place between two find_recourse calls gets the fresh answer
+    (the cached encoding of the old trees is not reused), checked against a new engine."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from recourse import RecourseEngine, find_recourse
+    from recourse.datasets import train_test
+
+    X_train, X_test, y_train, _, schema = train_test("german")
+    num = [f.name for f in schema if not f.is_group]
+    from recourse import FeatureSchema
+
+    sub = FeatureSchema.from_frame(X_train[num])
+    model = RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0)
+    model.fit(X_train[num], y_train)
+    rows = X_test[num]
+    first = [find_recourse(model, r, sub, target="good", time_limit=30)
+             for _, r in rows.head(10).iterrows()]
+    model.set_params(random_state=7).fit(X_train[num], y_train)
+    fresh = RecourseEngine(model, sub)
+    changed = 0
+    for (_, r), old in zip(rows.head(10).iterrows(), first):
+        got = find_recourse(model, r, sub, target="good", time_limit=30)
+        want = fresh.explain(r, target="good", time_limit=30)
+        assert got.status == want.status
+        if want.cost is not None:
+            assert got.cost == pytest.approx(want.cost, rel=1e-9, abs=1e-9)
+        changed += (old.status, old.cost) != (want.status, want.cost)
+    assert changed, "the refit changed no answer: the test would not see a stale cache"
+
+
+def test_engine_refuses_a_refitted_model():
+    from sklearn.tree import DecisionTreeClassifier
+
+    from recourse import FeatureSchema, InputValidationError, RecourseEngine
+    from recourse.datasets import train_test
+
+    X_train, X_test, y_train, _, schema = train_test("german")
+    num = [f.name for f in schema if not f.is_group]
+    model = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X_train[num], y_train)
+    engine = RecourseEngine(model, FeatureSchema.from_frame(X_train[num]))
+    engine.explain(X_test[num].iloc[0], target="good")
+    model.set_params(max_depth=5).fit(X_train[num], y_train)
+    with pytest.raises(InputValidationError, match="refitted"):
+        engine.explain(X_test[num].iloc[0], target="good")

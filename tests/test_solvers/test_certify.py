@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import recourse.explain as explain
+import recourse.engine.solve as explain
 import recourse.solvers.highs as highs
 import recourse.solvers.search as search
 from recourse import RecourseEngine
