@@ -19,7 +19,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from typer.testing import CliRunner
 
-from recourse.cli import _change_sentence, _render_letter, app
+from recourse.cli import app
+from recourse.cli.demo import render_demo_letter as _render_letter
+from recourse.letters.text import change_sentence as _change_sentence
 from recourse.datasets import load_german_credit, train_test
 from recourse.io import save_model
 from recourse.result import STATUSES, Change, RecourseResult
