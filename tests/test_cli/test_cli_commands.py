@@ -21,9 +21,9 @@ from typer.testing import CliRunner
 
 from recourse.cli import app
 from recourse.cli.demo import render_demo_letter as _render_letter
-from recourse.letters.text import change_sentence as _change_sentence
 from recourse.datasets import load_german_credit, train_test
 from recourse.io import save_model
+from recourse.letters.text import change_sentence as _change_sentence
 from recourse.result import STATUSES, Change, RecourseResult
 from recourse.schema import FeatureSchema
 

@@ -15,6 +15,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from oracles import model_predict
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import IsolationForest, RandomForestClassifier
@@ -22,7 +23,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from typer.testing import CliRunner
 
-from oracles import model_predict
 from recourse import RecourseEngine
 from recourse.cli import app
 from recourse.datasets import train_test
