@@ -1,13 +1,13 @@
 """recourse-engine: exact, verified recourse for fitted machine-learning models."""
 
-from recourse.encoders.isolation import PlausibleModel
-from recourse.encoders.multi import ModelSet
 from recourse.causal import (
     CausalGraphError,
     CausalModel,
     LinearEquation,
     PiecewiseLinearEquation,
 )
+from recourse.encoders.isolation import PlausibleModel
+from recourse.encoders.multi import ModelSet
 from recourse.errors import (
     BackendUnavailableError,
     EncodingError,

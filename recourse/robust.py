@@ -96,7 +96,7 @@ class CertifiedBox:
         """One phrase per numeric feature that may vary, e.g. ``"debt: 12.5 or less"``
         (a side at the action set's limit is left unsaid). With the ``schema``, in its
         labels and units: ``"Credit amount: 7,839 DM or less"``."""
-        from recourse.robust_cli import box_phrases
+        from recourse.letters.wording import box_phrases
 
         # ends rounded inwards to the shown precision: a printed end is inside the box
         return [phrase for _, phrase in box_phrases(self, schema)]

@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from recourse.encoders.errors import InputValidationError, cap_list
 from recourse.audit.rows import arrow_schema
 from recourse.audit.store import FORMAT, AuditStore
 from recourse.audit.workers import (
@@ -38,6 +37,7 @@ from recourse.audit.workers import (
     run_local,
     run_serial,
 )
+from recourse.encoders.errors import InputValidationError, cap_list
 from recourse.engine import NORMS, RecourseEngine
 from recourse.schema import FeatureSchema
 from recourse.verify import model_predict

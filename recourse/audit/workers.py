@@ -15,8 +15,8 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
-from recourse.encoders.errors import InputValidationError
 from recourse.audit.rows import error_row, result_row
+from recourse.encoders.errors import InputValidationError
 from recourse.engine import RecourseEngine
 
 __all__ = ["Chunk", "EngineSpec", "Record", "run_dask", "run_local", "run_serial",

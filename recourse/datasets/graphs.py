@@ -31,8 +31,8 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from recourse.encoders.errors import InputValidationError
 from recourse.causal import CausalModel, LinearEquation
+from recourse.encoders.errors import InputValidationError
 from recourse.result import RecourseResult
 from recourse.schema import FeatureSchema
 

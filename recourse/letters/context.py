@@ -106,7 +106,7 @@ def _option(i: int, res: RecourseResult, schema: FeatureSchema,
     costs = [res.feature_costs.get(c.feature, feature_change_cost(
         feature_of(schema, c.feature), c.before, c.after)) for c in acts]
     total = sum(costs)
-    from recourse.robust_cli import box_phrases, range_phrase, range_sentence
+    from recourse.letters.wording import box_phrases, range_phrase, range_sentence
 
     changes = []
     for c, cost in zip(acts, costs):

@@ -19,9 +19,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from typer.testing import CliRunner
 
-from recourse.cli import _change_sentence, _render_letter, app
+from recourse.cli import app
+from recourse.cli.demo import render_demo_letter as _render_letter
 from recourse.datasets import load_german_credit, train_test
 from recourse.io import save_model
+from recourse.letters.text import change_sentence as _change_sentence
 from recourse.result import STATUSES, Change, RecourseResult
 from recourse.schema import FeatureSchema
 
@@ -157,7 +159,7 @@ def _stub_result(status: str, **kw) -> RecourseResult:
     ("time_limit", 1), ("error", 1),
 ])
 def test_explain_exit_code_per_status(files, monkeypatch, status, code) -> None:
-    monkeypatch.setattr("recourse.explain.find_recourse",
+    monkeypatch.setattr("recourse.engine.find_recourse",
                         lambda *a, **k: _stub_result(status))
     result = _run(*_explain_args(files))
     assert result.exit_code == code
@@ -171,7 +173,7 @@ def test_explain_table_shows_labels_and_units(files, monkeypatch) -> None:
         "optimal", changes=[Change("credit_amount", 5951, 3200)], cost=2.5, optimal=True,
         verified=True, feature_costs={"credit_amount": 2.5},
     )
-    monkeypatch.setattr("recourse.explain.find_recourse", lambda *a, **k: stub)
+    monkeypatch.setattr("recourse.engine.find_recourse", lambda *a, **k: stub)
     result = _run(*_explain_args(files))
     assert result.exit_code == 0
     assert "credit amount" in result.output
