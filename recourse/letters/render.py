@@ -232,15 +232,17 @@ def html_to_pdf(html: str, path: str | Path) -> Path:
 
 def write_letter(answer: RecourseResult | RecourseOptions, path: str | Path,
                  schema: FeatureSchema, *, format: str | None = None,
-                 **kwargs: Any) -> Path:
+                 overwrite: bool = False, **kwargs: Any) -> Path:
     """Write one letter; the format follows ``format`` or the suffix of ``path``.
 
-    ``kwargs`` are those of :func:`render_letter`. Returns the written path.
+    ``kwargs`` are those of :func:`render_letter`. Returns the written path. An existing
+    file (perhaps a letter edited by hand) is replaced only with ``overwrite=True``.
 
     Raises
     ------
     InputValidationError
-        The format is unknown or cannot be told from the suffix.
+        The format is unknown or cannot be told from the suffix; the file exists and
+        ``overwrite`` is False.
     BackendUnavailableError
         PDF asked for without WeasyPrint.
     """
@@ -253,6 +255,10 @@ def write_letter(answer: RecourseResult | RecourseOptions, path: str | Path,
                 f"Cannot tell the letter format from {p.name!r}; name the file *.md, *.html "
                 "or *.pdf, or pass format=.")
     fmt = _check_format(format)
+    if p.exists() and not overwrite:
+        raise InputValidationError(
+            f"{str(p)!r} already exists; nothing was written. Choose another file, or pass "
+            "--overwrite (overwrite=True) to replace it.")
     text = render_letter(answer, schema, format=fmt, **kwargs)
     if fmt == "pdf":
         return html_to_pdf(text, p)
