@@ -15,8 +15,8 @@ Header and decision
     The decision word of the predicted class from the phrasebook (default
     ``"declined"`` / ``"approved"``).
 ``assessment``
-    The phrasebook's words for the model's assessment of the applicant (default: the
-    class label in quotes).
+    The phrasebook's words for the model's assessment of the applicant, or ``""`` (the
+    bundled templates then leave the assessment out rather than print a class label).
 ``predicted``, ``target``
     The raw class labels (for the bank's own templates; the bundled ones do not print
     them).

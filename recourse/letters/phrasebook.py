@@ -141,7 +141,9 @@ class Phrasebook(BaseModel):
         return self.decision.get(str(cls_label)) or ("approved" if approved else "declined")
 
     def assessment_of(self, cls_label: Any) -> str:
-        return self.assessment.get(str(cls_label), f"“{cls_label}”")
+        """The bank's words for the assessment, or "" (the templates then say nothing
+        about it rather than print a raw class label)."""
+        return self.assessment.get(str(cls_label), "")
 
     def phrase(self, name: str, verb: str) -> str | None:
         """``verb`` in increase/decrease/change: the bank's phrase, or None."""

@@ -95,4 +95,4 @@ def test_pdf_letter_as_image(tmp_path):
     flat = " ".join(text.split())
     assert "Your application was declined" in flat
     assert "Reduce credit amount from 8,318 DM to 7,811 DM" in flat
-    assert "Appendix: how this letter was produced" in flat
+    assert "Appendix for the bank's file: how this letter was produced" in flat
