@@ -72,12 +72,23 @@ def letter(
     also_model: AlsoModel = None,
     support: Support = None,
     support_k: SupportK = 1,
+    purpose: Annotated[str, typer.Option(
+        help="Template: plain, adverse-action (US notice) or explanation (EU style).")]
+    = "plain",
+    appendix: Annotated[str, typer.Option(
+        help="Appendix for the bank's file: none, internal or full.")] = "internal",
+    phrasebook: Annotated[str | None, typer.Option(
+        help="The bank's words: a phrasebook YAML, or german / credit_data for the "
+        "bundled defaults.")] = None,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace letter files that already exist.")] = False,
 ) -> None:
     """Write a recourse letter: decision, principal reasons, up to k distinct options,
     traceability appendix."""
     import recourse.engine as engine
     from recourse.io import load_model, load_schema, read_table
     from recourse.letters import FORMATS, render_letter, write_letter, write_letters
+    from recourse.letters.batch import letter_options, letters_summary
 
     flags = flags_from(min_margin, box, data, seen_together, plausible, min_score,
                        also_model, support, support_k)
@@ -93,6 +104,7 @@ def letter(
         if schema is None:
             raise InputValidationError("--schema is required (the schema YAML the model uses).")
         feature_schema = load_schema(schema)
+        words = letter_options(purpose, appendix, phrasebook, overwrite)
         if audit is not None:
             if flags.any():
                 raise InputValidationError(
@@ -101,8 +113,8 @@ def letter(
                     "--also-model do not apply. Drop them, or pass --model and --applicant.")
             target_dir = out or Path("letters")
             paths = write_letters(audit, target_dir, feature_schema, format=fmt, model=model,
-                                  progress=True, template_dir=template_dir)
-            console.print(f"Wrote {len(paths)} letters to {escape(str(target_dir))}/")
+                                  progress=True, template_dir=template_dir, **words)
+            console.print(letters_summary(paths, target_dir), highlight=False)
             raise typer.Exit(EXIT_OK)
         if model is None or applicant is None:
             raise InputValidationError(
@@ -135,11 +147,15 @@ def letter(
         if all_rows:
             target_dir = out or Path("letters")
             paths = write_letters(answers, target_dir, feature_schema, format=fmt,
-                                  model=model, progress=True, template_dir=template_dir)
-            console.print(f"Wrote {len(paths)} letters to {escape(str(target_dir))}/")
+                                  model=model, progress=True, template_dir=template_dir,
+                                  **words)
+            console.print(letters_summary(paths, target_dir), highlight=False)
             raise typer.Exit(EXIT_OK)
         ident, opts = answers[0]
-        kw: dict[str, Any] = dict(applicant_id=ident, model=model, template_dir=template_dir)
+        kw: dict[str, Any] = dict(applicant_id=ident, model=model, template_dir=template_dir,
+                                  **words)
+        if out is None:
+            kw.pop("overwrite")
         if out is not None:
             write_letter(opts, out, feature_schema, format=fmt, **kw)
             console.print(f"Wrote the letter to {escape(str(out))}")

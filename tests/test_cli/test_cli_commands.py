@@ -205,7 +205,8 @@ def test_letter_with_changes(german_schema) -> None:
                           applicant_id="7")
     assert "declined" in text
     assert "- Reduce credit amount from 5,951 DM to 3,200 DM" in text
-    assert "**proved**" in text and "**verified**" in text
+    assert "No smaller change would lead to approval" in text
+    assert "We checked these changes with our model itself" in text
     assert "foreign worker" in text.lower()  # immutables are listed with their reason
     assert "age may only increase" in text.lower()
 
@@ -213,8 +214,8 @@ def test_letter_with_changes(german_schema) -> None:
 def test_letter_says_when_no_recourse_exists(german_schema) -> None:
     text = _render_letter(_stub_result("no_recourse"), german_schema, model_kind="logreg",
                           dataset="german", applicant_id="7")
-    assert "No recourse exists" in text
-    assert "proved" in text
+    assert "No change would lead to approval" in text
+    assert "This was proven" in text
 
 
 def test_letter_flags_unproven_unverified(german_schema) -> None:
@@ -222,8 +223,9 @@ def test_letter_flags_unproven_unverified(german_schema) -> None:
                        bound=0.5, optimal=False, verified=False)
     text = _render_letter(res, german_schema, model_kind="rf", dataset="german",
                           applicant_id="7")
-    assert "before proving" in text and "lower bound 0.5" in text
-    assert "**not** be verified" in text
+    assert "We could not establish that no smaller change exists" in text
+    assert "| 0.5 |" in text.split("## Appendix", 1)[1]  # the lower bound, for the bank
+    assert "could not be checked with our model itself" in text
 
 
 # --------------------------------------------------------------------- demo, schema
