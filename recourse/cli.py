@@ -47,6 +47,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: typer's rich help labels every flag "<bool>" (e.g. "--trust-pickle
+    # <bool>"), which reads as if the flag took a value.
+    rich_markup_mode=None,
 )
 console = Console()
 err_console = Console(stderr=True)
@@ -189,7 +192,8 @@ def explain(
     model: Annotated[Path, typer.Option(
         "--model", "-m", help="Fitted model: a .skops file, or a trusted .pkl/.joblib.")],
     applicant: Annotated[Path, typer.Option(
-        "--applicant", "-a", help="CSV or Parquet with the applicant (one row, or --row).")],
+        "--applicant", "-a", help="CSV or Parquet with the applicant (one row, or --row); "
+        "or german / credit_data (the bundled test split, with --row).")],
     schema: Annotated[Path, typer.Option(
         "--schema", "-s", help="Feature schema YAML (FeatureSchema.to_yaml).")],
     row: Annotated[int | None, typer.Option(
@@ -223,6 +227,7 @@ def explain(
 ) -> None:
     """Find the cheapest actionable change that gives the applicant the target class."""
     from recourse import explain as engine
+    from recourse.datasets import applicant_rows, pick_applicant
     from recourse.io import load_applicant, load_model, load_schema
     from recourse.robust_cli import build_robust, flags_from
 
@@ -245,7 +250,9 @@ def explain(
             raise InputValidationError("--solver is for --backend pyomo only.")
         feature_schema = load_schema(schema)
         fitted = load_model(model, trust_pickle=trust_pickle)
-        row_values = load_applicant(applicant, feature_schema, row=row)
+        bundled = applicant_rows(applicant)  # german / credit_data: the test split
+        row_values = (load_applicant(applicant, feature_schema, row=row) if bundled is None
+                      else pick_applicant(bundled, feature_schema, row, str(applicant)))
         causal_model = _load_causal(causal) if causal else None
         if flags.any():
             setup = build_robust(fitted, feature_schema, flags, trust_pickle=trust_pickle,
@@ -315,7 +322,8 @@ def audit_command(
     model: Annotated[Path, typer.Option(
         "--model", "-m", help="Fitted model: a .skops file, or a trusted .pkl/.joblib.")],
     data: Annotated[Path, typer.Option(
-        "--data", "-d", help="Applicants: CSV or Parquet, one row per applicant.")],
+        "--data", "-d", help="Applicants: CSV or Parquet, one row per applicant; or "
+        "german / credit_data for a bundled data set's test split.")],
     schema: Annotated[Path, typer.Option(
         "--schema", "-s", help="Feature schema YAML (FeatureSchema.to_yaml).")],
     out: Annotated[Path, typer.Option(
@@ -415,6 +423,11 @@ def audit_command(
         bar.update(task, rate=f"{speed:.1f} applicants/s" if speed else "")
         bar.refresh()
 
+    from recourse.datasets import ROW_COLUMN, applicant_rows
+
+    bundled = applicant_rows(data, with_row=True)  # german / credit_data: the test split
+    if bundled is not None:
+        data, id_column = bundled, id_column or ROW_COLUMN
     try:
         result = audit(model, data, schema, out, target=target, norm=norm,
                        time_limit=time_limit, select=select, causal=causal_model, **robust,
@@ -442,7 +455,7 @@ def audit_command(
     groups = result.summary.get("groups")
     if groups and groups.get("recourse_rate_gap") is not None:
         rows.append((f"recourse-rate gap by {groups['attribute']}",
-                     f"{100 * groups['recourse_rate_gap']:.1f} points"))
+                     f"{100 * groups['recourse_rate_gap']:.1f} percentage points"))
     for key, value in rows:
         table.add_row(key, escape(value))
     console.print(table)
@@ -525,7 +538,14 @@ def demo(
     = True,
 ) -> None:
     """Train bundled models, explain one denied applicant per model, write letters."""
-    from recourse.datasets import DATASETS, MODEL_KINDS, TARGET_CLASS, make_model, train_test
+    from recourse.datasets import (
+        DATASETS,
+        MODEL_KINDS,
+        TARGET_CLASS,
+        applicant_rows,
+        make_model,
+        train_test,
+    )
     from recourse.explain import find_recourse
     from recourse.io import load_applicant, save_model
 
@@ -544,6 +564,9 @@ def demo(
         X_train, X_test, y_train, y_test, feature_schema = train_test(dataset, seed=0)
     schema_path = out / "schema.yaml"
     feature_schema.to_yaml(schema_path)
+    portfolio = applicant_rows(dataset, with_row=True)  # a portfolio for `recourse audit`
+    if portfolio is not None:
+        portfolio.to_csv(out / "portfolio.csv", index=False)
     fitted: dict[str, Any] = {}
     with console.status("Training ...") as status:
         for kind in kinds:
@@ -582,7 +605,7 @@ def demo(
         (out / f"letter_{kind}.md").write_text(letter, encoding="utf-8")
         failed |= result.status not in _ANSWERED
         reproduce.append(" ".join([
-            "recourse explain", "--model", shlex.quote(str(model_path)),
+            _program(), "explain", "--model", shlex.quote(str(model_path)),
             "--applicant", shlex.quote(str(applicant_path)),
             "--schema", shlex.quote(str(schema_path)), "--target", TARGET_CLASS,
         ]))
@@ -593,11 +616,25 @@ def demo(
                         TARGET_CLASS, time_limit)
 
     console.rule("Files")
-    console.print(f"Wrote models, applicants, schema and letters to {escape(str(out))}/")
+    console.print(f"Wrote models, applicants, schema, letters and a portfolio of "
+                  f"{dataset}'s test applicants (portfolio.csv) to {escape(str(out))}/")
     if reproduce:
         console.print("Reproduce the first explanation from the written files with:")
         console.print(reproduce[0], markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_NO_ANSWER if failed else EXIT_OK)
+
+
+def _program() -> str:
+    """``recourse``, or the full path of this script when ``recourse`` is not on the PATH
+    (``make demo`` runs ``.venv/bin/recourse`` without activating the environment)."""
+    import shutil
+    import sys
+
+    me = Path(sys.argv[0]).resolve()
+    found = shutil.which("recourse")
+    if me.name == "recourse" and (found is None or Path(found).resolve() != me):
+        return shlex.quote(str(me))
+    return "recourse"
 
 
 def _causal_section(dataset: str, kind: str, model: Any, X_test: Any, X_train: Any,
@@ -652,7 +689,8 @@ def letter(
         "--model", "-m", help="Fitted model: a .skops file, or a trusted .pkl/.joblib.")]
     = None,
     applicant: Annotated[Path | None, typer.Option(
-        "--applicant", "-a", help="CSV or Parquet with the applicant(s).")] = None,
+        "--applicant", "-a", help="CSV or Parquet with the applicant(s), or german / "
+        "credit_data (the bundled test split).")] = None,
     schema: Annotated[Path | None, typer.Option(
         "--schema", "-s", help="Feature schema YAML (FeatureSchema.to_yaml).")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="md, html or pdf.")] = "md",
@@ -695,6 +733,7 @@ def letter(
     """Write a recourse letter: decision, principal reasons, up to k distinct options,
     traceability appendix."""
     from recourse import explain as engine
+    from recourse.datasets import applicant_rows
     from recourse.io import load_model, load_schema, read_table
     from recourse.letters import FORMATS, render_letter, write_letter, write_letters
     from recourse.robust_cli import build_robust, flags_from
@@ -733,7 +772,8 @@ def letter(
                              target=_resolve_target(fitted, target))
         eng = engine.RecourseEngine(setup.model, feature_schema, **setup.engine_kwargs)
         goal = _resolve_target(fitted, target)
-        frame = read_table(applicant)
+        frame = applicant_rows(applicant)  # german / credit_data: the test split
+        frame = read_table(applicant) if frame is None else frame
         if all_rows:
             positions = list(range(len(frame)))
         elif row is None and len(frame) > 1:
