@@ -1,4 +1,4 @@
-"""Exact 1D sets and the characterisation verdict (THEORY A7, A9, A10, A15)."""
+"""Exact 1D sets and the characterisation verdict (docs/theory.md §A7, A9, A10, A15)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_a7_construction_shape_and_lipschitz() -> None:
         x = np.arange(-1.2 * delta, 1.2 * delta, 1e-6)
         assert np.allclose(f(x), f(-x), rtol=0, atol=1e-12)  # even
         q = np.max(np.abs(np.diff(f(x)) / np.diff(x)))
-        # relative 1e-6: rounding of difference quotients on a 1e-6 grid (THEORY A7)
+        # relative 1e-6: rounding of difference quotients on a 1e-6 grid (docs/theory.md §A7)
         assert q == pytest.approx(8 * abs(z2 - z1) / delta, rel=1e-6)
         mid = x[np.abs(x) < 0.75 * delta]
         out = x[np.abs(x) > 0.875 * delta]
@@ -126,7 +126,7 @@ def test_a10_identity_class_possible() -> None:
 
 
 def test_discontinuous_tree_point_in_L() -> None:
-    """THEORY A10's example: f = 1 on (-0.3, 0), 0 elsewhere; x = 0 is in L."""
+    """docs/theory.md §A10's example: f = 1 on (-0.3, 0), 0 elsewhere; x = 0 is in L."""
     f = PiecewiseLinear1D.from_steps([-0.3, 0.0], [0.0, 1.0, 0.0], point_values=[0.0, 0.0])
     s = recourse_sets(f, 1.0, Utility("class", 0.5))
     assert s.L.contains(0.0) and not s.O.contains(0.0)
@@ -174,7 +174,7 @@ CASES = [
 
 @pytest.mark.parametrize("name,f,u", CASES, ids=[c[0] for c in CASES])
 def test_exact_sets_match_brute_force_grid(name: str, f: PiecewiseLinear1D, u: Utility) -> None:
-    """THEORY A10 (ii): exact L, R agree with brute force on a 1e-4 grid except within one
+    """docs/theory.md §A10 (ii): exact L, R agree with brute force on a 1e-4 grid except within one
     grid step of an endpoint (the grid cannot see open ends or limits)."""
     h = 1e-4
     s = recourse_sets(f, 1.0, u)
