@@ -1,29 +1,39 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11:
-#   make demo   -- create .venv, install, explain denied applicants of the bundled German credit data
-#   make test   -- create .venv, install with test extras, run the test suite
+#   make demo   -- create .venv, install the core package, explain denied applicants of the
+#                  bundled German credit data
+#   make test   -- create .venv, install with the test extras, run the test suite on every core
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench lint lint-check install clean
+.PHONY: demo test bench lint lint-check install install-dev clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The core package only: what `make demo` and `recourse` need.
 $(VENV)/.installed: $(BIN)/activate pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# The core plus the test extras (`dev`: pytest, hypothesis, OR-Tools, boosting libraries ...).
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
 install: $(VENV)/.installed
 
+install-dev: $(VENV)/.installed-dev
+
 demo: install
 	$(BIN)/recourse demo
+	@echo "The recourse command is $(abspath $(BIN))/recourse (or run 'source $(BIN)/activate' first, then 'recourse ...')."
 
-test: install
+test: install-dev
 	$(BIN)/python -m pytest -q -n auto
 
-lint: install
+lint: install-dev
 	$(BIN)/python -m pip install --quiet -e ".[lint]"
 	$(MAKE) --no-print-directory lint-check
 
@@ -44,7 +54,7 @@ lint-check:
 	for d in $(MAPPED); do ln -s ../../../$$d $(LINT_TREE)/recourse/$$d; done
 	cd $(LINT_TREE) && ../../$(BIN)/python -m mypy --config-file ../../pyproject.toml -p recourse
 
-bench: install
+bench: install-dev
 	$(BIN)/python benchmarks/run.py
 
 clean:

@@ -1,4 +1,4 @@
-"""Recourse for regressors and score thresholds: the utility functions of THEORY.md (A3).
+"""Recourse for regressors and score thresholds: the utility functions of docs/theory.md §A3.
 
 The user is satisfied when ``u_f(x0, y) >= tau``; all three families are linear in
 ``(f(x0), f(y))`` once ``tau`` is fixed, ``f(y) - kappa f(x0) >= tau'``:
@@ -38,7 +38,7 @@ _KINDS = ("reach", "increase", "relative_increase")
 
 @dataclass(frozen=True)
 class Utility:
-    """A utility ``u_f(x0, y) >= tau`` of THEORY.md A3 (see module docstring).
+    """A utility ``u_f(x0, y) >= tau`` of docs/theory.md §A3 (see module docstring).
 
     Build one with :meth:`reach`, :meth:`increase` or :meth:`relative_increase`.
 

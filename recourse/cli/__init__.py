@@ -28,6 +28,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: typer's rich help labels every flag "<bool>" (e.g. "--trust-pickle
+    # <bool>"), which reads as if the flag took a value.
+    rich_markup_mode=None,
 )
 app.command("explain")(explain.explain)
 app.command("causal-graph")(causal_graph.causal_graph)

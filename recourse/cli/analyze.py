@@ -17,7 +17,7 @@ def analyze(
     out: Annotated[Path, typer.Option(help="Directory for report.md and the PNG plots.")]
     = Path("analysis_report"),
     case: Annotated[str, typer.Option(
-        help="Construction row (THEORY A7): class, gain or ratio.")] = "class",
+        help="Construction row (docs/theory.md §A7): class, gain or ratio.")] = "class",
     delta: Annotated[float, typer.Option(help="Budget delta (Euclidean).")] = 1.0,
     dim: Annotated[int, typer.Option(help="Dimension of the embedding (2..12).")] = 2,
     grid: Annotated[int, typer.Option(help="Grid points on t in [-delta/2, delta/2] (odd).")]

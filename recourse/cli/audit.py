@@ -33,7 +33,8 @@ def audit(
     model: Annotated[Path, typer.Option(
         "--model", "-m", help="Fitted model: a .skops file, or a trusted .pkl/.joblib.")],
     data: Annotated[Path, typer.Option(
-        "--data", "-d", help="Applicants: CSV or Parquet, one row per applicant.")],
+        "--data", "-d", help="Applicants: CSV or Parquet, one row per applicant; or "
+        "german / credit_data for a bundled data set's test split.")],
     schema: Annotated[Path, typer.Option(
         "--schema", "-s", help="Feature schema YAML (FeatureSchema.to_yaml).")],
     out: Annotated[Path, typer.Option(
@@ -130,6 +131,11 @@ def audit(
         bar.update(task, rate=f"{speed:.1f} applicants/s" if speed else "")
         bar.refresh()
 
+    from recourse.datasets import ROW_COLUMN, applicant_rows
+
+    bundled = applicant_rows(data, with_row=True)  # german / credit_data: the test split
+    if bundled is not None:
+        data, id_column = bundled, id_column or ROW_COLUMN
     try:
         result = run_audit(audited, data, schema, out, target=target, norm=norm,
                            time_limit=time_limit, select=select, causal=causal_model,
@@ -163,7 +169,7 @@ def _print_summary(result: Any) -> None:
     groups = result.summary.get("groups")
     if groups and groups.get("recourse_rate_gap") is not None:
         rows.append((f"recourse-rate gap by {groups['attribute']}",
-                     f"{100 * groups['recourse_rate_gap']:.1f} points"))
+                     f"{100 * groups['recourse_rate_gap']:.1f} percentage points"))
     for key, value in rows:
         table.add_row(key, escape(value))
     console.print(table)

@@ -42,7 +42,14 @@ def demo(
     = True,
 ) -> None:
     """Train bundled models, explain one denied applicant per model, write letters."""
-    from recourse.datasets import DATASETS, MODEL_KINDS, TARGET_CLASS, make_model, train_test
+    from recourse.datasets import (
+        DATASETS,
+        MODEL_KINDS,
+        TARGET_CLASS,
+        applicant_rows,
+        make_model,
+        train_test,
+    )
     from recourse.engine import find_recourse
     from recourse.io import load_applicant, save_model
 
@@ -61,6 +68,9 @@ def demo(
         X_train, X_test, y_train, y_test, feature_schema = train_test(dataset, seed=0)
     schema_path = out / "schema.yaml"
     feature_schema.to_yaml(schema_path)
+    portfolio = applicant_rows(dataset, with_row=True)  # a portfolio for `recourse audit`
+    if portfolio is not None:
+        portfolio.to_csv(out / "portfolio.csv", index=False)
     fitted: dict[str, Any] = {}
     with console.status("Training ...") as status:
         for kind in kinds:
@@ -99,7 +109,7 @@ def demo(
         (out / f"letter_{kind}.md").write_text(letter, encoding="utf-8")
         failed |= result.status not in ANSWERED
         reproduce.append(" ".join([
-            "recourse explain", "--model", shlex.quote(str(model_path)),
+            _program(), "explain", "--model", shlex.quote(str(model_path)),
             "--applicant", shlex.quote(str(applicant_path)),
             "--schema", shlex.quote(str(schema_path)), "--target", TARGET_CLASS,
         ]))
@@ -110,11 +120,25 @@ def demo(
                         TARGET_CLASS, time_limit)
 
     console.rule("Files")
-    console.print(f"Wrote models, applicants, schema and letters to {escape(str(out))}/")
+    console.print(f"Wrote models, applicants, schema, letters and a portfolio of "
+                  f"{dataset}'s test applicants (portfolio.csv) to {escape(str(out))}/")
     if reproduce:
         console.print("Reproduce the first explanation from the written files with:")
         console.print(reproduce[0], markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(EXIT_NO_ANSWER if failed else EXIT_OK)
+
+
+def _program() -> str:
+    """``recourse``, or the full path of this script when ``recourse`` is not on the PATH
+    (``make demo`` runs ``.venv/bin/recourse`` without activating the environment)."""
+    import shutil
+    import sys
+
+    me = Path(sys.argv[0]).resolve()
+    found = shutil.which("recourse")
+    if me.name == "recourse" and (found is None or Path(found).resolve() != me):
+        return shlex.quote(str(me))
+    return "recourse"
 
 
 def _causal_section(dataset: str, kind: str, model: Any, X_test: Any, X_train: Any,

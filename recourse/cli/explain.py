@@ -36,7 +36,8 @@ def explain(
     model: Annotated[Path, typer.Option(
         "--model", "-m", help="Fitted model: a .skops file, or a trusted .pkl/.joblib.")],
     applicant: Annotated[Path, typer.Option(
-        "--applicant", "-a", help="CSV or Parquet with the applicant (one row, or --row).")],
+        "--applicant", "-a", help="CSV or Parquet with the applicant (one row, or --row); "
+        "or german / credit_data (the bundled test split, with --row).")],
     schema: Annotated[Path, typer.Option(
         "--schema", "-s", help="Feature schema YAML (FeatureSchema.to_yaml).")],
     row: Annotated[int | None, typer.Option(
@@ -68,6 +69,7 @@ def explain(
 ) -> None:
     """Find the cheapest actionable change that gives the applicant the target class."""
     import recourse.engine as engine
+    from recourse.datasets import applicant_rows, pick_applicant
     from recourse.io import load_applicant, load_model, load_schema
 
     flags = flags_from(min_margin, box, data, seen_together, plausible, min_score,
@@ -89,7 +91,9 @@ def explain(
             raise InputValidationError("--solver is for --backend pyomo only.")
         feature_schema = load_schema(schema)
         fitted = load_model(model, trust_pickle=trust_pickle)
-        row_values = load_applicant(applicant, feature_schema, row=row)
+        bundled = applicant_rows(applicant)  # german / credit_data: the test split
+        row_values = (load_applicant(applicant, feature_schema, row=row) if bundled is None
+                      else pick_applicant(bundled, feature_schema, row, str(applicant)))
         causal_model = load_causal(causal) if causal else None
         if flags.any():
             setup = build_robust(fitted, feature_schema, flags, trust_pickle=trust_pickle,

@@ -35,7 +35,8 @@ def letter(
         "--model", "-m", help="Fitted model: a .skops file, or a trusted .pkl/.joblib.")]
     = None,
     applicant: Annotated[Path | None, typer.Option(
-        "--applicant", "-a", help="CSV or Parquet with the applicant(s).")] = None,
+        "--applicant", "-a", help="CSV or Parquet with the applicant(s), or german / "
+        "credit_data (the bundled test split).")] = None,
     schema: Annotated[Path | None, typer.Option(
         "--schema", "-s", help="Feature schema YAML (FeatureSchema.to_yaml).")] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="md, html or pdf.")] = "md",
@@ -86,6 +87,7 @@ def letter(
     """Write a recourse letter: decision, principal reasons, up to k distinct options,
     traceability appendix."""
     import recourse.engine as engine
+    from recourse.datasets import applicant_rows
     from recourse.io import load_model, load_schema, read_table
     from recourse.letters import FORMATS, render_letter, write_letter, write_letters
     from recourse.letters.batch import letter_options, letters_summary
@@ -125,7 +127,8 @@ def letter(
                              target=resolve_target(fitted, target))
         eng = engine.RecourseEngine(setup.model, feature_schema, **setup.engine_kwargs)
         goal = resolve_target(fitted, target)
-        frame = read_table(applicant)
+        frame = applicant_rows(applicant)  # german / credit_data: the test split
+        frame = read_table(applicant) if frame is None else frame
         if all_rows:
             positions = list(range(len(frame)))
         elif row is None and len(frame) > 1:

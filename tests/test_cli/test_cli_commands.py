@@ -241,6 +241,16 @@ def test_demo_writes_files_and_reproducible_command(tmp_path) -> None:
         assert "declined" in letter
         assert "What would change the decision" in letter or "No recourse exists" in letter
     assert (out / "schema.yaml").is_file()
+    # the portfolio for `recourse audit`: German's test split with its data-set row numbers
+    import pandas as pd
+
+    from recourse.datasets import train_test
+
+    portfolio = pd.read_csv(out / "portfolio.csv")
+    X_test = train_test("german", seed=0)[1]
+    assert list(portfolio["dataset_row"]) == list(X_test.index)
+    pd.testing.assert_frame_equal(portfolio[X_test.columns], X_test.reset_index(drop=True),
+                                  check_dtype=False)
     command = [ln for ln in result.output.splitlines() if ln.startswith("recourse explain")]
     assert len(command) == 1
     again = _run(*shlex.split(command[0])[1:])
