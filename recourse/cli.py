@@ -61,6 +61,9 @@ _change_sentence = change_sentence
 
 
 # Options of believable / robust recourse (recourse.robust_cli), shared by explain and letter.
+_ExtraColumns = Annotated[list[str] | None, typer.Option(
+    "--extra-column", help="A non-feature column the applicant file may hold (an id, a "
+    "label): carried along and ignored. Repeatable. Any other unknown column is an error.")]
 _MinMargin = Annotated[float | None, typer.Option(
     "--min-margin", help="Robust recourse: the target class must win by at least this "
     "much (probability for trees and forests, else decision function).")]
@@ -220,6 +223,7 @@ def explain(
     also_model: _AlsoModel = None,
     support: _Support = None,
     support_k: _SupportK = 1,
+    extra_column: _ExtraColumns = None,
 ) -> None:
     """Find the cheapest actionable change that gives the applicant the target class."""
     from recourse import explain as engine
@@ -245,7 +249,8 @@ def explain(
             raise InputValidationError("--solver is for --backend pyomo only.")
         feature_schema = load_schema(schema)
         fitted = load_model(model, trust_pickle=trust_pickle)
-        row_values = load_applicant(applicant, feature_schema, row=row)
+        row_values = load_applicant(applicant, feature_schema, row=row,
+                                    extra_columns=extra_column or ())
         causal_model = _load_causal(causal) if causal else None
         if flags.any():
             setup = build_robust(fitted, feature_schema, flags, trust_pickle=trust_pickle,
@@ -362,6 +367,7 @@ def audit_command(
         "--reference (seed 0, the model's own preprocessing).")] = False,
     min_score: _MinScore = None,
     also_model: _AlsoModel = None,
+    extra_column: _ExtraColumns = None,
 ) -> None:
     """Audit a model: recourse for every denied applicant, a table, a summary, a report."""
     from rich.progress import (
@@ -419,6 +425,7 @@ def audit_command(
         result = audit(model, data, schema, out, target=target, norm=norm,
                        time_limit=time_limit, select=select, causal=causal_model, **robust,
                        id_column=id_column, protected=protected, n_jobs=jobs,
+                       extra_columns=extra_column or (),
                        scheduler=scheduler, chunk_size=chunk_size, overwrite=overwrite,
                        trust_pickle=trust_pickle, progress=progress)
     except (RecourseError, OSError) as exc:
@@ -446,6 +453,10 @@ def audit_command(
     for key, value in rows:
         table.add_row(key, escape(value))
     console.print(table)
+    from recourse.audit.core import invalid_rows_text
+
+    for line in invalid_rows_text(result.summary):
+        console.print(escape(line), highlight=False)
     for name, path in result.files.items():
         console.print(f"{name}: {escape(str(path))}", highlight=False)
     raise typer.Exit(EXIT_OK)
@@ -691,12 +702,14 @@ def letter(
     also_model: _AlsoModel = None,
     support: _Support = None,
     support_k: _SupportK = 1,
+    extra_column: _ExtraColumns = None,
 ) -> None:
     """Write a recourse letter: decision, principal reasons, up to k distinct options,
     traceability appendix."""
     from recourse import explain as engine
     from recourse.io import load_model, load_schema, read_table
     from recourse.letters import FORMATS, render_letter, write_letter, write_letters
+    from recourse.schema import check_columns
     from recourse.robust_cli import build_robust, flags_from
 
     flags = flags_from(min_margin, box, data, seen_together, plausible, min_score,
@@ -734,6 +747,9 @@ def letter(
         eng = engine.RecourseEngine(setup.model, feature_schema, **setup.engine_kwargs)
         goal = _resolve_target(fitted, target)
         frame = read_table(applicant)
+        frame = frame.drop(columns=check_columns(
+            feature_schema, frame.columns, extra_columns=extra_column or (),
+            where=f"The applicant file {str(applicant)!r}"))
         if all_rows:
             positions = list(range(len(frame)))
         elif row is None and len(frame) > 1:
