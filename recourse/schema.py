@@ -128,7 +128,8 @@ class Feature:
                     f"Feature {n!r}: bounds [{self.lower}, {self.upper}] lie beyond the float32 "
                     f"range (|x| <= {FLOAT32_MAX:.4g}) models compute in; leave a side out to "
                     "leave it unbounded.")
-            if self.kind == "binary" and (lo < 0 or hi > 1):
+            if self.kind == "binary" and ((self.lower is not None and lo < 0)
+                                          or (self.upper is not None and hi > 1)):
                 raise SchemaError(f"Feature {n!r} is binary; bounds must lie within [0, 1].")
 
     @property
@@ -827,9 +828,12 @@ def _explain_errors(exc: Any, data: Mapping[str, Any]) -> str:
                 name = item.get("name") if isinstance(item, Mapping) else None
                 where = f"feature #{i}" + (f" ({name!r})" if isinstance(name, str) else "")
                 key = str(loc[2]) if len(loc) >= 3 else None
+                if len(loc) >= 4 and isinstance(loc[3], int):
+                    where += f", {key} item #{loc[3]}"
         elif loc:
             key = str(loc[0])
-        if (where, key) in seen:  # a union reports one error per member: keep the first
+        if (where, key) in seen or any(w.startswith(where + ",") and k == key
+                                        for w, k in seen):  # a union reports one error per member: keep the first
             continue
         seen.add((where, key))
         if err["type"] == "extra_forbidden":
