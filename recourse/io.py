@@ -196,9 +196,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
     FileNotFoundError
         ``path`` does not exist.
     InputValidationError
-        Unsupported extension; an empty file or header; an empty or duplicated column
-        name; a line whose field count differs from the header's; a file that is not
-        UTF-8; or a file that cannot be parsed.
+        Unsupported extension; an empty file or header; a duplicated column name; a line whose field count differs from the header's; a file that is not
+        UTF-8; or a file that cannot be parsed. (An unnamed column, such as an index
+        written by pandas, is read as ``Unnamed: N`` and then refused as an unexpected
+        column by the column rule.)
     """
     p = _existing_file(path, "applicant")
     kind = _TABLE_SUFFIXES.get(p.suffix.lower())
@@ -260,13 +261,6 @@ def _check_csv_shape(p: Path) -> int:
                 raise InputValidationError(
                     f"The applicant file {str(p)!r} is empty or its first line (the header) "
                     "is blank; the first line must name the columns.")
-            blank = [i + 1 for i, h in enumerate(header) if not h.strip()]
-            if blank:
-                raise InputValidationError(
-                    f"{str(p)!r}: header field(s) {blank} (1-based) have no column name; "
-                    "name every column (an unnamed first column is often an index written "
-                    "by pandas: write the file with index=False, or name it and pass it as "
-                    "the id column).")
             _check_column_names(header, p)
             n_rows = 0
             for fields in reader:

@@ -31,8 +31,9 @@ from recourse.encoders.domain import SearchSpace
 from recourse.encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
 from recourse.solvers.spec import ActionSpec
 
-__all__ = ["DIRECTIONS", "FLOAT32_MAX", "KINDS", "OPEN_LIMIT", "Feature", "FeatureSchema",
-           "check_columns", "valid_range", "validate_document"]
+__all__ = ["DIRECTIONS", "FLOAT32_MAX", "KINDS", "OPEN_LIMIT", "OUTER_FACTOR", "Feature", "FeatureSchema",
+           "check_columns", "outer_range", "outside_bounds", "valid_range",
+           "validate_document"]
 
 KINDS = ("continuous", "integer", "binary", "categorical", "ordinal")
 DIRECTIONS = ("any", "increase", "decrease")
@@ -478,13 +479,15 @@ class FeatureSchema:
         Accepts a ``pandas.Series``, a mapping, a one-row ``DataFrame`` or a 1-D
         sequence in schema order.
 
-        Numeric values must lie in the feature's *valid range* (see
-        :func:`valid_range`): within the action set's bounds ``[lower, upper]``; on a
-        side without a bound, within :data:`OPEN_LIMIT` scale units of 0; and always
-        within the float32 range the models compute in, with no nonzero value smaller
-        than the smallest normal float32. A value outside it is refused, never clipped
-        or kept as an impossible starting point: widen the schema's bounds if the value
-        is real.
+        The numeric range policy. Refused: a value beyond the float32 range the models
+        compute in; on a side
+        without a bound, a value more than :data:`OPEN_LIMIT` scale units from 0; a
+        negative value where the bounds are non-negative; a value more than
+        :data:`OUTER_FACTOR` bound widths outside the bounds (:func:`outer_range`). Accepted: a value outside the
+        action set's bounds but within that margin -- the search may then keep it (the
+        reachable set is the hull of the bounds and the applicant's value); such
+        features are named by :func:`outside_bounds` and flagged in audit messages.
+        Nothing is ever clipped.
 
         Raises
         ------
@@ -587,9 +590,10 @@ class FeatureSchema:
 #: Largest magnitude a float32 holds: models compute in float32 (trees compare float32
 #: thresholds), so a value beyond it is infinite to the model.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
-#: Smallest normal float32: a nonzero value below it loses its precision (or becomes 0)
-#: in the model's float32 input.
-FLOAT32_TINY = float(np.finfo(np.float32).tiny)
+#: Beyond a bounded side, a starting value is accepted up to this many bound widths (at
+#: least this many ``scale`` units) away: further out, the value is almost surely a unit or
+#: parsing error, and the problem's numbers are no longer meaningful.
+OUTER_FACTOR = 1e3
 #: On a side without a bound, a value may lie at most this many ``scale`` units from 0.
 #: Beyond it the solver's tolerances (about 1e-9 relative) no longer tell a change from
 #: rounding, and "proven minimal" would be meaningless.
@@ -639,25 +643,59 @@ def _check_range(f: Feature, x: float) -> None:
             f"Feature {f.name!r} is {x!r}, beyond the float32 range (|x| <= "
             f"{FLOAT32_MAX:.4g}) the model computes in; the model would see infinity. Fix "
             "the value (a unit or parsing error?).")
-    if x != 0 and abs(x) < FLOAT32_TINY:
-        raise InputValidationError(
-            f"Feature {f.name!r} is {x!r}, smaller than the smallest normal float32 "
-            f"({FLOAT32_TINY:.4g}): the model would not see it exactly. Write 0 if that "
-            "is meant.")
     lo, hi = valid_range(f)
     if lo <= x <= hi:
         return
     blo, bhi = f.bounds()
     if (x < lo and math.isfinite(blo)) or (x > hi and math.isfinite(bhi)):
+        if blo >= 0 > x:
+            raise InputValidationError(
+                f"Feature {f.name!r} is {x!r}, negative, while the schema's bounds "
+                f"[{_g(blo)}, {_g(bhi)}] say it never is. Fix the value, or lower the "
+                "feature's lower bound in the schema if negative values are real.")
+        wlo, whi = outer_range(f)
+        if wlo <= x <= whi:
+            return  # outside the action set: allowed as a starting point (see above)
         raise InputValidationError(
-            f"Feature {f.name!r} is {x!r}, outside the action set's bounds [{_g(blo)}, "
-            f"{_g(bhi)}]: no answer can start from an impossible value. Fix the value, or "
-            f"widen the feature's lower/upper bound in the schema if it is real.")
+            f"Feature {f.name!r} is {x!r}, far outside the action set's bounds [{_g(blo)}, "
+            f"{_g(bhi)}] (more than {OUTER_FACTOR:g} bound widths, i.e. outside [{_g(wlo)}, "
+            f"{_g(whi)}]): "
+            "no meaningful answer starts there. Fix the value (a unit or parsing error?), "
+            "or widen the feature's lower/upper bound in the schema if it is real.")
     raise InputValidationError(
         f"Feature {f.name!r} is {x!r}, more than {OPEN_LIMIT:g} scale units ({_g(hi)}) from "
         "0 on a side the schema leaves unbounded: beyond this the solver cannot prove a "
         "change minimal. Fix the value, or declare the feature's lower/upper bound in the "
         "schema (or a larger scale).")
+
+
+def outer_range(feature: Feature) -> tuple[float, float]:
+    """The starting values accepted for a numeric feature: its bounds widened by
+    :data:`OUTER_FACTOR` bound widths (at least that many ``scale`` units) on each bounded
+    side, within the float32 range."""
+    lo, hi = valid_range(feature)
+    blo, bhi = feature.bounds()
+    width = OUTER_FACTOR * (max(hi - lo, feature.scale) if math.isfinite(hi - lo)
+                            else feature.scale)
+    if math.isfinite(blo):
+        lo = max(blo - width, -FLOAT32_MAX)
+    if math.isfinite(bhi):
+        hi = min(bhi + width, FLOAT32_MAX)
+    return lo, hi
+
+
+def outside_bounds(schema: FeatureSchema, row: Mapping[str, Any]) -> list[str]:
+    """The numeric features of a validated row that lie outside the action set's bounds
+    (accepted as starting points; an answer may keep such a value). For flagging them in
+    results and reports."""
+    out = []
+    for f in schema:
+        if f.is_group:
+            continue
+        lo, hi = f.bounds()
+        if not lo <= float(row[f.name]) <= hi:
+            out.append(f.name)
+    return out
 
 
 def _g(x: float) -> str:
@@ -703,7 +741,7 @@ def check_columns(schema: FeatureSchema, columns: Iterable[Any], *,
     unknown = [c for c in cols if c not in allowed]
     if unknown:
         raise InputValidationError(
-            f"{where} has column(s) that are not features of the schema: {cap_list(unknown)}. "
+            f"{where} has unexpected columns, not features of the schema: {cap_list(unknown)}. "
             "Remove them, or list them to be carried along and ignored: extra_columns=[...] "
             "(CLI: --extra-column NAME, repeatable)"
             + (f"; columns in use: {', '.join(f'{k} {v!r}' for k, v in used.items())}"
