@@ -844,9 +844,6 @@ def validate_document(data: Any) -> list[dict[str, Any]]:
         kw = {k: getattr(item, k) for k in given}
         if kw.get("categories") is not None:
             kw["categories"] = tuple(kw["categories"])
-        for k in ("lower", "upper", "scale", "weight"):
-            if kw.get(k) is not None:
-                kw[k] = float(kw[k])
         out.append(kw)
     return out
 
