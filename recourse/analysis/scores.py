@@ -11,7 +11,7 @@ exactly, the gradient:
   derivative from the left, chosen consistently);
 * any other classifier: ``decision_function`` if it has one (binary margin), else
   ``predict_proba[:, class_index]``; the gradient by central differences
-  (``h = 1e-5``; THEORY C1) — zero almost everywhere for trees.
+  (``h = 1e-5``; docs/theory.md §C1) — zero almost everywhere for trees.
 
 Which quantity is explained is recorded in ``ScoreFunction.output``.
 """
