@@ -10,7 +10,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from recourse.solvers import variants
 from recourse.solvers.backends import MilpArrays, check, solve
+from recourse.solvers.local_search import LOCAL_BUDGET, improve
 from recourse.solvers.problem import RecourseProblem, prune
 from recourse.solvers.reduce import reduce_model
 from recourse.solvers.status import Status
@@ -40,6 +42,10 @@ def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
                          prob.row_hi), backend)
     if incumbent is not None and not satisfies(prob, incumbent):
         incumbent = None  # a heuristic's point that breaks a row is no valid cutoff
+    if incumbent is not None and variants.is_on("local"):  # solvers.local_search
+        better = improve(prob, norm, incumbent, time_budget=min(
+            LOCAL_BUDGET, 0.1 * max(0.0, deadline - time.perf_counter())))
+        incumbent = better if satisfies(prob, better) else incumbent
     upper = float(c @ incumbent + c0) if incumbent is not None else np.inf
     res: dict[str, Any] = {"incumbent": incumbent is not None, "backend": None}
 
