@@ -73,6 +73,8 @@ OTHER_MODELS = ("mlp32x32", "logreg")
 MODELS = TREE_MODELS + OTHER_MODELS
 PRODUCTION = ("lgbm1000x63", "rf1000x10", "rf100x6_200f")
 DATASETS = ("german", "credit_data")
+#: ``--variants`` names that select an engine backend instead of a search switch
+BACKEND_VARIANTS = ("auto", "cpsat")
 TARGET = "good"
 
 # ----------------------------------------------------------------------------- setting
@@ -257,8 +259,9 @@ class Design:
 
 
 def engine_tool(model: Any, schema: FeatureSchema, X_tr: pd.DataFrame,
-                time_limit: float) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    engine = RecourseEngine(model, schema, reference=X_tr)
+                time_limit: float, backend: str = "highs"
+                ) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    engine = RecourseEngine(model, schema, reference=X_tr, backend=backend)
 
     def run(row: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -479,7 +482,11 @@ def run_one(dataset: str, kind: str, n: int, time_limit: float,
     tools["engine"] = engine_tool(model, schema, X_tr, time_limit)
     build = {"engine": time.perf_counter() - t0}
     for v in variant_names:
-        tools[f"engine+{v}"] = _variant_tool(v, engine_tool(model, schema, X_tr, time_limit))
+        if v in BACKEND_VARIANTS:  # the engine with another backend (one worker)
+            tools[f"engine:{v}"] = engine_tool(model, schema, X_tr, time_limit, backend=v)
+        else:
+            tools[f"engine+{v}"] = _variant_tool(v, engine_tool(model, schema, X_tr,
+                                                               time_limit))
     if with_peer:
         t0 = time.perf_counter()
         if kind in OTHER_MODELS:
@@ -579,8 +586,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--production", action="store_true",
                     help="the production-size models on credit_data: " + ", ".join(PRODUCTION))
     ap.add_argument("--variants", default="",
-                    help="engine search variants to run beside the plain engine, comma "
-                    "separated (recourse.solvers.variants.NAMES)")
+                    help="engine variants to run beside the plain engine (HiGHS), comma "
+                    "separated: search switches (recourse.solvers.variants.NAMES) or the "
+                    f"backends {BACKEND_VARIANTS}")
     ap.add_argument("--no-peer", action="store_true", help="engine (and variants) only")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--tag", default="peers", help="output file stem")
