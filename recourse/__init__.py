@@ -8,6 +8,7 @@ from recourse.causal import (
 )
 from recourse.encoders.isolation import PlausibleModel
 from recourse.encoders.multi import ModelSet
+from recourse.engine import NORMS, Option, RecourseEngine, find_recourse
 from recourse.errors import (
     BackendUnavailableError,
     EncodingError,
@@ -18,7 +19,6 @@ from recourse.errors import (
     UnsupportedModelError,
     UntrustedModelError,
 )
-from recourse.engine import NORMS, Option, RecourseEngine, find_recourse
 from recourse.letters import render_letter, write_letter, write_letters
 from recourse.result import STATUSES, Change, RecourseOptions, RecourseResult
 from recourse.robust import CertifiedBox, certified_box

@@ -19,9 +19,9 @@ from recourse.engine.solve import Phase, solve
 from recourse.engine.verify import check_target, decode_point, violations
 from recourse.result import Change, RecourseResult
 from recourse.solvers.causal import causal_costs
-from recourse.stats import Stats
 from recourse.solvers.problem import point_costs
 from recourse.solvers.status import Status
+from recourse.stats import Stats
 from recourse.verify import model_predict
 
 __all__ = ["run"]
