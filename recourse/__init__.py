@@ -24,6 +24,7 @@ from recourse.result import STATUSES, Change, RecourseOptions, RecourseResult
 from recourse.robust import CertifiedBox, certified_box
 from recourse.schema import Feature, FeatureSchema
 from recourse.seen import SeenTogether
+from recourse.stats import Stats
 from recourse.support import DataSupport
 from recourse.utility import Utility
 from recourse.version import __version__
@@ -40,6 +41,7 @@ __all__ = [
     "find_recourse",
     "Utility",
     "RecourseResult",
+    "Stats",
     "RecourseOptions",
     "Change",
     "CertifiedBox",
