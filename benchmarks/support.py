@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from run import machine  # noqa: E402
 
-import recourse.support as support_mod  # noqa: E402
+import recourse.engine.options.support as support_mod  # noqa: E402
 from recourse import RecourseEngine  # noqa: E402
 from recourse.datasets import make_model, train_test  # noqa: E402
 from recourse.support import DataSupport  # noqa: E402
@@ -90,10 +90,10 @@ def bench(dataset: str, kind: str, n: int, ks: list[int], radius: float, metric:
             "median_cost_ratio": _median([r.cost / b.cost for r, b in both if b.cost]),
             "median_s": float(np.median(t)), "p90_s": float(np.percentile(t, 90)),
             "max_s": float(t.max()),
-            "median_reachable": _median([r.stats["support_reachable"] for r, _ in rs
-                                         if "support_reachable" in r.stats]),
-            "median_kept": _median([r.stats["support_kept"] for r, _ in rs
-                                    if "support_kept" in r.stats]),
+            "median_reachable": _median([r.stats.problem["support_reachable"] for r, _ in rs
+                                         if "support_reachable" in r.stats.problem]),
+            "median_kept": _median([r.stats.problem["support_kept"] for r, _ in rs
+                                    if "support_kept" in r.stats.problem]),
         }
     return out
 

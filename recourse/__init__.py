@@ -1,13 +1,14 @@
 """recourse-engine: exact, verified recourse for fitted machine-learning models."""
 
-from recourse.encoders.isolation import PlausibleModel
-from recourse.encoders.multi import ModelSet
 from recourse.causal import (
     CausalGraphError,
     CausalModel,
     LinearEquation,
     PiecewiseLinearEquation,
 )
+from recourse.encoders.isolation import PlausibleModel
+from recourse.encoders.multi import ModelSet
+from recourse.engine import NORMS, Option, RecourseEngine, find_recourse
 from recourse.errors import (
     BackendUnavailableError,
     EncodingError,
@@ -18,16 +19,15 @@ from recourse.errors import (
     UnsupportedModelError,
     UntrustedModelError,
 )
-from recourse.explain import NORMS, RecourseEngine, find_recourse
 from recourse.letters import render_letter, write_letter, write_letters
 from recourse.result import STATUSES, Change, RecourseOptions, RecourseResult
 from recourse.robust import CertifiedBox, certified_box
 from recourse.schema import Feature, FeatureSchema
 from recourse.seen import SeenTogether
+from recourse.stats import Stats
 from recourse.support import DataSupport
 from recourse.utility import Utility
-
-__version__ = "0.1.0"
+from recourse.version import __version__
 
 __all__ = [
     "Feature",
@@ -37,9 +37,11 @@ __all__ = [
     "PiecewiseLinearEquation",
     "CausalGraphError",
     "RecourseEngine",
+    "Option",
     "find_recourse",
     "Utility",
     "RecourseResult",
+    "Stats",
     "RecourseOptions",
     "Change",
     "CertifiedBox",

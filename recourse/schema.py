@@ -28,122 +28,30 @@ import pandas as pd
 
 from recourse.encoders.domain import SearchSpace
 from recourse.encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
+from recourse.feature import Feature
+from recourse.schema_checks import (
+    DIRECTIONS,
+    FLOAT32_MAX,
+    KINDS,
+    OPEN_LIMIT,
+    OUTER_FACTOR,
+    _check_range,
+    _is_missing,
+    _number,
+    _plain,
+    check_columns,
+    outer_range,
+    outside_bounds,
+    valid_range,
+)
+from recourse.schema_document import validate_document
 from recourse.solvers.spec import ActionSpec
 
-__all__ = ["Feature", "FeatureSchema", "KINDS", "DIRECTIONS"]
+__all__ = ["DIRECTIONS", "FLOAT32_MAX", "KINDS", "OPEN_LIMIT", "OUTER_FACTOR", "Feature", "FeatureSchema",
+           "check_columns", "outer_range", "outside_bounds", "valid_range",
+           "validate_document"]
 
-KINDS = ("continuous", "integer", "binary", "categorical", "ordinal")
-DIRECTIONS = ("any", "increase", "decrease")
 _GROUP_KINDS = ("categorical", "ordinal")
-
-
-@dataclass(frozen=True)
-class Feature:
-    """One column of the applicant data and the rules for changing it.
-
-    Parameters
-    ----------
-    name : str
-        Column name, as in the training frame and the model's ``feature_names_in_``.
-    kind : {"continuous", "integer", "binary", "categorical", "ordinal"}
-        ``binary`` is a numeric 0/1 column; ``categorical`` and ``ordinal`` take one of
-        ``categories`` (for ``ordinal`` listed in their order, lowest first).
-    categories : tuple, optional
-        Levels of a categorical or ordinal feature.
-    lower, upper : float, optional
-        Bounds of a numeric feature in user units (default: the observed training range).
-    immutable : bool
-        The person cannot change it (e.g. sex, nationality, age at decision time).
-    direction : {"any", "increase", "decrease"}
-        One-direction features (age and education only go up). For ordinal features the
-        direction refers to the order of ``categories``.
-    scale : float
-        The change that costs 1 (numeric: user units; ordinal: levels). Default MAD.
-    weight : float
-        User weight multiplying the cost of this feature (L1 and L0).
-    label, unit : str
-        Human-readable name and unit for tables and letters ("credit amount", "DM").
-    reason : str
-        Why the feature is constrained (shown in letters and audit reports).
-    """
-
-    name: str
-    kind: str
-    categories: tuple[Any, ...] | None = None
-    lower: float | None = None
-    upper: float | None = None
-    immutable: bool = False
-    direction: str = "any"
-    scale: float = 1.0
-    weight: float = 1.0
-    label: str = ""
-    unit: str = ""
-    reason: str = ""
-
-    def __post_init__(self) -> None:
-        n = self.name
-        if self.kind not in KINDS:
-            raise SchemaError(
-                f"Feature {n!r}: kind must be one of {KINDS}, got {self.kind!r}."
-            )
-        if self.direction not in DIRECTIONS:
-            raise SchemaError(
-                f"Feature {n!r}: direction must be one of {DIRECTIONS}, got {self.direction!r}."
-            )
-        if self.immutable and self.direction != "any":
-            raise SchemaError(
-                f"Feature {n!r} is declared immutable and {self.direction}-only: these "
-                "contradict each other. Declare it either immutable or one-direction."
-            )
-        if not (math.isfinite(self.scale) and self.scale > 0):
-            raise SchemaError(f"Feature {n!r}: scale must be a positive number, got {self.scale}.")
-        if not (math.isfinite(self.weight) and self.weight > 0):
-            raise SchemaError(
-                f"Feature {n!r}: weight must be a positive number, got {self.weight}. "
-                "To forbid changes, declare the feature immutable."
-            )
-        if self.is_group:
-            if not self.categories or len(self.categories) < 1:
-                raise SchemaError(f"Feature {n!r} is {self.kind} but lists no categories.")
-            if len(set(self.categories)) != len(self.categories):
-                raise SchemaError(f"Feature {n!r}: categories contain duplicates.")
-            if self.kind == "categorical" and self.direction != "any":
-                raise SchemaError(
-                    f"Feature {n!r} is categorical (unordered) and cannot be "
-                    f"{self.direction}-only; declare it ordinal with ordered categories."
-                )
-        else:
-            if self.categories is not None:
-                raise SchemaError(f"Feature {n!r} is {self.kind}; categories apply only to "
-                                  "categorical and ordinal features.")
-            lo = -math.inf if self.lower is None else float(self.lower)
-            hi = math.inf if self.upper is None else float(self.upper)
-            if math.isnan(lo) or math.isnan(hi) or lo > hi:
-                raise SchemaError(f"Feature {n!r}: bounds [{self.lower}, {self.upper}] are empty.")
-            if self.kind == "binary" and (lo < 0 or hi > 1):
-                raise SchemaError(f"Feature {n!r} is binary; bounds must lie within [0, 1].")
-
-    @property
-    def is_group(self) -> bool:
-        """True for categorical and ordinal features (one-hot groups in the search)."""
-        return self.kind in _GROUP_KINDS
-
-    @property
-    def is_integer(self) -> bool:
-        return self.kind in ("integer", "binary")
-
-    @property
-    def display(self) -> str:
-        """Human-readable name (the label, else the column name)."""
-        return self.label or self.name
-
-    def bounds(self) -> tuple[float, float]:
-        """Numeric bounds with ``None`` read as unbounded (binary: [0, 1])."""
-        lo = -math.inf if self.lower is None else float(self.lower)
-        hi = math.inf if self.upper is None else float(self.upper)
-        if self.kind == "binary":
-            lo, hi = max(lo, 0.0), min(hi, 1.0)
-        return lo, hi
 
 
 def robust_scale(values: np.ndarray) -> float:
@@ -265,6 +173,14 @@ class FeatureSchema:
         """
         if not isinstance(frame, pd.DataFrame):
             raise SchemaError("FeatureSchema.from_frame needs a pandas DataFrame of training data.")
+        if len(frame.columns) == 0:
+            raise SchemaError("The training frame has no columns; pass the feature columns "
+                              "the model was trained on.")
+        if len(frame) == 0:
+            raise SchemaError(
+                "The training frame has no rows: bounds, scales and category levels are "
+                "read from the data. Pass the training data (or write the schema YAML by "
+                "hand).")
         cols = [str(c) for c in frame.columns]
         if len(set(cols)) != len(cols):
             raise SchemaError("The training frame has duplicate column names.")
@@ -381,24 +297,17 @@ class FeatureSchema:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureSchema:
-        if "features" not in data or not isinstance(data["features"], list):
-            raise SchemaError("A schema document needs a 'features' list.")
-        known = set(Feature.__dataclass_fields__)
-        feats = []
-        for i, item in enumerate(data["features"]):
-            if not isinstance(item, Mapping) or "name" not in item or "kind" not in item:
-                raise SchemaError(f"Schema feature #{i} needs at least 'name' and 'kind'.")
-            extra = sorted(set(item) - known)
-            if extra:
-                raise SchemaError(
-                    f"Schema feature {item['name']!r} has unknown keys {extra}; "
-                    f"allowed: {sorted(known)}."
-                )
-            kw = dict(item)
-            if kw.get("categories") is not None:
-                kw["categories"] = tuple(kw["categories"])
-            feats.append(Feature(**kw))
-        return cls(tuple(feats))
+        """A schema from its plain-data form (see :meth:`to_dict`), checked against the
+        declared document schema :class:`SchemaDocument` first.
+
+        Raises
+        ------
+        SchemaError
+            Every key of the wrong type, unknown, or missing, each named with the value
+            found and the fix (``immutable: "false"`` is text, not a boolean: refused).
+        """
+        doc = validate_document(data)
+        return cls(tuple(Feature(**item) for item in doc))
 
     def to_yaml(self, path: str | Path | None = None) -> str:
         import yaml
@@ -435,12 +344,23 @@ class FeatureSchema:
         Accepts a ``pandas.Series``, a mapping, a one-row ``DataFrame`` or a 1-D
         sequence in schema order.
 
+        The numeric range policy. Refused: a value beyond the float32 range the models
+        compute in; on a side
+        without a bound, a value more than :data:`OPEN_LIMIT` scale units from 0; a
+        negative value where the bounds are non-negative; a value more than
+        :data:`OUTER_FACTOR` bound widths outside the bounds (:func:`outer_range`). Accepted: a value outside the
+        action set's bounds but within that margin -- the search may then keep it (the
+        reachable set is the hull of the bounds and the applicant's value); such
+        features are named by :func:`outside_bounds` and flagged in audit messages.
+        Nothing is ever clipped.
+
         Raises
         ------
         InputValidationError
-            Missing or unexpected columns, wrong length, NaN or inf, a non-numeric value in
-            a numeric feature, a fractional value in an integer feature, or an unknown
-            category.
+            Missing or unexpected columns, wrong length, NaN or inf, a non-numeric value
+            (text that is not a plain decimal number, a boolean in a non-binary feature)
+            in a numeric feature, a fractional value in an integer feature, a value
+            outside the valid range, or an unknown category.
         """
         values = self._row_to_dict(row)
         out: dict[str, Any] = {}
@@ -460,19 +380,11 @@ class FeatureSchema:
                     v = match[0]
                 out[f.name] = v
                 continue
-            try:
-                x = float(v)
-            except (TypeError, ValueError):
-                raise InputValidationError(
-                    f"Feature {f.name!r} is {f.kind} but got the non-numeric value {v!r}."
-                ) from None
-            if math.isnan(x) or math.isinf(x):
-                raise InputValidationError(
-                    f"Feature {f.name!r} is {x}; recourse needs a finite value for every feature "
-                    "(impute missing values before explaining)."
-                )
+            x = _number(f, v)
             if f.is_integer and x != round(x):
-                raise InputValidationError(f"Feature {f.name!r} is {f.kind} but got {x}.")
+                raise InputValidationError(
+                    f"Feature {f.name!r} is {f.kind} but got {x!r}; give a whole number.")
+            _check_range(f, x)
             out[f.name] = x
         return out
 
@@ -538,14 +450,3 @@ class FeatureSchema:
     def encode_row(self, row: Mapping[str, Any]) -> np.ndarray:
         """A validated row as a search-space vector (numeric values and one-hot levels)."""
         return self.search_space().encode(row)
-
-
-def _is_missing(v: Any) -> bool:
-    try:
-        return v is None or bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
-
-
-def _plain(v: Any) -> Any:
-    return v.item() if isinstance(v, np.generic) else v

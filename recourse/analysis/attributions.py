@@ -391,7 +391,7 @@ def counterfactual_attribution(model: Any, X: Any, *, norm: str = "l1", target: 
     ValueError
         A point gets no verified optimal answer (status other than optimal / already_target).
     """
-    from recourse.explain import RecourseEngine
+    from recourse.engine import RecourseEngine
     from recourse.schema import Feature, FeatureSchema
 
     if norm not in ("l1", "l0"):

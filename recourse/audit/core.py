@@ -4,7 +4,7 @@
 data set, an unknown target), validates every row (a row with NaN or an unknown category
 becomes an ``invalid_input`` row, never a crash), asks the model's own ``predict`` which
 applicants it denies, splits them into fixed chunks and solves the chunks with one
-:class:`~recourse.explain.RecourseEngine` per worker (the model is encoded once per
+:class:`~recourse.engine.RecourseEngine` per worker (the model is encoded once per
 worker). Each finished chunk is committed to ``OUT/parts/`` at once; a rerun with the
 same inputs and output directory skips the committed chunks. At the end every chunk is
 assembled into ``OUT/results.parquet`` (exactly one row per applicant, checked), and the
@@ -22,11 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from recourse.encoders.errors import InputValidationError, cap_list
+from recourse.audit.inputs import (
+    _check_data,
+    _frame_hash,
+    _id_values,
+    _load_inputs,
+    _plan,
+    _resolve_target,
+)
 from recourse.audit.rows import arrow_schema
 from recourse.audit.store import FORMAT, AuditStore
 from recourse.audit.workers import (
@@ -38,15 +44,13 @@ from recourse.audit.workers import (
     run_local,
     run_serial,
 )
-from recourse.explain import NORMS, RecourseEngine
-from recourse.schema import FeatureSchema
-from recourse.verify import model_predict
+from recourse.encoders.errors import InputValidationError
+from recourse.engine import NORMS, RecourseEngine
 
-__all__ = ["AuditResult", "audit", "default_n_jobs", "default_start_method"]
+__all__ = ["AuditResult", "audit", "default_n_jobs", "default_start_method",
+           "invalid_rows_text"]
 
 SELECT = ("denied", "all")
-#: Most distinct values a numeric protected attribute may have (else: bin it first).
-MAX_GROUPS = 20
 #: Progress callback: ``progress(done, total)`` in applicants, after each committed chunk.
 Progress = Callable[[int, int], None]
 
@@ -105,133 +109,6 @@ def default_n_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-# ------------------------------------------------------------------- inputs
-def _load_inputs(model: Any, data: Any, schema: Any, reference: Any,
-                 trust_pickle: bool) -> tuple[Any, str, pd.DataFrame, FeatureSchema, Any]:
-    import joblib
-
-    from recourse.io import load_model, load_schema, read_table
-
-    if isinstance(model, (str, Path)):
-        model_hash = "file:" + hashlib.sha256(Path(model).read_bytes()).hexdigest() \
-            if Path(model).is_file() else ""
-        model = load_model(model, trust_pickle=trust_pickle)
-    else:
-        model_hash = "object:" + joblib.hash(model)
-    if isinstance(schema, (str, Path)):
-        schema = load_schema(schema)
-    if not isinstance(schema, FeatureSchema):
-        raise InputValidationError(
-            f"schema must be a FeatureSchema or the path of a schema YAML file, got "
-            f"{type(schema).__name__}.")
-    if isinstance(data, (str, Path)):
-        data = read_table(data)
-    if not isinstance(data, pd.DataFrame):
-        raise InputValidationError(
-            f"data must be a DataFrame or the path of a CSV/Parquet file, got "
-            f"{type(data).__name__}.")
-    if isinstance(reference, (str, Path)):
-        reference = read_table(reference)
-    return model, model_hash, data, schema, reference
-
-
-def _check_data(data: pd.DataFrame, schema: FeatureSchema, id_column: str | None,
-                protected: str | None) -> pd.Series:
-    """Up-front checks; returns the applicants' ids."""
-    if len(data) == 0:
-        raise InputValidationError(
-            "The data set is empty: there is no applicant to audit. Check the file or filter.")
-    columns = [str(c) for c in data.columns]
-    missing = [n for n in schema.names if n not in columns]
-    if missing:
-        raise InputValidationError(
-            f"The data lacks {len(missing)} of the schema's feature columns: "
-            f"{cap_list(missing)}. Add them, or use the schema the model was trained with.")
-    if protected is not None and protected not in columns:
-        raise InputValidationError(
-            f"The protected attribute {protected!r} is not a column of the data; columns: "
-            f"{cap_list(columns)}.")
-    if protected is not None:
-        values = data[protected]
-        if pd.api.types.is_numeric_dtype(values.dtype) and values.nunique() > MAX_GROUPS:
-            raise InputValidationError(
-                f"The protected attribute {protected!r} is numeric with "
-                f"{values.nunique()} distinct values; bin it into at most {MAX_GROUPS} "
-                "groups first (e.g. pandas.cut into a new column) and pass that column.")
-    if id_column is None:
-        ids = pd.Series(data.index, index=data.index)
-        where = "the data's index"
-    else:
-        if id_column not in columns:
-            raise InputValidationError(
-                f"The id column {id_column!r} is not a column of the data; columns: "
-                f"{cap_list(columns)}.")
-        if id_column in schema.names:
-            raise InputValidationError(
-                f"The id column {id_column!r} is one of the model's features; choose a "
-                "column that only identifies the applicant.")
-        ids = data[id_column]
-        where = f"the id column {id_column!r}"
-    if ids.isna().any():
-        raise InputValidationError(
-            f"{where} has {int(ids.isna().sum())} missing ids; every applicant needs one.")
-    dup = ids[ids.duplicated()].unique().tolist()
-    if dup:
-        raise InputValidationError(
-            f"{where} has duplicated ids {cap_list(dup)}; every applicant needs a unique id.")
-    return ids
-
-
-def _id_values(ids: pd.Series) -> tuple[list[Any], pa.DataType]:
-    if pd.api.types.is_integer_dtype(ids.dtype):
-        return [int(v) for v in ids], pa.int64()
-    return [str(v) for v in ids], pa.string()
-
-
-def _resolve_target(engine: RecourseEngine, target: Any) -> Any:
-    if target is None:
-        raise InputValidationError(
-            f"Name the class applicants should reach with target=... (CLI: --target); the "
-            f"model's classes are {cap_list(engine.classes)}.")
-    for c in engine.classes:
-        if c == target or str(c) == str(target):
-            return c.item() if hasattr(c, "item") else c
-    raise InputValidationError(
-        f"Unknown target class {target!r}; the model's classes are {cap_list(engine.classes)}.")
-
-
-def _plan(data: pd.DataFrame, schema: FeatureSchema, model: Any, target: Any,
-          select: str, ids: list[Any]) -> list[Record]:
-    """Validate every row; keep the invalid ones and those the model does not give target."""
-    raw_rows = data[schema.names].to_dict(orient="records")
-    problems: list[str | None] = []
-    valid: list[dict[str, Any]] = []
-    for raw in raw_rows:
-        try:
-            valid.append(schema.validate_row(raw))
-            problems.append(None)
-        except InputValidationError as exc:
-            problems.append(str(exc))
-    keep = np.ones(len(raw_rows), dtype=bool)
-    if select == "denied" and valid:
-        pred = model_predict(model, schema, valid)
-        ok = np.flatnonzero([p is None for p in problems])
-        keep[ok] = np.array([str(p) != str(target) for p in pred])
-    plain = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
-             for r in raw_rows]
-    return [(i, ids[i], plain[i] if problems[i] is None else None, problems[i])
-            for i in range(len(raw_rows)) if keep[i]]
-
-
-def _frame_hash(frame: pd.DataFrame | None) -> str:
-    if frame is None:
-        return "none"
-    h = hashlib.sha256()
-    h.update(",".join(map(str, frame.columns)).encode())
-    h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
-    return h.hexdigest()
-
-
 def _engine_kwargs(causal: Any, seen_together: Any = None,
                    support: Any = None) -> dict[str, Any]:
     """Options passed on to every engine: the causal model, the seen-together rule and
@@ -288,6 +165,7 @@ def audit(
     select: str = "denied",
     id_column: str | None = None,
     protected: str | None = None,
+    extra_columns: Any = (),
     n_jobs: int | None = None,
     client: Any = None,
     scheduler: str | None = None,
@@ -305,8 +183,10 @@ def audit(
     ----------
     model : fitted estimator or Pipeline, or path of a ``.skops`` (or trusted pickle) file
     data : DataFrame, or path of a CSV/Parquet file
-        One row per applicant with every schema feature (other columns are kept for
-        ``id_column`` and ``protected`` and otherwise ignored).
+        One row per applicant with every schema feature. Other columns only as
+        ``id_column``, ``protected`` or listed in ``extra_columns``; any other column is
+        an error naming it (the rule of :func:`recourse.schema.check_columns`, as for
+        ``explain`` and ``letter``).
     schema : FeatureSchema, or path of a schema YAML file
     out : str or Path
         Output directory: ``manifest.json``, ``parts/``, ``results.parquet``,
@@ -337,6 +217,9 @@ def audit(
         Column with unique applicant ids; default the data's index.
     protected : str, optional
         Column (a feature or not) whose groups the summary compares.
+    extra_columns : list of str, optional
+        Non-feature columns that may be in ``data`` (a label, notes): carried along and
+        ignored.
     n_jobs : int, optional
         Local worker processes (default: every core this process may use); 1 solves in
         this process.
@@ -371,8 +254,9 @@ def audit(
     Raises
     ------
     InputValidationError
-        Empty data, missing feature columns, bad or duplicated ids, an unknown target or
-        norm, an output directory holding a different audit (without ``overwrite``).
+        Empty data, missing feature columns, unlisted extra columns, bad or duplicated
+        ids, an unknown target or norm, an output directory holding a different audit
+        (without ``overwrite``).
     """
     params = dict(locals())  # every parameter, passed on unchanged
     if client is not None and scheduler is not None:
@@ -405,6 +289,7 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
            time_limit: float, reference: Any, causal: Any, min_margin: float | None,
            seen_together: Any, select: str, support: Any = None,
            id_column: str | None, protected: str | None, n_jobs: int | None, client: Any,
+           extra_columns: Any = (),
            scheduler: str | None, chunk_size: int | None, reuse: bool, overwrite: bool,
            report: bool, trust_pickle: bool, start_method: str | None,
            progress: Progress | None) -> AuditResult:
@@ -423,7 +308,7 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
 
     model, model_hash, data, schema, reference = _load_inputs(
         model, data, schema, reference, trust_pickle)
-    ids_series = _check_data(data, schema, id_column, protected)
+    ids_series = _check_data(data, schema, id_column, protected, extra_columns)
     if min_margin is not None and not (isinstance(min_margin, (int, float))
                                        and math.isfinite(min_margin) and min_margin >= 0):
         raise InputValidationError(
@@ -524,6 +409,20 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
                        n_audited=total, n_resumed=n_resumed, n_solved=n_solved,
                        elapsed=time.perf_counter() - t_start, solve_elapsed=solve_elapsed,
                        files=files)
+
+
+def invalid_rows_text(summary: dict[str, Any], limit: int = 10) -> list[str]:
+    """Lines naming the audit's invalid rows and why (for the console; every one of them
+    is in ``summary.md``, ``report.html`` and ``results.parquet``)."""
+    rows = summary.get("invalid_input") or []
+    if not rows:
+        return []
+    lines = [f"{len(rows)} row{'s' if len(rows) != 1 else ''} with invalid input (not "
+             "searched):"]
+    lines += [f"  {r['id']}: {r['message']}" for r in rows[:limit]]
+    if len(rows) > limit:
+        lines.append(f"  ... and {len(rows) - limit} more (see summary.md).")
+    return lines
 
 
 def _execute(spec: EngineSpec, engine: RecourseEngine, pending: list[Chunk], n_jobs: int,
