@@ -33,6 +33,7 @@ __all__ = [
     "shapley_kernel_weight",
     "lime_tabular",
     "lime_kernel_width",
+    "lime_kernel_weight",
     "counterfactual_attribution",
     "projection_attribution_linear",
     "METHODS",
@@ -271,10 +272,18 @@ def lime_kernel_width(d: int) -> float:
     return 0.75 * math.sqrt(d)
 
 
+def lime_kernel_weight(distance: Any, d: int, kernel_width: float | None = None) -> np.ndarray:
+    """``lime``'s kernel ``√(exp(−D²/w²))`` at distances ``D`` (default ``w = 0.75 √d``).
+    With quartile discretisation ``D² =`` the number of features whose bin differs."""
+    w = lime_kernel_width(d) if kernel_width is None else float(kernel_width)
+    D = np.asarray(distance, dtype=float)
+    return np.asarray(np.sqrt(np.exp(-(D ** 2) / w ** 2)))
+
+
 def lime_tabular(model: Any, X: Any, *, training_data: Any, discretize: bool = True,
                  num_samples: int = 5000, kernel_width: float | None = None, seed: int = 0,
                  sample_around_instance: bool = False, alpha: float = 1.0,
-                 return_raw: bool = False) -> np.ndarray:
+                 return_raw: bool = False, return_details: bool = False) -> Any:
     """Tabular LIME as ``lime`` 0.2.0.1 defines it (THEORY C6), on a scalar score.
 
     Implemented from the specification (quartile discretiser, bin frequencies, truncated
@@ -292,6 +301,12 @@ def lime_tabular(model: Any, X: Any, *, training_data: Any, discretize: bool = T
     slope per unit of the feature). With discretisation, the coefficient of the indicator
     "feature ``j`` is in the same quartile bin as ``x``" (positive: staying in the bin
     helps), i.e. exactly what ``lime`` reports; ``return_raw`` is accepted for symmetry.
+
+    ``return_details=True`` returns ``(phi, details)``; ``details`` holds ``kernel_width``,
+    ``quartiles`` (per feature, the training 25/50/75 % percentiles with duplicates
+    removed, as ``lime`` cuts; ``None`` without discretisation), ``bins`` (per point, the
+    bin index of every feature) and ``weights`` (per point, the kernel weight of every
+    sample; the first sample is the point itself, weight 1).
     """
     from sklearn.linear_model import Ridge
 
@@ -303,6 +318,9 @@ def lime_tabular(model: Any, X: Any, *, training_data: Any, discretize: bool = T
         raise ValueError(f"training_data must be (rows, {d}); got {T.shape}.")
     width = lime_kernel_width(d) if kernel_width is None else float(kernel_width)
     out = np.empty((N, d))
+    all_w: list[np.ndarray] = []
+    all_bins: list[np.ndarray] = []
+    qs: list[np.ndarray] = []
     mean, std = T.mean(axis=0), T.std(axis=0)
     std = np.where(std == 0, 1.0, std)
     if discretize:
@@ -345,6 +363,7 @@ def lime_tabular(model: Any, X: Any, *, training_data: Any, discretize: bool = T
                 val[ok] = truncnorm.rvs(a, b, loc=mu[ok], scale=sd[ok], random_state=rs)
                 raw[:, j] = val
             raw[0] = x
+            all_bins.append(xb)
             Zint = (bins == xb[None, :]).astype(float)
             D = np.sqrt(((Zint - Zint[0]) ** 2).sum(axis=1))
         else:
@@ -354,11 +373,17 @@ def lime_tabular(model: Any, X: Any, *, training_data: Any, discretize: bool = T
             Zint = (raw - mean) / std
             D = np.sqrt(((Zint - Zint[0]) ** 2).sum(axis=1))
         weights = np.sqrt(np.exp(-(D ** 2) / width ** 2))
+        all_w.append(weights)
         y = sf(raw)
         reg = Ridge(alpha=alpha, fit_intercept=True)
         reg.fit(Zint, y, sample_weight=weights)
         coef = np.asarray(reg.coef_, dtype=float)
         out[i] = coef if (discretize or return_raw) else coef / std
+    if return_details:
+        det = {"kernel_width": width, "quartiles": qs if discretize else None,
+               "bins": (all_bins[0] if single else all_bins) if discretize else None,
+               "weights": all_w[0] if single else all_w}
+        return _out(out, single), det
     return _out(out, single)
 
 
@@ -374,28 +399,48 @@ def projection_attribution_linear(w: Sequence[float], b: float, X: Any, *, tau: 
 
 
 def counterfactual_attribution(model: Any, X: Any, *, norm: str = "l1", target: Any = None,
-                               schema: Any = None, bounds: tuple[float, float] = (-1e6, 1e6),
+                               utility: Any = None, schema: Any = None,
+                               bounds: tuple[float, float] = (-1e6, 1e6),
                                delta: float | None = None, return_details: bool = False
                                ) -> Any:
     """``phi(x) = x_cf − x`` from the engine's exact, verified recourse (C7).
 
-    ``schema``: a :class:`recourse.FeatureSchema`; default: every feature continuous,
-    unit cost (``scale = 1``), bounds ``bounds`` — so the L1 cost is ``||x_cf − x||_1`` and
-    L0 the number of changed features. Details per point (``return_details``): status,
-    cost, whether it is ``beyond_budget`` (cost > ``delta``), and ``optimal``. Ties between
-    equally cheap counterfactuals are not enumerated (the solver returns one); see
-    THEORY C7.
+    Parameters
+    ----------
+    model : fitted sklearn model the engine supports (classifier or regressor)
+    X : array-like, (d,) or (n, d)
+    norm : {"l1", "l0", "l0_l1"}
+        The engine's cost: L1, number of changed features, or fewest changes with L1 as
+        the tie-break.
+    target : class label, optional
+        The class to reach (classifiers; default: the class not predicted now).
+    utility : recourse.analysis.Utility, optional
+        A score condition instead of a class (regressors, binary classifiers' scores):
+        ``reach_class(τ)`` on a regressor (``f(y) >= τ``), ``raise_by(τ)``,
+        ``raise_by_fraction(p)``. The engine gets the threshold ``τ' + κ f(x)`` per point.
+    schema : FeatureSchema, optional
+        Default: every feature continuous, unit cost (``scale = 1``), bounds ``bounds`` — so
+        the L1 cost is ``||x_cf − x||_1`` and L0 the number of changed features.
+    delta : float, optional
+        Budget: details flag ``beyond_budget`` when the cost exceeds it.
+    return_details : bool
+        Also return per point: status, cost, ``optimal``, ``beyond_budget``.
+
+    Ties between equally cheap counterfactuals are not enumerated here (the solver returns
+    one); :func:`recourse.analysis.all_l0_supports` lists every optimal L0 support.
 
     Raises
     ------
     ValueError
-        A point gets no verified optimal answer (status other than optimal / already_target).
+        Unknown norm, or a point gets no verified optimal answer.
     """
+    from recourse.analysis.nearest import ENGINE_MARGIN
     from recourse.explain import RecourseEngine
     from recourse.schema import Feature, FeatureSchema
+    from recourse.utility import Utility as EngineUtility
 
-    if norm not in ("l1", "l0"):
-        raise ValueError(f"norm must be 'l1' or 'l0'; got {norm!r}.")
+    if norm not in ("l1", "l0", "l0_l1"):
+        raise ValueError(f"norm must be 'l1', 'l0' or 'l0_l1'; got {norm!r}.")
     A, single = as_batch(X)
     N, d = A.shape
     if schema is None:
@@ -404,10 +449,21 @@ def counterfactual_attribution(model: Any, X: Any, *, norm: str = "l1", target: 
         schema = FeatureSchema(tuple(Feature(n, "continuous", lower=bounds[0], upper=bounds[1],
                                              scale=1.0) for n in names))
     engine = RecourseEngine(model, schema)
+    sf = as_score(model) if utility is not None else None
     out = np.zeros((N, d))
     details = []
     for i in range(N):
-        res = engine.explain(list(A[i]), target=target, norm=norm)
+        kw: dict[str, Any] = {"norm": norm}
+        if utility is not None:
+            assert sf is not None
+            kappa, tau_p = utility.linear_form
+            fx = float(sf(A[i][None, :])[0])
+            if utility.kind == "ratio" and fx <= 0:
+                raise ValueError(f"Point {i}: a ratio utility needs f(x) > 0 (f = {fx:.6g}).")
+            kw["utility"] = EngineUtility.reach(tau_p + kappa * fx - ENGINE_MARGIN)
+        else:
+            kw["target"] = target
+        res = engine.explain(list(A[i]), **kw)
         if res.status not in ("optimal", "already_target") or not res.verified:
             raise ValueError(f"No proven, verified recourse for point {i}: {res.status} "
                              f"({res.message})")

@@ -193,7 +193,7 @@ def nearest_linear(w: Any, b: float, x: Any, c: float, *, norm: str = "l2", lowe
         # w·y(t) with y(t) = clip(x + t sign(w)) is piecewise linear, increasing in t
         free = (w != 0) & (room > 0)
         caps = np.where(free, room / np.where(w != 0, np.abs(w), 1.0), 0.0)  # t at which j stops
-        knots = np.unique(np.concatenate([[0.0], caps[free]]))
+        knots = np.unique(np.concatenate([[0.0], caps[free & np.isfinite(caps)]]))
         t = _solve_monotone(lambda s: float(np.sum(np.abs(w) * np.minimum(s, caps) * free)),
                             knots, gap)
         y = x + direction * np.minimum(t, caps) * free

@@ -39,10 +39,10 @@ from recourse.analysis.oned import (
     nearest_satisfying,
     reaches,
     recourse_sets,
-    smoothgrad_expected_1d,
     verdict,
 )
 from recourse.analysis.robustness import jump_at
+from recourse.analysis.smoothgrad_clime import expected_explanation
 
 __all__ = ["MethodFinding", "ImpossibilityReport", "impossibility_report", "default_methods"]
 
@@ -146,7 +146,7 @@ def default_methods(case: ConstructionCase, u: np.ndarray, c: np.ndarray, *, see
 
     def sg_expected(X: np.ndarray) -> np.ndarray:
         t = (np.atleast_2d(X) - c) @ u
-        return smoothgrad_expected_1d(case.f, t, sig)[:, None] * u[None, :]
+        return expected_explanation(case.f, t, sig)[:, None] * u[None, :]
 
     def cf_l2(X: np.ndarray) -> np.ndarray:
         X = np.atleast_2d(X)

@@ -141,10 +141,15 @@ def as_score(model: Any, *, output: str = "auto", class_index: int = 1,
                          f"'logit'). Got {output!r} instead.")
     if isinstance(model, ScoreFunction):
         return model
+    from recourse.analysis.oned import PiecewiseLinear1D
+
+    if isinstance(model, PiecewiseLinear1D):
+        return _from_piecewise_linear(model)
     if not _is_sklearn(model):
         if not callable(model):
             raise ValueError(f"Cannot explain a {type(model).__name__}: pass a fitted sklearn "
-                             "model or a callable mapping (n, d) arrays to n scores.")
+                             "model (classifier or regressor), a PiecewiseLinear1D, or a "
+                             "callable mapping (n, d) arrays to n scores.")
         return ScoreFunction(f=model, grad=grad, output="callable")
     est = model.steps[-1][1] if hasattr(model, "steps") else model
     name = type(est).__name__
@@ -349,3 +354,30 @@ def linear_form(model: Any, *, target: Any = None, x: Any = None, oriented: bool
         if list(model.classes_).index(t) == 0:
             return -w, -b
     return w, b
+
+
+def _from_piecewise_linear(pl: Any) -> ScoreFunction:
+    """A 1-D :class:`PiecewiseLinear1D` as a score on ``(n, 1)`` arrays: gradient = the slope
+    of the piece (a.e.; at a breakpoint the slope of the piece on its right), ``linear``
+    when it has no breakpoints, ``piecewise_constant`` when every slope is 0."""
+
+    def one_column(X: np.ndarray) -> np.ndarray:
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        if X.shape[1] != 1:
+            raise ValueError(f"A PiecewiseLinear1D is a function of one feature; got {X.shape[1]}"
+                             " columns. Embed it first (constructions.embed_line).")
+        return X[:, 0]
+
+    def f(X: np.ndarray) -> np.ndarray:
+        return np.asarray(pl(one_column(X)), dtype=float)
+
+    def g(X: np.ndarray) -> np.ndarray:
+        t = one_column(X)
+        k = np.searchsorted(pl.breaks, t, side="right")
+        return pl.slopes[k][:, None]
+
+    lin = ((np.array([float(pl.slopes[0])]), float(pl.intercepts[0]))
+           if pl.n_breaks == 0 else None)
+    const = bool(np.all(pl.slopes == 0))
+    return ScoreFunction(f=f, d=1, grad=None if const else g, output="PiecewiseLinear1D",
+                         piecewise_constant=const, linear=lin)

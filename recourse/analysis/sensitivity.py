@@ -250,17 +250,29 @@ def ray_test_model(model: Any, x: Any, v: Any, delta: float, utility: Utility, *
                          f"{b.size} breakpoints on (0, {s_max:.6g}]")
     if enc is not None and _all_value_links(enc):
         fx_val = float(sf(x[None, :])[0])
-        res = ray_test_encoded(enc, x, v, s_lo if x_sat else 0.0, s_max, utility,
-                               fx=fx_val, target_index=(list(enc.classes).index(target)
-                                                        if use_class else None),
-                               margin=utility.tau if use_class else 0.0,
-                               strict_positive=not x_sat)
-        if res.provides:
+        # The MILP maximises s, so its point sits on the utility's boundary, where the
+        # solver's feasibility tolerance (1e-7) and the model's rounding can disagree: a point
+        # that fails verification is retried with the condition tightened into the interior.
+        scale = max(1.0, abs(fx_val), abs(utility.tau))
+        res = RayResult(False, None, None, "milp", "not solved")
+        for extra in (0.0, 1e-6 * scale, 1e-4 * scale):
+            res = ray_test_encoded(enc, x, v, s_lo if x_sat else 0.0, s_max, utility,
+                                   fx=fx_val, target_index=(list(enc.classes).index(target)
+                                                            if use_class else None),
+                                   margin=utility.tau if use_class else 0.0,
+                                   strict_positive=not x_sat, extra=extra)
+            if res.provides and x_sat and res.s is not None and res.s < s_lo:
+                return RayResult(False, None, None, "milp",
+                                 f"only steps below eps_s = {s_lo:.3g} keep the utility")
+            if not res.provides:
+                return res if extra == 0.0 else RayResult(
+                    False, None, None, "milp", "only points within the solver's tolerance of "
+                    "the boundary satisfy the utility")
             assert res.y is not None
-            if not bool(sat(res.y[None, :])[0]):
-                res = RayResult(False, res.s, res.y, "milp",
-                                "the MILP point failed verification with the model")
-        return res
+            if bool(sat(res.y[None, :])[0]):
+                return res
+        return RayResult(False, res.s, res.y, "milp",
+                         "the MILP point failed verification with the model")
     return ray_test(sf, x, v, delta, utility, norm=norm, zero_tol=zero_tol, k=k,
                     immutable=immutable)
 
@@ -282,14 +294,16 @@ def _all_value_links(enc: Any) -> bool:
 
 def ray_test_encoded(enc: Any, x: np.ndarray, v: np.ndarray, s_lo: float, s_hi: float,
                      utility: Utility, *, fx: float, target_index: int | None = None,
-                     margin: float = 0.0, strict_positive: bool = True) -> RayResult:
+                     margin: float = 0.0, strict_positive: bool = True,
+                     extra: float = 0.0) -> RayResult:
     """MILP ray test on a solver-neutral :class:`encoders.EncodedModel` whose features all
     enter as values (``ValueLink``): variables = block + one step ``s in [s_lo, s_hi]``;
     rows = the block's rows, ``x_var − v_j s = x_j`` per feature, and either the block's
     ``target_rows(target_index, margin)`` (the class margin, ``utility.tau``) or ``score_0 − κ·fx >= τ'`` (the score must be
     the one ``fx`` was computed with: the sign-decision margin / logit). Objective: maximise
     ``s`` (any feasible point decides the question). With ``strict_positive`` a solution
-    ``s = 0`` does not count (``x`` itself is not a step).
+    ``s = 0`` does not count (``x`` itself is not a step). ``extra`` tightens the
+    utility row by that amount (a point strictly inside the satisfying set).
     """
     from recourse.solvers.highs import solve_highs
     from recourse.solvers.status import Status
@@ -316,14 +330,14 @@ def ray_test_encoded(enc: Any, x: np.ndarray, v: np.ndarray, s_lo: float, s_hi: 
     if target_index is not None:
         G, glo = enc.target_rows(target_index, margin, margin)
         rows.append(sp.hstack([G, sp.csr_matrix((G.shape[0], 1))]))
-        lo.append(glo)
+        lo.append(glo + extra)
         hi.append(np.full(glo.size, np.inf))
     else:
         if enc.decision != "sign":
             raise ValueError("Score utilities on the MILP path need a binary (sign) encoding.")
         kappa, tau_p = utility.linear_form
         rows.append(sp.hstack([enc.score[0], sp.csr_matrix((1, 1))]))
-        lo.append(np.array([tau_p + kappa * fx - enc.score0[0] - utility.tol]))
+        lo.append(np.array([tau_p + kappa * fx - enc.score0[0] - utility.tol + extra]))
         hi.append(np.array([np.inf]))
     A = sp.vstack(rows).tocsr()
     c = np.zeros(n)
