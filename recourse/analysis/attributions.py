@@ -250,16 +250,25 @@ def kernel_shap(model: Any, X: Any, *, background: Any = None, nsamples: int | s
         masks = np.array(rows)
         pw = np.ones(masks.shape[0])
     out = np.empty((N, d))
+    ends_m = np.array([np.zeros(d, bool), np.ones(d, bool)])
+    allm = np.concatenate([masks, ends_m])
+    # few model calls: chunks of points share one call (at most ~200 000 rows each)
+    per_point = allm.shape[0] * B.shape[0]
+    chunk = max(1, 200_000 // per_point)
+    vals = np.empty((N, allm.shape[0]))
+    for c0 in range(0, N, chunk):
+        Ac = A[c0:c0 + chunk]
+        P = np.where(allm[None, :, None, :], Ac[:, None, None, :], B[None, None, :, :])
+        vals[c0:c0 + chunk] = sf(P.reshape(-1, d)).reshape(Ac.shape[0], allm.shape[0],
+                                                           B.shape[0]) @ wts
+    Zf = masks.astype(float)
+    Xd = Zf[:, :-1] - Zf[:, -1:]
+    sw = np.sqrt(pw)
     for n_i in range(N):
-        v = _coalition_values(sf, A[n_i], B, wts, masks)
-        ends = _coalition_values(sf, A[n_i], B, wts, np.array([np.zeros(d, bool),
-                                                                 np.ones(d, bool)]))
-        v0, vN = ends
+        v = vals[n_i, : masks.shape[0]]
+        v0, vN = vals[n_i, -2], vals[n_i, -1]
         total = vN - v0
-        Zf = masks.astype(float)
         y = v - v0 - Zf[:, -1] * total
-        Xd = Zf[:, :-1] - Zf[:, -1:]
-        sw = np.sqrt(pw)
         coef, *_ = np.linalg.lstsq(Xd * sw[:, None], y * sw, rcond=None)
         out[n_i, :-1] = coef
         out[n_i, -1] = total - coef.sum()
@@ -343,6 +352,7 @@ def lime_tabular(model: Any, X: Any, *, training_data: Any, discretize: bool = T
                 mins.append(col.min())
                 maxs.append(col.max())
             stats.append((freq, np.array(mus), np.array(sds), np.array(mins), np.array(maxs)))
+    designs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for i in range(N):
         rs = np.random.RandomState(seed)
         x = A[i]
@@ -374,7 +384,11 @@ def lime_tabular(model: Any, X: Any, *, training_data: Any, discretize: bool = T
             D = np.sqrt(((Zint - Zint[0]) ** 2).sum(axis=1))
         weights = np.sqrt(np.exp(-(D ** 2) / width ** 2))
         all_w.append(weights)
-        y = sf(raw)
+        designs.append((raw, Zint, weights))
+    # one model call for the samples of every point
+    ys = sf(np.concatenate([r for r, _, _ in designs])).reshape(N, -1) if N else np.zeros((0,))
+    for i, (raw, Zint, weights) in enumerate(designs):
+        y = ys[i]
         reg = Ridge(alpha=alpha, fit_intercept=True)
         reg.fit(Zint, y, sample_weight=weights)
         coef = np.asarray(reg.coef_, dtype=float)
