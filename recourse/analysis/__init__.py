@@ -128,6 +128,14 @@ from recourse.analysis.theorems import (
     usable_criterion,
 )
 from recourse.analysis.tolerance import ZERO_RTOL, is_zero, zero_tolerance
+from recourse.analysis.user_model import (
+    USER_METHODS,
+    MethodSummary,
+    UserModelReport,
+    analyze_model,
+    run_analyze,
+    write_user_report,
+)
 from recourse.analysis.utility import ENGINE_MARGIN, UTILITY_KINDS, Utility
 
 __all__ = [
@@ -157,7 +165,8 @@ __all__ = [
     "lipschitz_claim_agarwal", "local_lipschitz", "segment_jumps", "ConvergenceResult",
     "convergence_experiment", "expected_explanation", "sin_square", "sin_square_closed_form",
     "ImpossibilityReport", "MethodFinding", "default_methods", "impossibility_report",
-    "write_report",
+    "write_report", "USER_METHODS", "MethodSummary", "UserModelReport", "analyze_model",
+    "run_analyze", "write_user_report",
     # deprecated alias (one name per quantity: expected_explanation)
     "smoothgrad_expected_1d",
 ]

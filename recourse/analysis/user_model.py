@@ -52,7 +52,7 @@ from recourse.analysis.sensitivity import ray_test
 from recourse.analysis.utility import ENGINE_MARGIN, Utility
 
 __all__ = ["MethodSummary", "UserModelReport", "analyze_model", "write_user_report",
-           "USER_METHODS"]
+           "run_analyze", "USER_METHODS"]
 
 #: Methods run by :func:`analyze_model` (names as in the report).
 USER_METHODS = ("gradient", "smoothgrad", "clime", "integrated_gradients", "kernel_shap",
