@@ -49,8 +49,8 @@ from run import machine  # noqa: E402
 
 from recourse import ModelSet, PlausibleModel, RecourseEngine, SeenTogether  # noqa: E402
 from recourse.datasets import make_model, train_test  # noqa: E402
+from recourse.loading import fit_isolation_forest  # noqa: E402
 from recourse.robust import certified_box, plausibility_score  # noqa: E402
-from recourse.robust_cli import fit_isolation_forest  # noqa: E402
 
 
 def bench(dataset: str, kind: str, n: int, margin: float, iso_trees: int,

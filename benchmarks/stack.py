@@ -41,7 +41,7 @@ from run import machine  # noqa: E402
 
 from recourse import ModelSet, PlausibleModel, RecourseEngine  # noqa: E402
 from recourse.datasets import make_model, train_test  # noqa: E402
-from recourse.robust_cli import fit_isolation_forest  # noqa: E402
+from recourse.loading import fit_isolation_forest  # noqa: E402
 
 
 def _summary(rs: list[tuple[Any, float]]) -> dict[str, Any]:

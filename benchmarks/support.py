@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from run import machine  # noqa: E402
 
-import recourse.support as support_mod  # noqa: E402
+import recourse.engine.options.support as support_mod  # noqa: E402
 from recourse import RecourseEngine  # noqa: E402
 from recourse.datasets import make_model, train_test  # noqa: E402
 from recourse.support import DataSupport  # noqa: E402

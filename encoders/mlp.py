@@ -21,11 +21,11 @@ regressors have the single score ``f(s)`` (``decision == "score"``, see
 ``recourse.utility``).
 
 The bounds ``L, U`` come from interval arithmetic over the search space's box
-(``recourse.encoders.bounds``; the schema's bounds, by default the training range). The encoding keeps
-the network as plain arrays (:class:`ReluNetwork`) so that the problem layer can re-encode
-it over one applicant's reachable box with tighter bounds (``recourse.solvers.tighten``): units
-proven stable there get no binary. ``info`` reports ``n_binaries`` (units that need one)
-and ``n_relu_units``.
+(``recourse.encoders.bounds``; the schema's bounds, by default the training range). The
+encoding keeps the network as plain arrays (:class:`ReluNetwork`) so that the problem layer
+can re-encode it over one applicant's reachable box with tighter bounds
+(``recourse.solvers.tighten``): units proven stable there get no binary. ``info`` reports
+``n_binaries`` (units that need one) and ``n_relu_units``.
 """
 
 from __future__ import annotations

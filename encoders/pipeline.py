@@ -77,10 +77,8 @@ class InputMap:
 
 def split_pipeline(model: Any) -> tuple[Any, Any]:
     """Return ``(preprocessor or None, final estimator)``; check the steps are supported."""
-    try:
-        from sklearn.pipeline import Pipeline
-    except ImportError:  # pragma: no cover - sklearn is a dependency
-        Pipeline = ()  # type: ignore[assignment,misc]
+    from sklearn.pipeline import Pipeline
+
     if isinstance(model, Pipeline):
         steps = [s for _, s in model.steps]
         est = steps[-1]

@@ -77,7 +77,8 @@ def encoder_for(est: Any) -> Encoder:
     if type(est).__name__ == "Sequential" and hasattr(est, "children"):
         raise UnsupportedModelError(
             "A bare PyTorch nn.Sequential has no classes and no predict: wrap it as "
-            "recourse.encoders.mlp.TorchClassifier(module, classes=[...]) or TorchRegressor(module)."
+            "recourse.encoders.mlp.TorchClassifier(module, classes=[...]) or "
+            "TorchRegressor(module)."
         )
     for cls in type(est).__mro__:
         if cls.__name__ in _REGISTRY:

@@ -1,7 +1,7 @@
 """Decision trees and forests (RandomForest, ExtraTrees) as a pure 0/1 block.
 
-Formulation (DESIGN.md, "Tree ensembles as a pure 0/1 problem")
-----------------------------------------------------------------
+Formulation (docs/formulations.md, "Tree ensembles: shared thresholds and leaf rows")
+------------------------------------------------------------------------------------
 * For every numeric feature ``j`` the sorted distinct split thresholds of the whole
   ensemble, mapped back to user units, ``t_1 < ... < t_k``; one binary
   ``z_i = [x_j > t_i]`` each, with ``z_i >= z_{i+1}``. Integer features: a split

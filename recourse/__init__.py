@@ -1,13 +1,13 @@
 """recourse-engine: exact, verified recourse for fitted machine-learning models."""
 
-from recourse.encoders.isolation import PlausibleModel
-from recourse.encoders.multi import ModelSet
 from recourse.causal import (
     CausalGraphError,
     CausalModel,
     LinearEquation,
     PiecewiseLinearEquation,
 )
+from recourse.encoders.isolation import PlausibleModel
+from recourse.encoders.multi import ModelSet
 from recourse.errors import (
     BackendUnavailableError,
     EncodingError,
@@ -18,7 +18,7 @@ from recourse.errors import (
     UnsupportedModelError,
     UntrustedModelError,
 )
-from recourse.explain import NORMS, RecourseEngine, find_recourse
+from recourse.engine import NORMS, Option, RecourseEngine, find_recourse
 from recourse.letters import render_letter, write_letter, write_letters
 from recourse.result import STATUSES, Change, RecourseOptions, RecourseResult
 from recourse.robust import CertifiedBox, certified_box
@@ -37,6 +37,7 @@ __all__ = [
     "PiecewiseLinearEquation",
     "CausalGraphError",
     "RecourseEngine",
+    "Option",
     "find_recourse",
     "Utility",
     "RecourseResult",

@@ -1,4 +1,4 @@
-"""Recourse for regressors and score thresholds: the utility functions of THEORY.md (A3).
+"""Recourse for regressors and score thresholds: the utility functions of docs/theory.md §A3.
 
 The user is satisfied when ``u_f(x0, y) >= tau``; all three families are linear in
 ``(f(x0), f(y))`` once ``tau`` is fixed, ``f(y) - kappa f(x0) >= tau'``:
@@ -20,30 +20,25 @@ The user is satisfied when ``u_f(x0, y) >= tau``; all three families are linear 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from recourse.encoders.errors import InputValidationError
-from recourse.result import RecourseResult
 from recourse.schema import FeatureSchema
-from recourse.verify import action_violations, model_input
-from recourse.solvers.problem import decode
+from recourse.verify import model_input
 
-if TYPE_CHECKING:
-    from recourse.explain import RecourseEngine
 
-__all__ = ["Utility", "model_score", "explain_utility"]
+__all__ = ["Utility", "model_score"]
 
 _KINDS = ("reach", "increase", "relative_increase")
 
 
 @dataclass(frozen=True)
 class Utility:
-    """A utility ``u_f(x0, y) >= tau`` of THEORY.md A3 (see module docstring).
+    """A utility ``u_f(x0, y) >= tau`` of docs/theory.md §A3 (see module docstring).
 
     Build one with :meth:`reach`, :meth:`increase` or :meth:`relative_increase`.
 
@@ -118,55 +113,3 @@ def model_score(model: Any, schema: FeatureSchema,
     from scipy.special import logit
 
     return np.asarray(logit(np.asarray(model.predict_proba(X))[:, 1]), dtype=float)
-
-
-def explain_utility(engine: RecourseEngine, applicant: Any, utility: Utility, *,
-                    norm: str, time_limit: float) -> RecourseResult:
-    """:meth:`RecourseEngine.explain` with a utility instead of a target class."""
-    t_start = time.perf_counter()
-    if not isinstance(utility, Utility):
-        raise InputValidationError(
-            f"utility must be a recourse.Utility (Utility.reach / increase / "
-            f"relative_increase), got {type(utility).__name__}.")
-    if engine.encoding.score.shape[0] != 1:
-        raise InputValidationError(
-            "A score utility needs a regressor or a binary classifier (one score); for a "
-            "multiclass model name the class to reach with target=... instead.")
-    row = engine.schema.validate_row(applicant)
-    x0 = engine.space.encode(row)
-    f0 = float(model_score(engine.model, engine.schema, [row])[0])
-    thr = utility.threshold(f0)
-    base: dict[str, Any] = dict(target=str(utility), predicted=f0, factual=row, norm=norm,
-                                backend=engine.backend)
-    if f0 >= thr:
-        return RecourseResult(
-            status="already_target", counterfactual=dict(row), cost=0.0, l1_cost=0.0, l0=0.0,
-            bound=0.0, gap=0.0, optimal=True, verified=True,
-            total_time=time.perf_counter() - t_start,
-            message=f"The score {f0:.6g} already meets {utility} (>= {thr:.6g}).",
-            stats={"score": f0, "threshold": thr}, **base)
-    margin = engine.margin * max(1.0, abs(thr))
-    solve_time = 0.0
-    for attempt in range(3):
-        out = engine._solve(x0, 1, norm, margin, margin, t_start + time_limit,
-                            use_incumbent=attempt == 0, goal=thr)
-        solve_time += out["time"]
-        if out["values"] is None:
-            return engine._no_answer(out, base, solve_time, t_start)
-        for deep in (False, True):
-            s_cf = decode(out["problem"], out["values"], deep=deep)
-            s_cf = np.where(engine._value_vars & np.isclose(s_cf, x0, rtol=1e-9, atol=1e-9),
-                            x0, s_cf)
-            cf = engine.space.decode(s_cf)
-            t_v = time.perf_counter()
-            f_cf = float(model_score(engine.model, engine.schema, [cf])[0])
-            out["verify_time"] = out.get("verify_time", 0.0) + time.perf_counter() - t_v
-            if f_cf >= thr and not action_violations(engine.schema, row, cf):
-                res = engine._answer(out, base, x0, s_cf, cf, solve_time, t_start, attempt)
-                res.stats.update(score=f0, threshold=thr, counterfactual_score=f_cf)
-                return res
-        margin *= 1000.0
-    return RecourseResult(
-        status="error", solve_time=solve_time, total_time=time.perf_counter() - t_start,
-        message="No candidate passed verification with the model's own score, even after "
-        "tightening the margin; this is a bug worth reporting with the model.", **base)

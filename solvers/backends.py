@@ -24,11 +24,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from recourse.solvers.deadline import Deadline
 from recourse.solvers.errors import BackendUnavailableError, UnsupportedProblemError
 from recourse.solvers.status import Solution
 
 __all__ = ["MilpArrays", "Backend", "BACKENDS", "backend_names", "get_backend", "choose",
-           "solve", "check", "capable", "AUTO_RULE", "AUTO_CPSAT_MIN_VARS"]
+           "solve", "check", "capable", "route", "AUTO_RULE", "AUTO_CPSAT_MIN_VARS"]
 
 
 @dataclass(frozen=True)
@@ -90,13 +91,19 @@ class Backend:
 def _highs_solve(p: MilpArrays, time_limit: float, options: Mapping[str, Any]) -> Solution:
     from recourse.solvers.highs import solve_highs
 
-    unknown = set(options) - {"threads"}
+    unknown = set(options) - {"threads", "presolve"}
     if unknown:
         raise UnsupportedProblemError(
             f"Unknown option(s) {sorted(unknown)} for the 'highs' backend; it takes "
-            "'threads'.")
+            "'threads' and 'presolve' ('off' or 'on').")
+    presolve = options.get("presolve")
+    if presolve is not None and presolve not in ("off", "on"):
+        raise UnsupportedProblemError(
+            f"The 'highs' backend's 'presolve' option must be 'off' or 'on'. Got "
+            f"{presolve!r} instead.")
     return solve_highs(p.c, p.c0, p.lb, p.ub, p.integer, p.A, p.row_lo, p.row_hi,
-                       time_limit=time_limit, threads=int(options.get("threads", 1)))
+                       time_limit=time_limit, threads=int(options.get("threads", 1)),
+                       presolve=None if presolve is None else str(presolve))
 
 
 def _highs_unavailable() -> str | None:
@@ -193,8 +200,11 @@ def capable(p: MilpArrays) -> list[str]:
 
 
 def solve(p: MilpArrays, backend: str = "highs", *, time_limit: float = 60.0,
-          options: Mapping[str, Any] | None = None) -> Solution:
+          options: Mapping[str, Any] | None = None,
+          deadline: Deadline | None = None) -> Solution:
     """Solve ``p`` with ``backend`` (``"auto"``: :func:`choose`).
+
+    With a ``deadline`` the call gets the smaller of ``time_limit`` and the time left.
 
     Raises
     ------
@@ -208,7 +218,19 @@ def solve(p: MilpArrays, backend: str = "highs", *, time_limit: float = 60.0,
     if backend == "auto":  # options per backend name: {"cpsat": {...}, "highs": {...}}
         name = choose(p)
         options = dict(options.get(name, {}))
-    return get_backend(name).solve(p, time_limit, options)
+    if deadline is not None:
+        time_limit = min(float(time_limit), deadline.remaining())
+    return get_backend(name).solve(p, max(1e-3, float(time_limit)), options)
+
+
+def route(sol: Solution) -> str:
+    """The route a solution came by, as certificates name it: ``"highs-presolve-off"``,
+    ``"highs-presolve-on"``, ``"cpsat"``, ``"pyomo-<solver>"``."""
+    if "route" in sol.info:
+        return str(sol.info["route"])
+    if sol.backend == "pyomo":
+        return f"pyomo-{sol.info.get('solver', 'unknown')}"
+    return sol.backend
 
 
 def check(p: MilpArrays, backend: str) -> str:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from recourse.solvers.deadline import Deadline
 from recourse.solvers.errors import BackendUnavailableError, SolverError
 from recourse.solvers.status import HIGHS_STATUS, Solution, Status
 
-__all__ = ["solve_highs", "available"]
+__all__ = ["solve_highs", "available", "route", "PRESOLVE", "WATCHDOG_GRACE"]
 
 #: Relative gap under which HiGHS may call a solution optimal (default 1e-4 is too loose
 #: for exact recourse: costs of 1.0 and 1.0001 are different answers).
@@ -31,6 +33,18 @@ FEASIBILITY_TOL = 1e-7
 #: threshold indicators need a gap well above the feasibility tolerance, or presolve cuts
 #: optima off too (``recourse.solvers.values.TIE_GAP``).
 PRESOLVE_RULE_OFF = (1 << 15) | (1 << 13)
+#: HiGHS presolve for the MILPs of the search: ``"off"`` (the default) or ``"on"`` (with
+#: :data:`PRESOLVE_RULE_OFF`). HiGHS 1.16's presolve has cut feasible optima off three
+#: times (each cured by one more rule switched off, and the next one appeared) and can
+#: hang far past its time limit (``benchmarks/highs_repro/``); without presolve none of
+#: these happen, and the engine's own reduction (``recourse.solvers.reduce``) already
+#: removes what the bounds decide. A claim of a solve with presolve on is confirmed by a
+#: second route before it is reported (``recourse.solvers.search``).
+PRESOLVE = "off"
+#: Seconds a HiGHS call may overrun its time limit before the watchdog returns without it
+#: (HiGHS 1.16 does not poll its time limit, nor a cancel request, inside some presolve
+#: loops). The abandoned solve keeps running in its daemon thread until it ends.
+WATCHDOG_GRACE = 0.25
 #: HiGHS's feasibility-jump heuristic costs ~2.5 ms on every MIP, however small (a 61-column
 #: model: 3.6 ms -> 1.1 ms without it); German logistic regression median 11.1 -> 8.7 ms,
 #: forests unchanged (their incumbent comes from ``recourse.explain``).
@@ -84,10 +98,24 @@ def solve_highs(
     time_limit: float = 60.0,
     threads: int = 1,
     options: dict[str, object] | None = None,
+    deadline: Deadline | None = None,
+    presolve: str | None = None,
 ) -> Solution:
     """Minimise ``c @ v + c0`` s.t. ``row_lo <= A v <= row_hi``, ``lb <= v <= ub``.
 
-    ``options`` are further HiGHS options for this solve only (after ``EXTRA_OPTIONS``).
+    Parameters
+    ----------
+    time_limit : float
+        Seconds for this call; with ``deadline`` the smaller of the two counts.
+    threads : int
+    options : dict, optional
+        Further HiGHS options for this solve only (after ``EXTRA_OPTIONS``).
+    deadline : Deadline, optional
+        The query's deadline: the call returns by then (plus :data:`WATCHDOG_GRACE`) even
+        when HiGHS does not (the status is then ``TIME_LIMIT``, ``raw_status`` says why).
+    presolve : {"off", "on"}, optional
+        Default :data:`PRESOLVE`. The solution's ``info["route"]`` names the route the
+        answer came by (:func:`route`: ``"highs-presolve-off"`` or ``"highs-presolve-on"``).
     """
     try:
         import highspy
@@ -96,10 +124,17 @@ def solve_highs(
             "highspy is not installed: pip install 'highspy>=1.16,<1.17'"
         ) from exc
     t0 = time.perf_counter()
+    if deadline is not None:
+        time_limit = min(float(time_limit), deadline.remaining())
+    time_limit = float(max(time_limit, 1e-3))
+    presolve = PRESOLVE if presolve is None else presolve
+    if presolve not in ("on", "off"):
+        raise ValueError(f"presolve must be 'on' or 'off'. Got {presolve!r} instead.")
     h = _new_highs(highspy)
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", int(threads))
-    h.setOptionValue("time_limit", float(max(time_limit, 1e-3)))
+    h.setOptionValue("time_limit", time_limit)
+    h.setOptionValue("presolve", presolve)
     h.setOptionValue("mip_rel_gap", MIP_REL_GAP)
     h.setOptionValue("mip_abs_gap", MIP_ABS_GAP)
     h.setOptionValue("mip_feasibility_tolerance", FEASIBILITY_TOL)
@@ -134,7 +169,14 @@ def solve_highs(
             f"HiGHS rejected the model ({n} columns, {m} rows); this is a bug in the "
             "problem construction, please report it with the model."
         )
-    h.run()
+    got = h.getOptionValue("presolve")  # EXTRA_OPTIONS / options may override it
+    presolve = str(got[1] if isinstance(got, tuple) else got)
+    if not _run(h, time_limit + WATCHDOG_GRACE):
+        return Solution(
+            status=Status.TIME_LIMIT, values=None, objective=None, bound=None,
+            time=time.perf_counter() - t0, backend="highs",
+            raw_status=f"HiGHS overran its {time_limit:.3g} s time limit (abandoned)",
+            info={"route": route(presolve), "watchdog": True})
     raw = h.modelStatusToString(h.getModelStatus())
     info = h.getInfo()
     has_sol = info.primal_solution_status == 2  # kSolutionStatusFeasible
@@ -160,4 +202,41 @@ def solve_highs(
         backend="highs",
         raw_status=raw,
         nodes=int(getattr(info, "mip_node_count", 0) or 0),
+        info={"route": route(presolve)},
     )
+
+
+def route(presolve: str) -> str:
+    """The certificate name of a HiGHS solve: ``"highs-presolve-off"`` or ``"highs-presolve-on"``."""
+    return f"highs-presolve-{'off' if presolve == 'off' else 'on'}"
+
+
+#: Solves the watchdog gave up on: kept referenced, so that no ``Highs`` object is freed
+#: while its thread still runs.
+_ABANDONED: list[tuple[Any, threading.Thread]] = []
+
+
+def _run(h: Any, wall: float) -> bool:
+    """``h.run()`` in a daemon thread, waited for at most ``wall`` seconds.
+
+    Returns whether it finished. A solve past ``wall`` is asked to stop and abandoned
+    (HiGHS 1.16 may not stop: see :data:`WATCHDOG_GRACE`).
+    """
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            h.run()
+        finally:
+            done.set()
+
+    t = threading.Thread(target=work, name="highs-solve", daemon=True)
+    t.start()
+    if done.wait(wall):
+        return True
+    try:
+        h.cancelSolve()
+    except Exception:  # pragma: no cover - older highspy
+        pass
+    _ABANDONED.append((h, t))
+    return False

@@ -3,7 +3,7 @@
 The model has one indexed variable ``v`` (column ``i`` of the arrays is ``model.v[i]``, with
 its bounds and domain), one indexed constraint ``rows`` (row ``r``: ``row_lo[r] <= A[r] v <=
 row_hi[r]``) and the objective ``cost``. A user may add variables and constraints before
-solving (see ``recourse.custom``); :func:`solve_model` reads back ``v`` only.
+solving (see ``recourse.engine.custom``); :func:`solve_model` reads back ``v`` only.
 
 The default solver is HiGHS through Pyomo's APPSI interface (``appsi_highs``, shipped with
 highspy); any ``pyomo.environ.SolverFactory`` name works (``gurobi``, ``cplex``, ``scip``,
@@ -24,6 +24,7 @@ from recourse.solvers.highs import (
     FEASIBILITY_TOL,
     MIP_ABS_GAP,
     MIP_REL_GAP,
+    PRESOLVE,
     PRESOLVE_RULE_OFF,
 )
 from recourse.solvers.status import Solution, Status
@@ -43,7 +44,7 @@ DEFAULT_SOLVER = "appsi_highs"
 _HIGHS_OPTS = {"mip_rel_gap": MIP_REL_GAP, "mip_abs_gap": MIP_ABS_GAP,
                "mip_feasibility_tolerance": FEASIBILITY_TOL,
                "primal_feasibility_tolerance": FEASIBILITY_TOL,
-               "presolve_rule_off": PRESOLVE_RULE_OFF,
+               "presolve": PRESOLVE, "presolve_rule_off": PRESOLVE_RULE_OFF,
                "mip_heuristic_run_feasibility_jump": FEASIBILITY_JUMP, "threads": 1}
 SOLVER_OPTIONS: dict[str, dict[str, Any]] = {
     "appsi_highs": _HIGHS_OPTS,

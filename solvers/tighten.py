@@ -30,6 +30,7 @@ import scipy.sparse as sp
 from recourse.encoders.block import EncodedModel
 from recourse.encoders.bounds import affine_box, first_layer_bounds
 from recourse.encoders.mlp import ReluEncoding, relu_block
+from recourse.solvers.deadline import Deadline
 from recourse.solvers.spec import ActionSpec
 
 __all__ = ["applicant_box", "tighten_relu", "lp_bounds", "METHODS"]
@@ -61,12 +62,15 @@ def applicant_box(spec: ActionSpec, x0: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def tighten_relu(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray,
-                 method: str = "lp", budget: float = np.inf) -> EncodedModel:
+                 method: str = "lp", budget: float = np.inf,
+                 deadline: Deadline | None = None) -> EncodedModel:
     """The ReLU block of ``enc`` re-encoded over ``x0``'s reachable box (see module doc).
 
     With a finite ``budget`` (the L1 cost of a known solution) the box is cut to the points
     that cost at most ``budget``; the bounds are then valid only together with the row
     ``cost <= budget``, which the search adds (``recourse.solvers.search.solve_phase``).
+    With a ``deadline``, the LPs stop when it passes; the units not yet re-bounded keep
+    their interval bounds (valid, only looser).
     """
     relu: ReluEncoding = enc.network
     net = relu.net
@@ -85,14 +89,15 @@ def tighten_relu(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray,
     bounds = [first_layer_bounds(net.weights[0], net.biases[0], lo, hi, net.groups)]
     if method == "lp" and cut is not None and LP_FIRST_LAYER:
         L, U = bounds[0]
-        bounds[0] = lp_bounds(net.weights, net.biases, [], 0, lo, hi, net.groups, L, U, cut)
+        bounds[0] = lp_bounds(net.weights, net.biases, [], 0, lo, hi, net.groups, L, U, cut,
+                              deadline=deadline)
     for k in range(1, len(net.weights)):
         L, U = bounds[-1]
         Lk, Uk = affine_box(net.weights[k], net.biases[k], np.maximum(L, 0.0),
                             np.maximum(U, 0.0))
         if method == "lp" and k < len(net.weights) - 1:
             Lk, Uk = lp_bounds(net.weights, net.biases, bounds, k, lo, hi, net.groups, Lk, Uk,
-                               cut)
+                               cut, deadline=deadline)
         bounds.append((Lk, Uk))
     info = {"n_binaries_schema_box": int(enc.info.get("n_binaries_schema_box",
                                                      enc.info["n_binaries"])),
@@ -126,12 +131,14 @@ def _unit_costs(spec: ActionSpec, x0: np.ndarray) -> np.ndarray:
 def lp_bounds(weights: Any, biases: Any, bounds: list[tuple[np.ndarray, np.ndarray]], k: int,
               lo: np.ndarray, hi: np.ndarray, groups: Any, L0: np.ndarray,
               U0: np.ndarray, budget: tuple[np.ndarray, np.ndarray, float] | None = None,
-              ) -> tuple[np.ndarray, np.ndarray]:
+              deadline: Deadline | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Tighter bounds of layer ``k``'s pre-activations by LP over the relaxation of layers
     ``0 .. k-1`` (their ``bounds`` given); ``L0, U0`` are the bounds to improve on.
 
     ``budget = (x0, unit_cost, C)`` adds the L1 cost row ``sum_j unit_cost_j |s_j - x0_j|
     <= C`` (one-hot levels: ``unit_cost`` is the cost of each level, linear in ``s``).
+    With a ``deadline`` each LP gets what is left of it, and once it has passed the
+    remaining units keep ``L0, U0``.
     """
     import highspy
 
@@ -217,6 +224,10 @@ def lp_bounds(weights: Any, biases: Any, bounds: list[tuple[np.ndarray, np.ndarr
         cost = np.zeros(n)
         cost[prev[live]] = W[u, live]
         for sense in (1.0, -1.0):
+            if deadline is not None:
+                if deadline.expired():
+                    return L_out, U_out
+                h.setOptionValue("time_limit", deadline.remaining())
             h.changeColsCost(n, idx, sense * cost)
             h.run()
             if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:

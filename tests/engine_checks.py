@@ -89,7 +89,8 @@ def check_against_oracle(res: Any, model: Any, schema: Any, x: dict, target: Any
     if res.status == "optimal":
         assert res.optimal is True
         # exact optimum (float64: any value whose float32 rounding crosses the split)
-        # plus the float32 placement allowance of DESIGN.md for moved continuous features
+        # plus the float32 placement allowance for moved continuous features
+        # (docs/formulations.md, Float32 threshold handling)
         slack = float32_slack(oracle, schema, x, res.counterfactual) if norm != "l0" else 0.0
         if norm == "l1":
             assert costs_close(res.cost, oracle.cost) or (

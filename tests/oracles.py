@@ -452,8 +452,9 @@ def float32_slack(oracle: OracleOptimum, schema: Any, x: Mapping[str, Any],
                   cf: Mapping[str, Any]) -> float:
     """How much dearer than the exact (float64) optimum a counterfactual may be when it
     places every moved continuous feature on a float32 value of the model input next to a
-    threshold, as DESIGN.md prescribes: two float32 spacings (in user units, through the
-    scaler) per moved continuous feature, times its unit cost."""
+    threshold, as docs/formulations.md (Float32 threshold handling) describes: two float32
+    spacings (in user units, through the scaler) per moved continuous feature, times its
+    unit cost."""
     maps = oracle.info.get("affine", {})
     slack = 0.0
     for f in schema.features:

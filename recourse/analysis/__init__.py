@@ -1,4 +1,4 @@
-"""Attribution methods versus recourse (THEORY.md, issue 5).
+"""Attribution methods versus recourse (docs/theory.md, issue 5).
 
 Attributions with one interface (``attributions``), the recourse-sensitivity ray test and
 existence checks (``sensitivity``), continuity measurements (``robustness``), the exact 1D
@@ -8,8 +8,8 @@ satisfying points and exact existence (``nearest``), the zero tolerance (``toler
 Theorems 11 and 12 (``theorems``) and the analysis of a user's own model
 (``user_model``). Everything documented is importable from ``recourse.analysis``.
 
-Notes on THEORY.md (where it was unclear or did not hold as written)
----------------------------------------------------------------------
+Implementation notes (relative to docs/theory.md)
+-------------------------------------------------
 * A5: seeded C-LIME with probe distance ``ε = 1e-6`` gave ``L̂ = 1.9e-9`` (not ``<= 1e-9``)
   for ``w = (3, −1, 0.5)``, ``b = 1``: least-squares rounding divided by ``ε`` depends on the
   magnitudes. The tests use ``ε = 1e-5`` for the 1e-9 bound.
@@ -20,7 +20,7 @@ Notes on THEORY.md (where it was unclear or did not hold as written)
   piecewise-linear ``f``; ``x²`` goes through the documented numeric fallback
   (:func:`oned.recourse_sets_numeric`, grid plus bisection) and, as a cross-check, through
   the exact machinery on a fine piecewise-linear interpolant.
-* A10: THEORY suggests projecting polygons; :mod:`oned` uses an equivalent
+* A10: docs/theory.md suggests projecting polygons; :mod:`oned` uses an equivalent
   candidate-point method (see its docstring).
 * C6: in ``lime``'s regression mode ``local_exp[0]`` holds the *negated* coefficients and
   ``local_exp[1]`` the coefficients — easy to compare with the wrong sign. Feature selection

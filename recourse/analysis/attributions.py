@@ -1,4 +1,4 @@
-"""Attribution methods with one interface (THEORY A1, B1–B3, C1–C7).
+"""Attribution methods with one interface (docs/theory.md §A1, B1–B3, C1–C7).
 
 Every method is ``method(model, X, **params)``: ``model`` is anything
 :func:`recourse.analysis.scores.as_score` accepts (sklearn model, callable, or
@@ -8,7 +8,7 @@ same shape as ``X``.
 Seeding contract (stochastic methods): ``seed`` fixes the random draws, and **the same
 draws are used for every point of a batch** (common random numbers). So a batch call
 equals row-by-row calls with the same seed, and for a fixed seed the estimator is a
-deterministic function of ``x`` — which is what continuity checks need (THEORY A5).
+deterministic function of ``x`` — which is what continuity checks need (docs/theory.md §A5).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def smoothgrad(model: Any, X: Any, *, sigma: float = 0.1, n: int = 50, seed: int
     ``estimator="gradient"``: ``(1/n) Σ_k ∇f(x + σ ε_k)`` (exact gradients where known,
     else central differences). ``"stein"``: the score-function estimator
     ``(1/((n−1)σ²)) Σ_k (a_k − x)(f(a_k) − f̄)`` (unbiased for the gradient of the smoothed
-    model; the right definition for trees, THEORY B3). ``"auto"``: Stein for
+    model; the right definition for trees, docs/theory.md §B3). ``"auto"``: Stein for
     piecewise-constant models (trees, forests), gradient otherwise.
     """
     if estimator not in ("auto", "gradient", "stein"):
@@ -293,7 +293,7 @@ def lime_tabular(model: Any, X: Any, *, training_data: Any, discretize: bool = T
                  num_samples: int = 5000, kernel_width: float | None = None, seed: int = 0,
                  sample_around_instance: bool = False, alpha: float = 1.0,
                  return_raw: bool = False, return_details: bool = False) -> Any:
-    """Tabular LIME as ``lime`` 0.2.0.1 defines it (THEORY C6), on a scalar score.
+    """Tabular LIME as ``lime`` 0.2.0.1 defines it (docs/theory.md §C6), on a scalar score.
 
     Implemented from the specification (quartile discretiser, bin frequencies, truncated
     normal un-discretisation, kernel ``exp(−D²/(2 w²))`` with ``w = 0.75 √d``, weighted
@@ -305,7 +305,7 @@ def lime_tabular(model: Any, X: Any, *, training_data: Any, discretize: bool = T
     score (in classification mode ``lime`` regresses the probability of the label; pass
     ``as_score(model, output="proba")`` for the same target).
 
-    Returned direction (a design choice, THEORY D.6): without discretisation, the surrogate
+    Returned direction (a design choice, docs/theory.md §D.6): without discretisation, the surrogate
     coefficient per training standard deviation divided by that standard deviation (a
     slope per unit of the feature). With discretisation, the coefficient of the indicator
     "feature ``j`` is in the same quartile bin as ``x``" (positive: staying in the bin
@@ -449,7 +449,7 @@ def counterfactual_attribution(model: Any, X: Any, *, norm: str = "l1", target: 
         Unknown norm, or a point gets no verified optimal answer.
     """
     from recourse.analysis.nearest import ENGINE_MARGIN
-    from recourse.explain import RecourseEngine
+    from recourse.engine import RecourseEngine
     from recourse.schema import Feature, FeatureSchema
     from recourse.utility import Utility as EngineUtility
 

@@ -1,4 +1,4 @@
-"""The counterexamples of Fokkema, de Heide and van Erven (THEORY A7–A9, A13) and their
+"""The counterexamples of Fokkema, de Heide and van Erven (docs/theory.md §A7–A9, A13) and their
 embeddings into ``R^d`` (A8)."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ __all__ = [
 
 
 def construction(delta: float, z1: float, z2: float) -> PiecewiseLinear1D:
-    """THEORY A7: even, continuous, piecewise linear; ``z1`` on ``|x| < 3δ/4``, a ramp to
+    """docs/theory.md §A7: even, continuous, piecewise linear; ``z1`` on ``|x| < 3δ/4``, a ramp to
     ``z2`` on ``3δ/4 <= |x| <= 7δ/8``, ``z2`` beyond. Lipschitz constant ``8|z2 − z1|/δ``."""
     if not delta > 0:
         raise ValueError(f"delta must be positive; got {delta}.")
@@ -40,7 +40,7 @@ def construction(delta: float, z1: float, z2: float) -> PiecewiseLinear1D:
 
 @dataclass(frozen=True)
 class ConstructionCase:
-    """One row of the table of THEORY A7: ``f``, the utility, and the threshold ``r``
+    """One row of the table of docs/theory.md §A7: ``f``, the utility, and the threshold ``r``
     (satisfied from the flat middle when ``|y| >= r``)."""
 
     name: str
@@ -50,7 +50,8 @@ class ConstructionCase:
     r: float
 
 
-#: The three rows of THEORY A7 for ``δ = 1`` (scaled with ``δ`` by :func:`construction_case`).
+#: The three rows of docs/theory.md §A7 for ``δ = 1`` (scaled with ``δ`` by
+#: :func:`construction_case`).
 CASES = {
     "class": (-1.0, 1.0, Utility("class", 0.0)),
     "gain": (0.0, 1.0, Utility("gain", 0.5)),
@@ -82,7 +83,7 @@ def _unit(u: Any) -> np.ndarray:
 def embed_line(f1: Callable[[np.ndarray], np.ndarray], u: Any,
                c: Any = None,
                df1: Callable[[np.ndarray], np.ndarray] | None = None) -> ScoreFunction:
-    """``g(x) = f(u·(x − c))`` with ``u`` normalised (THEORY A8).
+    """``g(x) = f(u·(x − c))`` with ``u`` normalised (docs/theory.md §A8).
 
     ``df1``: derivative of ``f``, for the exact gradient ``∇g = f'(t) u``. A
     :class:`PiecewiseLinear1D` supplies its slopes itself (at a breakpoint: the slope of the

@@ -1,6 +1,6 @@
 """Finite unions of real intervals with open or closed ends (exact 1D set arithmetic).
 
-Used by :mod:`recourse.analysis.oned` for the sets ``L``, ``R`` and ``O`` of THEORY A10.
+Used by :mod:`recourse.analysis.oned` for the sets ``L``, ``R`` and ``O`` of docs/theory.md §A10.
 Infinite ends are always open.
 """
 

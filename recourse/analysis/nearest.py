@@ -1,4 +1,4 @@
-"""Nearest satisfying points and the existence of recourse within a budget (THEORY A2–A4, C7).
+"""Nearest satisfying points and the existence of recourse within a budget (docs/theory.md §A2–A4, §C7).
 
 ``nearest(model, x, utility, norm=...)`` returns the minimum-cost ``y`` with
 ``u_f(x, y) >= τ`` (and ``y`` inside the box ``[lower, upper]``, immutable features kept);
@@ -13,7 +13,7 @@ linear classifier      classifier): L1 moves the features with the largest ``|w_
                        (``y(λ) = clip(x + λ w, lower, upper)``, ``λ`` found exactly on its
                        piecewise-linear path). Without bounds these are the distance to a
                        hyperplane in the dual norm, ``gap / ||w||_*``.
-trees, forests,        **the engine** (:class:`recourse.explain.RecourseEngine`, public API):
+trees, forests,        **the engine** (:class:`recourse.engine.RecourseEngine`, public API):
 boosting, ReLU nets    L1 and L0 are the engine's own norms (unit scales, so the cost is
                        ``||y − x||_1``, resp. the number of changed features); L∞ is a box:
                        ``||y − x||_∞ <= t`` iff ``y`` lies in ``[x − t, x + t]``, so one engine
@@ -286,7 +286,7 @@ def _engine_solve(model: Any, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, imm
                   tg: _Target, norm: str, exclude: Any = (), time_limit: float = 60.0
                   ) -> tuple[str, np.ndarray | None, float]:
     """``(status, y, cost)`` from one engine call; y verified against the utility."""
-    from recourse.explain import RecourseEngine
+    from recourse.engine import RecourseEngine
     from recourse.utility import Utility as EngineUtility
 
     schema = _schema(model, x, lo, hi, imm)

@@ -1,7 +1,7 @@
-"""Exact one-dimensional analysis (THEORY A9, A10): the sets L, R, O and the verdict.
+"""Exact one-dimensional analysis (docs/theory.md §A9, A10): the sets L, R, O and the verdict.
 
 A 1D piecewise-linear ``f`` (possibly discontinuous: trees restricted to a line) is a
-:class:`PiecewiseLinear1D`. For a utility of the form ``f(y) − κ f(x) >= τ'`` (THEORY A3)
+:class:`PiecewiseLinear1D`. For a utility of the form ``f(y) − κ f(x) >= τ'`` (docs/theory.md §A3)
 
 * ``L = {x : some y in [x − δ, x) has u(x, y) >= τ}`` (recourse by moving left),
 * ``R = {x : some y in (x, x + δ] has u(x, y) >= τ}`` (by moving right),
@@ -9,7 +9,7 @@ A 1D piecewise-linear ``f`` (possibly discontinuous: trees restricted to a line)
 
 are computed **exactly** as unions of intervals (:class:`IntervalSet`).
 
-Method (*derived here*; THEORY suggests a projection of polygons, this is equivalent and
+Method (*derived here*; docs/theory.md suggests a projection of polygons, this is equivalent and
 simpler): whether ``x`` belongs to ``L`` depends on the values of ``u(x, ·)`` at the
 window's *vertices* — ``y = x − δ``, the breakpoints inside the window (their value and
 one-sided limits), and ``y ↑ x`` — each an affine function of ``x`` as long as ``x`` and
@@ -19,11 +19,11 @@ of *candidate points*: the breakpoints ``b``, ``b ± δ``, and the roots of
 membership is constant; it is decided by the exact one-point test at the midpoint, and
 every candidate is decided by the one-point test itself. The one-point test clips every
 piece to the window and counts a one-sided limit ``> τ`` approached inside the window
-(THEORY A10, correction for discontinuous ``f``); a limit equal to ``τ`` counts only if
+(docs/theory.md §A10, correction for discontinuous ``f``); a limit equal to ``τ`` counts only if
 attained.
 
 The verdict (does a continuous recourse-sensitive ``phi`` exist?) uses the sign automaton
-of THEORY A10 over the pieces cut at every endpoint of ``L``, ``R``, ``O``; on success it
+of docs/theory.md §A10 over the pieces cut at every endpoint of ``L``, ``R``, ``O``; on success it
 returns a continuous piecewise-linear ``phi`` built from the chosen signs, otherwise the
 first piece at which no sign survives (the witness).
 """
@@ -345,7 +345,7 @@ def _set_from_tests(points: np.ndarray, member: Callable[[float], bool]) -> Inte
 
 @dataclass(frozen=True)
 class RecourseSets:
-    """The exact sets of THEORY A10 for one ``(f, δ, utility)``."""
+    """The exact sets of docs/theory.md §A10 for one ``(f, δ, utility)``."""
 
     L: IntervalSet
     R: IntervalSet
@@ -401,7 +401,7 @@ _SIGNS = (-1, 0, 1)
 
 @dataclass(frozen=True)
 class Verdict:
-    """Result of the 1D characterisation (THEORY A10).
+    """Result of the 1D characterisation (docs/theory.md §A10).
 
     ``possible`` says whether a continuous recourse-sensitive attribution exists. When it
     does, ``phi`` is one (continuous, piecewise linear; ``phi(x) < 0`` means "move left").
@@ -608,7 +608,7 @@ def smoothgrad_expected_1d(f: PiecewiseLinear1D, x: Any, sigma: float) -> np.nda
 
 
 def _smoothgrad_expected_pl(f: PiecewiseLinear1D, x: Any, sigma: float) -> np.ndarray:
-    """Exact ``d/dx E[f(x + σZ)]`` (= SmoothGrad = C-LIME expectation, THEORY B3) for a
+    """Exact ``d/dx E[f(x + σZ)]`` (= SmoothGrad = C-LIME expectation, docs/theory.md §B3) for a
     piecewise-linear ``f``: slopes weighted by Gaussian piece masses plus jump terms."""
     x = np.asarray(x, dtype=float)
     b = f.breaks
@@ -663,7 +663,7 @@ def restrict_to_line(f: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, u: n
 
 
 def direction_set(sets: RecourseSets, x: float) -> set[str]:
-    """The set-valued explanation of THEORY A15.4: every recourse direction at ``x``
+    """The set-valued explanation of docs/theory.md §A15.4: every recourse direction at ``x``
     (``"left"``, ``"right"``, and ``"stay"`` when already satisfied)."""
     out = set()
     if sets.L.contains(x):
@@ -679,7 +679,7 @@ def recourse_sets_numeric(f: Callable[[np.ndarray], np.ndarray], delta: float,
                           utility: Utility, lo: float, hi: float, *, n_grid: int = 2001,
                           n_window: int = 2001, bisect: int = 60) -> RecourseSets:
     """``L``, ``R``, ``O`` of a 1D function that is **not** piecewise linear, restricted to
-    ``[lo, hi]`` (documented fallback of THEORY A10).
+    ``[lo, hi]`` (documented fallback of docs/theory.md §A10).
 
     Membership of a point is tested on ``n_window`` points of its window (both ends
     included, and the point next to ``x``), so a satisfying set thinner than the window

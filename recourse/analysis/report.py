@@ -1,4 +1,4 @@
-"""The impossibility report (THEORY A6, A14): every attribution method on the paper's
+"""The impossibility report (docs/theory.md §A6, A14): every attribution method on the paper's
 construction, with the point where it fails recourse sensitivity or the place where it
 jumps.
 
@@ -104,14 +104,14 @@ class ImpossibilityReport:
         lines = [
             "# Impossibility report: recourse sensitivity versus continuity",
             "",
-            f"Construction (THEORY A7, row `{cs.name}`): budget δ = {cs.delta:g}, utility "
+            f"Construction (docs/theory.md §A7, row `{cs.name}`): budget δ = {cs.delta:g}, utility "
             f"*{cs.utility.describe()}*, satisfied from the flat middle when |y| ≥ {cs.r:g}.",
             f"Embedded in R^{self.u.size} as g(x) = f(u·(x − c)) with u = "
             f"{np.array2string(self.u, precision=4)}, c = "
-            f"{np.array2string(self.c, precision=4)} (THEORY A8); Euclidean budget.",
+            f"{np.array2string(self.c, precision=4)} (docs/theory.md §A8); Euclidean budget.",
             "",
             f"Exact 1D sets: L = {self.sets.L}; R = {self.sets.R}; O = {self.sets.O}.",
-            f"Verdict (THEORY A10): {self.verdict_text}",
+            f"Verdict (docs/theory.md §A10): {self.verdict_text}",
             "",
             "| method | ray-test failures | sign changes (forbidden zero) | jump | finding |",
             "|---|---|---|---|---|",
@@ -166,7 +166,7 @@ def default_methods(case: ConstructionCase, u: np.ndarray, c: np.ndarray, *, see
                                      estimator="gradient"),
             f"SmoothGrad, σ = {sig:g}, n = {n_noise}, seed {seed}"),
         "smoothgrad = C-LIME expectation": (
-            sg_expected, f"exact d/dt E f(t + σZ) along u, σ = {sig:g} (THEORY B3)"),
+            sg_expected, f"exact d/dt E f(t + σZ) along u, σ = {sig:g} (docs/theory.md §B3)"),
         "C-LIME (seeded)": (
             lambda X: att.clime(g, X, sigma=sig, n=n_noise, seed=seed),
             f"C-LIME, σ = {sig:g}, n = {n_noise}, seed {seed}"),
@@ -185,7 +185,7 @@ def default_methods(case: ConstructionCase, u: np.ndarray, c: np.ndarray, *, see
             lambda X: att.lime_tabular(g, X, training_data=train, discretize=True,
                                        num_samples=lime_samples, seed=seed),
             f"tabular LIME with quartile discretisation, {lime_samples} samples, seed {seed} "
-            "(coefficients of bin indicators, THEORY D.6)"),
+            "(coefficients of bin indicators, docs/theory.md §D.6)"),
         "counterfactual (L2)": (cf_l2, "minimum-distance counterfactual x_cf − x (exact, "
                                 "left-most minimiser on ties)"),
     }
@@ -319,7 +319,7 @@ def write_report(out_dir: str | Path, *, case: str = "class", delta: float = 1.0
     conv = convergence_experiment(n_seeds=convergence_seeds, ns=(100, 1000, 10000))
     plots.plot_convergence(conv, out / "convergence.png")
     pics["SmoothGrad vs C-LIME convergence"] = "convergence.png"
-    rep.extra["SmoothGrad ≡ C-LIME (THEORY B3, B7)"] = (
+    rep.extra["SmoothGrad ≡ C-LIME (docs/theory.md §B3, B7)"] = (
         f"f = sin(x1) + x2², x = (0.5, −1), σ = {conv.sigma:g}, {conv.n_seeds} seeds, shared "
         f"perturbations: RMS ||SG_n − C-LIME_n|| = "
         + ", ".join(f"{v:.4g} (n = {n})" for n, v in zip(conv.ns, conv.rms_sg_clime))
@@ -333,7 +333,7 @@ def write_report(out_dir: str | Path, *, case: str = "class", delta: float = 1.0
             f"tree ray-test failures: {len(tr['ray_failures'])}; all optimal: "
             f"{tr['all_optimal']}; ||phi(+ε) − phi(−ε)|| at ε = 1e-2, 1e-4, 1e-6: "
             + ", ".join(f"{s:.4g}" for s in tr["jump_sizes"])
-            + " — recourse sensitive but discontinuous at 0 (THEORY A13.3, A14).")
+            + " — recourse sensitive but discontinuous at 0 (docs/theory.md §A13.3, A14).")
     path = out / "report.md"
     path.write_text(rep.to_markdown(pics), encoding="utf-8")
     write_html(rep, out / "report.html", {k: out / v for k, v in pics.items()})

@@ -1,4 +1,4 @@
-"""Robustness (continuity) of attributions, measured (THEORY A5, B4).
+"""Robustness (continuity) of attributions, measured (docs/theory.md §A5, B4).
 
 ``phi`` here is any map ``(n, d) -> (n, d)`` (e.g. ``lambda X: smoothgrad(f, X, seed=0)``;
 stochastic methods must be compared with a fixed seed, i.e. common random numbers).
@@ -11,7 +11,7 @@ stochastic methods must be compared with a fixed seed, i.e. common random number
   linearly.
 * :func:`jump_at` — the difference between ``phi(x + ε u)`` and ``phi(x − ε u)`` for
   ``ε`` from ``1e-2`` to ``1e-6``.
-* Lipschitz bounds for SmoothGrad / C-LIME expectations: the provable one of THEORY B4
+* Lipschitz bounds for SmoothGrad / C-LIME expectations: the provable one of docs/theory.md §B4
   (``√(2/π) ∇f_max / σ``), the bounded-output one (``2 φ(1) B / σ²``) and the published
   claim (``∇f_max / (2σ)``, contradicted by ``f = |x|``; reported only as a claim).
 """
@@ -111,7 +111,7 @@ def jump_at(phi: PhiFn, x: Any, u: Any,
 
 
 def lipschitz_bound_smoothgrad(grad_max: float, sigma: float) -> float:
-    """Provable, tight Lipschitz constant of ``SG_Σ`` = ``C-LIME_Σ`` (THEORY B4):
+    """Provable, tight Lipschitz constant of ``SG_Σ`` = ``C-LIME_Σ`` (docs/theory.md §B4):
     ``√(2/π) ∇f_max / σ`` for ``Σ = σ² I`` (dimension-free)."""
     return math.sqrt(2.0 / math.pi) * grad_max / sigma
 
@@ -123,5 +123,5 @@ def lipschitz_bound_bounded_output(B: float, sigma: float) -> float:
 
 def lipschitz_claim_agarwal(grad_max: float, sigma: float) -> float:
     """The constant ``∇f_max / (2σ)`` as transcribed from [A] — *not* a valid bound
-    (``f = |x|`` exceeds it; THEORY B4, D.1). Reported for comparison only."""
+    (``f = |x|`` exceeds it; docs/theory.md §B4, D.1). Reported for comparison only."""
     return grad_max / (2.0 * sigma)

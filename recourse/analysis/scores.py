@@ -11,7 +11,7 @@ exactly, the gradient:
   derivative from the left, chosen consistently);
 * any other classifier: ``decision_function`` if it has one (binary margin), else
   ``predict_proba[:, class_index]``; the gradient by central differences
-  (``h = 1e-5``; THEORY C1);
+  (``h = 1e-5``; docs/theory.md §C1);
 * regressors (``predict`` without ``classes_``): the prediction itself; linear regressors
   have the exact gradient ``coef_``;
 * trees, forests and boosted trees (piecewise constant) carry ``piecewise_constant=True``:

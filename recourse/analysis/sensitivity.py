@@ -1,4 +1,4 @@
-"""Recourse sensitivity of an attribution at one point (THEORY A2–A4).
+"""Recourse sensitivity of an attribution at one point (docs/theory.md §A2–A4).
 
 Two questions per point ``x`` with budget ``δ``, a norm and a utility:
 
@@ -23,7 +23,7 @@ Ray test, by model kind (:func:`ray_test_model`):
   ``s in [s_lo, s_max]`` with ``x_var = x0_j + v_j s`` and the utility row
   ``score − κ f(x) >= τ'`` (or the block's ``target_rows`` for "reach a class"), solved by
   HiGHS; written against ``EncodedModel`` only.
-* anything else: :func:`ray_test` — the documented line search of THEORY A4 (uniform grid
+* anything else: :func:`ray_test` — the documented line search of docs/theory.md §A4 (uniform grid
   plus geometric steps ``s_max 2^-k``, stopped well above machine precision).
 
 Strictness ``s > 0``: when ``x`` is already satisfied, ``s = 0`` would trivially work; the
@@ -93,7 +93,7 @@ class RayResult:
 
 def attainable(x: np.ndarray, v: np.ndarray, *, k: int | None = None,
                immutable: Any = None, tol: float = 0.0) -> bool:
-    """Is the ray ``x + s v`` allowed by the constraint families of THEORY A2?
+    """Is the ray ``x + s v`` allowed by the constraint families of docs/theory.md §A2?
 
     ``k``: at most ``k`` features may change (family b); ``immutable``: indices that may
     not change (family c). Entries with ``|v_j| <= tol`` count as zero.
@@ -109,7 +109,7 @@ def attainable(x: np.ndarray, v: np.ndarray, *, k: int | None = None,
 def ray_test(f: Any, x: Any, v: Any, delta: float, utility: Utility, *, norm: str = "l2",
              n_grid: int = 1000, n_geometric: int = 40, zero_tol: float | None = None,
              k: int | None = None, immutable: Any = None) -> RayResult:
-    """Line search of THEORY A4 for any score (numerical fallback).
+    """Line search of docs/theory.md §A4 for any score (numerical fallback).
 
     Scans ``s`` on the uniform grid ``s_max·(1..n_grid)/n_grid`` plus the geometric steps
     ``s_max·2^-k`` (``k = 1..n_geometric``), keeping only steps with

@@ -1,10 +1,10 @@
-"""SmoothGrad ≡ C-LIME in expectation (THEORY Part B, Theorem 1 of Agarwal et al.).
+"""SmoothGrad ≡ C-LIME in expectation (docs/theory.md Part B, Theorem 1 of Agarwal et al.).
 
 For ``Σ = σ² I``: ``C-LIME_Σ(x) = Σ^{-1} E[(a − x) f(a)] = E[∇f(a)] = SG_Σ(x)``,
 ``a ~ N(x, Σ)``. :func:`expected_explanation` computes the middle expression by a
 Gauss–Hermite product rule (no gradient needed, so it is also the right "SmoothGrad" of a
-tree, THEORY B3); :func:`convergence_experiment` measures how far the two finite-``n``
-estimators are from each other as the number of perturbations grows (THEORY B5, B7).
+tree, docs/theory.md §B3); :func:`convergence_experiment` measures how far the two finite-``n``
+estimators are from each other as the number of perturbations grows (docs/theory.md §B5, B7).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ __all__ = [
 
 def expected_explanation(model: Any, x: Any, sigma: float, *, order: int = 40
                          ) -> np.ndarray:
-    """``SG_Σ(x) = C-LIME_Σ(x) = σ^{-2} E[(a − x) f(a)]`` for ``a ~ N(x, σ² I)`` (THEORY B3).
+    """``SG_Σ(x) = C-LIME_Σ(x) = σ^{-2} E[(a − x) f(a)]`` for ``a ~ N(x, σ² I)`` (docs/theory.md §B3).
 
     The one function for this quantity: for a :class:`PiecewiseLinear1D` it is exact
     (slopes weighted by Gaussian piece masses plus jump terms) and ``x`` may be a scalar or
@@ -58,7 +58,7 @@ def expected_explanation(model: Any, x: Any, sigma: float, *, order: int = 40
 
 
 def sin_square() -> ScoreFunction:
-    """``f(x) = sin(x_1) + x_2²`` (THEORY B3, B7) with its exact gradient."""
+    """``f(x) = sin(x_1) + x_2²`` (docs/theory.md §B3, B7) with its exact gradient."""
     return ScoreFunction(
         f=lambda X: np.sin(np.atleast_2d(X)[:, 0]) + np.atleast_2d(X)[:, 1] ** 2, d=2,
         grad=lambda X: np.column_stack([np.cos(np.atleast_2d(X)[:, 0]),

@@ -7,7 +7,7 @@ applicants the model denies and, for each attribution method, measures
   recourse cost (``RecourseEngine.explain``, L1 with the schema's scales and weights), so
   ``T(x) ≠ ∅`` within ``δ`` is certified by the engine's own verified answer. The method's
   direction fails when no step along it of at most that cost reaches the target class
-  (the ray test of THEORY A4 — line search on a uniform grid plus geometric steps — with
+  (the ray test of docs/theory.md §A4 — line search on a uniform grid plus geometric steps — with
   the schema's bounds and directions: a direction that decreases an increase-only
   feature, or moves an immutable one, fails). A failure is therefore a certified
   violation of recourse sensitivity (up to the line search's resolution);
@@ -219,7 +219,7 @@ def analyze_model(model: Any, data: Any, schema: Any, *, target: Any = None,
     """
     import pandas as pd
 
-    from recourse.explain import RecourseEngine
+    from recourse.engine import RecourseEngine
 
     t0 = time.perf_counter()
     unknown = [m for m in methods if m not in USER_METHODS]

@@ -1,4 +1,4 @@
-"""Utility functions of the outcome form ``u_f(x, y) = ũ(f(x), f(y))`` (THEORY A3).
+"""Utility functions of the outcome form ``u_f(x, y) = ũ(f(x), f(y))`` (docs/theory.md §A3).
 
 All three families are linear in ``(f(x), f(y))`` once ``τ`` is fixed:
 ``f(y) − κ f(x) ≥ τ'`` with
@@ -17,7 +17,7 @@ All three families are linear in ``(f(x), f(y))`` once ``τ`` is fixed:
   ``τ' = 0``; defined only where ``f(x) > 0`` (an error otherwise);
 * ``"lower_ratio"`` (lower by a factor): ``u = f(x) / f(y)`` ≥ ``τ`` with ``f > 0``, i.e.
   ``−f(y) + f(x)/τ ≥ 0``: ``κ = −1/τ`` applied to ``−f``. It is handled by the general
-  ``value`` only (used for THEORY A13.2); the exact 1D machinery supports the three
+  ``value`` only (used for docs/theory.md §A13.2); the exact 1D machinery supports the three
   linear families.
 """
 
@@ -29,7 +29,7 @@ import numpy as np
 
 __all__ = ["Utility", "UTILITY_KINDS", "ENGINE_MARGIN"]
 
-#: The engine's default class margin (``recourse.explain.DEFAULT_MARGIN``).
+#: The engine's default class margin (``recourse.engine.DEFAULT_MARGIN``).
 ENGINE_MARGIN = 1e-6
 
 UTILITY_KINDS = ("class", "gain", "ratio", "lower_ratio")

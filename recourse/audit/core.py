@@ -4,7 +4,7 @@
 data set, an unknown target), validates every row (a row with NaN or an unknown category
 becomes an ``invalid_input`` row, never a crash), asks the model's own ``predict`` which
 applicants it denies, splits them into fixed chunks and solves the chunks with one
-:class:`~recourse.explain.RecourseEngine` per worker (the model is encoded once per
+:class:`~recourse.engine.RecourseEngine` per worker (the model is encoded once per
 worker). Each finished chunk is committed to ``OUT/parts/`` at once; a rerun with the
 same inputs and output directory skips the committed chunks. At the end every chunk is
 assembled into ``OUT/results.parquet`` (exactly one row per applicant, checked), and the
@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from recourse.encoders.errors import InputValidationError, cap_list
 from recourse.audit.rows import arrow_schema
 from recourse.audit.store import FORMAT, AuditStore
 from recourse.audit.workers import (
@@ -38,7 +37,8 @@ from recourse.audit.workers import (
     run_local,
     run_serial,
 )
-from recourse.explain import NORMS, RecourseEngine
+from recourse.encoders.errors import InputValidationError, cap_list
+from recourse.engine import NORMS, RecourseEngine
 from recourse.schema import FeatureSchema
 from recourse.verify import model_predict
 

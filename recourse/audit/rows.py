@@ -2,7 +2,13 @@
 
 The row layout is a fixed Arrow schema, so every chunk file of an audit has the same columns
 and types whichever process wrote it. The recommended changes are one structured column
-(a list of ``{feature, before, after, delta, cost}``), so the table stays one row per applicant.
+(a list of ``{feature, before, after, before_value, after_value, delta, cost, role}``), so the
+table stays one row per applicant.
+
+``before`` and ``after`` are the values as text, for every feature (a category level such as
+``"... >= 7 years"``, or a number written as ``"20"``); ``before_value`` and ``after_value``
+are the same values as numbers (``float64``) for numeric features and null for category
+levels, so pandas, DuckDB or Spark can aggregate them without parsing text.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ CHANGE_TYPE = pa.struct([
     ("feature", pa.string()),
     ("before", pa.string()),
     ("after", pa.string()),
+    ("before_value", pa.float64()),  # the value as a number; null for a category level
+    ("after_value", pa.float64()),
     ("delta", pa.float64()),   # after - before for numeric features; null for categories
     ("cost", pa.float64()),    # the change's share of the weighted L1 cost
     ("role", pa.string()),     # "action", or "consequence" (causal recourse: it follows)
@@ -115,6 +123,8 @@ def result_row(ident: Any, position: int, result: RecourseResult) -> dict[str, A
             "feature": str(c.feature),
             "before": value_text(c.before),
             "after": value_text(c.after),
+            "before_value": b,
+            "after_value": a,
             "delta": None if a is None or b is None else a - b,
             "cost": float(result.feature_costs.get(c.feature, 0.0)),
             "role": "consequence" if c.feature in following else "action",

@@ -1,7 +1,7 @@
 """Solving chunks of applicants: one engine per worker process, reused for every applicant.
 
 A worker (the calling process, a local process pool, or a Dask worker) receives an
-:class:`EngineSpec` once and keeps the :class:`~recourse.explain.RecourseEngine` built from
+:class:`EngineSpec` once and keeps the :class:`~recourse.engine.RecourseEngine` built from
 it in a process-wide cache keyed by the audit's identity, so the model is encoded once per
 worker, not once per applicant. Every task returns plain row dicts
 (:mod:`recourse.audit.rows`); only the coordinating process writes files.
@@ -15,9 +15,9 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
-from recourse.encoders.errors import InputValidationError
 from recourse.audit.rows import error_row, result_row
-from recourse.explain import RecourseEngine
+from recourse.encoders.errors import InputValidationError
+from recourse.engine import RecourseEngine
 
 __all__ = ["Chunk", "EngineSpec", "Record", "run_dask", "run_local", "run_serial",
            "solve_chunk"]

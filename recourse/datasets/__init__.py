@@ -41,8 +41,11 @@ from recourse.schema import FeatureSchema
 __all__ = [
     "DATASETS",
     "MODEL_KINDS",
+    "ROW_COLUMN",
     "TARGET_CLASS",
+    "applicant_rows",
     "load",
+    "pick_applicant",
     "load_credit_data",
     "load_german_credit",
     "make_model",
@@ -305,6 +308,77 @@ def train_test(
         X, y, test_size=0.3, stratify=y, random_state=seed
     )
     return X_train, X_test, y_train, y_test, schema
+
+
+#: Column :func:`applicant_rows` adds: the applicant's row number in the full data set.
+ROW_COLUMN = "dataset_row"
+
+
+def applicant_rows(source: Any, *, with_row: bool = False) -> pd.DataFrame | None:
+    """The applicants of a bundled data set named in place of a file, else ``None``.
+
+    The command line takes ``german`` or ``credit_data`` wherever it reads applicants from
+    a file (``recourse audit --data``, ``explain --applicant``, ``letter --applicant``).
+    The name stands for the data set's test split (the 30 % of :func:`train_test`, seed
+    0): the applicants the bundled models (``recourse demo``) were not trained on. A file
+    of that name in the working directory wins over the bundled data set.
+
+    Parameters
+    ----------
+    source : str or Path
+        What the user passed.
+    with_row : bool
+        Add the column ``dataset_row`` (the row number in the full data set), e.g. as the
+        audit's applicant id.
+
+    Returns
+    -------
+    DataFrame or None
+        The feature columns (and ``dataset_row``), positions ``0 .. n-1`` in split order;
+        ``None`` when ``source`` is an existing path or no bundled name (read it as a file).
+    """
+    from pathlib import Path
+
+    name = str(source)
+    if name not in DATASETS or Path(name).exists():
+        return None
+    X_test = train_test(name, seed=0)[1]
+    frame = X_test.reset_index(drop=True)
+    if with_row:
+        frame.insert(0, ROW_COLUMN, X_test.index.to_numpy())
+    return frame
+
+
+def pick_applicant(frame: pd.DataFrame, schema: FeatureSchema, row: int | None,
+                   name: str) -> dict[str, Any]:
+    """One validated applicant from ``frame`` (see :func:`applicant_rows`).
+
+    Parameters
+    ----------
+    frame : DataFrame
+    schema : FeatureSchema
+    row : int or None
+        0-based position; required when ``frame`` has several rows.
+    name : str
+        How the user named the rows (in messages).
+
+    Raises
+    ------
+    InputValidationError
+        No row chosen from several, or ``row`` out of range.
+    """
+    n = len(frame)
+    if row is None and n > 1:
+        raise InputValidationError(
+            f"{name!r} (the bundled test split) has {n} rows; choose one with --row N "
+            f"(0-based, 0 <= N < {n}).")
+    row = 0 if row is None else row
+    if not 0 <= row < n:
+        raise InputValidationError(
+            f"--row {row} is out of range: {name!r} has {n} rows (0-based, 0 <= N < {n}).")
+    values = {str(k): (v.item() if hasattr(v, "item") else v)
+              for k, v in frame.iloc[row].items()}
+    return schema.validate_row(values)
 
 
 def _estimator(kind: str, seed: int) -> Any:

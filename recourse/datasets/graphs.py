@@ -31,8 +31,8 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from recourse.encoders.errors import InputValidationError
 from recourse.causal import CausalModel, LinearEquation
+from recourse.encoders.errors import InputValidationError
 from recourse.result import RecourseResult
 from recourse.schema import FeatureSchema
 
@@ -86,7 +86,7 @@ def causal_differences(model: Any, X: pd.DataFrame, schema: FeatureSchema,
     :meth:`CausalModel.violations`, treating every change as an action on a non-graph
     feature and every graph node that changed as an action).
     """
-    from recourse.explain import RecourseEngine
+    from recourse.engine import RecourseEngine
 
     plain = RecourseEngine(model, schema, reference=reference)
     engine = RecourseEngine(model, schema, reference=reference, causal=causal)

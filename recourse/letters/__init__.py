@@ -5,14 +5,31 @@
 >>> write_letter(opts, "letter.html", schema, model="model.skops",         # doctest: +SKIP
 ...              applicant_id="A-1027")
 
-The template context is documented in :mod:`recourse.letters.context`; replace the
-templates with ``template_dir=``.
+Templates by purpose (``purpose="plain" | "adverse-action" | "explanation"``), the bank's
+words (``phrasebook=``, :mod:`recourse.letters.phrasebook`), checked principal reasons
+(:mod:`recourse.letters.reasons`) and an appendix for the bank's file
+(``appendix="none" | "internal" | "full"``). The template context is documented in
+:mod:`recourse.letters.context`; replace the templates with ``template_dir=``.
 """
 
-from recourse.letters.batch import AUDIT_OPTIONAL, AUDIT_REQUIRED, read_audit, write_letters
-from recourse.letters.context import letter_context, principal_reasons
-from recourse.letters.render import FORMATS, html_to_pdf, render_letter, write_letter
-from recourse.letters.text import change_sentence, fmt_number, fmt_value
+from recourse.letters.batch import (
+    AUDIT_OPTIONAL,
+    AUDIT_REQUIRED,
+    WrittenLetters,
+    read_audit,
+    write_letters,
+)
+from recourse.letters.context import APPENDIX, PURPOSES, letter_context, principal_reasons
+from recourse.letters.phrasebook import Phrasebook, dataset_phrasebook, load_phrasebook
+from recourse.letters.reasons import ReasonCheck, check_attribution_reasons
+from recourse.letters.render import (
+    FORMATS,
+    ReasonWithheldWarning,
+    html_to_pdf,
+    render_letter,
+    write_letter,
+)
+from recourse.letters.text import causal_sentence, change_sentence, fmt_number, fmt_value
 from recourse.letters.trace import (
     Trace,
     action_set_summary,
@@ -23,12 +40,22 @@ from recourse.letters.trace import (
 )
 
 __all__ = [
+    "APPENDIX",
     "AUDIT_OPTIONAL",
     "AUDIT_REQUIRED",
     "FORMATS",
+    "PURPOSES",
+    "Phrasebook",
+    "ReasonCheck",
+    "ReasonWithheldWarning",
     "Trace",
+    "WrittenLetters",
     "action_set_summary",
+    "causal_sentence",
     "change_sentence",
+    "check_attribution_reasons",
+    "dataset_phrasebook",
+    "load_phrasebook",
     "fixed_clock",
     "fmt_number",
     "fmt_value",

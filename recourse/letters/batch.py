@@ -3,7 +3,8 @@
 Audit Parquet column contract (assumed; the audit module is written in parallel)
 --------------------------------------------------------------------------------
 One row per applicant. Required: ``id`` (any type; used in the file name and the letter)
-and ``status`` (one of ``recourse.STATUSES``). Optional, read when present: ``target``,
+and ``status`` (one of ``recourse.audit.AUDIT_STATUSES``: the engine's statuses plus
+``invalid_input``). Optional, read when present: ``target``,
 ``predicted``, ``cost``, ``l1_cost``, ``l0``, ``bound``, ``gap``, ``optimal`` (proven),
 ``verified``, ``norm``, ``backend``, ``message``, and ``changes``: the changes of the
 optimal recourse as a list of structs ``{feature, before, after}`` (values as stored:
@@ -11,6 +12,13 @@ numbers or text), or that list as a JSON string. Numbers stored as text in ``bef
 ``after`` are read back as numbers for numeric features. Optional ``model_sha256``
 (``sha256:<hex>`` or bare hex) is used as the model fingerprint when no model is given.
 A letter from an audit row shows its one (optimal) option: the audit keeps no other.
+
+Rows without a letter to send
+-----------------------------
+No letter is written for an ``invalid_input`` row (the applicant's data could not be
+used, so there is no decision to explain: fix the row and rerun) nor for an applicant
+the model approves (``already_target``: no adverse-action letter is due). They are
+listed, with the reason, in ``WrittenLetters.skipped``; the CLI prints them.
 """
 
 from __future__ import annotations
@@ -24,10 +32,11 @@ from typing import Any
 from recourse.encoders.errors import InputValidationError, cap_list
 from recourse.letters.render import FORMATS, render_letter
 from recourse.letters.trace import model_fingerprint
-from recourse.result import STATUSES, Change, RecourseOptions, RecourseResult
+from recourse.result import Change, RecourseOptions, RecourseResult
 from recourse.schema import FeatureSchema
 
-__all__ = ["write_letters", "read_audit", "AUDIT_REQUIRED", "AUDIT_OPTIONAL"]
+__all__ = ["write_letters", "read_audit", "AUDIT_REQUIRED", "AUDIT_OPTIONAL", "WrittenLetters",
+           "skip_reason", "refuse_overwrite"]
 
 AUDIT_REQUIRED = ("id", "status")
 AUDIT_OPTIONAL = ("target", "predicted", "cost", "l1_cost", "l0", "bound", "gap", "optimal",
@@ -85,10 +94,52 @@ def _opt_float(v: Any) -> float | None:
         return None
 
 
+class WrittenLetters(list):  # type: ignore[type-arg]
+    """The written paths in input order (a list), and ``skipped``: ``(id, reason)`` of
+    every applicant who got no letter (module docstring)."""
+
+    def __init__(self, paths: Iterable[Path] = (), skipped: Iterable[tuple[str, str]] = ()):
+        super().__init__(paths)
+        self.skipped: list[tuple[str, str]] = list(skipped)
+
+
+def skip_reason(answer: RecourseResult | RecourseOptions | None, status: str = "",
+                message: str = "") -> str | None:
+    """Why no letter is written for this answer (or audit status), or None."""
+    if answer is not None:
+        head = (answer.options[0] if isinstance(answer, RecourseOptions) and answer.options
+                else answer.final if isinstance(answer, RecourseOptions) else answer)
+        status = head.status if head is not None else status
+        message = head.message if head is not None else message
+    if status == "invalid_input":
+        return ("invalid_input: the applicant's row could not be used"
+                + (f" ({message})" if message else "") + "; fix the row and rerun")
+    if status == "already_target":
+        return "approved by the model: no adverse-action letter is due"
+    return None
+
+
+def refuse_overwrite(paths: Iterable[Path]) -> None:
+    """Raise if any of ``paths`` exists (a letter may have been edited by hand).
+
+    Raises
+    ------
+    InputValidationError
+        Naming the files and the fix (``overwrite=True`` / ``--overwrite``).
+    """
+    there = [str(p) for p in paths if Path(p).exists()]
+    if there:
+        raise InputValidationError(
+            f"{len(there)} letter file(s) already exist: {cap_list(there, 5)}; nothing was "
+            "written. Choose another --out, move them away, or pass --overwrite "
+            "(overwrite=True) to replace them.")
+
+
 def read_audit(path: str | Path, schema: FeatureSchema) -> Iterator[tuple[str, RecourseResult,
                                                                           str | None]]:
     """``(id, RecourseResult, model_sha256 or None)`` per row of an audit Parquet file
-    (column contract in the module docstring).
+    (column contract in the module docstring). An ``invalid_input`` row is yielded as a
+    result with that status (it never reaches a letter: see :func:`skip_reason`).
 
     Raises
     ------
@@ -106,13 +157,17 @@ def read_audit(path: str | Path, schema: FeatureSchema) -> Iterator[tuple[str, R
         raise InputValidationError(
             f"The audit file lacks the columns {missing}; it has "
             f"{cap_list(table.column_names, 12)}. Letters need at least {list(AUDIT_REQUIRED)}.")
+    from recourse.audit.rows import AUDIT_STATUSES
+
     for row in table.to_pylist():
         ident = row["id"]
         status = str(row["status"])
-        if status not in STATUSES:
+        if status not in AUDIT_STATUSES:
             raise InputValidationError(
-                f"Audit row {ident!r} has unknown status {status!r}; known: {list(STATUSES)}.")
-        changes = _changes(row.get("changes"), schema, ident)
+                f"Audit row {ident!r} has unknown status {status!r}; known: "
+                f"{list(AUDIT_STATUSES)}.")
+        changes = [] if status == "invalid_input" else _changes(row.get("changes"), schema,
+                                                                 ident)
         factual = {c.feature: c.before for c in changes}
         res = RecourseResult(
             status=status, target=row.get("target", "the target class"),
@@ -142,8 +197,11 @@ def _file_name(ident: str, fmt: str, used: set[str]) -> str:
 
 def write_letters(items: Iterable[tuple[Any, RecourseResult | RecourseOptions]] | str | Path,
                   out_dir: str | Path, schema: FeatureSchema, *, format: str = "md",
-                  model: Any = None, progress: bool = False, **kwargs: Any) -> list[Path]:
-    """One letter per applicant in ``out_dir``; returns the written paths in input order.
+                  model: Any = None, progress: bool = False, overwrite: bool = False,
+                  **kwargs: Any) -> WrittenLetters:
+    """One letter per applicant in ``out_dir``; returns the written paths in input order
+    (a :class:`WrittenLetters`, whose ``skipped`` lists the applicants without a letter:
+    invalid rows and approved applicants).
 
     Parameters
     ----------
@@ -155,7 +213,11 @@ def write_letters(items: Iterable[tuple[Any, RecourseResult | RecourseOptions]] 
     model : path or fitted model, optional
         Hashed once for every letter's fingerprint.
     progress : bool
-        Show a rich progress bar on the terminal (the CLI turns it on).
+        Show a rich progress bar on the terminal (count, rate, elapsed time and ETA; the
+        CLI turns it on).
+    overwrite : bool
+        Replace letter files that already exist; without it an existing file stops the
+        batch before anything is written.
     kwargs
         Passed to :func:`recourse.letters.render_letter` (``clock``, ``template_dir``,
         ``title``, ...).
@@ -163,7 +225,8 @@ def write_letters(items: Iterable[tuple[Any, RecourseResult | RecourseOptions]] 
     Raises
     ------
     InputValidationError
-        Unknown format; a malformed audit file or item.
+        Unknown format; a malformed audit file or item; a letter file exists and
+        ``overwrite`` is False.
     """
     from recourse.letters.render import html_to_pdf
 
@@ -187,14 +250,23 @@ def write_letters(items: Iterable[tuple[Any, RecourseResult | RecourseOptions]] 
                     f"audit Parquet path; got {type(item).__name__} {str(item)[:60]!r}.")
             rows.append((str(item[0]), item[1], None))
     used: set[str] = set()
-    paths: list[Path] = []
+    written = WrittenLetters()
+    todo: list[tuple[str, Any, str | None, Path]] = []
+    for ident, answer, sha in rows:
+        why = skip_reason(answer)
+        if why is not None:
+            written.skipped.append((ident, why))
+        else:
+            todo.append((ident, answer, sha, out / _file_name(ident, format, used)))
+    if not overwrite:
+        refuse_overwrite(p for *_, p in todo)
+    paths = written
 
-    def one(ident: str, answer: Any, sha: str | None) -> None:
+    def one(ident: str, answer: Any, sha: str | None, p: Path) -> None:
         this_fp = fp if fp is not None else (
             (sha, "recorded in the audit file") if sha else None)
         text = render_letter(answer, schema, format=format, applicant_id=ident,
                              fingerprint=this_fp, **kwargs)
-        p = out / _file_name(ident, format, used)
         if format == "pdf":
             html_to_pdf(text, p)
         else:
@@ -202,21 +274,54 @@ def write_letters(items: Iterable[tuple[Any, RecourseResult | RecourseOptions]] 
         paths.append(p)
 
     if not progress:
-        for row in rows:
-            one(*row)
+        for item in todo:
+            one(*item)
         return paths
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
         Progress,
         TextColumn,
+        TimeElapsedColumn,
         TimeRemainingColumn,
     )
 
     with Progress(TextColumn("Writing letters"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn()) as bar:
-        task = bar.add_task("letters", total=len(rows))
-        for row in rows:
-            one(*row)
-            bar.advance(task)
+                  TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
+                  TextColumn("ETA"), TimeRemainingColumn()) as bar:
+        task = bar.add_task("letters", total=len(todo), rate="– letters/s")  # noqa: RUF001
+        for item in todo:
+            one(*item)
+            speed = bar.tasks[0].speed
+            bar.update(task, advance=1,
+                       rate=f"{speed:.1f} letters/s" if speed else "– letters/s")  # noqa: RUF001
     return paths
+
+
+def letter_options(purpose: str, appendix: str, phrasebook: str | None,
+                   overwrite: bool) -> dict[str, Any]:
+    """The letter keywords of the CLI's ``letter`` command, validated early (before any
+    solving)."""
+    from recourse.letters.context import APPENDIX, PURPOSES
+    from recourse.letters.phrasebook import load_phrasebook
+
+    if purpose not in PURPOSES:
+        raise InputValidationError(f"--purpose must be one of {list(PURPOSES)}, got "
+                                   f"{purpose!r}.")
+    if appendix not in APPENDIX:
+        raise InputValidationError(f"--appendix must be one of {list(APPENDIX)}, got "
+                                   f"{appendix!r}.")
+    return {"purpose": purpose, "appendix": appendix,
+            "phrasebook": load_phrasebook(phrasebook), "overwrite": overwrite}
+
+
+def letters_summary(paths: WrittenLetters | list[Path], target_dir: Path) -> str:
+    """``Wrote 3 letters to out/`` plus one line per skipped applicant (markup escaped)."""
+    from rich.markup import escape
+
+    lines = [f"Wrote {len(paths)} letters to {escape(str(target_dir))}/"]
+    skipped = getattr(paths, "skipped", [])
+    if skipped:
+        lines.append(f"No letter for {len(skipped)} applicant(s):")
+        lines += [f"  {escape(ident)}: {escape(why)}" for ident, why in skipped]
+    return "\n".join(lines)

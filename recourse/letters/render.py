@@ -1,16 +1,24 @@
 """Render letters with Jinja2 templates; write Markdown, HTML and PDF files.
 
-The templates ship in ``recourse/templates`` (``letter.md.j2``, ``letter.html.j2``). A
-compliance team replaces them by passing ``template_dir``: a directory holding its own
-``letter.md.j2`` and/or ``letter.html.j2`` (a file missing there falls back to the
-bundled one). Templates get the context documented in :mod:`recourse.letters.context`,
-rendered with ``StrictUndefined`` (a misspelt key is an error, not a blank), HTML
-autoescaped, and two filters: ``capitalize_first`` and ``md_cell`` (a Markdown table
-cell: ``|`` escaped, newlines removed).
+The templates ship in ``recourse/templates``, one per purpose and format:
+``plain.md.j2``, ``plain.html.j2``, ``adverse-action.md.j2``, ``adverse-action.html.j2``,
+``explanation.md.j2``, ``explanation.html.j2`` (shared pieces in ``_parts.*.j2``). A
+compliance team replaces any of them by passing ``template_dir``: a directory holding
+its own ``<purpose>.<md|html>.j2`` (a file missing there falls back to the bundled one;
+an old-style ``letter.md.j2`` / ``letter.html.j2`` there serves the ``plain`` purpose).
+A template may also ``{% extends "adverse-action.md.j2" %}`` and override only the
+``rights`` block. Templates get the context documented in
+:mod:`recourse.letters.context`, rendered with ``StrictUndefined`` (a misspelt key is an
+error, not a blank), HTML autoescaped, and the filters ``capitalize_first``, ``md_cell``
+(a Markdown table cell: ``|`` escaped, newlines removed), ``md_text`` (Markdown/HTML
+special characters escaped, for user text in Markdown) and ``hashes`` (HTML: escapes,
+then keeps each ``sha256:`` digest on one line).
 """
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,11 +29,22 @@ from recourse.letters.trace import Clock, Trace, make_trace
 from recourse.result import RecourseOptions, RecourseResult
 from recourse.schema import FeatureSchema
 
-__all__ = ["FORMATS", "render_letter", "write_letter", "html_to_pdf", "template_env"]
+__all__ = ["FORMATS", "render_letter", "write_letter", "html_to_pdf", "template_env",
+           "template_name", "ReasonWithheldWarning"]
 
 #: Output formats and their file suffixes.
 FORMATS = {"md": ".md", "html": ".html", "pdf": ".pdf"}
-_TEMPLATES = {"md": "letter.md.j2", "html": "letter.html.j2", "pdf": "letter.html.j2"}
+_EXT = {"md": "md", "html": "html", "pdf": "html"}
+_HASH = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+class ReasonWithheldWarning(UserWarning):
+    """A candidate reason failed its check and the letter has no appendix recording it."""
+
+
+def template_name(purpose: str, fmt: str) -> str:
+    """``"adverse-action.md.j2"`` and the like."""
+    return f"{purpose}.{_EXT[fmt]}.j2"
 
 
 def _capitalize_first(text: Any) -> str:
@@ -35,6 +54,21 @@ def _capitalize_first(text: Any) -> str:
 
 def _md_cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_text(text: Any) -> str:
+    """User text for Markdown: the characters that start markup (``<``, ``&``, ``*``,
+    ``_``, ``[``, ``]``, backquote, ``|``, backslash) get a backslash (CommonMark's escape),
+    so no HTML tag, entity, link or emphasis can arise; they still display as typed."""
+    return re.sub(r"([<&*_\[\]`|\\])", r"\\\1", str(text).replace("\n", " "))
+
+
+def _hashes(text: Any) -> Any:
+    import markupsafe
+
+    escaped = str(markupsafe.escape(text))
+    return markupsafe.Markup(_HASH.sub(lambda m: f'<span class="hash">{m.group(0)}</span>',
+                                       escaped))
 
 
 def template_env(template_dir: str | Path | None = None) -> Any:
@@ -59,7 +93,18 @@ def template_env(template_dir: str | Path | None = None) -> Any:
     )
     env.filters["capitalize_first"] = _capitalize_first
     env.filters["md_cell"] = _md_cell
+    env.filters["md_text"] = _md_text
+    env.filters["hashes"] = _hashes
     return env
+
+
+def _get_template(env: Any, template_dir: str | Path | None, purpose: str, fmt: str) -> Any:
+    name = template_name(purpose, fmt)
+    if purpose == "plain" and template_dir is not None:
+        legacy = Path(template_dir) / f"letter.{_EXT[fmt]}.j2"
+        if legacy.is_file() and not (Path(template_dir) / name).is_file():
+            return env.get_template(legacy.name)
+    return env.get_template(name)
 
 
 def _check_format(fmt: str) -> str:
@@ -75,8 +120,10 @@ def render_letter(answer: RecourseResult | RecourseOptions, schema: FeatureSchem
                   trace: Trace | None = None, template_dir: str | Path | None = None,
                   reasons: Mapping[str, float] | None = None, attribution_method: str = "",
                   consequences: Sequence[Sequence[Any]] = (),
-                  title: str = "Decision on your application",
-                  organisation: str = "") -> str:
+                  title: str | None = None, organisation: str = "",
+                  purpose: str = "plain", phrasebook: Any = None,
+                  appendix: str = "internal", failed_reasons: str = "withhold",
+                  rights: str = "", applicant: Mapping[str, Any] | None = None) -> str:
     """A letter as text (Markdown or HTML).
 
     Parameters
@@ -90,7 +137,8 @@ def render_letter(answer: RecourseResult | RecourseOptions, schema: FeatureSchem
     applicant_id : str
         Shown in the letter and its appendix.
     model : path or fitted model, optional
-        For the fingerprint (a file's sha256, or the pickle bytes' of an in-memory model).
+        For the fingerprint (a file's sha256, or the pickle bytes' of an in-memory model);
+        a fitted model also checks attribution reasons (``reasons=``).
     fingerprint : (str, str), optional
         Precomputed ``(fingerprint, what was hashed)`` instead of ``model``.
     clock : callable, optional
@@ -100,10 +148,34 @@ def render_letter(answer: RecourseResult | RecourseOptions, schema: FeatureSchem
     template_dir : path, optional
         Directory with your own ``letter.md.j2`` / ``letter.html.j2``.
     reasons : mapping of feature name to score, optional
-        Attribution scores (e.g. from ``recourse.analysis``), shown labelled as such
-        with ``attribution_method``.
+        Attribution scores of the approval class's score (e.g. SHAP from
+        ``recourse.analysis``): the principal reasons are taken from them, each checked
+        by the ray test (:mod:`recourse.letters.reasons`); needs a fitted ``model``.
     consequences : sequence of sequences, optional
         Per option, the expected consequences of its actions under a causal model.
+    purpose : {"plain", "adverse-action", "explanation"}
+        Which template: today's letter, a US-style adverse-action notice, or an EU-style
+        explanation of an automated decision.
+    phrasebook : Phrasebook, "german", "credit_data" or a YAML path, optional
+        The bank's words for decisions and changes (:mod:`recourse.letters.phrasebook`).
+    appendix : {"none", "internal", "full"}
+        The computation record for the bank's file: left out, the essentials (fingerprints,
+        solver, proof, costs, reason checks), or everything (plus versions, excluded
+        change sets and the JSON trace).
+    failed_reasons : {"withhold", "mark"}
+        A reason that fails its check is left out of the applicant's text, or printed
+        marked for the bank's reviewer; either way the appendix records the check.
+    rights : str
+        The applicant's-rights paragraph (``adverse-action``, ``explanation``).
+    applicant : mapping, optional
+        The applicant's full row, for checking attribution reasons (default: the
+        result's ``factual``).
+
+    Warns
+    -----
+    ReasonWithheldWarning
+        A reason was withheld and ``appendix="none"`` leaves no record of it in the
+        letter.
 
     Raises
     ------
@@ -119,10 +191,22 @@ def render_letter(answer: RecourseResult | RecourseOptions, schema: FeatureSchem
     if trace is None:
         trace = make_trace(results, schema, applicant_id=applicant_id, model=model,
                            fingerprint=fingerprint, clock=clock, final=final)
-    ctx = letter_context(answer, schema, trace, title=title, organisation=organisation,
-                         reasons=reasons, attribution_method=attribution_method,
-                         consequences=consequences)
-    return str(template_env(template_dir).get_template(_TEMPLATES[fmt]).render(**ctx))
+    fitted = None if model is None or isinstance(model, (str, Path)) else model
+    ctx = letter_context(answer, schema, trace, purpose=purpose, title=title,
+                         organisation=organisation, reasons=reasons,
+                         attribution_method=attribution_method, consequences=consequences,
+                         phrasebook=phrasebook, appendix=appendix,
+                         failed_reasons=failed_reasons, rights=rights, check_model=fitted,
+                         applicant=applicant)
+    if ctx["withheld"] and appendix == "none":
+        left = [c["label"] for c in ctx["checks"] if c["result"] == "withheld"]
+        warnings.warn(
+            f"Letter {trace.applicant_id!r}: {len(left)} candidate reason(s) failed their "
+            f"check and were withheld ({', '.join(left)}); with appendix='none' the letter "
+            "does not record this. Keep an appendix for the bank's file.",
+            ReasonWithheldWarning, stacklevel=2)
+    env = template_env(template_dir)
+    return str(_get_template(env, template_dir, purpose, fmt).render(**ctx))
 
 
 def html_to_pdf(html: str, path: str | Path) -> Path:
@@ -148,15 +232,17 @@ def html_to_pdf(html: str, path: str | Path) -> Path:
 
 def write_letter(answer: RecourseResult | RecourseOptions, path: str | Path,
                  schema: FeatureSchema, *, format: str | None = None,
-                 **kwargs: Any) -> Path:
+                 overwrite: bool = False, **kwargs: Any) -> Path:
     """Write one letter; the format follows ``format`` or the suffix of ``path``.
 
-    ``kwargs`` are those of :func:`render_letter`. Returns the written path.
+    ``kwargs`` are those of :func:`render_letter`. Returns the written path. An existing
+    file (perhaps a letter edited by hand) is replaced only with ``overwrite=True``.
 
     Raises
     ------
     InputValidationError
-        The format is unknown or cannot be told from the suffix.
+        The format is unknown or cannot be told from the suffix; the file exists and
+        ``overwrite`` is False.
     BackendUnavailableError
         PDF asked for without WeasyPrint.
     """
@@ -169,6 +255,10 @@ def write_letter(answer: RecourseResult | RecourseOptions, path: str | Path,
                 f"Cannot tell the letter format from {p.name!r}; name the file *.md, *.html "
                 "or *.pdf, or pass format=.")
     fmt = _check_format(format)
+    if p.exists() and not overwrite:
+        raise InputValidationError(
+            f"{str(p)!r} already exists; nothing was written. Choose another file, or pass "
+            "--overwrite (overwrite=True) to replace it.")
     text = render_letter(answer, schema, format=fmt, **kwargs)
     if fmt == "pdf":
         return html_to_pdf(text, p)

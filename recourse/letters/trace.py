@@ -195,33 +195,52 @@ def fixed_clock(when: str | _dt.datetime) -> Clock:
     return lambda: t
 
 
-def trace_lines(trace: Trace) -> list[tuple[str, str]]:
-    """The appendix as (label, value) pairs, in display order."""
+def _query_line(o: dict[str, Any], full: bool) -> str:
+    cost = "–" if o["cost"] is None else f"{o['cost']:.4g}"  # noqa: RUF001
+    if o["status"] == "no_recourse":
+        text = ("no_recourse: proven that no change allowed by the action set reaches the "
+                "target class")
+    elif o["status"] in ("optimal", "feasible"):
+        text = (f"{o['status']}, minimal cost proven: "
+                f"{'yes' if o['proven_optimal'] else 'no'}, verified with the model: "
+                f"{'yes' if o.get('verified') else 'no'}, cost {cost}")
+    else:
+        text = f"{o['status']}: no answer"
+    if full:
+        excl = "; ".join("{" + ", ".join(s) + "}" for s in o["excluded"]) or "none"
+        text += f"; excluded change sets: {excl}"
+    return text
+
+
+def trace_lines(trace: Trace, *, full: bool = True) -> list[tuple[str, str]]:
+    """The appendix as (label, value) pairs, in display order; ``full=False`` leaves out
+    the library versions and the excluded change sets of each query."""
     gap = "–" if trace.gap is None else f"{trace.gap:.2%}"  # noqa: RUF001
+    if trace.status == "no_recourse":
+        proof = ("Proof", "proven: no change allowed by the action set reaches the target "
+                          "class (the solver proved the problem infeasible)")
+    elif trace.status in ("optimal", "feasible"):
+        proof = ("Minimal cost proven", "yes" if trace.proven_optimal else
+                 f"no (gap {gap})")
+    else:
+        proof = ("Proof", f"none: the search ended with {trace.status}")
+    engine = f"recourse-engine {trace.engine_version}"
+    if full:
+        engine += "; " + ", ".join(f"{k} {v}" for k, v in trace.versions.items())
     rows = [
         ("Applicant", trace.applicant_id),
         ("Model fingerprint", f"{trace.model_fingerprint} ({trace.model_source})"),
         ("Schema (action set)", f"{trace.schema_hash}; {trace.action_set}"),
         ("Solver", trace.solver),
-        ("Status of the optimal recourse", trace.status),
-        ("Optimality proven", "yes" if trace.proven_optimal else "no")
-        if trace.status != "no_recourse" else
-        ("Proof", "the solver proved that no change allowed by the action set reaches "
-                  "the target class"),
-        ("Gap", gap),
+        ("Status of the first query", trace.status),
+        proof,
         ("Objective", trace.norm),
         ("Target class", trace.target),
-        ("Engine", f"recourse-engine {trace.engine_version}; "
-                   + ", ".join(f"{k} {v}" for k, v in trace.versions.items())),
+        ("Engine", engine),
         ("Time (UTC)", trace.time_utc),
     ]
     for i, o in enumerate(trace.options, 1):
-        cost = "–" if o["cost"] is None else f"{o['cost']:.4g}"  # noqa: RUF001
-        excl = "; ".join("{" + ", ".join(s) + "}" for s in o["excluded"]) or "none"
-        rows.append((f"Query {i}", f"{o['status']}, proven optimal: "
-                     f"{'yes' if o['proven_optimal'] else 'no'}, verified: "
-                     f"{'yes' if o.get('verified') else 'no'}, cost {cost}, "
-                     f"excluded change sets: {excl}"))
+        rows.append((f"Query {i}", _query_line(o, full)))
     return rows
 
 

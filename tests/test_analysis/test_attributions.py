@@ -1,4 +1,5 @@
-"""Attribution methods against closed forms and independent references (THEORY A1, B, C)."""
+"""Attribution methods against closed forms and independent references (docs/theory.md
+§A1, B, C)."""
 
 from __future__ import annotations
 
@@ -166,7 +167,7 @@ def test_b3_one_split_tree() -> None:
     assert sf.piecewise_constant
     stein = att.smoothgrad(sf, x, sigma=0.5, n=10 ** 5, seed=0)  # auto -> Stein
     cl = att.clime(sf, x, sigma=0.5, n=10 ** 5, seed=0)
-    # standard error of both ~ 0.5 / (0.5 sqrt(1e5)) = 3e-3; 0.03 is THEORY's bound
+    # standard error of both ~ 0.5 / (0.5 sqrt(1e5)) = 3e-3; 0.03 is docs/theory.md's bound
     assert np.max(np.abs(stein - exact)) < 0.03 and np.max(np.abs(cl - exact)) < 0.03
     assert np.all(att.smoothgrad(sf, x, sigma=0.5, n=1000, estimator="gradient") == 0.0)
 

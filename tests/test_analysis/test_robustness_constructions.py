@@ -1,5 +1,5 @@
 """Continuity measurements, Lipschitz bounds, the paper's constructions, the impossibility
-report and ``recourse analyze`` (THEORY A5, A6, A8, A13, A14, B4)."""
+report and ``recourse analyze`` (docs/theory.md §A5, A6, A8, A13, A14, B4)."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_a5_linear_lipschitz_estimates() -> None:
     for phi in (lambda X: att.gradient(lin(), X),
                 lambda X: att.smoothgrad(lin(), X, sigma=0.3, n=20, seed=0)):
         assert local_lipschitz(phi, x, 1e-3, n_random=50) <= 1e-9
-    # seeded C-LIME: least-squares rounding (~1e-15 relative) divided by eps. THEORY A5
+    # seeded C-LIME: least-squares rounding (~1e-15 relative) divided by eps. docs/theory.md §A5
     # says eps >= 1e-6 suffices; with these weights eps = 1e-6 gives 1.9e-9, so use 1e-5
     clime_phi = lambda X: att.clime(lin(), X, sigma=0.3, n=20, seed=0)  # noqa: E731
     assert local_lipschitz(clime_phi, x, 1e-5, n_random=20) <= 1e-9

@@ -1,5 +1,5 @@
 """Recourse sensitivity: ray tests (exact for trees, forests and value-linked encodings,
-line search otherwise) and existence of recourse (THEORY A2-A4, A11, A12)."""
+line search otherwise) and existence of recourse (docs/theory.md §A2-A4, A11, A12)."""
 
 from __future__ import annotations
 

@@ -140,7 +140,7 @@ def test_theorem12_constant_direction_when_one_option_covers(grid2) -> None:
 
 # ---------------------------------------------------------------- LIME details
 def test_lime_kernel_weights_and_quartiles() -> None:
-    """THEORY C6: d = 20 → width 3.3541, a sample 4 bins away weighs 0.83713; the exposed
+    """docs/theory.md §C6: d = 20 → width 3.3541, a sample 4 bins away weighs 0.83713; the exposed
     quartiles are the training percentiles and the weights lime's kernel of the bin
     distance."""
     assert ra.lime_kernel_width(20) == pytest.approx(3.3541, abs=1e-4)

@@ -223,7 +223,7 @@ def test_cli_audit_also_model_or_plausible(files, tmp_path, applicants, forest, 
     in-process (the isolation forest rebuilt by the same function)."""
     from recourse import ModelSet, PlausibleModel
     from recourse.io import save_model
-    from recourse.robust_cli import fit_isolation_forest
+    from recourse.loading import fit_isolation_forest
 
     X_train, _, _, schema = german
     few = applicants[forest.predict(applicants) == "bad"].head(4)

@@ -19,9 +19,11 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from typer.testing import CliRunner
 
-from recourse.cli import _change_sentence, _render_letter, app
+from recourse.cli import app
+from recourse.cli.demo import render_demo_letter as _render_letter
 from recourse.datasets import load_german_credit, train_test
 from recourse.io import save_model
+from recourse.letters.text import change_sentence as _change_sentence
 from recourse.result import STATUSES, Change, RecourseResult
 from recourse.schema import FeatureSchema
 
@@ -157,7 +159,7 @@ def _stub_result(status: str, **kw) -> RecourseResult:
     ("time_limit", 1), ("error", 1),
 ])
 def test_explain_exit_code_per_status(files, monkeypatch, status, code) -> None:
-    monkeypatch.setattr("recourse.explain.find_recourse",
+    monkeypatch.setattr("recourse.engine.find_recourse",
                         lambda *a, **k: _stub_result(status))
     result = _run(*_explain_args(files))
     assert result.exit_code == code
@@ -171,7 +173,7 @@ def test_explain_table_shows_labels_and_units(files, monkeypatch) -> None:
         "optimal", changes=[Change("credit_amount", 5951, 3200)], cost=2.5, optimal=True,
         verified=True, feature_costs={"credit_amount": 2.5},
     )
-    monkeypatch.setattr("recourse.explain.find_recourse", lambda *a, **k: stub)
+    monkeypatch.setattr("recourse.engine.find_recourse", lambda *a, **k: stub)
     result = _run(*_explain_args(files))
     assert result.exit_code == 0
     assert "credit amount" in result.output
@@ -203,7 +205,8 @@ def test_letter_with_changes(german_schema) -> None:
                           applicant_id="7")
     assert "declined" in text
     assert "- Reduce credit amount from 5,951 DM to 3,200 DM" in text
-    assert "**proved**" in text and "**verified**" in text
+    assert "No smaller change would lead to approval" in text
+    assert "We checked these changes with our model itself" in text
     assert "foreign worker" in text.lower()  # immutables are listed with their reason
     assert "age may only increase" in text.lower()
 
@@ -211,8 +214,8 @@ def test_letter_with_changes(german_schema) -> None:
 def test_letter_says_when_no_recourse_exists(german_schema) -> None:
     text = _render_letter(_stub_result("no_recourse"), german_schema, model_kind="logreg",
                           dataset="german", applicant_id="7")
-    assert "No recourse exists" in text
-    assert "proved" in text
+    assert "No change would lead to approval" in text
+    assert "This was proven" in text
 
 
 def test_letter_flags_unproven_unverified(german_schema) -> None:
@@ -220,8 +223,9 @@ def test_letter_flags_unproven_unverified(german_schema) -> None:
                        bound=0.5, optimal=False, verified=False)
     text = _render_letter(res, german_schema, model_kind="rf", dataset="german",
                           applicant_id="7")
-    assert "before proving" in text and "lower bound 0.5" in text
-    assert "**not** be verified" in text
+    assert "We could not establish that no smaller change exists" in text
+    assert "| 0.5 |" in text.split("## Appendix", 1)[1]  # the lower bound, for the bank
+    assert "could not be checked with our model itself" in text
 
 
 # --------------------------------------------------------------------- demo, schema
@@ -237,6 +241,16 @@ def test_demo_writes_files_and_reproducible_command(tmp_path) -> None:
         assert "declined" in letter
         assert "What would change the decision" in letter or "No recourse exists" in letter
     assert (out / "schema.yaml").is_file()
+    # the portfolio for `recourse audit`: German's test split with its data-set row numbers
+    import pandas as pd
+
+    from recourse.datasets import train_test
+
+    portfolio = pd.read_csv(out / "portfolio.csv")
+    X_test = train_test("german", seed=0)[1]
+    assert list(portfolio["dataset_row"]) == list(X_test.index)
+    pd.testing.assert_frame_equal(portfolio[X_test.columns], X_test.reset_index(drop=True),
+                                  check_dtype=False)
     command = [ln for ln in result.output.splitlines() if ln.startswith("recourse explain")]
     assert len(command) == 1
     again = _run(*shlex.split(command[0])[1:])

@@ -15,6 +15,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from oracles import model_predict
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import IsolationForest, RandomForestClassifier
@@ -22,7 +23,6 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from typer.testing import CliRunner
 
-from oracles import model_predict
 from recourse import RecourseEngine
 from recourse.cli import app
 from recourse.datasets import train_test
@@ -302,7 +302,7 @@ def test_support_flags_bad_input(setup, args, expected) -> None:
 def test_min_margin_with_plausible(setup) -> None:
     """Both at once: the classifier wins by the margin in its own probabilities and the
     isolation forest calls the answer an inlier (the forest the CLI fits, rebuilt here)."""
-    from recourse.robust_cli import fit_isolation_forest
+    from recourse.loading import fit_isolation_forest
 
     payload = _json(_explain(setup, 0, "--plausible", "--min-margin", "0.1", "--data",
                              setup["paths"]["train"], "--json"))

@@ -18,21 +18,27 @@ from pathlib import Path
 import pytest
 
 from letter_cases import CASES, case, golden_trace
-from recourse.letters import render_letter
+from recourse.letters import PURPOSES, render_letter
 
 GOLDEN = Path(__file__).parent / "golden"
 REGEN = os.environ.get("RECOURSE_REGEN_GOLDEN") == "1"
 
-FILES = [("german_tree_491", "md"), ("german_tree_491", "html"), ("german_tree_656", "md"),
-         ("german_tree_491_no_recourse", "md"), ("german_tree_491_no_recourse", "html")]
+#: (case, purpose, format, appendix): every template in both formats for the denied
+#: applicant with three options, and the proven no-recourse case under each purpose.
+FILES = [(name, purpose, fmt, "internal")
+         for name in ("german_tree_491", "german_tree_491_no_recourse")
+         for purpose in PURPOSES for fmt in ("md", "html")]
+FILES += [("german_tree_656", "plain", "md", "full"),
+          ("german_tree_491", "adverse-action", "md", "none")]
 
 
-@pytest.mark.parametrize(("name", "fmt"), FILES)
-def test_golden_letter(name, fmt):
+@pytest.mark.parametrize(("name", "purpose", "fmt", "appendix"), FILES)
+def test_golden_letter(name, purpose, fmt, appendix):
     opts, schema, _, kw = case(name)
-    text = render_letter(opts, schema, format=fmt,
+    text = render_letter(opts, schema, format=fmt, purpose=purpose, phrasebook="german",
+                         appendix=appendix,
                          trace=golden_trace(opts, schema, kw["applicant_id"]))
-    path = GOLDEN / f"{name}.{fmt}"
+    path = GOLDEN / f"{name}_{purpose}_{appendix}.{fmt}"
     if REGEN:
         path.write_text(text, encoding="utf-8")
     assert path.is_file(), f"{path} is missing: regenerate as the module docstring says"

@@ -105,11 +105,16 @@ def _units_oracle(f, v) -> str:
     return f"{text} {f.unit}".strip()
 
 
+def _shown(markdown: str) -> str:
+    """Markdown as displayed: CommonMark backslash escapes removed."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+
+
 def test_numbers_are_in_the_schemas_units(german_options):
     schema, cases = german_options
     seen_units = set()
     for ident, _, _, opts in cases:
-        text = render_letter(opts, schema, applicant_id=ident, clock=CLOCK)
+        text = _shown(render_letter(opts, schema, applicant_id=ident, clock=CLOCK))
         html = render_letter(opts, schema, format="html", applicant_id=ident, clock=CLOCK)
         for res in opts:
             for c in res.changes:
@@ -139,9 +144,10 @@ def test_no_recourse_is_stated_explicitly(german_options, fmt):
     res = RecourseResult(status="no_recourse", target="good", predicted="bad", factual={},
                          message="proven")
     text = render_letter(res, schema, format=fmt, applicant_id="x", clock=CLOCK)
-    assert "No recourse exists" in text
+    assert "No change would lead to approval" in text
     assert "No combination of the changes you are able to make" in text
-    assert "What would change" not in text
+    assert "This was proven, not merely not found" in text
+    assert "What would change" not in text and "optimality proven: no" not in text.lower()
 
 
 def test_unproven_and_unverified_are_flagged(german_options):
@@ -150,8 +156,13 @@ def test_unproven_and_unverified_are_flagged(german_options):
                          changes=[Change("housing", "rent", "own")], cost=1.0, bound=0.5,
                          gap=0.5, optimal=False, verified=False)
     text = render_letter(res, schema, applicant_id="x", clock=CLOCK)
-    assert "stopped before proving" in text and "lower bound 0.5" in text
-    assert "could **not** be verified" in text
+    assert "We could not establish that no smaller change exists" in text
+    assert "could not be checked with our model itself; do not rely on them" in text
+    # the figures go to the bank's appendix, not to the applicant's text
+    letter, appendix = text.split("## Appendix for the bank's file", 1)
+    assert "0.5" not in letter and "| 1 | feasible | no | no | 1 | 0.5 | 50.00% |" in appendix
+    # an unverified option backs no reason
+    assert "Principal reasons" not in letter
 
 
 def test_consequences_only_when_given(german_options):
@@ -171,23 +182,6 @@ def test_consequences_only_when_given(german_options):
                       consequences=[[]] * (len(opts) + 1))
 
 
-def test_attributions_are_labelled_as_such(german_options):
-    schema, cases = german_options
-    opts = cases[0][3]
-    scores = {"credit_amount": -0.4, "foreign_worker": 0.9, "age_in_years": 0.05}
-    text = render_letter(opts, schema, applicant_id="x", clock=CLOCK, reasons=scores,
-                         attribution_method="SHAP (interventional)")
-    assert "### Attribution scores (SHAP (interventional))" in text
-    block = text.split("### Attribution scores", 1)[1].split("##", 1)[0]
-    assert block.index("Foreign worker") < block.index("Credit amount")  # by |score|
-    assert "Foreign worker: +0.9 (cannot be changed; not a suggestion)" in block
-    # the principal reasons still come from the recourse, not from the scores
-    reasons = text.split("## Principal reasons", 1)[1].split("###", 1)[0]
-    assert "Foreign worker" not in reasons
-    with pytest.raises(InputValidationError, match="salary"):
-        render_letter(opts, schema, applicant_id="x", clock=CLOCK, reasons={"salary": 1.0})
-
-
 def test_principal_reasons_follow_cost_shares():
     opts, schema, _, kw = case("german_tree_491")
     text = render_letter(opts, schema, clock=CLOCK, **kw)
@@ -198,7 +192,8 @@ def test_principal_reasons_follow_cost_shares():
     pos = [reasons.index(schema[n].display.capitalize()) for n in ranked]
     assert pos == sorted(pos)
     for n in ranked:
-        assert f"({round(100 * first.feature_costs[n] / total)} % of its cost)" in reasons
+        share = round(100 * first.feature_costs[n] / total)
+        assert f"{share} % of the smallest change that would lead to approval" in reasons
 
 
 # -------------------------------------------------------------------- traceability
@@ -233,7 +228,7 @@ def test_trace_records_versions_schema_and_time(tmp_path):
     assert schema_hash(schema.replace("housing", immutable=True)) != trace.schema_hash
     assert action_set_summary(schema) == (
         "20 features: 6 immutable, 2 one-direction, 12 free to change")
-    html = render_letter(opts, schema, format="html", trace=trace)
+    html = render_letter(opts, schema, format="html", trace=trace, appendix="full")
     data = json.loads(re.search(r'id="recourse-trace">(.*?)</script>', html, re.S).group(1))
     assert data["model_fingerprint"] == trace.model_fingerprint
     assert data["applicant_id"] == "A-1"
@@ -313,7 +308,7 @@ def test_write_letters_from_results(tmp_path):
     for p, (ident, opts) in zip(paths, items):
         text = p.read_text()
         assert f"| Applicant | {ident} |" in text and fp in text
-        assert ("No recourse exists" in text) == (not opts.options)
+        assert ("No change would lead to approval" in text) == (not opts.options)
     with pytest.raises(InputValidationError, match="pairs"):
         write_letters([results[0]], tmp_path, schema)
 
@@ -344,7 +339,7 @@ def test_write_letters_from_audit_parquet(tmp_path):
         f = schema[c.feature]
         if not f.is_group:
             assert f"from {_units_oracle(f, c.before)} to {_units_oracle(f, c.after)}" in first
-    assert "No recourse exists" in paths[1].read_text()
+    assert "No change would lead to approval" in paths[1].read_text()
     pq.write_table(pa.table({"id": ["x"]}), tmp_path / "bad.parquet")
     with pytest.raises(InputValidationError, match=r"lacks the columns \['status'\]"):
         write_letters(tmp_path / "bad.parquet", tmp_path / "o", schema)
@@ -418,4 +413,64 @@ def test_already_approved_letter():
     assert opts.stopped == "already_target" and not opts.options
     text = render_letter(opts, schema, applicant_id="ok", clock=CLOCK)
     assert "Your application was **approved**" in text
-    assert "nothing needs to change" in text and "No recourse exists" not in text
+    assert "nothing needs to change" in text and "No change would" not in text
+
+
+# ---------------------------------------------- issue 15 item 7: audit rows, approved, files
+def test_letters_from_a_real_audit_with_an_invalid_row(tmp_path):
+    """A real audit holding an invalid_input row (NaN) and an approved applicant: letters
+    for the denied applicants only; the others are listed with the reason."""
+    from recourse.audit import audit
+
+    model, schema, X_test = german_tree()
+    approved = X_test.index[model.predict(X_test) == "good"][0]
+    rows = X_test.loc[[491, 656, approved]].copy()
+    bad = X_test.loc[[491]].copy()
+    bad.index = [9999]
+    bad["credit_amount"] = float("nan")
+    data = pd.concat([rows, bad])
+    res = audit(model, data, schema, tmp_path / "a", target="good", select="all", n_jobs=1)
+    table = pq.read_table(tmp_path / "a" / "results.parquet").to_pandas()
+    statuses = dict(zip(table["id"].astype(str), table["status"]))
+    assert statuses["9999"] == "invalid_input" and statuses[str(approved)] == "already_target"
+    paths = write_letters(tmp_path / "a" / "results.parquet", tmp_path / "L", schema)
+    assert sorted(p.name for p in paths) == ["letter_491.md", "letter_656.md"]
+    skipped = dict(paths.skipped)
+    assert set(skipped) == {"9999", str(approved)}
+    assert "invalid_input" in skipped["9999"] and "approved" in skipped[str(approved)]
+    assert res is not None
+
+
+def test_cli_all_rows_skips_approved_and_says_why(cli_files, tmp_path):
+    d = cli_files
+    model, schema, X_test = german_tree()
+    approved = X_test.index[model.predict(X_test) == "good"][0]
+    X_test.loc[[491, approved]].to_csv(tmp_path / "mix.csv", index=False)
+    res = _cli("letter", "-m", str(d / "model.skops"), "-s", str(d / "schema.yaml"),
+               "--target", "good", "-a", str(tmp_path / "mix.csv"), "--all-rows",
+               "--out", str(tmp_path / "out"))
+    assert res.exit_code == 0, res.output
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["letter_mix_row_0.md"]
+    assert "mix row 1: approved by the model" in " ".join(res.output.split())
+
+
+def test_cli_letter_out_never_overwrites_without_flag(cli_files, tmp_path):
+    d = cli_files
+    target = tmp_path / "letter.md"
+    target.write_text("edited by hand", encoding="utf-8")
+    base = ["letter", "-m", str(d / "model.skops"), "-s", str(d / "schema.yaml"),
+            "--target", "good", "-a", str(d / "one.csv"), "--out", str(target)]
+    res = _cli(*base)
+    assert res.exit_code == 2 and "--overwrite" in res.output
+    assert target.read_text(encoding="utf-8") == "edited by hand"
+    res = _cli(*base, "--overwrite")
+    assert res.exit_code == 0, res.output
+    assert "Reduce credit amount from 8,318 DM to 7,811 DM" in target.read_text()
+    # batches too: an existing letter stops the batch before anything is written
+    (tmp_path / "batch").mkdir()
+    (tmp_path / "batch" / "letter_two_row_1.md").write_text("mine", encoding="utf-8")
+    res = _cli("letter", "-m", str(d / "model.skops"), "-s", str(d / "schema.yaml"),
+               "--target", "good", "-a", str(d / "two.csv"), "--all-rows", "--out",
+               str(tmp_path / "batch"))
+    assert res.exit_code == 2 and "--overwrite" in res.output
+    assert [p.name for p in (tmp_path / "batch").iterdir()] == ["letter_two_row_1.md"]

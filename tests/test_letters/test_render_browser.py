@@ -58,6 +58,34 @@ def _letter():
     return opts, schema, golden_trace(opts, schema, kw["applicant_id"])
 
 
+@pytest.mark.skipif(PDFTOPPM is None or PDFTOTEXT is None,
+                    reason="poppler-utils (pdftoppm, pdftotext) not installed")
+@pytest.mark.parametrize("purpose", ["plain", "adverse-action", "explanation"])
+def test_pdf_of_each_template_has_page_numbers_and_a_full_last_page(tmp_path, purpose):
+    why = _weasyprint_ok()
+    if why:
+        pytest.skip(why)
+    opts, schema, trace = _letter()
+    pdf = write_letter(opts, tmp_path / "l.pdf", schema, trace=trace, purpose=purpose,
+                       phrasebook="german")
+    pages = []
+    for n in range(1, 10):
+        run = subprocess.run([PDFTOTEXT, "-f", str(n), "-l", str(n), str(pdf), "-"],
+                             capture_output=True, text=True, timeout=120)
+        if run.returncode != 0:
+            break
+        pages.append(" ".join(run.stdout.split()))
+    assert len(pages) >= 2
+    for i, text in enumerate(pages, 1):
+        assert f"Page {i} of {len(pages)}" in text
+    # no near-empty last page: it carries at least a fifth of the fullest page's text
+    assert len(pages[-1]) > 0.2 * max(len(p) for p in pages), [len(p) for p in pages]
+    subprocess.run([PDFTOPPM, "-png", "-r", "50", str(pdf), str(tmp_path / "p")], check=True,
+                   timeout=120)
+    for png in sorted(tmp_path.glob("p*.png")):
+        _check_not_blank(png)
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get "
                     "install chromium); the browser screenshot test needs it")
 def test_html_letter_screenshot_in_headless_chromium(tmp_path):
@@ -95,4 +123,4 @@ def test_pdf_letter_as_image(tmp_path):
     flat = " ".join(text.split())
     assert "Your application was declined" in flat
     assert "Reduce credit amount from 8,318 DM to 7,811 DM" in flat
-    assert "Appendix: how this letter was produced" in flat
+    assert "Appendix for the bank's file: how this letter was produced" in flat

@@ -43,7 +43,7 @@ from recourse import (
     RecourseEngine,
     SeenTogether,
 )
-import recourse.support as support_mod
+import recourse.engine.options.support as support_mod
 from recourse.support import DataSupport
 from synthdata import credit_frame, tree_pipeline
 

@@ -1,4 +1,4 @@
-"""highspy and OR-Tools in one process (DESIGN.md: highspy 1.15.x + ortools 9.15 clash).
+"""highspy and OR-Tools in one process (highspy 1.15.x + ortools 9.15 clash; README, Notes).
 
 OR-Tools bundles its own HiGHS; some highspy releases then fail at import time with
 undefined symbols, in either import order. Each order runs in a fresh interpreter (a

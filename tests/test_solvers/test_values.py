@@ -21,7 +21,7 @@ from sklearn.tree import DecisionTreeClassifier
 from synthdata import credit_frame, tree_pipeline
 
 from recourse import encoders
-from recourse import FeatureSchema, RecourseEngine
+from recourse import FeatureSchema, Option, RecourseEngine
 from recourse.solvers.values import append_block, shift
 
 
@@ -32,10 +32,14 @@ def _denied(model, X, k):
     return [X.iloc[i].to_dict() for i in rows], classes[1]
 
 
+class ValuesOnly(Option):
+    """The value view without any constraint (an engine option that adds nothing)."""
+
+    needs_values = True
+
+
 def _value_engine(model, schema, **kw):
-    eng = RecourseEngine(model, schema, **kw)
-    eng._force_values = True
-    return eng
+    return RecourseEngine(model, schema, options=[ValuesOnly()], **kw)
 
 
 @pytest.mark.parametrize("norm", ["l1", "l0"])
@@ -100,17 +104,16 @@ def _appended(eng, other_model, x, target, norm="l1"):
     other = encoders.encode(other_model, eng.space)
     t_other = list(other.classes).index(target)
 
-    class Also:
-        def add(self, engine, prob, view, x0, t_idx):
+    class Also(Option):
+        needs_values = True
+
+        def view_rows(self, ctx, prob, view):
             prob, off = append_block(prob, other, view)
-            G, lo = other.target_rows(t_other, engine.margin)
+            G, lo = other.target_rows(t_other, eng.margin)
             return prob.with_rows(shift(G, off, prob.n), lo, np.full(lo.size, np.inf))
 
-    eng._value_constraints = [Also()]
-    try:
-        return eng.explain(x, target=target, norm=norm, time_limit=TIME_LIMIT)
-    finally:
-        eng._value_constraints = []
+    with_other = RecourseEngine(eng.model, eng.schema, options=[Also()])
+    return with_other.explain(x, target=target, norm=norm, time_limit=TIME_LIMIT)
 
 
 def test_append_own_encoding_changes_nothing(global_random_seed):

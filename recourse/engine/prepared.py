@@ -1,0 +1,137 @@
+"""Stage 0, encode: what is built once per model and shared, read-only, by every query.
+
+:class:`Prepared` holds the fitted model, the schema and its lowered arrays, the model's
+encoding (``recourse.encoders.encode``), known reference rows as search vectors, the causal
+model's arrays and the engine-level options. Nothing in it changes after construction,
+so one engine may serve many threads at once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recourse import encoders
+from recourse.encoders.block import ValueLink
+from recourse.encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
+from recourse.fingerprint import model_fingerprint
+from recourse.schema import FeatureSchema
+from recourse.solvers.causal import neutral_spec
+
+__all__ = ["Prepared", "prepare", "check_columns"]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The model side of every query (see module docstring)."""
+
+    model: Any
+    schema: FeatureSchema
+    space: Any
+    spec: Any
+    encoding: Any
+    classes: list[Any]
+    backend: str
+    backend_options: dict[str, Any]
+    margin: float
+    bounds: str
+    causal: Any = None
+    cspec: Any = None
+    nspec: Any = None
+    reference: Any = None
+    ref: np.ndarray | None = None
+    ref_pred: np.ndarray | None = None
+    value_vars: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    options: tuple[Any, ...] = ()
+    price_options: bool = True
+    encode_time: float = 0.0
+    #: ``recourse.fingerprint.model_fingerprint`` of the model when it was encoded.
+    fingerprint: str = ""
+
+    def check_fresh(self) -> None:
+        """Refuse to answer with an encoding of a model that was refitted since: a stale
+        encoding would prove answers about trees or weights the model no longer has."""
+        if model_fingerprint(self.model) != self.fingerprint:
+            raise InputValidationError(
+                "The model was refitted (its learned parameters changed) after this engine "
+                "encoded it; build a new RecourseEngine for the refitted model "
+                "(find_recourse does so by itself).")
+
+
+def prepare(model: Any, schema: FeatureSchema, *, reference: Any, backend: str,
+            backend_options: dict[str, Any], margin: float, bounds: str, causal: Any,
+            price_options: bool) -> Prepared:
+    """Encode ``model`` over ``schema``'s search space (the options are added by the
+    engine with :func:`dataclasses.replace`)."""
+    check_columns(model, schema)
+    space = schema.search_space()
+    spec = schema.lower()
+    cspec = nspec = None
+    if causal is not None:
+        from recourse.causal import CausalModel
+
+        if not isinstance(causal, CausalModel):
+            raise SchemaError(f"causal must be a CausalModel, got {type(causal).__name__}.")
+        cspec = causal.lower(schema)
+        nspec = neutral_spec(spec, cspec)
+    t0 = time.perf_counter()
+    fingerprint = model_fingerprint(model)
+    encoding = encoders.encode(model, space)
+    encode_time = time.perf_counter() - t0
+    value_vars = np.zeros(space.n_vars, dtype=bool)
+    for link in encoding.links:
+        if isinstance(link, ValueLink):
+            value_vars[int(space.start[link.feature])] = True
+    P = Prepared(model=model, schema=schema, space=space, spec=spec, encoding=encoding,
+                 classes=list(encoding.classes), backend=backend,
+                 backend_options=dict(backend_options), margin=float(margin), bounds=bounds,
+                 causal=causal, cspec=cspec, nspec=nspec, reference=reference,
+                 value_vars=value_vars, price_options=bool(price_options),
+                 encode_time=encode_time, fingerprint=fingerprint)
+    ref, ref_pred = _reference(P, reference)
+    from dataclasses import replace
+
+    return replace(P, ref=ref, ref_pred=ref_pred)
+
+
+def _reference(P: Prepared, reference: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
+    from recourse.encoders.multi import StackEncodedModel
+
+    enc = P.encoding
+    if reference is None or (enc.tree is None and enc.network is None
+                             and not isinstance(enc, StackEncodedModel)):
+        return None, None
+    if not isinstance(reference, pd.DataFrame):
+        raise InputValidationError("reference must be a DataFrame with the schema's columns.")
+    missing = [n for n in P.schema.names if n not in reference.columns]
+    if missing:
+        raise InputValidationError(f"reference lacks the columns {cap_list(missing)}.")
+    rows = []
+    for r in reference[P.schema.names].to_dict("records"):
+        try:
+            rows.append(P.space.encode(P.schema.validate_row(r)))
+        except InputValidationError:
+            continue  # a reference row with NaN or unknown levels is simply not used
+    if not rows:
+        return None, None
+    R = np.array(rows)
+    return R, enc.predict_index(R)
+
+
+def check_columns(model: Any, schema: FeatureSchema) -> None:
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        problem = name_mismatch([str(n) for n in names], schema.names,
+                                extra="schema features unseen at fit time:",
+                                missing="model features missing from the schema:")
+        if problem:
+            raise SchemaError(f"The schema does not match the model's features; {problem}.")
+        return
+    n_in = getattr(model, "n_features_in_", None)
+    if n_in is not None and int(n_in) != len(schema):
+        raise SchemaError(
+            f"The schema has {len(schema)} features, but the model expects {n_in} features.")
