@@ -740,8 +740,8 @@ def model_on_line(model: Any, x0: Any, u: Any, *, output: str = "auto",
     ``x0 + t u``). Linear scores: no breakpoints. Anything else needs ``breakpoints``
     (and is checked to be affine between them).
     """
+    from recourse.analysis.encoding import line_breakpoints
     from recourse.analysis.scores import as_score
-    from recourse.analysis.sensitivity import line_breakpoints
 
     sf = as_score(model, output=output)
     x = np.asarray(x0, dtype=float)

@@ -141,10 +141,8 @@ def as_score(model: Any, *, output: str = "auto", class_index: int = 1,
                          f"'logit'). Got {output!r} instead.")
     if isinstance(model, ScoreFunction):
         return model
-    from recourse.analysis.oned import PiecewiseLinear1D
-
-    if isinstance(model, PiecewiseLinear1D):
-        return _from_piecewise_linear(model)
+    if all(hasattr(model, a) for a in ("breaks", "slopes", "intercepts", "point_values")):
+        return _from_piecewise_linear(model)  # a PiecewiseLinear1D (no import: oned uses us)
     if not _is_sklearn(model):
         if not callable(model):
             raise ValueError(f"Cannot explain a {type(model).__name__}: pass a fitted sklearn "

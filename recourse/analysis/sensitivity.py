@@ -49,6 +49,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from recourse.analysis.encoding import (  # noqa: F401 - re-exported
+    _all_value_links,
+    _encode,
+    line_breakpoints,
+)
 from recourse.analysis.nearest import recourse_exists
 from recourse.analysis.scores import ScoreFunction, as_score, class_score
 from recourse.analysis.tolerance import is_zero, zero_tolerance
@@ -145,45 +150,6 @@ def ray_test(f: Any, x: Any, v: Any, delta: float, utility: Utility, *, norm: st
 
 
 # ---------------------------------------------------------------- exact tests
-def _numeric_space(d: int, names: list[str], lower: np.ndarray | None = None,
-                   upper: np.ndarray | None = None) -> Any:
-    from recourse.encoders.domain import SearchSpace
-
-    return SearchSpace(names=tuple(names), levels=(None,) * d, integer=np.zeros(d, bool),
-                       lower=np.full(d, -np.inf) if lower is None else lower,
-                       upper=np.full(d, np.inf) if upper is None else upper)
-
-
-def _encode(model: Any, d: int, lower: np.ndarray | None = None,
-            upper: np.ndarray | None = None) -> Any:
-    """The model's encoding over the box ``[lower, upper]`` (default: unbounded; ReLU
-    networks need a finite box for their big-M rows: the ray test passes the segment's)."""
-    from recourse import encoders
-
-    names = getattr(model, "feature_names_in_", None)
-    names = [str(n) for n in names] if names is not None else [f"x{j}" for j in range(d)]
-    return encoders.encode(model, _numeric_space(d, names, lower, upper))
-
-
-def line_breakpoints(model: Any, x: np.ndarray, v: np.ndarray, s_lo: float = -np.inf,
-                     s_hi: float = np.inf) -> np.ndarray:
-    """Steps ``s`` at which a tree model's split indicators switch along ``x + s v``."""
-    from recourse.encoders.block import ThresholdLink
-
-    x = np.asarray(x, dtype=float)
-    v = np.asarray(v, dtype=float)
-    enc = _encode(model, x.size)
-    if enc.tree is None:
-        raise ValueError("line_breakpoints needs a tree model (DecisionTree / RandomForest / "
-                         "ExtraTrees).")
-    out = []
-    for link in enc.links:
-        if isinstance(link, ThresholdLink) and v[link.feature] != 0:
-            s = (link.thresholds - x[link.feature]) / v[link.feature]
-            out.append(s[(s >= s_lo) & (s <= s_hi)])
-    return np.unique(np.concatenate(out)) if out else np.zeros(0)
-
-
 def ray_test_model(model: Any, x: Any, v: Any, delta: float, utility: Utility, *,
                    norm: str = "l2", target: Any = None, eps_s: float | None = None,
                    zero_tol: float | None = None, k: int | None = None,
@@ -286,12 +252,6 @@ def _rows(model: Any, Y: np.ndarray) -> Any:
     return pd.DataFrame(Y, columns=list(names))
 
 
-def _all_value_links(enc: Any) -> bool:
-    from recourse.encoders.block import ValueLink
-
-    return all(isinstance(link, ValueLink) for link in enc.links)
-
-
 def ray_test_encoded(enc: Any, x: np.ndarray, v: np.ndarray, s_lo: float, s_hi: float,
                      utility: Utility, *, fx: float, target_index: int | None = None,
                      margin: float = 0.0, strict_positive: bool = True,
@@ -299,7 +259,8 @@ def ray_test_encoded(enc: Any, x: np.ndarray, v: np.ndarray, s_lo: float, s_hi: 
     """MILP ray test on a solver-neutral :class:`encoders.EncodedModel` whose features all
     enter as values (``ValueLink``): variables = block + one step ``s in [s_lo, s_hi]``;
     rows = the block's rows, ``x_var − v_j s = x_j`` per feature, and either the block's
-    ``target_rows(target_index, margin)`` (the class margin, ``utility.tau``) or ``score_0 − κ·fx >= τ'`` (the score must be
+    ``target_rows(target_index, margin)`` (the class margin, ``utility.tau``) or
+    ``score_0 − κ·fx >= τ'`` (the score must be
     the one ``fx`` was computed with: the sign-decision margin / logit). Objective: maximise
     ``s`` (any feasible point decides the question). With ``strict_positive`` a solution
     ``s = 0`` does not count (``x`` itself is not a step). ``extra`` tightens the

@@ -30,7 +30,8 @@ __all__ = [
 
 def expected_explanation(model: Any, x: Any, sigma: float, *, order: int = 40
                          ) -> np.ndarray:
-    """``SG_Σ(x) = C-LIME_Σ(x) = σ^{-2} E[(a − x) f(a)]`` for ``a ~ N(x, σ² I)`` (docs/theory.md §B3).
+    """``SG_Σ(x) = C-LIME_Σ(x) = σ^{-2} E[(a − x) f(a)]`` for ``a ~ N(x, σ² I)``
+    (docs/theory.md §B3).
 
     The one function for this quantity: for a :class:`PiecewiseLinear1D` it is exact
     (slopes weighted by Gaussian piece masses plus jump terms) and ``x`` may be a scalar or

@@ -174,7 +174,7 @@ class SingleFeatureSets:
         """Is ``x`` in ``R_i``?"""
         return (i, 1) in self.options[self.face_of(x)]
 
-    def O(self, x: Any) -> bool:  # noqa: N802 - the paper's name
+    def O(self, x: Any) -> bool:  # noqa: N802, E743 - the paper's name
         """Is ``x`` in ``O``?"""
         return bool(self.in_O[self.face_of(x)])
 
@@ -182,7 +182,7 @@ class SingleFeatureSets:
 
 
 def _thresholds(model: Any, d: int) -> list[np.ndarray]:
-    from recourse.analysis.sensitivity import _encode
+    from recourse.analysis.encoding import _encode
     from recourse.encoders.block import ThresholdLink
 
     enc = _encode(model, d)

@@ -217,7 +217,6 @@ def analyze_model(model: Any, data: Any, schema: Any, *, target: Any = None,
         Unknown methods, a schema without mutable numeric features, data missing the
         schema's columns, or no denied applicant.
     """
-    import pandas as pd
 
     from recourse.engine import RecourseEngine
 

@@ -36,7 +36,8 @@ MARGIN = 1e-6
 
 # ---------------------------------------------------------------- zero tolerance
 def test_zero_tolerance_reads_rounding_leftovers_as_zero() -> None:
-    """f = x², gain τ = 0.5, δ = 1 (docs/theory.md §A13.1): the exact SmoothGrad at 0 is 0 and recourse
+    """f = x², gain τ = 0.5, δ = 1 (docs/theory.md §A13.1): the exact SmoothGrad at 0 is 0 and
+    recourse
     exists (move 1/√2), so a zero attribution *fails*; a 1e-16 leftover must not pass by
     stepping 1e16 along it."""
     sq = ScoreFunction(f=lambda X: np.atleast_2d(X)[:, 0] ** 2)

@@ -4,8 +4,6 @@ computations (the sign automaton, brute-force moves along each axis, lime's form
 
 from __future__ import annotations
 
-import itertools
-import math
 import warnings
 
 import numpy as np
