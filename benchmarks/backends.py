@@ -68,11 +68,11 @@ def run(dataset: str, kind: str, n: int, backends: list[str], time_limit: float
             q[b] = {
                 "status": r.status, "time": r.total_time, "solve": r.solve_time,
                 "cost": r.cost, "verified": r.verified,
-                "used": r.stats.get("backend_used"),
-                "reduced_vars": r.stats.get("reduced_vars"),
-                "build": r.stats.get("pyomo_build_time", 0.0),
-                "row_error": r.stats.get("cpsat_row_error"),
-                "cost_error": r.stats.get("cpsat_cost_error"),
+                "used": r.stats.backend_used,
+                "reduced_vars": r.stats.problem.get("reduced_vars"),
+                "build": r.stats.problem.get("pyomo_build_time", 0.0),
+                "row_error": r.stats.problem.get("cpsat_row_error"),
+                "cost_error": r.stats.problem.get("cpsat_cost_error"),
             }
         queries.append(q)
         print(dataset, kind, i, {b: (q[b]["status"], round(q[b]["time"], 3))  # type: ignore

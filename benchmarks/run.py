@@ -81,11 +81,11 @@ def run_one(dataset: str, kind: str, n: int, time_limit: float, norm: str,
         r = engine.explain(denied.iloc[i], target="good", norm=norm, time_limit=time_limit)
         times.append(r.total_time)
         solve.append(r.solve_time)
-        check.append(r.stats.get("verify_time", 0.0))
+        check.append((r.stats.verify_time if r.stats.verify_time is not None else 0.0))
         statuses.append(r.status)
-        if "n_binaries" in r.stats:  # ReLU networks: binaries after / before tightening
-            binaries.append(r.stats["n_binaries"])
-            binaries_box.append(r.stats["n_binaries_schema_box"])
+        if "n_binaries" in r.stats.problem:  # ReLU networks: binaries after / before tightening
+            binaries.append(r.stats.problem["n_binaries"])
+            binaries_box.append(r.stats.problem["n_binaries_schema_box"])
         verified.append(r.verified)
         if r.cost is not None:
             costs.append(r.l1_cost)

@@ -15,7 +15,7 @@ set is solved as one problem (``recourse.solvers.stack``) and each model alone b
 (all with ``reference`` = the training rows); every answer is verified by the models'
 own ``predict``. Times are each query's own (``total_time``); the set's and the
 PlausibleModel's engines then also solve each model alone to report
-``stats["cost_without"]``: the wall time with that is "wall s". Reported: verified /
+``stats.cost_without``: the wall time with that is "wall s". Reported: verified /
 proven optimal, median and p90 seconds, median cost; the median ratio set cost / model
 cost over the applicants both answer with a positive model cost; how often the set costs
 more than every model alone. Results go to ``benchmarks/results/stack.json`` and
@@ -92,7 +92,7 @@ def bench(dataset: str, kinds: list[str], n: int, time_limit: float,
                                and s.cost > runs[k][i][0].cost + 1e-9 for k in kinds)
         for i, (s, _) in enumerate(runs["set"]))
     out["set_binaries_median"] = float(np.median(
-        [r.stats.get("stack_binaries", 0) for r, _ in runs["set"]]))
+        [r.stats.problem.get("stack_binaries", 0) for r, _ in runs["set"]]))
     return out
 
 

@@ -90,10 +90,10 @@ def bench(dataset: str, kind: str, n: int, ks: list[int], radius: float, metric:
             "median_cost_ratio": _median([r.cost / b.cost for r, b in both if b.cost]),
             "median_s": float(np.median(t)), "p90_s": float(np.percentile(t, 90)),
             "max_s": float(t.max()),
-            "median_reachable": _median([r.stats["support_reachable"] for r, _ in rs
-                                         if "support_reachable" in r.stats]),
-            "median_kept": _median([r.stats["support_kept"] for r, _ in rs
-                                    if "support_kept" in r.stats]),
+            "median_reachable": _median([r.stats.problem["support_reachable"] for r, _ in rs
+                                         if "support_reachable" in r.stats.problem]),
+            "median_kept": _median([r.stats.problem["support_kept"] for r, _ in rs
+                                    if "support_kept" in r.stats.problem]),
         }
     return out
 

@@ -26,8 +26,7 @@ from recourse.schema import Feature, FeatureSchema
 from recourse.seen import SeenTogether
 from recourse.support import DataSupport
 from recourse.utility import Utility
-
-__version__ = "0.1.0"
+from recourse.version import __version__
 
 __all__ = [
     "Feature",

@@ -10,14 +10,14 @@ loaded only when the caller says they trust the file.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from recourse.encoders.errors import InputValidationError, UntrustedModelError, cap_list
-from recourse.schema import FeatureSchema
+from recourse.schema import FeatureSchema, check_columns
 
 __all__ = [
     "PICKLE_SUFFIXES",
@@ -186,12 +186,20 @@ def load_schema(path: str | Path) -> FeatureSchema:
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV or Parquet file into a DataFrame (the applicants' file format).
 
+    A CSV is read as UTF-8 (a byte-order mark is allowed) with its first line as the
+    header, and never with an index column: before pandas parses it, every line is
+    checked to have exactly as many fields as the header, so a row with one field too
+    many or too few is an error naming the line, never a row shifted by one column.
+
     Raises
     ------
     FileNotFoundError
         ``path`` does not exist.
     InputValidationError
-        Unsupported extension, or the file cannot be parsed.
+        Unsupported extension; an empty file or header; a duplicated column name; a line whose field count differs from the header's; a file that is not
+        UTF-8; or a file that cannot be parsed. (An unnamed column, such as an index
+        written by pandas, is read as ``Unnamed: N`` and then refused as an unexpected
+        column by the column rule.)
     """
     p = _existing_file(path, "applicant")
     kind = _TABLE_SUFFIXES.get(p.suffix.lower())
@@ -202,20 +210,82 @@ def read_table(path: str | Path) -> pd.DataFrame:
         )
     try:
         if kind == "csv":
-            return pd.read_csv(p, keep_default_na=False, na_values=_NA_VALUES)
-        return pd.read_parquet(p)
+            n_rows = _check_csv_shape(p)
+            frame = pd.read_csv(p, keep_default_na=False, na_values=_NA_VALUES,
+                                index_col=False, encoding="utf-8-sig")
+            if len(frame) != n_rows:  # the two parsers disagree: never guess
+                raise InputValidationError(
+                    f"{str(p)!r}: pandas read {len(frame)} rows where {n_rows} lines have "
+                    "data (an unbalanced quote?); check the file's quoting.")
+        else:
+            frame = pd.read_parquet(p)
+    except InputValidationError:
+        raise
     except ImportError as exc:
         raise InputValidationError(
             f"Reading Parquet needs pyarrow: pip install pyarrow ({exc})."
         ) from exc
+    except UnicodeDecodeError as exc:
+        raise InputValidationError(
+            f"{str(p)!r} is not UTF-8 text ({exc.reason} at byte {exc.start}); save it as "
+            "UTF-8 (e.g. in a spreadsheet: CSV UTF-8)."
+        ) from None
     except Exception as exc:  # parser errors of every kind
         raise InputValidationError(
             f"Could not read {str(p)!r}: {type(exc).__name__}: {exc}"
         ) from exc
+    _check_column_names([str(c) for c in frame.columns], p)
+    return frame
+
+
+def _check_column_names(names: list[str], p: Path) -> None:
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise InputValidationError(
+            f"{str(p)!r} has duplicated column names {cap_list(dup)}; give every column a "
+            "unique name (which of the two would be the applicant's value is unknowable).")
+
+
+def _check_csv_shape(p: Path) -> int:
+    """Check that every non-blank line of a CSV has as many fields as its header.
+
+    Returns the number of data rows.
+    """
+    import csv
+
+    with open(p, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.reader(fh)
+        try:
+            header = next(reader, None)
+            if header is None or not any(h.strip() for h in header):
+                raise InputValidationError(
+                    f"The applicant file {str(p)!r} is empty or its first line (the header) "
+                    "is blank; the first line must name the columns.")
+            _check_column_names(header, p)
+            n_rows = 0
+            for fields in reader:
+                if not fields:  # a blank line: pandas skips it too
+                    continue
+                if len(fields) != len(header):
+                    more = len(fields) > len(header)
+                    raise InputValidationError(
+                        f"{str(p)!r}, line {reader.line_num} (data row {n_rows}, 0-based): "
+                        f"{len(fields)} fields but the header names {len(header)} columns. "
+                        + ("A field too many would shift every value by one column; remove "
+                           "the extra field (a trailing comma?) or add its column name to "
+                           "the header." if more else
+                           "Add the missing field(s); an empty field (two commas) is a "
+                           "missing value."))
+                n_rows += 1
+        except csv.Error as exc:
+            raise InputValidationError(
+                f"{str(p)!r}, line {reader.line_num}: not valid CSV ({exc}).") from None
+    return n_rows
 
 
 def load_applicant(
-    path: str | Path, schema: FeatureSchema, *, row: int | None = None
+    path: str | Path, schema: FeatureSchema, *, row: int | None = None,
+    extra_columns: Iterable[str] = (),
 ) -> dict[str, Any]:
     """Read one applicant from a CSV or Parquet file and validate it against ``schema``.
 
@@ -223,12 +293,16 @@ def load_applicant(
     ----------
     path : str or Path
         ``.csv``, ``.parquet`` or ``.pq`` with one column per schema feature (in any
-        order, no other columns). In a CSV, empty cells and ``NaN``, ``nan``, ``NA``,
+        order; other columns only when listed in ``extra_columns``). In a CSV, empty cells and ``NaN``, ``nan``, ``NA``,
         ``N/A``, ``<NA>``, ``null``, ``NULL`` are missing values (and are rejected).
     schema : FeatureSchema
     row : int, optional
         0-based position of the applicant in a file with several rows. Required when the
         file has more than one row.
+    extra_columns : iterable of str
+        Columns that are not features but may be in the file (an id, a label): carried
+        along and ignored. Any other non-feature column is an error (see
+        :func:`recourse.schema.check_columns`, the rule audits follow too).
 
     Returns
     -------
@@ -244,6 +318,9 @@ def load_applicant(
         range, or the applicant fails validation (missing value, unknown category, ...).
     """
     frame = read_table(path)
+    ignored = check_columns(schema, frame.columns, extra_columns=extra_columns,
+                            where=f"The applicant file {str(path)!r}")
+    frame = frame.drop(columns=ignored)
     n = len(frame)
     if n == 0:
         raise InputValidationError(f"The applicant file {str(path)!r} has no rows.")

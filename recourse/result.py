@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandas as pd
 
+from recourse.stats import Stats
+
 if TYPE_CHECKING:  # pragma: no cover
     from recourse.robust import CertifiedBox
 
@@ -73,8 +75,9 @@ class RecourseResult:
         A sentence explaining the status.
     feature_costs : dict
         L1 cost contribution of every changed feature.
-    stats : dict
-        Problem size and reductions (variables, rows, binaries, fixed thresholds, ...).
+    stats : Stats
+        How the answer was found and proven, what each option costs, problem sizes
+        (:class:`recourse.stats.Stats`, typed and documented).
     actions, consequences : list of Change
         With a causal model only: the changes the person makes (an action may keep a
         value, ``before == after``, to stop it following its causes) and those that follow
@@ -83,7 +86,7 @@ class RecourseResult:
     box : CertifiedBox or None
         With ``explain(..., box=True)``: the certified box around ``counterfactual``
         (every point in it is approved; see ``recourse.robust.certified_box``). None
-        otherwise, or when the model does not support boxes (``stats["box_error"]``
+        otherwise, or when the model does not support boxes (``stats.box_error``
         says why).
     """
 
@@ -106,7 +109,7 @@ class RecourseResult:
     total_time: float = 0.0
     message: str = ""
     feature_costs: dict[str, float] = field(default_factory=dict)
-    stats: dict[str, Any] = field(default_factory=dict)
+    stats: Stats = field(default_factory=Stats)
     actions: list[Change] = field(default_factory=list)
     consequences: list[Change] = field(default_factory=list)
     box: CertifiedBox | None = None
@@ -146,7 +149,7 @@ class RecourseResult:
             "solve_time": self.solve_time,
             "total_time": self.total_time,
             "message": self.message,
-            "stats": dict(self.stats),
+            "stats": self.stats.to_dict(),
             "actions": [c._asdict() for c in self.actions],
             "consequences": [c._asdict() for c in self.consequences],
             "box": None if self.box is None else box_dict(self.box),

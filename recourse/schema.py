@@ -18,6 +18,7 @@ column), 1. The L0 cost counts changed features, each weighted by ``weight``.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -30,7 +31,9 @@ from recourse.encoders.domain import SearchSpace
 from recourse.encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
 from recourse.solvers.spec import ActionSpec
 
-__all__ = ["Feature", "FeatureSchema", "KINDS", "DIRECTIONS"]
+__all__ = ["DIRECTIONS", "FLOAT32_MAX", "KINDS", "OPEN_LIMIT", "OUTER_FACTOR", "Feature", "FeatureSchema",
+           "check_columns", "outer_range", "outside_bounds", "valid_range",
+           "validate_document"]
 
 KINDS = ("continuous", "integer", "binary", "categorical", "ordinal")
 DIRECTIONS = ("any", "increase", "decrease")
@@ -82,6 +85,7 @@ class Feature:
 
     def __post_init__(self) -> None:
         n = self.name
+        _check_types(self)
         if self.kind not in KINDS:
             raise SchemaError(
                 f"Feature {n!r}: kind must be one of {KINDS}, got {self.kind!r}."
@@ -120,7 +124,13 @@ class Feature:
             hi = math.inf if self.upper is None else float(self.upper)
             if math.isnan(lo) or math.isnan(hi) or lo > hi:
                 raise SchemaError(f"Feature {n!r}: bounds [{self.lower}, {self.upper}] are empty.")
-            if self.kind == "binary" and (lo < 0 or hi > 1):
+            if any(math.isfinite(b) and abs(b) > FLOAT32_MAX for b in (lo, hi)):
+                raise SchemaError(
+                    f"Feature {n!r}: bounds [{self.lower}, {self.upper}] lie beyond the float32 "
+                    f"range (|x| <= {FLOAT32_MAX:.4g}) models compute in; leave a side out to "
+                    "leave it unbounded.")
+            if self.kind == "binary" and ((self.lower is not None and lo < 0)
+                                          or (self.upper is not None and hi > 1)):
                 raise SchemaError(f"Feature {n!r} is binary; bounds must lie within [0, 1].")
 
     @property
@@ -144,6 +154,39 @@ class Feature:
         if self.kind == "binary":
             lo, hi = max(lo, 0.0), min(hi, 1.0)
         return lo, hi
+
+
+def _check_types(f: Feature) -> None:
+    """Python callers' types, checked as strictly as a YAML document's."""
+    def bad(key: str, what: str) -> SchemaError:
+        value = getattr(f, key)
+        return SchemaError(f"Feature {f.name!r}: {key} must be {what}, got {value!r} "
+                           f"({type(value).__name__}).")
+
+    if not isinstance(f.name, str) or not f.name:
+        raise SchemaError(f"A feature's name must be non-empty text, got {f.name!r}.")
+    if not isinstance(f.immutable, (bool, np.bool_)):
+        raise bad("immutable", "True or False")
+    for key in ("lower", "upper", "scale", "weight"):
+        v = getattr(f, key)
+        if (v is None and key in ("lower", "upper")) or (
+                isinstance(v, (int, float, np.integer, np.floating))
+                and not isinstance(v, (bool, np.bool_))):
+            continue
+        raise bad(key, "a number")
+    for key in ("label", "unit", "reason", "kind", "direction"):
+        if not isinstance(getattr(f, key), str):
+            raise bad(key, "text")
+    if f.categories is not None:
+        if not isinstance(f.categories, (tuple, list)):
+            raise bad("categories", "a list of levels")
+        for c in f.categories:
+            if not isinstance(c, (str, int, float, bool, np.generic)) or (
+                    isinstance(c, float) and math.isnan(c)):
+                raise SchemaError(
+                    f"Feature {f.name!r}: every category must be a plain value (text, number "
+                    f"or boolean), got {c!r} ({type(c).__name__}).")
+        object.__setattr__(f, "categories", tuple(f.categories))
 
 
 def robust_scale(values: np.ndarray) -> float:
@@ -265,6 +308,14 @@ class FeatureSchema:
         """
         if not isinstance(frame, pd.DataFrame):
             raise SchemaError("FeatureSchema.from_frame needs a pandas DataFrame of training data.")
+        if len(frame.columns) == 0:
+            raise SchemaError("The training frame has no columns; pass the feature columns "
+                              "the model was trained on.")
+        if len(frame) == 0:
+            raise SchemaError(
+                "The training frame has no rows: bounds, scales and category levels are "
+                "read from the data. Pass the training data (or write the schema YAML by "
+                "hand).")
         cols = [str(c) for c in frame.columns]
         if len(set(cols)) != len(cols):
             raise SchemaError("The training frame has duplicate column names.")
@@ -381,24 +432,17 @@ class FeatureSchema:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FeatureSchema:
-        if "features" not in data or not isinstance(data["features"], list):
-            raise SchemaError("A schema document needs a 'features' list.")
-        known = set(Feature.__dataclass_fields__)
-        feats = []
-        for i, item in enumerate(data["features"]):
-            if not isinstance(item, Mapping) or "name" not in item or "kind" not in item:
-                raise SchemaError(f"Schema feature #{i} needs at least 'name' and 'kind'.")
-            extra = sorted(set(item) - known)
-            if extra:
-                raise SchemaError(
-                    f"Schema feature {item['name']!r} has unknown keys {extra}; "
-                    f"allowed: {sorted(known)}."
-                )
-            kw = dict(item)
-            if kw.get("categories") is not None:
-                kw["categories"] = tuple(kw["categories"])
-            feats.append(Feature(**kw))
-        return cls(tuple(feats))
+        """A schema from its plain-data form (see :meth:`to_dict`), checked against the
+        declared document schema :class:`SchemaDocument` first.
+
+        Raises
+        ------
+        SchemaError
+            Every key of the wrong type, unknown, or missing, each named with the value
+            found and the fix (``immutable: "false"`` is text, not a boolean: refused).
+        """
+        doc = validate_document(data)
+        return cls(tuple(Feature(**item) for item in doc))
 
     def to_yaml(self, path: str | Path | None = None) -> str:
         import yaml
@@ -435,12 +479,23 @@ class FeatureSchema:
         Accepts a ``pandas.Series``, a mapping, a one-row ``DataFrame`` or a 1-D
         sequence in schema order.
 
+        The numeric range policy. Refused: a value beyond the float32 range the models
+        compute in; on a side
+        without a bound, a value more than :data:`OPEN_LIMIT` scale units from 0; a
+        negative value where the bounds are non-negative; a value more than
+        :data:`OUTER_FACTOR` bound widths outside the bounds (:func:`outer_range`). Accepted: a value outside the
+        action set's bounds but within that margin -- the search may then keep it (the
+        reachable set is the hull of the bounds and the applicant's value); such
+        features are named by :func:`outside_bounds` and flagged in audit messages.
+        Nothing is ever clipped.
+
         Raises
         ------
         InputValidationError
-            Missing or unexpected columns, wrong length, NaN or inf, a non-numeric value in
-            a numeric feature, a fractional value in an integer feature, or an unknown
-            category.
+            Missing or unexpected columns, wrong length, NaN or inf, a non-numeric value
+            (text that is not a plain decimal number, a boolean in a non-binary feature)
+            in a numeric feature, a fractional value in an integer feature, a value
+            outside the valid range, or an unknown category.
         """
         values = self._row_to_dict(row)
         out: dict[str, Any] = {}
@@ -460,19 +515,11 @@ class FeatureSchema:
                     v = match[0]
                 out[f.name] = v
                 continue
-            try:
-                x = float(v)
-            except (TypeError, ValueError):
-                raise InputValidationError(
-                    f"Feature {f.name!r} is {f.kind} but got the non-numeric value {v!r}."
-                ) from None
-            if math.isnan(x) or math.isinf(x):
-                raise InputValidationError(
-                    f"Feature {f.name!r} is {x}; recourse needs a finite value for every feature "
-                    "(impute missing values before explaining)."
-                )
+            x = _number(f, v)
             if f.is_integer and x != round(x):
-                raise InputValidationError(f"Feature {f.name!r} is {f.kind} but got {x}.")
+                raise InputValidationError(
+                    f"Feature {f.name!r} is {f.kind} but got {x!r}; give a whole number.")
+            _check_range(f, x)
             out[f.name] = x
         return out
 
@@ -538,6 +585,326 @@ class FeatureSchema:
     def encode_row(self, row: Mapping[str, Any]) -> np.ndarray:
         """A validated row as a search-space vector (numeric values and one-hot levels)."""
         return self.search_space().encode(row)
+
+
+#: Largest magnitude a float32 holds: models compute in float32 (trees compare float32
+#: thresholds), so a value beyond it is infinite to the model.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: Beyond a bounded side, a starting value is accepted up to this many bound widths (at
+#: least this many ``scale`` units) away: further out, the value is almost surely a unit or
+#: parsing error, and the problem's numbers are no longer meaningful.
+OUTER_FACTOR = 1e3
+#: On a side without a bound, a value may lie at most this many ``scale`` units from 0.
+#: Beyond it the solver's tolerances (about 1e-9 relative) no longer tell a change from
+#: rounding, and "proven minimal" would be meaningless.
+OPEN_LIMIT = 1e9
+_DECIMAL = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
+
+
+def valid_range(feature: Feature) -> tuple[float, float]:
+    """The values :meth:`FeatureSchema.validate_row` accepts for a numeric feature.
+
+    The action set's bounds where declared; on an open side ``OPEN_LIMIT * scale`` from
+    0; never beyond the float32 range.
+    """
+    lo, hi = feature.bounds()
+    reach = min(OPEN_LIMIT * feature.scale, FLOAT32_MAX)
+    lo = -reach if math.isinf(lo) else max(lo, -FLOAT32_MAX)
+    hi = reach if math.isinf(hi) else min(hi, FLOAT32_MAX)
+    return lo, hi
+
+
+def _number(f: Feature, v: Any) -> float:
+    """A numeric feature's value as a float, or a clear error (text must be a plain
+    decimal number; booleans only in binary features)."""
+    if isinstance(v, (bool, np.bool_)) and f.kind != "binary":
+        raise InputValidationError(
+            f"Feature {f.name!r} is {f.kind} but got the boolean {v!r}; give a number.")
+    if isinstance(v, str) and not _DECIMAL.fullmatch(v):
+        raise InputValidationError(
+            f"Feature {f.name!r} is {f.kind} but got the non-numeric value {v!r}; give a "
+            "plain decimal number such as 1250 or 0.5.")
+    try:
+        x = float(v)
+    except (TypeError, ValueError, OverflowError):
+        raise InputValidationError(
+            f"Feature {f.name!r} is {f.kind} but got the non-numeric value {v!r}."
+        ) from None
+    if math.isnan(x) or math.isinf(x):
+        raise InputValidationError(
+            f"Feature {f.name!r} is {x}; recourse needs a finite value for every feature "
+            "(impute missing values before explaining).")
+    return x
+
+
+def _check_range(f: Feature, x: float) -> None:
+    if abs(x) > FLOAT32_MAX:
+        raise InputValidationError(
+            f"Feature {f.name!r} is {x!r}, beyond the float32 range (|x| <= "
+            f"{FLOAT32_MAX:.4g}) the model computes in; the model would see infinity. Fix "
+            "the value (a unit or parsing error?).")
+    lo, hi = valid_range(f)
+    if lo <= x <= hi:
+        return
+    blo, bhi = f.bounds()
+    if (x < lo and math.isfinite(blo)) or (x > hi and math.isfinite(bhi)):
+        if blo >= 0 > x:
+            raise InputValidationError(
+                f"Feature {f.name!r} is {x!r}, negative, while the schema's bounds "
+                f"[{_g(blo)}, {_g(bhi)}] say it never is. Fix the value, or lower the "
+                "feature's lower bound in the schema if negative values are real.")
+        wlo, whi = outer_range(f)
+        if wlo <= x <= whi:
+            return  # outside the action set: allowed as a starting point (see above)
+        raise InputValidationError(
+            f"Feature {f.name!r} is {x!r}, far outside the action set's bounds [{_g(blo)}, "
+            f"{_g(bhi)}] (more than {OUTER_FACTOR:g} bound widths, i.e. outside [{_g(wlo)}, "
+            f"{_g(whi)}]): "
+            "no meaningful answer starts there. Fix the value (a unit or parsing error?), "
+            "or widen the feature's lower/upper bound in the schema if it is real.")
+    raise InputValidationError(
+        f"Feature {f.name!r} is {x!r}, more than {OPEN_LIMIT:g} scale units ({_g(hi)}) from "
+        "0 on a side the schema leaves unbounded: beyond this the solver cannot prove a "
+        "change minimal. Fix the value, or declare the feature's lower/upper bound in the "
+        "schema (or a larger scale).")
+
+
+def outer_range(feature: Feature) -> tuple[float, float]:
+    """The starting values accepted for a numeric feature: its bounds widened by
+    :data:`OUTER_FACTOR` bound widths (at least that many ``scale`` units) on each bounded
+    side, within the float32 range."""
+    lo, hi = valid_range(feature)
+    blo, bhi = feature.bounds()
+    width = OUTER_FACTOR * (max(hi - lo, feature.scale) if math.isfinite(hi - lo)
+                            else feature.scale)
+    if math.isfinite(blo):
+        lo = max(blo - width, -FLOAT32_MAX)
+    if math.isfinite(bhi):
+        hi = min(bhi + width, FLOAT32_MAX)
+    return lo, hi
+
+
+def outside_bounds(schema: FeatureSchema, row: Mapping[str, Any]) -> list[str]:
+    """The numeric features of a validated row that lie outside the action set's bounds
+    (accepted as starting points; an answer may keep such a value). For flagging them in
+    results and reports."""
+    out = []
+    for f in schema:
+        if f.is_group:
+            continue
+        lo, hi = f.bounds()
+        if not lo <= float(row[f.name]) <= hi:
+            out.append(f.name)
+    return out
+
+
+def _g(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def check_columns(schema: FeatureSchema, columns: Iterable[Any], *,
+                  extra_columns: Iterable[str] = (), used: Mapping[str, str] | None = None,
+                  where: str = "The applicant data") -> list[str]:
+    """The one rule for an applicant table's columns (explain, letter and audit alike).
+
+    A table holds the schema's feature columns, the columns a command is told to use
+    (``used``: e.g. ``{"id column": "app_id"}``), and the columns the caller lists in
+    ``extra_columns`` (carried along and ignored). Any other column is refused, naming
+    it: an unknown column is often a mislabelled feature, a label column left in, or a
+    sign that the file belongs to another model.
+
+    Returns
+    -------
+    list of str
+        The columns ignored (those of ``extra_columns``).
+
+    Raises
+    ------
+    InputValidationError
+        A feature column is missing, a column is neither a feature, nor used, nor listed,
+        or ``extra_columns`` names a column that is not there.
+    """
+    cols = [str(c) for c in columns]
+    extra = [str(c) for c in extra_columns]
+    used = dict(used or {})
+    missing = [n for n in schema.names if n not in cols]
+    if missing:
+        raise InputValidationError(
+            f"{where} lacks {len(missing)} of the schema's feature columns: "
+            f"{cap_list(missing)}. Add them, or use the schema the model was trained with.")
+    absent = [c for c in extra if c not in cols]
+    if absent:
+        raise InputValidationError(
+            f"extra_columns names {cap_list(absent)}, not columns of {where.lower()}; "
+            f"its columns are {cap_list(cols)}.")
+    allowed = set(schema.names) | set(used.values()) | set(extra)
+    unknown = [c for c in cols if c not in allowed]
+    if unknown:
+        raise InputValidationError(
+            f"{where} has unexpected columns, not features of the schema: {cap_list(unknown)}. "
+            "Remove them, or list them to be carried along and ignored: extra_columns=[...] "
+            "(CLI: --extra-column NAME, repeatable)"
+            + (f"; columns in use: {', '.join(f'{k} {v!r}' for k, v in used.items())}"
+               if used else "") + ".")
+    return [c for c in cols if c in set(extra) and c not in schema.names]
+
+
+# ------------------------------------------------------------- document schema
+_HINTS = {
+    "name": "write the column name as text (quote it if it looks like a number or a date)",
+    "kind": f"write one of {', '.join(KINDS)}",
+    "categories": "write a YAML list of plain levels, one per item, e.g. [rent, own] "
+                  "(no nested lists, no nulls; quote levels that look like dates)",
+    "lower": "write a number without quotes, or leave the key out (unbounded)",
+    "upper": "write a number without quotes, or leave the key out (unbounded)",
+    "immutable": "write true or false without quotes",
+    "direction": f"write one of {', '.join(DIRECTIONS)}",
+    "scale": "write a positive number without quotes",
+    "weight": "write a positive number without quotes",
+    "label": "write text", "unit": "write text", "reason": "write text",
+    "features": "write a list of feature mappings, each with at least name and kind",
+}
+
+
+def _document_models() -> tuple[Any, Any]:
+    """The pydantic models of a schema document (built on first use)."""
+    global _MODELS
+    if _MODELS is None:
+        from typing import Literal
+
+        from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
+        number = float | int  # strict: no text, no booleans
+        level = StrictStr | bool | int | float
+
+        class FeatureDocument(BaseModel):
+            """One feature of a schema YAML file (see :class:`Feature`)."""
+
+            model_config = ConfigDict(extra="forbid", strict=True)
+            name: StrictStr = Field(min_length=1)
+            kind: Literal[KINDS]  # type: ignore[valid-type]
+            categories: list[level] | None = None  # type: ignore[valid-type]
+            lower: number | None = None  # type: ignore[valid-type]
+            upper: number | None = None  # type: ignore[valid-type]
+            immutable: StrictBool = False
+            direction: Literal[DIRECTIONS] = "any"  # type: ignore[valid-type]
+            scale: number = 1.0  # type: ignore[valid-type]
+            weight: number = 1.0  # type: ignore[valid-type]
+            label: StrictStr = ""
+            unit: StrictStr = ""
+            reason: StrictStr = ""
+
+        class SchemaDocument(BaseModel):
+            """A schema YAML file: ``features:`` and a list of features."""
+
+            model_config = ConfigDict(extra="forbid", strict=True)
+            features: list[FeatureDocument] = Field(min_length=1)
+
+        _MODELS = (FeatureDocument, SchemaDocument)
+    return _MODELS
+
+
+_MODELS: tuple[Any, Any] | None = None
+
+
+def _plain_data(value: Any) -> Any:
+    """numpy scalars as Python scalars and tuples as lists (Python callers' documents)."""
+    if isinstance(value, Mapping):
+        return {k: _plain_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_data(v) for v in value]
+    return _plain(value)
+
+
+def validate_document(data: Any) -> list[dict[str, Any]]:
+    """Check a schema document (the parsed YAML) against the declared document schema.
+
+    Returns the features as keyword dicts for :class:`Feature` (only the keys given).
+
+    Raises
+    ------
+    SchemaError
+        Listing every problem: where (feature number and name, key), the value found and
+        the fix.
+    """
+    from pydantic import ValidationError
+
+    if not isinstance(data, Mapping):
+        raise SchemaError(
+            f"A schema document must be a mapping with a 'features' list; got "
+            f"{type(data).__name__} {_short(data)}.")
+    data = _plain_data(data)
+    _, document = _document_models()
+    try:
+        doc = document.model_validate(data)
+    except ValidationError as exc:
+        raise SchemaError(_explain_errors(exc, data)) from None
+    out = []
+    for item, given in zip(doc.features, data["features"]):
+        kw = {k: getattr(item, k) for k in given}
+        if kw.get("categories") is not None:
+            kw["categories"] = tuple(kw["categories"])
+        out.append(kw)
+    return out
+
+
+def _explain_errors(exc: Any, data: Mapping[str, Any]) -> str:
+    lines = []
+    seen = set()
+    for err in exc.errors():
+        loc = list(err["loc"])
+        where, key = "the schema document", None
+        if loc and loc[0] == "features":
+            key = "features"
+            if len(loc) >= 2 and isinstance(loc[1], int):
+                i = loc[1]
+                feats = data.get("features")
+                item = feats[i] if isinstance(feats, list) and i < len(feats) else None
+                name = item.get("name") if isinstance(item, Mapping) else None
+                where = f"feature #{i}" + (f" ({name!r})" if isinstance(name, str) else "")
+                key = str(loc[2]) if len(loc) >= 3 else None
+                if len(loc) >= 4 and isinstance(loc[3], int):
+                    where += f", {key} item #{loc[3]}"
+        elif loc:
+            key = str(loc[0])
+        if (where, key) in seen or any(w.startswith(where + ",") and k == key
+                                        for w, k in seen):  # a union reports one error per member: keep the first
+            continue
+        seen.add((where, key))
+        if err["type"] == "extra_forbidden":
+            allowed = "features" if where == "the schema document" else ", ".join(
+                k for k in _HINTS if k != "features")
+            lines.append(f"{where}: unknown key {key!r} (value {_short(err['input'])}); "
+                         f"allowed keys: {allowed}.")
+            continue
+        if err["type"] == "missing":
+            lines.append(f"{where}: the key {key!r} is missing; add it ({_HINTS.get(key or '', '')}).")
+            continue
+        value = err.get("input")
+        hint = _HINTS.get(key or "", "fix the value")
+        if key is None and where != "the schema document":
+            hint = "each feature is a mapping with at least name and kind"
+        if isinstance(value, str) and key in ("lower", "upper", "scale", "weight"):
+            try:
+                float(value)
+                hint += (f" ({value!r} is text: drop the quotes; YAML also reads an exponent "
+                         "without a sign, like 1e5, as text: write 100000 or 1.0e+5)")
+            except ValueError:
+                pass
+        if key == "features" and where != "the schema document":
+            key_text = ""
+        else:
+            key_text = f", key {key!r}" if key else ""
+        lines.append(f"{where}{key_text}: got {_short(value)} ({type(value).__name__}); "
+                     f"{err['msg'].rstrip('.')}. Fix: {hint}.")
+    head = "The schema document is not valid"
+    return f"{head} ({len(lines)} problem{'s' if len(lines) != 1 else ''}):\n- " + \
+        "\n- ".join(lines)
+
+
+def _short(value: Any, n: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= n else text[:n - 3] + "..."
 
 
 def _is_missing(v: Any) -> bool:

@@ -6,7 +6,7 @@ e.g. ``housing = "for free"`` with ``property = "real estate"`` if that pair nev
 features seen fewer than ``min_count`` times; given to the engine
 (``RecourseEngine(..., seen_together=rule)``) each such pair becomes the row
 ``o_ia + o_jb <= 1`` (``recourse.solvers.problem.forbid_level_pairs``). The applicant's own
-combination is never forbidden. Every result reports ``stats["unseen_pairs"]``, the
+combination is never forbidden. Every result reports ``stats.unseen_pairs``, the
 number of such pairs in the counterfactual, whether or not the rule was on.
 """
 

@@ -34,6 +34,8 @@ class Stats:
         ``"cpsat"``, ... (``recourse.solvers.search``).
     certificate_disagreement : object
         When two proof routes disagreed: what each said (the better verified point won).
+    certify_time : float
+        Seconds spent confirming a claim by a second route (0: none was needed).
     verify_time : float
         Seconds in the model's own ``predict`` for verification.
     excluded : list of list of str
@@ -69,6 +71,7 @@ class Stats:
     solver_status: str | None = None
     certified_by: str | None = None
     certificate_disagreement: Any = None
+    certify_time: float | None = None
     verify_time: float | None = None
     excluded: list[list[str]] | None = None
     cost_without: dict[str, Any] | None = None

@@ -28,14 +28,14 @@ counterfactual's categorical levels, and at least ``k`` rows hold them.
 
 Reporting
 ---------
-Every result of an engine that has support data gets ``stats["support"]`` (the number of
+Every result of an engine that has support data gets ``stats.support`` (the number of
 rows within the radius; with ``hull=True`` the number of rows sharing the levels) and
-``stats["support_distance"]`` (the distance to the ``k``-th nearest row; with
+``stats.support_distance`` (the distance to the ``k``-th nearest row; with
 ``hull=True`` the distance to the hull), whether or not the constraint is enforced
 (``enforce=False`` reports only; ``already_target`` results carry no stats). With the
-constraint on, the engine also prices it (``stats["cost_without"]["support"]``, the
+constraint on, the engine also prices it (``stats.cost_without["support"]``, the
 optimum without it; ``RecourseEngine(price_options=False)`` skips that solve), names it
-when it alone blocks recourse (``stats["blocking_option"] == "support"``), and reports
+when it alone blocks recourse (``stats.blocking_option == "support"``), and reports
 the pruning: ``support_candidates`` (rows), ``support_reachable`` (rows some actionable
 point brings within the radius), ``support_kept`` (those left after the cost cut of the
 starting solution, tree models) and ``support_cut``.
@@ -51,7 +51,7 @@ Examples
 ...                              radius=0.5)                          # doctest: +SKIP
 >>> engine = RecourseEngine(model, schema, support=sup)              # doctest: +SKIP
 >>> res = engine.explain(applicant, target="good")                   # doctest: +SKIP
->>> res.stats["support"], res.stats["cost_without"]["support"]       # doctest: +SKIP
+>>> res.stats.support, res.stats.cost_without["support"]       # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ class DataSupport:
         features : iterable of str, optional
             The features the distance reads (default: all of the schema's).
         enforce : bool
-            False: only report ``stats["support"]`` and the distance, do not constrain.
+            False: only report ``stats.support`` and the distance, do not constrain.
 
         Raises
         ------

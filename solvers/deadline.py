@@ -80,6 +80,16 @@ class Deadline:
         """At most ``seconds``, and never past the deadline."""
         return min(float(seconds), self.remaining())
 
+    def share(self, fraction: float) -> Deadline:
+        """A deadline for a stage that may use at most ``fraction`` of the time left (a
+        heuristic, so that the stages after it keep the rest)."""
+        now = time.perf_counter()
+        return Deadline(self.start, min(self.end, now + fraction * max(0.0, self.end - now)))
+
+    def before(self, seconds: float) -> Deadline:
+        """The same deadline, ``seconds`` earlier (time kept back for later stages)."""
+        return Deadline(self.start, self.end - max(0.0, float(seconds)))
+
     def expired(self) -> bool:
         return time.perf_counter() >= self.end
 

@@ -31,7 +31,8 @@ LP_ROUNDING_TIME = 5.0
 
 
 def find_incumbent(prob: RecourseProblem, norm: str, reference: np.ndarray | None = None,
-                   l0_cap: float = np.inf) -> np.ndarray | None:
+                   l0_cap: float = np.inf,
+                   deadline: Deadline | None = None) -> np.ndarray | None:
     """Block values of a cheap point the encoding assigns to the target (or None).
 
     Candidates, cheapest first: every single move across one split, and ``reference``
@@ -41,6 +42,8 @@ def find_incumbent(prob: RecourseProblem, norm: str, reference: np.ndarray | Non
     is used (no solver, no sklearn call); the MILP then searches strictly cheaper.
     Candidates that change every feature of an excluded set (``prob.excluded``) are
     skipped, so the bound stays valid for the problem with its exclusion rows.
+    With a ``deadline``, the search stops when it passes and returns the best point so
+    far (still approved by the encoding: every kept point was checked).
     """
     enc = prob.enc
     if enc.tree is None:
@@ -66,6 +69,8 @@ def find_incumbent(prob: RecourseProblem, norm: str, reference: np.ndarray | Non
         order = np.argsort(c, kind="stable")
         order = order[c[order] < best[1] - 1e-12]
         for i in range(0, order.size, chunk):
+            if deadline is not None and deadline.expired():
+                return
             idx = order[i : i + chunk]
             ok = np.flatnonzero(enc.predict_index(H[idx]) == t_idx)
             if ok.size:
@@ -85,6 +90,8 @@ def find_incumbent(prob: RecourseProblem, norm: str, reference: np.ndarray | Non
     s_best: np.ndarray = best[0]
     # Greedy: revert single features to the applicant's value while still approved.
     for _ in range(space.n_features):
+        if deadline is not None and deadline.expired():
+            break
         cand = []
         for j in range(space.n_features):
             sl = slice(int(space.start[j]), int(space.start[j + 1]))
@@ -118,7 +125,7 @@ def lp_rounding(prob: RecourseProblem, norm: str,
     of ``deadline``; with an expired deadline the incumbent is returned as it is.
     """
     enc = prob.enc
-    if enc.tree is None:
+    if enc.tree is None or prob.n < LP_ROUNDING_MIN_VARS:  # reduced <= pruned <= prob.n
         return incumbent
     c, c0 = prob.objective(norm)
     upper = float(c @ incumbent + c0) if incumbent is not None else np.inf

@@ -39,10 +39,11 @@ from recourse.audit.workers import (
 )
 from recourse.encoders.errors import InputValidationError, cap_list
 from recourse.engine import NORMS, RecourseEngine
-from recourse.schema import FeatureSchema
+from recourse.schema import FeatureSchema, check_columns
 from recourse.verify import model_predict
 
-__all__ = ["AuditResult", "audit", "default_n_jobs", "default_start_method"]
+__all__ = ["AuditResult", "audit", "default_n_jobs", "default_start_method",
+           "invalid_rows_text"]
 
 SELECT = ("denied", "all")
 #: Most distinct values a numeric protected attribute may have (else: bin it first).
@@ -136,17 +137,23 @@ def _load_inputs(model: Any, data: Any, schema: Any, reference: Any,
 
 
 def _check_data(data: pd.DataFrame, schema: FeatureSchema, id_column: str | None,
-                protected: str | None) -> pd.Series:
+                protected: str | None, extra_columns: Any = ()) -> pd.Series:
     """Up-front checks; returns the applicants' ids."""
     if len(data) == 0:
         raise InputValidationError(
             "The data set is empty: there is no applicant to audit. Check the file or filter.")
     columns = [str(c) for c in data.columns]
-    missing = [n for n in schema.names if n not in columns]
-    if missing:
+    dup = sorted({c for c in columns if columns.count(c) > 1})
+    if dup:
         raise InputValidationError(
-            f"The data lacks {len(missing)} of the schema's feature columns: "
-            f"{cap_list(missing)}. Add them, or use the schema the model was trained with.")
+            f"The data has duplicated column names {cap_list(dup)}; give every column a "
+            "unique name.")
+    if isinstance(extra_columns, str):
+        extra_columns = [extra_columns]
+    used = {k: v for k, v in (("id column", id_column), ("protected attribute", protected))
+            if v is not None and v in columns}
+    check_columns(schema, columns, extra_columns=extra_columns or (), used=used,
+                  where="The data")
     if protected is not None and protected not in columns:
         raise InputValidationError(
             f"The protected attribute {protected!r} is not a column of the data; columns: "
@@ -214,13 +221,39 @@ def _plan(data: pd.DataFrame, schema: FeatureSchema, model: Any, target: Any,
             problems.append(str(exc))
     keep = np.ones(len(raw_rows), dtype=bool)
     if select == "denied" and valid:
-        pred = model_predict(model, schema, valid)
         ok = np.flatnonzero([p is None for p in problems])
-        keep[ok] = np.array([str(p) != str(target) for p in pred])
+        pred = _predict_each(model, schema, valid)
+        for i, p in zip(ok, pred):
+            if isinstance(p, _Failed):  # the model itself cannot score this row
+                problems[i] = p.message
+            else:
+                keep[i] = str(p) != str(target)
     plain = [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
              for r in raw_rows]
     return [(i, ids[i], plain[i] if problems[i] is None else None, problems[i])
             for i in range(len(raw_rows)) if keep[i]]
+
+
+@dataclass(frozen=True)
+class _Failed:
+    message: str
+
+
+def _predict_each(model: Any, schema: FeatureSchema, rows: list[dict[str, Any]]) -> list[Any]:
+    """The model's predictions; when the batch fails, row by row, so that a row the model
+    cannot score becomes that row's problem instead of the end of the audit."""
+    try:
+        return list(model_predict(model, schema, rows))
+    except Exception:  # one bad row: find it below
+        pass
+    out: list[Any] = []
+    for r in rows:
+        try:
+            out.append(model_predict(model, schema, [r])[0])
+        except Exception as exc:  # the model's own failure on this row
+            out.append(_Failed(f"The model's predict failed on this row "
+                               f"({type(exc).__name__}: {exc}); check its values."))
+    return out
 
 
 def _frame_hash(frame: pd.DataFrame | None) -> str:
@@ -288,6 +321,7 @@ def audit(
     select: str = "denied",
     id_column: str | None = None,
     protected: str | None = None,
+    extra_columns: Any = (),
     n_jobs: int | None = None,
     client: Any = None,
     scheduler: str | None = None,
@@ -305,8 +339,10 @@ def audit(
     ----------
     model : fitted estimator or Pipeline, or path of a ``.skops`` (or trusted pickle) file
     data : DataFrame, or path of a CSV/Parquet file
-        One row per applicant with every schema feature (other columns are kept for
-        ``id_column`` and ``protected`` and otherwise ignored).
+        One row per applicant with every schema feature. Other columns only as
+        ``id_column``, ``protected`` or listed in ``extra_columns``; any other column is
+        an error naming it (the rule of :func:`recourse.schema.check_columns`, as for
+        ``explain`` and ``letter``).
     schema : FeatureSchema, or path of a schema YAML file
     out : str or Path
         Output directory: ``manifest.json``, ``parts/``, ``results.parquet``,
@@ -337,6 +373,9 @@ def audit(
         Column with unique applicant ids; default the data's index.
     protected : str, optional
         Column (a feature or not) whose groups the summary compares.
+    extra_columns : list of str, optional
+        Non-feature columns that may be in ``data`` (a label, notes): carried along and
+        ignored.
     n_jobs : int, optional
         Local worker processes (default: every core this process may use); 1 solves in
         this process.
@@ -371,8 +410,9 @@ def audit(
     Raises
     ------
     InputValidationError
-        Empty data, missing feature columns, bad or duplicated ids, an unknown target or
-        norm, an output directory holding a different audit (without ``overwrite``).
+        Empty data, missing feature columns, unlisted extra columns, bad or duplicated
+        ids, an unknown target or norm, an output directory holding a different audit
+        (without ``overwrite``).
     """
     params = dict(locals())  # every parameter, passed on unchanged
     if client is not None and scheduler is not None:
@@ -405,6 +445,7 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
            time_limit: float, reference: Any, causal: Any, min_margin: float | None,
            seen_together: Any, select: str, support: Any = None,
            id_column: str | None, protected: str | None, n_jobs: int | None, client: Any,
+           extra_columns: Any = (),
            scheduler: str | None, chunk_size: int | None, reuse: bool, overwrite: bool,
            report: bool, trust_pickle: bool, start_method: str | None,
            progress: Progress | None) -> AuditResult:
@@ -423,7 +464,7 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
 
     model, model_hash, data, schema, reference = _load_inputs(
         model, data, schema, reference, trust_pickle)
-    ids_series = _check_data(data, schema, id_column, protected)
+    ids_series = _check_data(data, schema, id_column, protected, extra_columns)
     if min_margin is not None and not (isinstance(min_margin, (int, float))
                                        and math.isfinite(min_margin) and min_margin >= 0):
         raise InputValidationError(
@@ -524,6 +565,20 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
                        n_audited=total, n_resumed=n_resumed, n_solved=n_solved,
                        elapsed=time.perf_counter() - t_start, solve_elapsed=solve_elapsed,
                        files=files)
+
+
+def invalid_rows_text(summary: dict[str, Any], limit: int = 10) -> list[str]:
+    """Lines naming the audit's invalid rows and why (for the console; every one of them
+    is in ``summary.md``, ``report.html`` and ``results.parquet``)."""
+    rows = summary.get("invalid_input") or []
+    if not rows:
+        return []
+    lines = [f"{len(rows)} row{'s' if len(rows) != 1 else ''} with invalid input (not "
+             "searched):"]
+    lines += [f"  {r['id']}: {r['message']}" for r in rows[:limit]]
+    if len(rows) > limit:
+        lines.append(f"  ... and {len(rows) - limit} more (see summary.md).")
+    return lines
 
 
 def _execute(spec: EngineSpec, engine: RecourseEngine, pending: list[Chunk], n_jobs: int,

@@ -9,6 +9,7 @@ import base64
 import io
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,41 @@ from recourse.schema import FeatureSchema
 __all__ = ["render_html", "render_markdown", "write_outputs"]
 
 
-def _env() -> Any:
+def _autoescape(name: str | None) -> bool:
+    """HTML-escape every value in every template except the Markdown ones (``*.md.j2``),
+    which escape through :func:`md_escape` (``finalize``) instead. A template whose name
+    ends in ``.html.j2`` does not match ``select_autoescape(["html"])``: that was the
+    hole this rule closes, so the default is *on*."""
+    return not (name or "").endswith((".md.j2", ".md"))
+
+
+def md_escape(value: Any) -> str:
+    r"""Text made safe for a cell or a line of Markdown.
+
+    The rule (also in SECURITY.md): ``&``, ``<`` and ``>`` become HTML entities, so no
+    raw HTML reaches a Markdown renderer; the Markdown control characters
+    ``\ ` * _ { } [ ] ( ) # + ! | ~`` are backslash-escaped, so user text cannot open a
+    link, an image, emphasis or a new table cell; line breaks become spaces, so a value
+    cannot start a new table row or heading. Values the templates compute themselves
+    (numbers, percentages) contain none of these characters and pass unchanged.
+    """
+    text = "" if value is None else str(value)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_CONTROL.sub(r"\\\g<0>", text)
+    return _MD_BREAK.sub(" ", text)
+
+
+_MD_CONTROL = re.compile(r"[\\`*_{}\[\]()#+!|~]")
+_MD_BREAK = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
+
+
+def _env(markdown: bool = False) -> Any:
     import jinja2
 
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("recourse.audit", "templates"),
-        autoescape=jinja2.select_autoescape(["html"]),
+        autoescape=False if markdown else _autoescape,
+        finalize=md_escape if markdown else None,
         trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined,
     )
     env.filters["num"] = _num
@@ -132,7 +162,7 @@ def _context(summary: dict[str, Any], schema: FeatureSchema) -> dict[str, Any]:
 
 def render_markdown(summary: dict[str, Any], schema: FeatureSchema) -> str:
     """The Markdown summary."""
-    return _env().get_template("summary.md.j2").render(**_context(summary, schema))
+    return _env(markdown=True).get_template("summary.md.j2").render(**_context(summary, schema))
 
 
 def render_html(summary: dict[str, Any], schema: FeatureSchema, plots: dict[str, str]) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from recourse.result import STATUSES, RecourseResult
+from recourse.stats import Stats
 
 __all__ = ["AUDIT_STATUSES", "CHANGE_TYPE", "HAS_RECOURSE", "OPTION_COST", "arrow_schema",
            "error_row",
@@ -152,35 +153,35 @@ def result_row(ident: Any, position: int, result: RecourseResult) -> dict[str, A
     }
 
 
-def robust_columns(stats: dict[str, Any]) -> dict[str, Any]:
+def robust_columns(stats: Stats) -> dict[str, Any]:
     """The believable/robust columns of a result's ``stats`` (None where absent).
 
     ``cost_without`` lists ``{option, cost}``: the optimal cost with that option switched
-    off (``stats["cost_without"]``, e.g. ``{"min_margin": 0.14, "seen_together": 0.14}``;
+    off (``stats.cost_without``, e.g. ``{"min_margin": 0.14, "seen_together": 0.14}``;
     cost null when there is no recourse without it either; a ModelSet's models alone as
     ``models[i]``); None when no option was priced. ``margin`` is the least over a
     ModelSet's models. ``blocking_options`` names the options that block a ``no_recourse``."""
-    without = stats.get("cost_without") or {}
-    pairs = stats.get("unseen_pairs")
-    blocking = stats.get("blocking_options") or (
-        [stats["blocking_option"]] if stats.get("blocking_option") else None)
+    without = stats.cost_without or {}
+    pairs = stats.unseen_pairs
+    blocking = stats.blocking_options or (
+        [stats.blocking_option] if stats.blocking_option else None)
     entries = []
     for k, v in without.items():  # a ModelSet prices each model alone: "models[i]"
         if isinstance(v, (list, tuple)):
             entries += [{"option": f"{k}[{i}]", "cost": _opt(c)} for i, c in enumerate(v)]
         else:
             entries.append({"option": str(k), "cost": _opt(v)})
-    margin = stats.get("margin")
+    margin = stats.margin
     if isinstance(margin, (list, tuple)):  # a ModelSet: each model's; the least binds
         margin = min(margin) if margin else None
     return {
-        "min_margin": _opt(stats.get("min_margin")),
+        "min_margin": _opt(stats.min_margin),
         "margin": _opt(margin),
         "cost_without": entries or None,
-        "plausibility_score": _opt(stats.get("plausibility_score")),
+        "plausibility_score": _opt(stats.plausibility_score),
         "unseen_pairs": None if pairs is None else int(pairs),
-        "support": None if stats.get("support") is None else int(stats["support"]),
-        "support_distance": _opt(stats.get("support_distance")),
+        "support": None if stats.support is None else int(stats.support),
+        "support_distance": _opt(stats.support_distance),
         "blocking_options": None if blocking is None else [str(b) for b in blocking],
     }
 
@@ -196,5 +197,5 @@ def error_row(ident: Any, position: int, status: str, message: str, *, target: A
         "l1_cost": None, "l0": None, "n_changes": 0, "bound": None, "gap": None,
         "optimal": False, "verified": False, "solve_time": 0.0,
         "total_time": float(total_time), "changes": [],
-        **robust_columns({}),
+        **robust_columns(Stats()),
     }

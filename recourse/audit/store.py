@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,16 +23,20 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from recourse.encoders.errors import InputValidationError
+from recourse.encoders.errors import InputValidationError, cap_list
 
 __all__ = ["AuditStore", "FORMAT", "atomic_write"]
 
 #: Format tag written into every manifest.
 FORMAT = "recourse-audit/1"
 _PART = "part-{:05d}.parquet"
+_PART_RE = re.compile(r"part-\d{5,}\.parquet")
 #: Files and directories this module writes (the only ones ``overwrite`` removes).
 OWN_FILES = ("manifest.json", "parts", "results.parquet", "summary.json", "summary.md",
              "report.html", "no_recourse.csv")
+#: Temporary names :func:`atomic_write` uses for those files (``.NAME.PID.tmp``).
+_TMP_RE = re.compile(r"\.(?:" + "|".join(re.escape(n) for n in OWN_FILES if n != "parts")
+                     + r"|part-\d{5,}\.parquet)\.\d+\.tmp")
 
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
@@ -81,13 +85,13 @@ class AuditStore:
         except (OSError, ValueError) as exc:
             raise InputValidationError(
                 f"The output directory {str(self.out)!r} has an unreadable manifest.json "
-                f"({exc}); choose another directory or pass overwrite=True "
-                "(CLI: --overwrite) to start this audit afresh there."
+                f"({exc}); it was not deleted. Choose another directory, or move the file "
+                "away if you know it is an abandoned audit's."
             ) from exc
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise InputValidationError(
                 f"{str(self.manifest_path)!r} is not a recourse audit manifest ({FORMAT}); "
-                "choose another directory or pass overwrite=True (CLI: --overwrite)."
+                "it was not deleted. Choose another directory, or move the file away."
             )
         return data
 
@@ -102,55 +106,87 @@ class AuditStore:
         Returns the existing manifest when the directory holds this same audit (resume),
         None when it starts afresh.
 
+        Only what a manifest of this engine proves it wrote is ever deleted: with
+        ``overwrite``, the output files of a different audit in ``out`` (those named in
+        :data:`OWN_FILES`, the ``part-NNNNN.parquet`` files in ``parts/`` and this
+        module's own temporary files). A directory without a valid manifest never loses
+        a file: if it holds a file or folder with one of the output names, the audit is
+        refused, with or without ``overwrite``.
+
         Raises
         ------
         InputValidationError
-            The directory holds a different audit, or other files, and ``overwrite`` is
-            False.
+            The directory holds a different audit and ``overwrite`` is False; it is not
+            empty and holds no audit and ``overwrite`` is False; its ``manifest.json`` is
+            not this engine's; or it holds files with the output names that no manifest
+            proves this engine wrote.
         """
         if self.out.exists() and not self.out.is_dir():
             raise InputValidationError(
                 f"The output path {str(self.out)!r} is a file; give a directory.")
         self.out.mkdir(parents=True, exist_ok=True)
-        manifest = None if overwrite else self.read_manifest()
+        manifest = self.read_manifest()  # a foreign or unreadable one: refused, kept
         if manifest is not None and manifest.get("identity_hash") == identity_hash:
             self.parts.mkdir(exist_ok=True)
             self._drop_temporaries()
             return manifest
-        if not overwrite:
-            if manifest is not None:
+        if manifest is not None:
+            if not overwrite:
                 theirs = manifest.get("description", "another audit")
                 raise InputValidationError(
                     f"The output directory {str(self.out)!r} holds a different audit "
                     f"({theirs}); this one is {describe}. Choose another directory, or pass "
                     "overwrite=True (CLI: --overwrite) to delete its results and start afresh."
                 )
-            if any(self.out.iterdir()):
+            self.clear()
+        else:
+            clash = sorted(n for n in OWN_FILES if (self.out / n).exists())
+            if clash:
+                raise InputValidationError(
+                    f"The output directory {str(self.out)!r} holds {cap_list(clash)} but no "
+                    "audit manifest (manifest.json) proves this engine wrote them; nothing "
+                    "was deleted. Move those files away or choose an empty or new directory"
+                    + (" (overwrite never deletes files it did not write)." if overwrite
+                       else "."))
+            if not overwrite and any(self.out.iterdir()):
                 raise InputValidationError(
                     f"The output directory {str(self.out)!r} is not empty and holds no audit; "
                     "choose an empty or new directory, or pass overwrite=True "
-                    "(CLI: --overwrite) to write the audit beside its files."
+                    "(CLI: --overwrite) to write the audit beside its files (none of them "
+                    "is deleted or overwritten)."
                 )
-        self.clear()
         self.parts.mkdir(exist_ok=True)
         return None
 
     def clear(self) -> None:
-        """Remove every file this module writes (and nothing else)."""
+        """Remove the files of the audit whose manifest is in ``out`` (nothing else).
+
+        Only the names of :data:`OWN_FILES`, the committed ``part-NNNNN.parquet`` files
+        and this module's temporary files go; ``parts/`` itself only when that leaves it
+        empty. Without a valid manifest nothing is removed.
+        """
+        if self.read_manifest() is None:
+            return
+        self._drop_temporaries()
+        if self.parts.is_dir():
+            for p in self.parts.iterdir():
+                if _PART_RE.fullmatch(p.name) and p.is_file():
+                    p.unlink()
+            if not any(self.parts.iterdir()):
+                self.parts.rmdir()
         for name in OWN_FILES:
             p = self.out / name
-            if p.is_dir():
-                shutil.rmtree(p)
-            elif p.exists():
+            if name != "parts" and p.is_file():
                 p.unlink()
-        for p in self.out.glob(".*.tmp"):
-            p.unlink()
 
     def _drop_temporaries(self) -> None:
-        """Temporary files of a killed run are never committed: remove them."""
+        """Temporary files of a killed run are never committed: remove them (only names
+        :func:`atomic_write` makes for this module's files)."""
         for folder in (self.out, self.parts):
-            for p in folder.glob(".*.tmp"):
-                p.unlink()
+            if folder.is_dir():
+                for p in folder.iterdir():
+                    if _TMP_RE.fullmatch(p.name) and p.is_file():
+                        p.unlink()
 
     # --------------------------------------------------------------- chunks
     def part_path(self, index: int) -> Path:

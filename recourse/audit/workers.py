@@ -105,7 +105,18 @@ def _solve_one(spec: EngineSpec, engine: RecourseEngine | None, position: int, i
         return error_row(ident, position, "error", f"{type(exc).__name__}: {exc}",
                          target=spec.target, norm=spec.norm,
                          total_time=time.perf_counter() - t0)
-    return result_row(ident, position, result)
+    row = result_row(ident, position, result)
+    from recourse.schema import outside_bounds
+
+    try:
+        outside = outside_bounds(spec.schema, spec.schema.validate_row(raw))
+    except InputValidationError:  # pragma: no cover (explain validated it already)
+        outside = []
+    if outside:
+        row["message"] = (f"{row['message'] or ''} Note: {', '.join(map(repr, outside))} "
+                          "outside the action set's bounds in the input; the answer may "
+                          "keep that value.").strip()
+    return row
 
 
 # ------------------------------------------------------------------ executors

@@ -12,6 +12,7 @@ from rich.table import Table
 from recourse.cli.common import (
     EXIT_OK,
     AlsoModel,
+    ExtraColumns,
     MinMargin,
     MinScore,
     SupportK,
@@ -79,6 +80,7 @@ def audit(
         "--reference (seed 0, the model's own preprocessing).")] = False,
     min_score: MinScore = None,
     also_model: AlsoModel = None,
+    extra_column: ExtraColumns = None,
 ) -> None:
     """Audit a model: recourse for every denied applicant, a table, a summary, a report."""
     from rich.progress import (
@@ -140,6 +142,7 @@ def audit(
         result = run_audit(audited, data, schema, out, target=target, norm=norm,
                            time_limit=time_limit, select=select, causal=causal_model,
                            **robust, id_column=id_column, protected=protected, n_jobs=jobs,
+                           extra_columns=extra_column or (),
                            scheduler=scheduler, chunk_size=chunk_size, overwrite=overwrite,
                            trust_pickle=trust_pickle, progress=progress)
     except (RecourseError, OSError) as exc:
@@ -173,5 +176,9 @@ def _print_summary(result: Any) -> None:
     for key, value in rows:
         table.add_row(key, escape(value))
     console.print(table)
+    from recourse.audit.core import invalid_rows_text
+
+    for line in invalid_rows_text(result.summary):
+        console.print(escape(line), highlight=False)
     for name, path in result.files.items():
         console.print(f"{name}: {escape(str(path))}", highlight=False)

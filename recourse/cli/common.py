@@ -20,6 +20,7 @@ from recourse.encoders.errors import InputValidationError
 from recourse.result import RecourseResult
 
 __all__ = [
+    "ExtraColumns",
     "ANSWERED", "EXIT_BAD_INPUT", "EXIT_NO_ANSWER", "EXIT_OK", "AlsoModel", "Box", "Data",
     "MinMargin", "MinScore", "Plausible", "Seen", "Support", "SupportK", "TrustPickle",
     "console", "err_console", "exit_code", "fail", "fmt_opt", "json_default",
@@ -42,6 +43,9 @@ TrustPickle = Annotated[bool, typer.Option(
     "--trust-pickle", help="Load a pickle model (runs code from the file: only if "
     "you trust it).")]
 # Options of believable / robust recourse (recourse.cli.flags), shared by explain and letter.
+ExtraColumns = Annotated[list[str] | None, typer.Option(
+    "--extra-column", help="A non-feature column the applicant file may hold (an id, a "
+    "label): carried along and ignored. Repeatable. Any other unknown column is an error.")]
 MinMargin = Annotated[float | None, typer.Option(
     "--min-margin", help="Robust recourse: the target class must win by at least this "
     "much (probability for trees and forests, else decision function).")]

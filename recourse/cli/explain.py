@@ -9,6 +9,7 @@ import typer
 
 from recourse.cli.common import (
     AlsoModel,
+    ExtraColumns,
     Box,
     Data,
     MinMargin,
@@ -66,6 +67,7 @@ def explain(
     also_model: AlsoModel = None,
     support: Support = None,
     support_k: SupportK = 1,
+    extra_column: ExtraColumns = None,
 ) -> None:
     """Find the cheapest actionable change that gives the applicant the target class."""
     import recourse.engine as engine
@@ -92,7 +94,9 @@ def explain(
         feature_schema = load_schema(schema)
         fitted = load_model(model, trust_pickle=trust_pickle)
         bundled = applicant_rows(applicant)  # german / credit_data: the test split
-        row_values = (load_applicant(applicant, feature_schema, row=row) if bundled is None
+        row_values = (load_applicant(applicant, feature_schema, row=row,
+                                     extra_columns=extra_column or ())
+                      if bundled is None
                       else pick_applicant(bundled, feature_schema, row, str(applicant)))
         causal_model = load_causal(causal) if causal else None
         if flags.any():

@@ -11,7 +11,7 @@ The flags (see :class:`RobustFlags`):
     Training rows (CSV/Parquet, or ``german`` / ``credit_data`` for a bundled data set's
     training split, seed 0; :func:`recourse.loading.load_training`) for the data-driven
     options below; also used as reference rows for faster first solutions (same answers),
-    and to report every answer's isolation-forest score (``stats["plausibility_score"]``)
+    and to report every answer's isolation-forest score (``stats.plausibility_score``)
     whether or not ``--plausible`` requires it.
 ``--seen-together``
     :class:`~recourse.seen.SeenTogether` fitted on ``--data``.

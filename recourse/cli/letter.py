@@ -12,6 +12,7 @@ from recourse.cli.common import (
     EXIT_NO_ANSWER,
     EXIT_OK,
     AlsoModel,
+    ExtraColumns,
     Data,
     MinMargin,
     MinScore,
@@ -83,6 +84,7 @@ def letter(
         "bundled defaults.")] = None,
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace letter files that already exist.")] = False,
+    extra_column: ExtraColumns = None,
 ) -> None:
     """Write a recourse letter: decision, principal reasons, up to k distinct options,
     traceability appendix."""
@@ -128,7 +130,13 @@ def letter(
         eng = engine.RecourseEngine(setup.model, feature_schema, **setup.engine_kwargs)
         goal = resolve_target(fitted, target)
         frame = applicant_rows(applicant)  # german / credit_data: the test split
-        frame = read_table(applicant) if frame is None else frame
+        if frame is None:
+            from recourse.schema import check_columns
+
+            frame = read_table(applicant)
+            frame = frame.drop(columns=check_columns(
+                feature_schema, frame.columns, extra_columns=extra_column or (),
+                where=f"The applicant file {str(applicant)!r}"))
         if all_rows:
             positions = list(range(len(frame)))
         elif row is None and len(frame) > 1:

@@ -1,7 +1,7 @@
 """The certified box stage: after a verified answer, the box around it in which the
 model approves every point (``recourse.robust.certified_box``). The answer never fails
 because of its box: a box that cannot be built leaves ``box`` None and says why in
-``stats["box_error"]``."""
+``stats.box_error``."""
 
 from __future__ import annotations
 
@@ -20,17 +20,17 @@ def attach_box(engine: Any, res: RecourseResult, time_limit: float) -> RecourseR
             and res.counterfactual is not None):
         return res
     if engine.causal is not None:
-        return replace(res, stats=dict(res.stats, box_error=(
+        return replace(res, stats=res.stats.with_(box_error=(
             "certified boxes do not support causal engines yet (a box of interventions "
             "moves the consequences too)")))
     margin = None
-    if res.stats.get("min_margin") is not None:  # certify the margin asked for
+    if res.stats.min_margin is not None:  # certify the margin asked for
         scale = (float(engine.encoding.info.get("n_trees", 1))
                  if margin_units(engine) == "probability" else 1.0)
-        margin = float(res.stats["min_margin"]) * scale
+        margin = float(res.stats.min_margin) * scale
     try:
         found = certified_box(engine, res, margin=margin,
                               time_limit=max(1e-3, min(30.0, time_limit)))
     except Exception as exc:  # the answer never fails because of its box
-        return replace(res, stats=dict(res.stats, box_error=f"{type(exc).__name__}: {exc}"))
-    return replace(res, box=found, stats=dict(res.stats, box_time=found.time))
+        return replace(res, stats=res.stats.with_(box_error=f"{type(exc).__name__}: {exc}"))
+    return replace(res, box=found, stats=res.stats.with_(box_time=found.time))

@@ -23,12 +23,19 @@ from recourse.solvers.problem import RecourseProblem, build_problem, decode, poi
 from recourse.solvers.tighten import complete, relu_incumbent, tighten_relu
 from recourse.solvers.values import add_values, fill_values, value_spec
 
-__all__ = ["build"]
+__all__ = ["build", "HEURISTICS_SHARE"]
+
+#: Share of the time left that the starting-point heuristics and the ReLU bound LPs may
+#: use (each stops at its own deadline with what it has: a start is only a bound, and
+#: bounds not tightened in time stay valid).
+HEURISTICS_SHARE = 0.5
 
 
 def build(ctx: SolveContext) -> tuple[RecourseProblem, np.ndarray | None]:
     """The problem of one solve attempt and its starting point (None: none found)."""
     P, q = ctx.prepared, ctx.query
+    # heuristics may spend at most a share of what is left: the solver needs the rest
+    ctx.info["heuristics_deadline"] = hd = q.deadline.share(HEURISTICS_SHARE)
     spec = P.spec if P.cspec is None else P.nspec
     cross_spec = spec  # prices the moves used as lower bounds by the tree pruning
     if ctx.use_values:  # costs move to the value columns
@@ -77,14 +84,14 @@ def build(ctx: SolveContext) -> tuple[RecourseProblem, np.ndarray | None]:
                 P.encoding, P.spec, q.x0, q.t_idx, norm=q.norm, margin=margin,
                 tie_margin=ctx.ties))
             ctx.plain = plain
-            start = find_incumbent(plain, q.norm, ref)
+            start = find_incumbent(plain, q.norm, ref, deadline=hd)
             if start is not None:
                 inc = fill_values(prob, ctx.view, decode(plain, start))
         for o in ctx.options:  # options that offer a start
             prob, inc = o.start(ctx, prob, ctx.view, inc)
     elif heuristics:
-        inc = lp_rounding(prob, phase_norm, find_incumbent(prob, q.norm, ref),
-                          deadline=q.deadline)
+        inc = lp_rounding(prob, phase_norm, find_incumbent(prob, q.norm, ref, deadline=hd),
+                          deadline=hd)
     elif (ctx.use_incumbent and not q.excluded and ctx.causal_vars is not None
           and P.encoding.network is None and q.goal is None):
         # the heuristics know no equations: start from an independent-feature point
@@ -92,8 +99,8 @@ def build(ctx: SolveContext) -> tuple[RecourseProblem, np.ndarray | None]:
         # consequences could complete
         plain = build_problem(P.encoding, P.spec, q.x0, q.t_idx, norm=q.norm,
                               margin=margin, tie_margin=ctx.ties)
-        start = lp_rounding(plain, phase_norm, find_incumbent(plain, q.norm, ref),
-                            deadline=q.deadline)
+        start = lp_rounding(plain, phase_norm,
+                            find_incumbent(plain, q.norm, ref, deadline=hd), deadline=hd)
         inc = causal_incumbent(prob, P.cspec, ctx.causal_vars, plain, start, phase_norm)
     return prob, inc
 
@@ -115,7 +122,7 @@ def _relu_problem(ctx: SolveContext, enc: Any, spec: Any, margin: Any, indicator
     if s_inc is not None and q.norm == "l1":
         budget = float(point_costs(P.spec, q.x0, s_inc)[0].sum())
     tight = tighten_relu(enc, spec, q.x0, method=P.bounds, budget=budget,
-                         deadline=q.deadline)
+                         deadline=ctx.info["heuristics_deadline"])
     if q.goal is not None:
         tight = tight.with_threshold(q.goal)
     prob = build_problem(tight, spec, q.x0, q.t_idx, norm=q.norm, margin=margin,

@@ -62,7 +62,7 @@ class RecourseEngine:
         Recourse as interventions on this causal model (``recourse.causal``).
     seen_together : SeenTogether, optional
         Category combinations no applicant in the data has are forbidden
-        (``recourse.seen``); every result reports ``stats["unseen_pairs"]``.
+        (``recourse.seen``); every result reports ``stats.unseen_pairs``.
     plausibility : fitted IsolationForest, optional
         Report only: every answer's ``score_samples`` under it. To require plausibility,
         wrap the model in ``PlausibleModel(model, iforest)``.
@@ -70,7 +70,7 @@ class RecourseEngine:
         The answer must lie near observed rows (``recourse.support``).
     price_options : bool
         Re-solve every answer with each engine option switched off and report those
-        costs in ``stats["cost_without"]``.
+        costs in ``stats.cost_without``.
     options : iterable of Option, optional
         Your own options (``recourse.engine.options.base.Option``): rows over the model's
         variables or over feature values, starting points, checks and statistics.
@@ -145,7 +145,7 @@ class RecourseEngine:
             Change sets the answer must not repeat (neither ``S`` nor a superset).
         min_margin : float, optional
             Robust recourse: the target must win by at least this much in the model's own
-            units; ``stats["cost_without"]["min_margin"]`` shows what it costs.
+            units; ``stats.cost_without["min_margin"]`` shows what it costs.
         box : bool
             Attach the certified box around the answer (``result.box``).
 

@@ -51,6 +51,9 @@ class Prepared:
     encode_time: float = 0.0
     #: ``recourse.fingerprint.model_fingerprint`` of the model when it was encoded.
     fingerprint: str = ""
+    #: Measured costs of stages (``"verify"``: the last verification's seconds), used to
+    #: keep time back for them; a cache, the only thing queries write.
+    timing: dict[str, float] = field(default_factory=dict)
 
     def check_fresh(self) -> None:
         """Refuse to answer with an encoding of a model that was refitted since: a stale
@@ -95,7 +98,15 @@ def prepare(model: Any, schema: FeatureSchema, *, reference: Any, backend: str,
     ref, ref_pred = _reference(P, reference)
     from dataclasses import replace
 
-    return replace(P, ref=ref, ref_pred=ref_pred)
+    P = replace(P, ref=ref, ref_pred=ref_pred)
+    if ref is not None:  # what verification costs, to keep time back for it
+        from recourse.verify import model_predict
+
+        rows = [P.space.decode(r) for r in ref[:2]]
+        t0 = time.perf_counter()
+        model_predict(model, schema, rows)
+        P.timing["verify"] = time.perf_counter() - t0
+    return P
 
 
 def _reference(P: Prepared, reference: Any) -> tuple[np.ndarray | None, np.ndarray | None]:

@@ -53,22 +53,22 @@ def price(engine: Any, q: Query, res: RecourseResult) -> RecourseResult:
               if o.per_query or engine.prepared.price_options}
     if not priced:
         return res
-    return replace(res, stats=dict(
-        res.stats, cost_without=dict(res.stats.get("cost_without") or {}, **priced),
+    return replace(res, stats=res.stats.with_(
+        cost_without=dict(res.stats.cost_without or {}, **priced),
         time_without=time.perf_counter() - t0))
 
 
 def _blocking(engine: Any, q: Query, res: RecourseResult, opts: list[Any]) -> RecourseResult:
     priced = {o.name: o.price(PriceRequest(engine, q)) for o in opts}
     opened = [o for o in opts if o.opens(priced[o.name])]
-    stats = dict(res.stats, cost_without=priced)
+    stats = res.stats.with_(cost_without=priced)
     if not opened and len(opts) > 1:
         r = solve_without(engine, q, {o.name for o in opts})
         if r.has_recourse and r.cost is not None:
             names = [o.name for o in opts]
             texts = " and ".join(o.text for o in opts)
-            return replace(res, stats=dict(
-                stats, blocking_option=names[0], blocking_options=names,
+            return replace(res, stats=stats.with_(
+                blocking_option=names[0], blocking_options=names,
                 cost_without={"all options": r.cost}), message=(
                 f"{res.message} Only the options together block it: {texts}; without "
                 f"all of them recourse exists (cost {r.cost:.4g})."))
@@ -77,7 +77,7 @@ def _blocking(engine: Any, q: Query, res: RecourseResult, opts: list[Any]) -> Re
     parts = "; ".join(f"{o.text} (without it the cheapest recourse costs "
                       f"{_cost(priced[o.name])})" for o in opened)
     names = [o.name for o in opened]
-    return replace(res, stats=dict(stats, blocking_option=names[0], blocking_options=names),
+    return replace(res, stats=stats.with_(blocking_option=names[0], blocking_options=names),
                    message=f"{res.message} It is blocked by {parts}.")
 
 

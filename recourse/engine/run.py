@@ -19,6 +19,7 @@ from recourse.engine.solve import Phase, solve
 from recourse.engine.verify import check_target, decode_point, violations
 from recourse.result import Change, RecourseResult
 from recourse.solvers.causal import causal_costs
+from recourse.stats import Stats
 from recourse.solvers.problem import point_costs
 from recourse.solvers.status import Status
 from recourse.verify import model_predict
@@ -62,6 +63,7 @@ def run(P: Any, q: Query) -> RecourseResult:
             t_v = time.perf_counter()
             reached, pred_x, extra = check_target(ctx, cf)
             verify_time += time.perf_counter() - t_v
+            P.timing["verify"] = time.perf_counter() - t_v
             if q.goal is None and pred_x == q.target:
                 # the encoding and the model disagree at a boundary
                 return _result(q, "already_target", dict(base, predicted=pred_x),
@@ -84,7 +86,7 @@ def _result(q: Query, status: str, base: dict[str, Any], message: str,
     return RecourseResult(status=status, counterfactual=dict(q.row), cost=0.0, l1_cost=0.0,
                           l0=0.0, bound=0.0, gap=0.0, optimal=True, verified=True,
                           total_time=q.deadline.elapsed(), message=message,
-                          stats=stats or {}, **base)
+                          stats=Stats.of(stats), **base)
 
 
 def _already(P: Any, q: Query, base: dict[str, Any]) -> RecourseResult | None:
@@ -165,7 +167,7 @@ def _answer(ctx: SolveContext, ph: Phase, base: dict[str, Any], s_cf: np.ndarray
         gap=gap, optimal=optimal, verified=True, solve_time=solve_time,
         total_time=q.deadline.elapsed(), message=message,
         feature_costs={n: float(l1[j]) for j, n in enumerate(names) if l1[j] > 0},
-        stats=stats, **base)
+        stats=Stats.of(stats), **base)
 
 
 def _no_answer(P: Any, q: Query, ph: Phase, base: dict[str, Any],
@@ -194,4 +196,5 @@ def _no_answer(P: Any, q: Query, ph: Phase, base: dict[str, Any],
     else:
         status, msg = "error", f"The solver failed ({ph.raw})."
     return RecourseResult(status=status, bound=ph.bound, solve_time=solve_time,
-                          total_time=q.deadline.elapsed(), message=msg, stats=stats, **base)
+                          total_time=q.deadline.elapsed(), message=msg,
+                          stats=Stats.of(stats), **base)

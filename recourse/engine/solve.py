@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from recourse.engine.build import build
 from recourse.engine.query import SolveContext
-from recourse.solvers.deadline import Deadline
+from recourse.solvers.highs import WATCHDOG_GRACE
 from recourse.solvers.incumbent import find_incumbent
 from recourse.solvers.problem import RecourseProblem, decode
 from recourse.solvers.search import satisfies, solve_phase
@@ -60,14 +60,18 @@ class Phase:
 
 
 #: Share of a query's time limit kept back from the solver (at most 0.25 s) for what
-#: follows it: decoding, verification with the model's own predict, the result.
+#: follows it: decoding, verification with the model's own predict, the result; and at
+#: least twice the model's last measured verification time; the solver's deadline is
+#: earlier still by the HiGHS watchdog's grace (``recourse.solvers.highs.WATCHDOG_GRACE``).
 VERIFY_RESERVE = 0.1
 
 
 def _phase(prob: RecourseProblem, norm: str, inc: np.ndarray | None,
            ctx: SolveContext) -> Phase:
     P, d = ctx.prepared, ctx.query.deadline
-    solver_deadline = Deadline(d.start, d.end - min(0.25, VERIFY_RESERVE * d.limit))
+    reserve = max(min(0.25, VERIFY_RESERVE * d.limit), 2.0 * P.timing.get("verify", 0.0))
+    # a HiGHS call may overrun its own limit by the watchdog's grace before it returns
+    solver_deadline = d.before(reserve + WATCHDOG_GRACE)
     return Phase.of(solve_phase(prob, norm, inc, solver_deadline, P.backend,
                                 P.backend_options))
 

@@ -9,7 +9,7 @@ Two sources of reasons, two checks:
   gradients, ... of ``recourse.analysis``, or any tool): the scores must explain the
   score of the *approval* class (negative = held the application back). Only features
   with a negative score are candidate reasons, most negative first. Each candidate gets
-  the **ray test** of THEORY A4 along its own component of the attribution: does moving
+  the **ray test** (docs/theory.md §A4) along its own component of the attribution: does moving
   the feature in the direction ``phi_j`` points (``x + s·phi_j·e_j``, ``s > 0``) reach
   approval at a cost within the options' budget (the largest cost of a verified
   option shown in the letter, in the engine's cost units)?
@@ -118,7 +118,7 @@ def _ray_one_feature(model: Any, schema: FeatureSchema, applicant: Mapping[str, 
     if f.direction != "any" and f.direction != way:
         return (False, f"the attribution points to {way} it, but the schema allows only "
                 f"{f.direction}", None)
-    from recourse import RecourseEngine
+    from recourse.engine import RecourseEngine
 
     sub = schema
     for g in schema:

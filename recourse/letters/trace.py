@@ -152,7 +152,7 @@ def make_trace(results: list[RecourseResult], schema: FeatureSchema, *, applican
     clock : callable, optional
         Returns the time to record (default: now, UTC). Golden tests pass a fixed one.
     """
-    from recourse import __version__
+    from recourse.version import __version__
 
     if fingerprint is None:
         fingerprint = model_fingerprint(model) if model is not None else (
@@ -181,7 +181,7 @@ def make_trace(results: list[RecourseResult], schema: FeatureSchema, *, applican
         target=str(head.target),
         options=[{"status": r.status, "proven_optimal": bool(r.optimal),
                   "verified": bool(r.verified), "gap": r.gap,
-                  "cost": r.cost, "excluded": list(r.stats.get("excluded", []))}
+                  "cost": r.cost, "excluded": list(r.stats.excluded or [])}
                  for r in shown],
         engine_version=__version__,
         versions={d: _version(d) for d in ("scikit-learn", "numpy", dist)},

@@ -18,8 +18,8 @@ from recourse.schema import FeatureSchema
 
 __all__ = ["OPTION_FLAGS", "box_phrases", "range_phrase", "range_sentence", "robust_rows"]
 
-#: The command-line flag of each option named in ``stats["cost_without"]`` and
-#: ``stats["blocking_options"]``.
+#: The command-line flag of each option named in ``stats.cost_without`` and
+#: ``stats.blocking_options``.
 OPTION_FLAGS = {"min_margin": "--min-margin", "seen_together": "--seen-together",
                 "plausibility": "--plausible", "models": "--also-model",
                 "support": "--support", "all options": "all options"}
@@ -125,28 +125,28 @@ def robust_rows(result: RecourseResult, schema: FeatureSchema) -> list[tuple[str
     ranges (or why there is no box). Empty when no option was on."""
     s = result.stats
     rows: list[tuple[str, str]] = []
-    if s.get("min_margin") is not None:
+    if s.min_margin is not None:
         rows.append(("min margin / reached",
-                     f"{_num(s['min_margin'])} / {_num(s.get('margin'))} "
-                     f"({s.get('margin_units', '')})"))
-    if s.get("plausibility_score") is not None:
-        score, need = s["plausibility_score"], s.get("plausibility_min_score")
+                     f"{_num(s.min_margin)} / {_num(s.margin)} "
+                     f"({s.margin_units or ''})"))
+    if s.plausibility_score is not None:
+        score, need = s.plausibility_score, s.plausibility_min_score
         verdict = "" if need is None else (
             " (plausible: at least " if score >= need else " (implausible: below ") + \
             f"{need:.4f})"
         rows.append(("plausibility score", f"{score:.4f}{verdict}"))
-    if s.get("unseen_pairs") is not None:
-        rows.append(("unseen category pairs", str(s["unseen_pairs"])))
-    if s.get("support") is not None:
-        dist = s.get("support_distance")
+    if s.unseen_pairs is not None:
+        rows.append(("unseen category pairs", str(s.unseen_pairs)))
+    if s.support is not None:
+        dist = s.support_distance
         rows.append(("supporting rows (within the radius)",
-                     str(s["support"]) + (f"; distance to the k-th nearest {_num(dist)}"
+                     str(s.support) + (f"; distance to the k-th nearest {_num(dist)}"
                                           if dist is not None else "")))
-    for option, cost in (s.get("cost_without") or {}).items():
+    for option, cost in (s.cost_without or {}).items():
         rows.append((f"cost without {OPTION_FLAGS.get(option, option)}",
                      "no recourse" if cost is None else _num(cost)))
-    blocking = s.get("blocking_options") or ([s["blocking_option"]]
-                                             if s.get("blocking_option") else [])
+    blocking = s.blocking_options or ([s.blocking_option]
+                                             if s.blocking_option else [])
     if blocking:
         rows.append(("blocked by", ", ".join(f"{OPTION_FLAGS.get(o, o)} ({o})"
                                              for o in blocking)))
@@ -155,6 +155,6 @@ def robust_rows(result: RecourseResult, schema: FeatureSchema) -> list[tuple[str
         rows.append(("certified ranges", "; ".join(phrases) + (
             " (every combination approved; categories as in the answer)" if phrases else
             "none: every face of the box is the action set's limit")))
-    elif s.get("box_error"):
-        rows.append(("certified ranges", f"not available: {s['box_error']}"))
+    elif s.box_error:
+        rows.append(("certified ranges", f"not available: {s.box_error}"))
     return rows

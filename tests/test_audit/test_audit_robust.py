@@ -58,21 +58,20 @@ def test_columns_equal_single_explain_calls(robust_audit, forest, denied, german
             assert pd.isna(row["cost"])
         else:
             assert row["cost"] == pytest.approx(one.cost)
-        if one.stats.get("margin") is None:
+        if one.stats.margin is None:
             assert pd.isna(row["margin"])
         else:
-            assert row["margin"] == pytest.approx(one.stats["margin"])
+            assert row["margin"] == pytest.approx(one.stats.margin)
         got = {e["option"]: e["cost"] for e in row["cost_without"]}
-        assert set(got) == set(one.stats["cost_without"]) >= {"min_margin"}
-        for option, plain in one.stats["cost_without"].items():
+        assert set(got) == set(one.stats.cost_without) >= {"min_margin"}
+        for option, plain in one.stats.cost_without.items():
             assert (pd.isna(got[option]) if plain is None
                     else got[option] == pytest.approx(plain))
         if one.has_recourse:  # only pairs the applicant already held (always allowed)
-            assert row["unseen_pairs"] == one.stats["unseen_pairs"]
+            assert row["unseen_pairs"] == one.stats.unseen_pairs
             assert row["unseen_pairs"] <= len(rule.pairs_in(applicant.to_dict()))
-        if one.status == "no_recourse" and one.stats.get("blocking_option"):
-            assert list(row["blocking_options"]) == one.stats.get(
-                "blocking_options", [one.stats["blocking_option"]])
+        if one.status == "no_recourse" and one.stats.blocking_option:
+            assert list(row["blocking_options"]) == (one.stats.blocking_options if one.stats.blocking_options is not None else [one.stats.blocking_option])
 
 
 def test_margin_column_is_the_models_own(robust_audit, forest, denied, german):
@@ -192,7 +191,7 @@ def test_audit_with_data_support_equals_single_explain_calls(tmp_path, forest, d
         assert row["status"] == single.status
         if single.has_recourse:
             assert row["cost"] == pytest.approx(single.cost, rel=1e-6, abs=1e-9)
-            assert row["support"] == single.stats["support"] >= 1
+            assert row["support"] == single.stats.support >= 1
             assert {e["option"] for e in row["cost_without"]} >= {"support"}
 
 

@@ -324,7 +324,10 @@ def test_action_holding_a_node_at_its_bound_is_an_action():
     res, _ = run_case(scm, rules, x0, scm.order, model,
                       linear_regions(model, scm.order, 1), "l1")
     assert {c.feature for c in res.actions} == {"x1", "x3"}
-    assert res.counterfactual["x3"] == pytest.approx(15.0)
+    # two optima tie (L1 24 each): hold x3 at 15 and raise x1 by 5, or hold x3 where it
+    # is (8) and raise x1 by 12; run_case checked the cost against the oracle, and either
+    # answer must keep its action on x3
+    assert res.counterfactual["x3"] in (pytest.approx(15.0), pytest.approx(8.0))
 
 
 @pytest.mark.parametrize("scm, x0, want", [

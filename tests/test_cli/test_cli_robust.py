@@ -139,17 +139,17 @@ def test_box_unsupported_model_keeps_the_answer(setup) -> None:
     row = X.iloc[0]
     res = RecourseEngine(reg, schema).explain(row, utility=Utility.increase(0.05), box=True)
     assert res.has_recourse and res.box is None
-    assert "NotImplementedError" in res.stats["box_error"]
+    assert "NotImplementedError" in res.stats.box_error
     assert res.to_dict()["box"] is None
 
 
 def test_box_causal_engine_records_reason(setup) -> None:
-    """A causal engine: no box, ``stats["box_error"]`` says why, the answer stands."""
+    """A causal engine: no box, ``stats.box_error`` says why, the answer stands."""
     engine = RecourseEngine(setup["model"], setup["schema"],
                             causal=example_causal_model("german"))
     res = engine.explain(setup["denied"].iloc[0], target="good", box=True)
     assert res.status in ("optimal", "feasible") and res.verified
-    assert res.box is None and "causal" in res.stats["box_error"]
+    assert res.box is None and "causal" in res.stats.box_error
 
 
 # -------------------------------------------------------------- margin, seen, ...

@@ -157,7 +157,7 @@ def test_pipeline_and_categorical_verified():
         assert r.verified and r.status == "optimal"
         assert model.predict(pd.DataFrame([r.counterfactual]))[0] == "good"
         assert float(r.counterfactual["income"]).is_integer()
-        assert r.stats["n_binaries"] <= r.stats["n_binaries_schema_box"]
+        assert r.stats.problem["n_binaries"] <= r.stats.problem["n_binaries_schema_box"]
 
 
 @pytest.mark.parametrize("activation", ["tanh", "logistic", "identity"])

@@ -38,7 +38,7 @@ def _key(res):
         (k, round(float(v), 9) if isinstance(v, (int, float, np.number)) else v)
         for k, v in res.counterfactual.items()))
     cost = None if res.cost is None else round(res.cost, 9)
-    without = res.stats.get("cost_without")
+    without = res.stats.cost_without
     return (res.status, cost, cf, None if without is None else tuple(sorted(
         (k, None if v is None else round(float(v), 9)) for k, v in without.items())))
 
@@ -84,7 +84,7 @@ def test_options_of_one_query_do_not_leak(setting):
         margins = [f.result() for f in futures]
         plains = [f.result() for f in again]
     assert all(_key(r) == _key(plain) for r in plains)
-    assert all(r.stats.get("min_margin") == 0.3 for r in margins if r.has_recourse)
+    assert all(r.stats.min_margin == 0.3 for r in margins if r.has_recourse)
 
 
 def test_forest_engine_threads():

@@ -403,7 +403,15 @@ def test_options_type_is_iterable():
     opts, _, _, _ = case("german_tree_656")
     assert isinstance(opts, RecourseOptions) and len(list(opts)) == len(opts) == 2
     assert opts.first is opts[0]
-    assert isinstance(pd.DataFrame([c._asdict() for c in opts[0].changes]), pd.DataFrame)
+    changes = list(opts[0].changes)
+    table = pd.DataFrame([c._asdict() for c in changes])
+    # one row per change, the change's own fields, in the change's order and values
+    assert list(table.columns) == ["feature", "before", "after"]
+    assert len(table) == len(changes) > 0
+    assert table["feature"].tolist() == [c[0] for c in changes]
+    assert table["before"].tolist() == [c[1] for c in changes]
+    assert table["after"].tolist() == [c[2] for c in changes]
+    assert all(b != a for b, a in zip(table["before"], table["after"]))  # real changes
 
 
 def test_already_approved_letter():

@@ -53,7 +53,7 @@ def _check_options(opts, model, schema, x, target, norm, oracle):
         check_against_oracle(res, model, schema, x, target, norm, best, ctx=ctx)
         s = _changed(schema, x, res.counterfactual)
         assert s and not any(prev <= s for prev in sets), (s, sets, ctx)
-        assert res.stats.get("excluded", []) == [sorted(p, key=schema.names.index) for p in sets]
+        assert (res.stats.excluded if res.stats.excluded is not None else []) == [sorted(p, key=schema.names.index) for p in sets]
         sets.append(s)
     assert opts.change_sets == sets
     if opts.stopped == "k_reached":

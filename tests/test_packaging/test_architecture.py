@@ -51,18 +51,6 @@ KNOWN_CYCLES: set[frozenset[str]] = {
         ["recourse.encoders", "recourse.encoders.isolation", "recourse.encoders.multi"],
         # EncodedModel's evaluation helpers live in evaluate.py, which needs block's types
         ["recourse.encoders.block", "recourse.encoders.evaluate"],
-        # letters.trace reads recourse.__version__; recourse/__init__ imports the letters
-        ["recourse", "recourse.letters", "recourse.letters.trace"],
-        ["recourse", "recourse.letters", "recourse.letters.batch", "recourse.letters.trace"],
-        ["recourse", "recourse.letters", "recourse.letters.context",
-         "recourse.letters.trace"],
-        ["recourse", "recourse.letters", "recourse.letters.render", "recourse.letters.trace"],
-        ["recourse", "recourse.letters", "recourse.letters.batch", "recourse.letters.render",
-         "recourse.letters.trace"],
-        ["recourse", "recourse.letters", "recourse.letters.render", "recourse.letters.context",
-         "recourse.letters.trace"],
-        ["recourse", "recourse.letters", "recourse.letters.batch", "recourse.letters.render",
-         "recourse.letters.context", "recourse.letters.trace"],
     ]
 }
 

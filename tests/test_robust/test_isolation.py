@@ -60,14 +60,14 @@ def test_isolation_path_matches_sklearn(which, global_random_seed):
         res = engine.explain(x, target=1)
         base = plain.explain(x, target=1)
         if res.status == "no_recourse":
-            assert res.stats["blocking_option"] == "plausibility"
+            assert res.stats.blocking_option == "plausibility"
             continue
         assert res.status == "optimal" and res.verified
         found += 1
         cf = pd.DataFrame([res.counterfactual])[schema.names]
         assert model_predict(model, schema, [res.counterfactual])[0] == 1
         assert iso.score_samples(cf)[0] >= pm.min_score
-        assert res.stats["plausibility_score"] == pytest.approx(iso.score_samples(cf)[0])
+        assert res.stats.plausibility_score == pytest.approx(iso.score_samples(cf)[0])
         assert plausibility_score(iso, plain, base) == pytest.approx(
             iso.score_samples(pd.DataFrame([base.counterfactual])[schema.names])[0])
         s = engine.space.encode(res.counterfactual)
@@ -100,7 +100,7 @@ def test_unreachable_plausibility_names_the_option(global_random_seed):
     assert iso.score_samples(pd.DataFrame(grid, columns=X.columns)).max() < pm.min_score
     res = RecourseEngine(pm, schema).explain(x, target=1)
     assert res.status == "no_recourse"
-    assert res.stats["blocking_option"] == "plausibility"
+    assert res.stats.blocking_option == "plausibility"
     assert "plausibility" in res.message
     assert RecourseEngine(rf, schema).explain(x, target=1).has_recourse
 

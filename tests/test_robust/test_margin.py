@@ -57,15 +57,15 @@ def test_margin_verified_by_model_scores(name, global_random_seed):
         for m in margins:
             res = engine.explain(x, target=1, min_margin=m)
             if res.status == "no_recourse":
-                assert res.stats["blocking_option"] == "min_margin"
+                assert res.stats.blocking_option == "min_margin"
                 costs.append(np.inf)
                 continue
             assert res.status == "optimal" and res.verified
             assert model_predict(model, schema, [res.counterfactual])[0] == 1
             got = margin_of(model, schema, res.counterfactual, 1)
             assert got >= m - 1e-9, (m, got)
-            assert res.stats["margin"] == pytest.approx(got, abs=1e-9)
-            assert res.stats["cost_without"]["min_margin"] == pytest.approx(plain.cost)
+            assert res.stats.margin == pytest.approx(got, abs=1e-9)
+            assert res.stats.cost_without["min_margin"] == pytest.approx(plain.cost)
             costs.append(res.cost)
         # the margin-0 answer costs what the plain one does; more margin never costs less
         assert costs[0] == pytest.approx(plain.cost, rel=1e-6, abs=1e-9)
@@ -113,7 +113,7 @@ def test_margin_blocking_against_sweep(global_random_seed):
         checked += 1
         over = engine.explain(x, target=1, min_margin=best + 1e-3)
         assert over.status == "no_recourse"
-        assert over.stats["blocking_option"] == "min_margin"
+        assert over.stats.blocking_option == "min_margin"
         assert "min_margin" in over.message
         under = engine.explain(x, target=1, min_margin=best - 1e-3)
         assert under.verified

@@ -32,8 +32,8 @@ def test_score_reported_without_the_constraint(german):
         assert res.verified
         cf = schema.row_frame(res.counterfactual)
         want = float(iso.score_samples(cf[list(iso.feature_names_in_)])[0])
-        assert np.isclose(res.stats["plausibility_score"], want)
-        assert res.stats["plausibility_min_score"] == iso[-1].offset_
+        assert np.isclose(res.stats.plausibility_score, want)
+        assert res.stats.plausibility_min_score == iso[-1].offset_
 
 
 def test_plausibility_must_be_an_isolation_forest(german):

@@ -112,10 +112,10 @@ def test_engine_matches_enumeration_and_never_recommends_an_unseen_pair(global_r
         assert res.cost == pytest.approx(best, rel=1e-4, abs=1e-4)
         own = rule.pairs_in(x)
         assert all(p in own for p in rule.pairs_in(res.counterfactual))
-        assert res.stats["unseen_pairs"] == len(rule.pairs_in(res.counterfactual))
+        assert res.stats.unseen_pairs == len(rule.pairs_in(res.counterfactual))
         assert ref.cost <= res.cost + 1e-9  # the rule can only make recourse dearer
         # what the rule costs is in the result: the plain engine's optimum
-        assert res.stats["cost_without"]["seen_together"] == pytest.approx(ref.cost,
+        assert res.stats.cost_without["seen_together"] == pytest.approx(ref.cost,
                                                                           rel=1e-6, abs=1e-9)
 
 
@@ -133,7 +133,7 @@ def test_blocking_rule_is_named():
     assert rule.unseen == {("housing", "free", "job", "none")}
     res = RecourseEngine(model, schema, seen_together=rule).explain(X.iloc[0], target=1)
     assert res.status == "no_recourse"
-    assert res.stats["blocking_option"] == "seen_together"
+    assert res.stats.blocking_option == "seen_together"
     assert "seen-together" in res.message
     assert RecourseEngine(model, schema).explain(X.iloc[0], target=1).status == "optimal"
 
@@ -146,7 +146,7 @@ def test_pricing_can_be_switched_off():
     row = X[model.predict(X) == 0].iloc[0]
     res = RecourseEngine(model, schema, seen_together=rule, price_options=False).explain(
         row, target=1)
-    assert res.has_recourse and "cost_without" not in res.stats
+    assert res.has_recourse and res.stats.cost_without is None
 
 
 def test_bad_input():

@@ -274,22 +274,22 @@ def test_isolation_any_model_path_and_optimum(kind, global_random_seed):
         x0 = dict(zip(COLS, X[i].tolist()))
         res = engine.explain(x0, target=1)
         base = plain.explain(x0, target=1)
-        assert "plausibility_score" in res.stats or res.status == "no_recourse"
+        assert res.stats.plausibility_score is not None or res.status == "no_recourse"
         if res.status == "no_recourse":
-            assert res.stats["blocking_option"] == "plausibility"
+            assert res.stats.blocking_option == "plausibility"
             continue
         assert res.status == "optimal", res.message
         found += 1
         cf = pd.DataFrame([res.counterfactual])[COLS].to_numpy()
         assert clf.predict(cf)[0] == 1
         assert iso.score_samples(cf)[0] >= pm.min_score
-        assert res.stats["plausibility_score"] == pytest.approx(iso.score_samples(cf)[0])
+        assert res.stats.plausibility_score == pytest.approx(iso.score_samples(cf)[0])
         # the test: the MILP's path length is sklearn's on the returned point
         s = engine.space.encode(res.counterfactual)
         milp = engine.encoding.path_sum(s[None, :])[0] / len(iso.estimators_)
         assert milp == pytest.approx(_sk_mean_path(iso, cf)[0], rel=1e-9, abs=1e-9)
         assert res.cost >= base.cost - 1e-9
-        assert res.stats["cost_without"]["plausibility"] == pytest.approx(base.cost)
+        assert res.stats.cost_without["plausibility"] == pytest.approx(base.cost)
         if kind == "logreg":
             want = _iso_optimum(clf, iso, pm.min_score, x0, np.array([1.0, 0.8]))
             assert res.cost == pytest.approx(want, rel=TOL, abs=COST_TOL)
@@ -306,8 +306,8 @@ def test_opposite_models_block_recourse(global_random_seed):
     x0 = dict(zip(COLS, X[int(np.flatnonzero(lr.predict(X) == 0)[0])].tolist()))
     res = RecourseEngine(ModelSet([lr, rev]), schema).explain(x0, target=1)
     assert res.status == "no_recourse"
-    assert res.stats["blocking_option"] == "models"
-    assert all(c is not None for c in res.stats["cost_without"]["models"])
+    assert res.stats.blocking_option == "models"
+    assert all(c is not None for c in res.stats.cost_without["models"])
     # the plausibility option blocks when no point reaches its score
     iso = IsolationForest(n_estimators=8, max_samples=32, random_state=0).fit(X)
     pm = PlausibleModel(lr, iso, min_score=min(-1e-3, float(iso.score_samples(X).max()) + 0.2))
@@ -316,10 +316,10 @@ def test_opposite_models_block_recourse(global_random_seed):
     assert iso.score_samples(G).max() < pm.min_score
     res = RecourseEngine(pm, schema).explain(x0, target=1)
     assert res.status == "no_recourse"
-    assert res.stats["blocking_option"] == "plausibility"
+    assert res.stats.blocking_option == "plausibility"
     with pytest.raises(InputValidationError, match="implausible"):
         RecourseEngine(pm, schema).explain(x0)  # no default class to leave
-    assert res.stats["cost_without"]["plausibility"] is not None
+    assert res.stats.cost_without["plausibility"] is not None
 
 
 # ------------------------------------------ mixed pipelines, margins, every type
@@ -355,12 +355,12 @@ def test_mixed_pipelines_verified_by_every_model(global_random_seed):
         _check_every_model(res, models, schema)
         single = [e.explain(x, target=1) for e in alone]
         assert res.cost >= max(s.cost for s in single) - 1e-7
-        assert res.stats["cost_without"]["models"] == pytest.approx([s.cost for s in single])
+        assert res.stats.cost_without["models"] == pytest.approx([s.cost for s in single])
         m = 0.3
         robust = engine.explain(x, target=1, min_margin=m)
         assert robust.status == "optimal", robust.message
         _check_every_model(robust, models, schema)
-        got = robust.stats["margin"]
+        got = robust.stats.margin
         assert len(got) == 4 and min(got) >= m - 1e-9
         frame = pd.DataFrame([robust.counterfactual])[schema.names]
         p = rf.predict_proba(frame)[0]
@@ -415,7 +415,7 @@ def test_random_mixed_sets_match_enumeration(seed, depth, two_linear, norm):
     want = _oracle(models, x0, norm, rules)
     if not np.isfinite(want):
         assert res.status == "no_recourse"
-        assert res.stats.get("blocking_option") in (None, "models")
+        assert res.stats.blocking_option in (None, "models")
         return
     assert res.status == "optimal", res.message
     _check_every_model(res, models, schema)
@@ -436,15 +436,15 @@ def test_joint_tree_set_margin_per_model(global_random_seed):
         plain = engine.explain(x0, target=1)
         res = engine.explain(x0, target=1, min_margin=0.3)
         if res.status == "no_recourse":
-            assert res.stats["blocking_option"] == "min_margin"
+            assert res.stats.blocking_option == "min_margin"
             continue
         assert res.status == "optimal", res.message
         cf = np.array([[res.counterfactual[c] for c in COLS]])
         want = [float(m.predict_proba(cf)[0, 1] - m.predict_proba(cf)[0, 0]) for m in (a, b)]
-        assert res.stats["margin"] == pytest.approx(want)
+        assert res.stats.margin == pytest.approx(want)
         assert min(want) >= 0.3 - 1e-9
-        assert res.stats["margin_units"] == ["probability", "probability"]
-        assert res.stats["cost_without"]["min_margin"] == pytest.approx(plain.cost)
+        assert res.stats.margin_units == ["probability", "probability"]
+        assert res.stats.cost_without["min_margin"] == pytest.approx(plain.cost)
         assert res.cost >= plain.cost - 1e-9
         done += 1
     assert done

@@ -81,8 +81,8 @@ def _check(res, model, schema, sup, target):
     cf = res.counterfactual
     assert model.predict(schema.row_frame(cf))[0] == target
     assert _rows_within(sup, schema, cf) >= sup.k
-    assert res.stats["support"] >= sup.k and res.stats["supported"]
-    cw = res.stats["cost_without"]["support"]
+    assert res.stats.support >= sup.k and res.stats.supported
+    cw = res.stats.cost_without["support"]
     assert cw is not None and cw <= res.cost + 1e-9
     if res.cost > cw + 1e-6:
         DEARER.append(1)
@@ -159,8 +159,8 @@ def test_trees_linf_match_grid_oracle(kind, k, radius, global_random_seed, monke
             continue
         _check(res, model, schema, sup, 1)
         assert res.cost == pytest.approx(best, rel=TOL, abs=TOL), (x, res.counterfactual)
-        started += "support_cut" in res.stats
-        anchors += res.stats.get("support_anchors_solved", 0)
+        started += "support_cut" in res.stats.problem
+        anchors += res.stats.problem.get("support_anchors_solved", 0)
     # the start from support rows (and the rows rebuilt under its budget) and the anchor
     # decomposition were exercised, so the oracle checked them
     assert started and anchors
@@ -450,7 +450,7 @@ def test_property_random_forests(seed, k, radius, n_trees):
         best = _grid_oracle(model, schema, x, sup, 1)
         if best is None:
             assert res.status == "no_recourse"
-            assert res.stats.get("blocking_option") == "support"
+            assert res.stats.blocking_option == "support"
             continue
         _check(res, model, schema, sup, 1)
         assert res.cost == pytest.approx(best, rel=TOL, abs=TOL)
@@ -562,12 +562,12 @@ def test_report_only_and_hull():
     rep = DataSupport.fit(approved, schema, k=3, radius=0.1, enforce=False)
     res = RecourseEngine(model, schema, support=rep).explain(x, target=1)
     assert res.cost == pytest.approx(plain.cost)  # nothing enforced
-    assert res.stats["support"] == _rows_within(rep, schema, res.counterfactual)
+    assert res.stats.support == _rows_within(rep, schema, res.counterfactual)
     A = approved[schema.names].to_numpy(float)
     sc = np.array([rep.scale[n] for n in schema.names])
     cf = np.array([res.counterfactual[n] for n in schema.names])
     d = np.sort(np.abs(A - cf).__truediv__(sc).max(axis=1))
-    assert res.stats["support_distance"] == pytest.approx(d[2])
+    assert res.stats.support_distance == pytest.approx(d[2])
     hull = DataSupport.fit(approved, schema, k=3, radius=0.05, hull=True)
     res = RecourseEngine(model, schema, support=hull).explain(x, target=1)
     assert res.status == "optimal" and res.verified
@@ -578,7 +578,7 @@ def test_report_only_and_hull():
                   b_ub=np.r_[cf / sc + 0.05 + 1e-6, -cf / sc + 0.05 + 1e-6],
                   A_eq=np.ones((1, len(A))), b_eq=[1], bounds=[(0, None)] * len(A))
     assert lam.status == 0
-    assert res.stats["support_distance"] <= 0.05 + 1e-6
+    assert res.stats.support_distance <= 0.05 + 1e-6
     assert res.cost >= plain.cost - 1e-9
 
 
@@ -595,9 +595,9 @@ def test_blocking_support_is_named():
     plain = RecourseEngine(model, schema).explain(x, target=1)
     assert plain.has_recourse
     assert res.status == "no_recourse"
-    assert res.stats["blocking_option"] == "support"
+    assert res.stats.blocking_option == "support"
     assert "data-support" in res.message
-    assert res.stats["support_reachable"] == 0  # pruned: none can be reached
+    assert res.stats.problem["support_reachable"] == 0  # pruned: none can be reached
 
 
 def test_bad_input():

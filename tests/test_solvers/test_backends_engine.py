@@ -68,7 +68,7 @@ def test_every_backend_finds_the_brute_force_optimum_on_a_forest(forest, norm):
                 assert res.cost == pytest.approx(bf.cost, abs=1e-9), b
             else:
                 check_against_oracle(res, model, schema, x, target, norm, bf)
-            solved_by.add(res.stats.get("backend_used"))
+            solved_by.add(res.stats.backend_used)
     if norm == "l1":  # the solvers themselves ran, not only the bounds
         assert {"cpsat", "pyomo"} <= solved_by
 
@@ -109,7 +109,7 @@ def test_linear_model_on_pyomo_matches_the_lp_and_cpsat_refuses_it(global_random
         for eng in (pyomo_eng, auto_eng):
             res = eng.explain(x, target=target, time_limit=TIME_LIMIT)
             check_against_oracle(res, model, schema, x, target, "l1", lp)
-        assert auto_eng.explain(x, target=target).stats["backend_used"] == "highs"
+        assert auto_eng.explain(x, target=target).stats.backend_used == "highs"
     with pytest.raises(UnsupportedProblemError, match=r"'cpsat'.*continuous.*'highs', 'pyomo'"):
         RecourseEngine(model, schema, backend="cpsat").explain(x, target=target)
 

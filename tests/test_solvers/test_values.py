@@ -57,7 +57,7 @@ def test_value_view_matches_bruteforce(make, norm, global_random_seed):
         res = eng.explain(x, target=target, norm=norm, time_limit=TIME_LIMIT)
         bf = brute_force_tree_optimum(model, schema, x, target, norm)
         check_against_oracle(res, model, schema, x, target, norm, bf)
-        assert "value_vars" in res.stats
+        assert "value_vars" in res.stats.problem
 
 
 @pytest.mark.parametrize("kind", ["logreg", "rf100x6", "gb100"])
@@ -201,4 +201,4 @@ def test_support_may_change_a_categorical_feature_the_model_ignores():
                 best = min(best, point_cost(schema, x, row)[0])
     assert np.isfinite(best)
     assert costs_close(res.cost, best, rel=1e-4, abs_=1e-4)
-    assert res.stats["support"] >= 1
+    assert res.stats.support >= 1

@@ -47,8 +47,8 @@ class SupportRows(Option):
     support rows to every problem through the value view and offers a starting solution
     from the support rows themselves (projected into the action set), whose cost then
     prunes every candidate row that cannot be reached more cheaply. ``name`` and ``text``
-    let the engine price the option (``stats["cost_without"]["support"]``) and name it
-    when it blocks recourse (``stats["blocking_option"] == "support"``)."""
+    let the engine price the option (``stats.cost_without["support"]``) and name it
+    when it blocks recourse (``stats.blocking_option == "support"``)."""
 
     name = "support"
     needs_values = True
@@ -202,7 +202,7 @@ class SupportRows(Option):
               use: bool, deadline: float | None = None
               ) -> tuple[RecourseProblem, np.ndarray | None]:
         """A starting solution that meets the support rows, and the candidates its cost
-        rules out fixed at ``s_i = 0`` (``stats["support_cut"]``); for ``k = 1`` (linf)
+        rules out fixed at ``s_i = 0`` (``stats.problem["support_cut"]``); for ``k = 1`` (linf)
         then the anchor decomposition (:meth:`_decompose`) until ``deadline``."""
         sv = self._vars
         enc = engine.encoding
@@ -263,7 +263,7 @@ class SupportRows(Option):
         bound first, with the row ``cost <= best``: the box fixes most threshold
         indicators, so each is small. A row proven to support nothing as cheap as the
         best answer is fixed at ``s_i = 0``; the full problem then only decides among
-        the rest (``stats["support_anchors_solved"]``, ``support_anchors_dropped``). A
+        the rest (``stats.problem["support_anchors_solved"]``, ``support_anchors_dropped``). A
         solve that runs out of time leaves its row (and the later ones) in place."""
         from recourse.solvers.search import solve_phase
         from recourse.solvers.status import Status
