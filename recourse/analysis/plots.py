@@ -22,19 +22,22 @@ __all__ = ["plot_1d", "plot_method", "plot_convergence", "plot_with_breaks", "le
            "break_mask"]
 
 
-def break_mask(y: np.ndarray, diff: np.ndarray | None = None, *, factor: float = 20.0
+def break_mask(y: np.ndarray, diff: np.ndarray | None = None, *, factor: float = 5.0
                ) -> np.ndarray:
-    """``True`` between samples ``k−1`` and ``k`` where the curve jumps: the step
-    ``|y_k − y_{k−1}|`` (or the given ``diff``) exceeds ``factor`` times the median step
-    (and is not tiny). Such a step is drawn as a break, not a joined line."""
+    """``True`` at sample ``k`` when the curve jumps between samples ``k−1`` and ``k``: that
+    step (``|y_k − y_{k−1}|``, or the given ``diff``) is more than ``factor`` times both
+    neighbouring steps and above ``1e-3`` of the curve's range. A steep but continuous
+    stretch has neighbouring steps of the same size and is not a break; such a step is
+    drawn as a break, not a joined line."""
     y = np.asarray(y, dtype=float)
     step = np.abs(np.diff(y)) if diff is None else np.asarray(diff, dtype=float)[1:]
     out = np.zeros(y.size, dtype=bool)
     if step.size == 0:
         return out
-    med = float(np.median(step))
     scale = max(float(np.ptp(y)) if y.size else 0.0, 1e-300)
-    out[1:] = (step > factor * max(med, 1e-12 * scale)) & (step > 1e-3 * scale)
+    left = np.r_[0.0, step[:-1]]
+    right = np.r_[step[1:], 0.0]
+    out[1:] = (step > factor * np.maximum(left, right)) & (step > 1e-3 * scale)
     return out
 
 

@@ -139,3 +139,14 @@ def test_impossibility_report_writes_html(tmp_path) -> None:  # noqa: ANN001
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and "integrated gradients" in page
     assert page.count("data:image/png;base64,") >= 11
+
+
+def test_break_mask_leaves_steep_ramps_joined() -> None:
+    """The construction's ramp (slope 16) is continuous: no break; a tree-like step is."""
+    from recourse.analysis import construction_case
+
+    t = np.linspace(-1.5, 1.5, 2001)
+    f = construction_case("class", 1.0).f
+    assert not break_mask(f(t)).any()
+    step = np.where(t > 0.3, 1.0, 0.0)
+    assert np.flatnonzero(break_mask(step)).tolist() == [int(np.searchsorted(t, 0.3, "right"))]
