@@ -72,16 +72,18 @@ from recourse.analysis.oned import (
     PiecewiseLinear1D,
     RecourseSets,
     Verdict,
+    reaches,
+    recourse_sets,
+    verdict,
+)
+from recourse.analysis.oned_tools import (
     direction_set,
     model_on_line,
     nearest_satisfying,
-    reaches,
-    recourse_sets,
     recourse_sets_numeric,
     restrict_to_line,
     smoothgrad_expected_1d,
     superlevel_set,
-    verdict,
 )
 from recourse.analysis.report import (
     ImpossibilityReport,

@@ -34,13 +34,8 @@ import numpy as np
 from recourse.analysis import attributions as att
 from recourse.analysis.constructions import ConstructionCase, construction_case, embed_line
 from recourse.analysis.intervals import Interval, IntervalSet
-from recourse.analysis.oned import (
-    RecourseSets,
-    nearest_satisfying,
-    reaches,
-    recourse_sets,
-    verdict,
-)
+from recourse.analysis.oned import RecourseSets, reaches, recourse_sets, verdict
+from recourse.analysis.oned_tools import nearest_satisfying
 from recourse.analysis.robustness import jump_at
 from recourse.analysis.smoothgrad_clime import expected_explanation
 

@@ -39,7 +39,8 @@ def expected_explanation(model: Any, x: Any, sigma: float, *, order: int = 40
     ``order^d`` Gauss–Hermite product rule at one point ``x`` (use for ``d <= 3``; exact for
     polynomials of degree ``< 2·order``).
     """
-    from recourse.analysis.oned import PiecewiseLinear1D, _smoothgrad_expected_pl
+    from recourse.analysis.oned import PiecewiseLinear1D
+    from recourse.analysis.oned_tools import _smoothgrad_expected_pl
 
     if isinstance(model, PiecewiseLinear1D):
         if not sigma > 0:

@@ -41,7 +41,8 @@ from typing import Any
 import numpy as np
 
 from recourse.analysis.intervals import Interval, IntervalSet
-from recourse.analysis.oned import RecourseSets, reaches, restrict_to_line
+from recourse.analysis.oned import RecourseSets, reaches
+from recourse.analysis.oned_tools import restrict_to_line
 from recourse.analysis.scores import as_score, class_score
 from recourse.analysis.utility import Utility
 

@@ -10,14 +10,8 @@ import pytest
 
 from recourse.analysis.constructions import construction, construction_case
 from recourse.analysis.intervals import Interval, IntervalSet
-from recourse.analysis.oned import (
-    PiecewiseLinear1D,
-    direction_set,
-    reaches,
-    recourse_sets,
-    recourse_sets_numeric,
-    verdict,
-)
+from recourse.analysis.oned import PiecewiseLinear1D, reaches, recourse_sets, verdict
+from recourse.analysis.oned_tools import direction_set, recourse_sets_numeric
 from recourse.analysis.smoothgrad_clime import expected_explanation
 from recourse.analysis.utility import Utility
 
@@ -262,7 +256,7 @@ def test_forest_on_a_line_exact_sets_vs_model() -> None:
     force from the forest's own predict_proba on a grid (except next to endpoints)."""
     from sklearn.ensemble import RandomForestClassifier
 
-    from recourse.analysis.oned import model_on_line
+    from recourse.analysis.oned_tools import model_on_line
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 2))

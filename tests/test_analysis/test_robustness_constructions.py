@@ -17,12 +17,8 @@ from recourse.analysis.constructions import (
     quadratic,
     ring_counterfactual,
 )
-from recourse.analysis.oned import (
-    PiecewiseLinear1D,
-    nearest_satisfying,
-    recourse_sets,
-    restrict_to_line,
-)
+from recourse.analysis.oned import PiecewiseLinear1D, recourse_sets
+from recourse.analysis.oned_tools import nearest_satisfying, restrict_to_line
 from recourse.analysis.report import impossibility_report
 from recourse.analysis.robustness import (
     jump_at,
