@@ -462,7 +462,6 @@ def preclusion(engine: Any, q: Query, *, limit: int = DEFAULT_LIMIT,
     subsets = subsets[:MAX_OPTION_SUBSETS]
     found: list[tuple[frozenset[str], frozenset[str], np.ndarray | None, float]] = []
     norm = "l1" if q.norm == "l1" else "l0"
-    score_margin = q.score_margin
     for T in subsets:
         if len(found) >= limit or deadline.expired():
             complete = False
@@ -471,8 +470,9 @@ def preclusion(engine: Any, q: Query, *, limit: int = DEFAULT_LIMIT,
         ind = _Indicators(feature_rules, schema, rel, ranges)
         qT = replace(q, options=tuple(o for o in q.options if o.name not in T),
                      deadline=deadline)
-        exact = q.goal is None and score_margin is None and PR.encoding.kind in ("trees", "stack")
-        margin = PR.margin if score_margin is None else max(PR.margin, float(np.min(score_margin)))
+        sm = qT.score_margin
+        exact = q.goal is None and sm is None and PR.encoding.kind in ("trees", "stack")
+        margin = PR.margin if sm is None else max(PR.margin, float(np.min(sm)))
         ctx = SolveContext(prepared=PR, query=qT, options=opts + [ind], margin=margin,
                            ties=0.0 if exact else margin, use_incumbent=False)
         from recourse.engine.build import build
