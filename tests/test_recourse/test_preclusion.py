@@ -133,14 +133,16 @@ def test_relu_matches_brute_force():
 
 
 def test_causal_matches_brute_force():
-    """income follows age (income = 0.8 age + own noise); the equation is never relaxed;
-    the direction of age applies to the action on it."""
+    """income follows age (income = 0.8 age + own noise) and only decreases: a direction
+    applies to actions, not to consequences (an older applicant's income may rise); the
+    equation is never relaxed."""
     Xn = X.drop(columns="housing")
     model = tree_pipeline(LogisticRegression(max_iter=2000), categorical=()).fit(Xn, Y)
     cm = CausalModel(nx.DiGraph([("age", "income")]),
                      {"income": LinearEquation({"age": 0.8})})
-    _check(model, _schema(False), _rules(False), Xn, n=1,
-           causal=cm)
+    schema = _schema(False).replace("income", direction="decrease")
+    rules = _rules(False) + [("decrease:income", "income", dict(direction="any"))]
+    _check(model, schema, rules, Xn, n=1, causal=cm)
 
 
 def test_default_query_is_unchanged_and_why_is_checked():
