@@ -33,7 +33,7 @@ the hull of the applicant's value, the schema's finite bounds, the observed rang
 engine's ``reference`` rows (when given), and the caller's ``relaxed_range`` (a mapping
 ``{feature: (low, high)}``, which may only widen). A bound that its relaxed range does not
 widen is not a rule (relaxing it would change nothing) and is listed in
-:attr:`Preclusion.fixed`.
+:attr:`Preclusion.fixed`; the kinds never relaxed are listed in :attr:`Preclusion.not_relaxed`.
 
 The problem
 -----------
@@ -162,7 +162,10 @@ class Preclusion:
     rules : tuple of Rule
         Every rule considered.
     fixed : tuple of str
-        What was not relaxed, and why.
+        Bounds kept because their relaxed range is no wider (pass ``reference`` rows to
+        the engine, or ``relaxed_range``, to relax them).
+    not_relaxed : tuple of str
+        Kinds of rules never relaxed, and why.
     relaxed_range : dict
         ``{feature: (low, high)}`` for numeric features with a rule.
     time : float
@@ -173,9 +176,25 @@ class Preclusion:
     complete: bool
     rules: tuple[Rule, ...]
     fixed: tuple[str, ...] = ()
+    not_relaxed: tuple[str, ...] = ()
     relaxed_range: dict[str, tuple[float, float]] = field(default_factory=dict)
     time: float = 0.0
     message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (for JSON output and audit rows)."""
+        return {
+            "complete": self.complete,
+            "sets": [{"rules": [r.text for r in s.rules], "keys": sorted(s.keys),
+                      "cost": s.cost, "verified": s.verified,
+                      "changes": [c._asdict() for c in s.changes], "note": s.note}
+                     for s in self.sets],
+            "rules": [r.text for r in self.rules],
+            "fixed": list(self.fixed),
+            "not_relaxed": list(self.not_relaxed),
+            "relaxed_range": {k: list(v) for k, v in self.relaxed_range.items()},
+            "time": self.time,
+        }
 
     def alone(self) -> list[Rule]:
         """Rules whose relaxation alone opens recourse (the single-rule sets)."""
@@ -273,13 +292,13 @@ def rules_of(schema: FeatureSchema, ranges: dict[str, tuple[float, float]],
                     rules.append(Rule("lower", f.name, f"{n} \u2265 {lo:g}",
                                       f"{n} may go down to {rlo:g}", value=lo, relaxed_to=rlo))
                 else:
-                    fixed.append(f"{n} \u2265 {lo:g}: its relaxed range does not go lower")
+                    fixed.append(f"{n} \u2265 {lo:g}")
             if math.isfinite(hi):
                 if rhi > hi:
                     rules.append(Rule("upper", f.name, f"{n} \u2264 {hi:g}",
                                       f"{n} may go up to {rhi:g}", value=hi, relaxed_to=rhi))
                 else:
-                    fixed.append(f"{n} \u2264 {hi:g}: its relaxed range does not go higher")
+                    fixed.append(f"{n} \u2264 {hi:g}")
     for o in options:
         if o.name:
             rules.append(Rule("option", None, o.text or o.name, f"without {o.name}",
@@ -448,10 +467,10 @@ def preclusion(engine: Any, q: Query, *, limit: int = DEFAULT_LIMIT,
     feature_rules, fixed = rules_of(schema, ranges)
     option_rules, _ = rules_of(schema, ranges, switchable)
     option_rules = option_rules[len(feature_rules):]
-    fixed += ["integrality and category levels: they say which values exist, not what "
-              "is allowed"]
+    kept = ["integrality and category levels (they say which values exist, not what is "
+            "allowed)"]
     if P.causal is not None:
-        fixed.append("the causal model's equations: how the world responds, not a policy")
+        kept.append("the causal model's equations (how the world responds, not a policy)")
     rel = relaxed_schema(schema, feature_rules, ranges)
     PR = replace(prepare(P.model, rel, reference=None, backend=P.backend,
                          backend_options=P.backend_options, margin=P.margin, bounds=P.bounds,
@@ -523,6 +542,7 @@ def preclusion(engine: Any, q: Query, *, limit: int = DEFAULT_LIMIT,
     sets.sort(key=lambda s: (len(s.rules), math.inf if s.cost is None else s.cost))
     return Preclusion(sets=tuple(sets), complete=complete,
                       rules=tuple(feature_rules + option_rules), fixed=tuple(fixed),
+                      not_relaxed=tuple(kept),
                       relaxed_range={r.feature: ranges[r.feature] for r in feature_rules
                                      if r.feature in ranges},
                       time=time.perf_counter() - t0)
