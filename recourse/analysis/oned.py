@@ -597,6 +597,17 @@ def nearest_satisfying(f: PiecewiseLinear1D, x: float, utility: Utility,
 
 
 def smoothgrad_expected_1d(f: PiecewiseLinear1D, x: Any, sigma: float) -> np.ndarray:
+    """Deprecated alias of :func:`recourse.analysis.expected_explanation` (one name per
+    quantity); kept for old code, warns."""
+    import warnings
+
+    warnings.warn("smoothgrad_expected_1d is deprecated; use "
+                  "recourse.analysis.expected_explanation(f, x, sigma).", DeprecationWarning,
+                  stacklevel=2)
+    return _smoothgrad_expected_pl(f, x, sigma)
+
+
+def _smoothgrad_expected_pl(f: PiecewiseLinear1D, x: Any, sigma: float) -> np.ndarray:
     """Exact ``d/dx E[f(x + σZ)]`` (= SmoothGrad = C-LIME expectation, docs/theory.md §B3) for a
     piecewise-linear ``f``: slopes weighted by Gaussian piece masses plus jump terms."""
     x = np.asarray(x, dtype=float)
@@ -729,8 +740,8 @@ def model_on_line(model: Any, x0: Any, u: Any, *, output: str = "auto",
     ``x0 + t u``). Linear scores: no breakpoints. Anything else needs ``breakpoints``
     (and is checked to be affine between them).
     """
+    from recourse.analysis.encoding import line_breakpoints
     from recourse.analysis.scores import as_score
-    from recourse.analysis.sensitivity import line_breakpoints
 
     sf = as_score(model, output=output)
     x = np.asarray(x0, dtype=float)
