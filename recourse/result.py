@@ -10,6 +10,7 @@ import pandas as pd
 from recourse.stats import Stats
 
 if TYPE_CHECKING:  # pragma: no cover
+    from recourse.engine.preclusion import Preclusion
     from recourse.robust import CertifiedBox
 
 __all__ = ["Change", "OPTION_STOPS", "RecourseOptions", "RecourseResult", "STATUSES",
@@ -88,6 +89,10 @@ class RecourseResult:
         (every point in it is approved; see ``recourse.robust.certified_box``). None
         otherwise, or when the model does not support boxes (``stats.box_error``
         says why).
+    preclusion : Preclusion or None
+        With ``explain(..., why=True)`` on ``no_recourse``: the minimal sets of action-set
+        rules and options whose relaxation opens recourse, each with its verified
+        counterfactual (``recourse.engine.preclusion``). None otherwise.
     """
 
     status: str
@@ -113,6 +118,7 @@ class RecourseResult:
     actions: list[Change] = field(default_factory=list)
     consequences: list[Change] = field(default_factory=list)
     box: CertifiedBox | None = None
+    preclusion: Preclusion | None = None
 
     @property
     def has_recourse(self) -> bool:

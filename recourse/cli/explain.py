@@ -68,6 +68,10 @@ def explain(
     support: Support = None,
     support_k: SupportK = 1,
     extra_column: ExtraColumns = None,
+    why: Annotated[bool, typer.Option(
+        "--why", help="On no recourse: the smallest sets of action-set rules and options "
+        "whose relaxation opens recourse, each with its verified counterfactual (slower: "
+        "one solve per set).")] = False,
 ) -> None:
     """Find the cheapest actionable change that gives the applicant the target class."""
     import recourse.engine as engine
@@ -107,7 +111,14 @@ def explain(
                 backend_options={"solver": solver} if solver else None,
                 **setup.engine_kwargs)
             result = eng.explain(row_values, target=resolve_target(fitted, target),
-                                 norm=norm, time_limit=time_limit, **setup.explain_kwargs)
+                                 norm=norm, time_limit=time_limit, why=why,
+                                 **setup.explain_kwargs)
+        elif why:
+            eng = engine.RecourseEngine(
+                fitted, feature_schema, backend=backend, causal=causal_model,
+                backend_options={"solver": solver} if solver else None)
+            result = eng.explain(row_values, target=resolve_target(fitted, target),
+                                 norm=norm, time_limit=time_limit, why=True)
         else:
             result = engine.find_recourse(
                 fitted, row_values, feature_schema, target=resolve_target(fitted, target),
@@ -121,6 +132,8 @@ def explain(
         payload = result.to_dict()
         payload.setdefault("counterfactual", result.counterfactual)
         payload.setdefault("feature_costs", result.feature_costs)
+        if result.preclusion is not None:
+            payload["preclusion"] = result.preclusion.to_dict()
         console.print_json(data=payload, default=json_default)
     else:
         print_result(result, feature_schema)

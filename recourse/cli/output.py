@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
@@ -12,7 +14,7 @@ from recourse.letters.wording import robust_rows
 from recourse.result import STATUSES, RecourseResult
 from recourse.schema import FeatureSchema
 
-__all__ = ["print_result"]
+__all__ = ["print_result", "print_preclusion"]
 
 _STATUS_STYLE = {
     "optimal": "bold green",
@@ -41,6 +43,8 @@ def print_result(result: RecourseResult, schema: FeatureSchema, title: str = "")
             "failure.",
             border_style="magenta",
         ))
+    if result.preclusion is not None:
+        print_preclusion(result.preclusion, schema)
     causal = bool(result.actions or result.consequences)
     if result.changes or causal:
         table = Table(title="Recommended changes", title_justify="left")
@@ -78,3 +82,32 @@ def print_result(result: RecourseResult, schema: FeatureSchema, title: str = "")
     for key, value in rows:
         summary.add_row(key, escape(value))
     console.print(summary)
+
+
+def print_preclusion(pre: Any, schema: FeatureSchema) -> None:
+    """Why there is no recourse (``result.preclusion``): every minimal relaxation set with
+    its verified counterfactual; every user text escaped."""
+    console.print(f"[bold]no recourse: {escape(pre.summary())}[/]")
+    if pre.sets:
+        table = Table(title="Smallest policy changes that open recourse", title_justify="left")
+        for col, just in (("#", "right"), ("Relax", "left"), ("Cost", "right"),
+                          ("Counterfactual changes", "left"), ("Verified", "left")):
+            table.add_column(col, justify=just)  # type: ignore[arg-type]
+        for i, s in enumerate(pre.sets, 1):
+            ch = ", ".join(
+                f"{_label(schema, c.feature)}: {fmt_value(feature_of(schema, c.feature), c.before)}"
+                f" → {fmt_value(feature_of(schema, c.feature), c.after)}" for c in s.changes)
+            table.add_row(str(i), escape("; ".join(r.text for r in s.rules)),
+                          fmt_opt(s.cost), escape(ch or s.note),
+                          "yes" if s.verified else "no")
+        console.print(table)
+    console.print(f"[dim]enumeration {'complete' if pre.complete else 'stopped at its limit'}"
+                  f" ({pre.time:.2f} s); never relaxed: {escape('; '.join(pre.not_relaxed))}[/]")
+    if pre.fixed:
+        console.print(f"[dim]bounds kept, no wider range known (in Python: reference= or "
+                      f"relaxed_range=): {escape(', '.join(pre.fixed))}[/]")
+
+
+def _label(schema: FeatureSchema, name: str) -> str:
+    f = feature_of(schema, name)
+    return f.display if f is not None else name

@@ -124,7 +124,8 @@ class RecourseEngine:
     def explain(self, applicant: Any, *, target: Any = None, norm: str = "l1",
                 time_limit: float = 60.0, utility: Any = None,
                 exclude: Iterable[Iterable[str]] = (), min_margin: float | None = None,
-                box: bool = False) -> RecourseResult:
+                box: bool = False, why: bool | int = False,
+                relaxed_range: dict[str, tuple[float, float]] | None = None) -> RecourseResult:
         """Find the minimal verified recourse for one applicant.
 
         Parameters
@@ -148,6 +149,17 @@ class RecourseEngine:
             units; ``stats.cost_without["min_margin"]`` shows what it costs.
         box : bool
             Attach the certified box around the answer (``result.box``).
+        why : bool or int
+            On ``no_recourse``, find why: every minimal set of action-set rules and options
+            whose relaxation opens recourse, each with its cheapest verified counterfactual
+            (``result.preclusion``, ``recourse.engine.preclusion``); an int is the number
+            of sets reported at most (``True``: 5). Off by default: it solves one MILP
+            per set and re-runs the engine on each relaxed schema. It shares
+            ``time_limit`` with the query.
+        relaxed_range : dict, optional
+            With ``why``: ``{feature: (low, high)}`` widening how far a relaxed rule
+            opens a numeric feature (default: the hull of its bounds, the applicant's
+            value and the ``reference`` rows' observed range).
 
         Returns
         -------
@@ -160,11 +172,22 @@ class RecourseEngine:
         """
         deadline = Deadline.after(check_time_limit(time_limit))
         self.prepared.check_fresh()
+        if not (isinstance(why, bool) or (isinstance(why, int) and why >= 1)):
+            raise InputValidationError(
+                f"why must be True, False or a positive whole number (the most relaxation "
+                f"sets to report), got {why!r}.")
         per_query = (MinMargin(self, min_margin),) if min_margin is not None else ()
         q = make_query(self.prepared, applicant, target=target, norm=norm, deadline=deadline,
                        utility=utility, exclude=exclude,
                        options=self.prepared.options + per_query)
         res = price(self, q, run(self.prepared, q))
+        if why is not False and why is not None and res.status == "no_recourse":
+            from recourse.engine.preclusion import DEFAULT_LIMIT, preclusion
+
+            limit = DEFAULT_LIMIT if why is True else why
+            res = replace(res, preclusion=preclusion(
+                self, q, limit=limit, relaxed_range=relaxed_range,
+                time_limit=max(1.0, deadline.remaining())))
         return attach_box(self, res, deadline.remaining()) if box else res
 
     def options(self, applicant: Any, *, k: int = 3, target: Any = None, norm: str = "l1",
