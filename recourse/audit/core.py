@@ -137,7 +137,8 @@ def _load_inputs(model: Any, data: Any, schema: Any, reference: Any,
 
 
 def _check_data(data: pd.DataFrame, schema: FeatureSchema, id_column: str | None,
-                protected: str | None, extra_columns: Any = ()) -> pd.Series:
+                protected: str | None, extra_columns: Any = (),
+                intersect: str | None = None) -> pd.Series:
     """Up-front checks; returns the applicants' ids."""
     if len(data) == 0:
         raise InputValidationError(
@@ -150,7 +151,8 @@ def _check_data(data: pd.DataFrame, schema: FeatureSchema, id_column: str | None
             "unique name.")
     if isinstance(extra_columns, str):
         extra_columns = [extra_columns]
-    used = {k: v for k, v in (("id column", id_column), ("protected attribute", protected))
+    used = {k: v for k, v in (("id column", id_column), ("protected attribute", protected),
+                              ("second protected attribute", intersect))
             if v is not None and v in columns}
     check_columns(schema, columns, extra_columns=extra_columns or (), used=used,
                   where="The data")
@@ -158,11 +160,17 @@ def _check_data(data: pd.DataFrame, schema: FeatureSchema, id_column: str | None
         raise InputValidationError(
             f"The protected attribute {protected!r} is not a column of the data; columns: "
             f"{cap_list(columns)}.")
-    if protected is not None:
-        values = data[protected]
+    if intersect is not None:
+        from recourse.audit.fairness import check_intersect
+
+        check_intersect(protected, intersect, columns)
+    for attr in (protected, intersect):
+        if attr is None:
+            continue
+        values = data[attr]
         if pd.api.types.is_numeric_dtype(values.dtype) and values.nunique() > MAX_GROUPS:
             raise InputValidationError(
-                f"The protected attribute {protected!r} is numeric with "
+                f"The protected attribute {attr!r} is numeric with "
                 f"{values.nunique()} distinct values; bin it into at most {MAX_GROUPS} "
                 "groups first (e.g. pandas.cut into a new column) and pass that column.")
     if id_column is None:
@@ -321,6 +329,7 @@ def audit(
     select: str = "denied",
     id_column: str | None = None,
     protected: str | None = None,
+    intersect: str | None = None,
     extra_columns: Any = (),
     n_jobs: int | None = None,
     client: Any = None,
@@ -372,7 +381,13 @@ def audit(
     id_column : str, optional
         Column with unique applicant ids; default the data's index.
     protected : str, optional
-        Column (a feature or not) whose groups the summary compares.
+        Column (a feature or not) whose groups the summary compares; ``summary.json``
+        then also has the ``fairness`` figures of :mod:`recourse.audit.fairness` (denial
+        rate over every applicant, recourse and precluded rates, costs with bootstrap
+        intervals, gaps with their tests).
+    intersect : str, optional
+        A second protected column (needs ``protected``): the fairness figures also cover
+        its groups and every pair of the two attributes' groups.
     extra_columns : list of str, optional
         Non-feature columns that may be in ``data`` (a label, notes): carried along and
         ignored.
@@ -445,6 +460,7 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
            time_limit: float, reference: Any, causal: Any, min_margin: float | None,
            seen_together: Any, select: str, support: Any = None,
            id_column: str | None, protected: str | None, n_jobs: int | None, client: Any,
+           intersect: str | None = None,
            extra_columns: Any = (),
            scheduler: str | None, chunk_size: int | None, reuse: bool, overwrite: bool,
            report: bool, trust_pickle: bool, start_method: str | None,
@@ -464,7 +480,7 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
 
     model, model_hash, data, schema, reference = _load_inputs(
         model, data, schema, reference, trust_pickle)
-    ids_series = _check_data(data, schema, id_column, protected, extra_columns)
+    ids_series = _check_data(data, schema, id_column, protected, extra_columns, intersect)
     if min_margin is not None and not (isinstance(min_margin, (int, float))
                                        and math.isfinite(min_margin) and min_margin >= 0):
         raise InputValidationError(
@@ -551,9 +567,11 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
     groups = None
     if protected is not None:
         groups = data[protected].iloc[frame["position"].to_numpy()].reset_index(drop=True)
+    population = None if protected is None else data[
+        [protected] + ([intersect] if intersect is not None else [])].reset_index(drop=True)
     summary, files = write_outputs(store.out, frame, schema, groups=groups,
                                    protected=protected, n_rows=len(data), select=select,
-                                   report=report)
+                                   report=report, population=population)
     files = {"results": store.results_path, "manifest": store.manifest_path, **files}
     n_solved = total - n_resumed
     manifest.update(complete=True, last_run={
