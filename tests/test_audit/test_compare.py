@@ -217,3 +217,21 @@ def test_foreign_files_in_out_are_refused(tmp_path, german, applicants, forest, 
     with pytest.raises(InputValidationError, match="notes.txt"):
         compare(forest, logreg, applicants, german[3], tmp_path, target="good")
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_gate_evaluation_at_the_boundary_and_undefined():
+    from recourse.audit.compare import evaluate_gates
+
+    def failed(text, overall, groups=None):
+        gate = parse_gate(text, list(groups or {}) or None)
+        return evaluate_gates([gate], overall, groups or {})[0]["failed"]
+
+    assert not failed("lost_recourse>0.5", {"lost_recourse": 0.5})
+    assert failed("lost_recourse>=0.5", {"lost_recourse": 0.5})
+    assert not failed("lost_recourse<0.5", {"lost_recourse": 0.5})
+    assert failed("lost_recourse<=0.5", {"lost_recourse": 0.5})
+    assert failed("median_cost_ratio>1.2", {"median_cost_ratio": None})  # undefined fails
+    groups = {"x": {"median_cost_ratio": None}, "y": {"median_cost_ratio": 1.1}}
+    assert not failed("median_cost_ratio[*]>1.2", {}, groups)  # x not evaluated
+    assert failed("median_cost_ratio[x]>1.2", {}, groups)      # named and undefined
+    assert failed("median_cost_ratio[*]>1.0", {}, groups)
