@@ -211,10 +211,10 @@ def burden(results: pd.DataFrame, population: pd.Series, *, attribute: str | Non
 
 
 def _extremes(compared: list[dict[str, Any]], key: str) -> tuple[dict, dict] | None:
-    rated = [r for r in compared if r[key] is not None]
+    rated = sorted((r for r in compared if r[key] is not None), key=lambda r: r[key])
     if len(rated) < 2:
         return None
-    return max(rated, key=lambda r: r[key]), min(rated, key=lambda r: r[key])
+    return rated[-1], rated[0]  # two distinct groups, also when every value is tied
 
 
 def _rate_gap(compared: list[dict[str, Any]], rate: str, num: str, den: str) -> dict | None:

@@ -174,3 +174,10 @@ def test_hostile_group_labels_are_escaped(audited):
     assert "<b>north</b>" not in html and "&lt;b&gt;north&lt;/b&gt;" in html
     assert "<b>" not in md and "](http" not in md
     assert "Who carries the burden" in html and "Mann-Whitney" in html
+
+
+def test_tied_groups_are_still_two_groups():
+    population = pd.Series(["p"] * 3 + ["q"] * 3)
+    results = _table(["optimal"] * 6, costs=[1.0] * 6, l0=[1.0] * 6)
+    gap = burden(results, population, min_group=1)["gaps"]["recourse_rate"]
+    assert gap["gap"] == 0.0 and {gap["highest"], gap["lowest"]} == {"p", "q"}
