@@ -165,6 +165,7 @@ def audit(
     select: str = "denied",
     id_column: str | None = None,
     protected: str | None = None,
+    intersect: str | None = None,
     extra_columns: Any = (),
     n_jobs: int | None = None,
     client: Any = None,
@@ -216,7 +217,13 @@ def audit(
     id_column : str, optional
         Column with unique applicant ids; default the data's index.
     protected : str, optional
-        Column (a feature or not) whose groups the summary compares.
+        Column (a feature or not) whose groups the summary compares; ``summary.json``
+        then also has the ``fairness`` figures of :mod:`recourse.audit.fairness` (denial
+        rate over every applicant, recourse and precluded rates, costs with bootstrap
+        intervals, gaps with their tests).
+    intersect : str, optional
+        A second protected column (needs ``protected``): the fairness figures also cover
+        its groups and every pair of the two attributes' groups.
     extra_columns : list of str, optional
         Non-feature columns that may be in ``data`` (a label, notes): carried along and
         ignored.
@@ -289,6 +296,7 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
            time_limit: float, reference: Any, causal: Any, min_margin: float | None,
            seen_together: Any, select: str, support: Any = None,
            id_column: str | None, protected: str | None, n_jobs: int | None, client: Any,
+           intersect: str | None = None,
            extra_columns: Any = (),
            scheduler: str | None, chunk_size: int | None, reuse: bool, overwrite: bool,
            report: bool, trust_pickle: bool, start_method: str | None,
@@ -308,7 +316,7 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
 
     model, model_hash, data, schema, reference = _load_inputs(
         model, data, schema, reference, trust_pickle)
-    ids_series = _check_data(data, schema, id_column, protected, extra_columns)
+    ids_series = _check_data(data, schema, id_column, protected, extra_columns, intersect)
     if min_margin is not None and not (isinstance(min_margin, (int, float))
                                        and math.isfinite(min_margin) and min_margin >= 0):
         raise InputValidationError(
@@ -395,9 +403,11 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
     groups = None
     if protected is not None:
         groups = data[protected].iloc[frame["position"].to_numpy()].reset_index(drop=True)
+    population = None if protected is None else data[
+        [protected] + ([intersect] if intersect is not None else [])].reset_index(drop=True)
     summary, files = write_outputs(store.out, frame, schema, groups=groups,
                                    protected=protected, n_rows=len(data), select=select,
-                                   report=report)
+                                   report=report, population=population)
     files = {"results": store.results_path, "manifest": store.manifest_path, **files}
     n_solved = total - n_resumed
     manifest.update(complete=True, last_run={

@@ -55,7 +55,8 @@ def _load_inputs(model: Any, data: Any, schema: Any, reference: Any,
 
 
 def _check_data(data: pd.DataFrame, schema: FeatureSchema, id_column: str | None,
-                protected: str | None, extra_columns: Any = ()) -> pd.Series:
+                protected: str | None, extra_columns: Any = (),
+                intersect: str | None = None) -> pd.Series:
     """Up-front checks; returns the applicants' ids."""
     if len(data) == 0:
         raise InputValidationError(
@@ -68,7 +69,8 @@ def _check_data(data: pd.DataFrame, schema: FeatureSchema, id_column: str | None
             "unique name.")
     if isinstance(extra_columns, str):
         extra_columns = [extra_columns]
-    used = {k: v for k, v in (("id column", id_column), ("protected attribute", protected))
+    used = {k: v for k, v in (("id column", id_column), ("protected attribute", protected),
+                              ("second protected attribute", intersect))
             if v is not None and v in columns}
     check_columns(schema, columns, extra_columns=extra_columns or (), used=used,
                   where="The data")
@@ -76,11 +78,17 @@ def _check_data(data: pd.DataFrame, schema: FeatureSchema, id_column: str | None
         raise InputValidationError(
             f"The protected attribute {protected!r} is not a column of the data; columns: "
             f"{cap_list(columns)}.")
-    if protected is not None:
-        values = data[protected]
+    if intersect is not None:
+        from recourse.audit.fairness import check_intersect
+
+        check_intersect(protected, intersect, columns)
+    for attr in (protected, intersect):
+        if attr is None:
+            continue
+        values = data[attr]
         if pd.api.types.is_numeric_dtype(values.dtype) and values.nunique() > MAX_GROUPS:
             raise InputValidationError(
-                f"The protected attribute {protected!r} is numeric with "
+                f"The protected attribute {attr!r} is numeric with "
                 f"{values.nunique()} distinct values; bin it into at most {MAX_GROUPS} "
                 "groups first (e.g. pandas.cut into a new column) and pass that column.")
     if id_column is None:

@@ -173,10 +173,19 @@ def render_html(summary: dict[str, Any], schema: FeatureSchema, plots: dict[str,
 
 def write_outputs(out: Path, frame: pd.DataFrame, schema: FeatureSchema, *,
                   groups: pd.Series | None, protected: str | None, n_rows: int,
-                  select: str, report: bool = True) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Write the summary files (and the report) of an assembled audit table."""
+                  select: str, report: bool = True,
+                  population: pd.DataFrame | None = None,
+                  ) -> tuple[dict[str, Any], dict[str, Path]]:
+    """Write the summary files (and the report) of an assembled audit table.
+
+    ``population`` (the protected column(s) of every input row, in input order) adds the
+    ``fairness`` figures of :func:`recourse.audit.fairness.fairness_section`."""
     summary = summarize(frame, groups=groups, protected=protected, n_rows=n_rows,
                         select=select)
+    if population is not None:
+        from recourse.audit.fairness import fairness_section
+
+        summary["fairness"] = fairness_section(frame, population)
     files: dict[str, Path] = {}
     text = json.dumps(summary, indent=2, default=_json_default)
     path = out / "summary.json"

@@ -57,6 +57,9 @@ def audit(
         help="Column with unique applicant ids (default: the row number).")] = None,
     protected: Annotated[str | None, typer.Option(
         help="Column whose groups the summary compares, e.g. foreign_worker.")] = None,
+    intersect: Annotated[str | None, typer.Option(
+        help="A second protected column: the fairness figures also cover its groups and "
+        "their intersection with --protected.")] = None,
     jobs: Annotated[int | None, typer.Option(
         "--jobs", "-j", help="Local worker processes (default: all cores).")] = None,
     scheduler: Annotated[str | None, typer.Option(
@@ -142,6 +145,7 @@ def audit(
         result = run_audit(audited, data, schema, out, target=target, norm=norm,
                            time_limit=time_limit, select=select, causal=causal_model,
                            **robust, id_column=id_column, protected=protected, n_jobs=jobs,
+                           intersect=intersect,
                            extra_columns=extra_column or (),
                            scheduler=scheduler, chunk_size=chunk_size, overwrite=overwrite,
                            trust_pickle=trust_pickle, progress=progress)
