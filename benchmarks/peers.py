@@ -74,7 +74,7 @@ MODELS = TREE_MODELS + OTHER_MODELS
 PRODUCTION = ("lgbm1000x63", "rf1000x10", "rf100x6_200f")
 DATASETS = ("german", "credit_data")
 #: ``--variants``: the engine with another backend beside HiGHS
-BACKEND_VARIANTS = ("auto", "cpsat")
+BACKEND_VARIANTS = ("auto", "cpsat", "race")
 TARGET = "good"
 
 # ----------------------------------------------------------------------------- setting
