@@ -148,6 +148,8 @@ def solve_highs(
     h.setOptionValue("mip_heuristic_run_feasibility_jump", FEASIBILITY_JUMP)
     for key, value in {**EXTRA_OPTIONS, **(options or {})}.items():
         h.setOptionValue(key, value)
+    if stop is not None:  # highspy's cancelSolve is a no-op unless this is on
+        h.HandleUserInterrupt = True
     inf = highspy.kHighsInf
     n, m = len(c), A.shape[0]
     lp = highspy.HighsLp()
