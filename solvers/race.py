@@ -14,6 +14,15 @@ The answer keeps its own route's name (``info["route"]``: ``"cpsat"`` or
 certify that route alone; ``info["race_winner"]`` and ``info["race_loser"]`` (the
 loser's status when stopped) say what happened. Problems CP-SAT cannot take (continuous
 variables), and problems below :data:`RACE_MIN_VARS` variables, go to HiGHS alone.
+
+Measured, and not the default: on a 2-core machine shared with other work, the race was
+slower than CP-SAT alone (``backend="auto"``) on the hard forests and slower than HiGHS
+on small ones (``python benchmarks/peers.py --datasets credit_data --models
+rf100x6,rf300x8 --n 15 --time-limit 30 --variants race,auto --no-peer``, per-query time
+ratios against HiGHS in one run, medians: credit_data RF 100x6 race 1.16, auto 0.86;
+RF 300x8 race 1.01, auto 0.99, medians 24.8 s and 16.0 s against 27.2 s; German RF
+100x6 race 1.65, auto 1.08). Each route gets half the machine, so the winner finishes
+about half as fast as it would alone; the race pays only where a second core is free.
 """
 
 from __future__ import annotations
