@@ -153,11 +153,11 @@ BACKENDS: dict[str, Backend] = {
                      "HiGHS through highspy (any MILP; the default)"),
     "cpsat": Backend("cpsat", _cpsat_solve, _cpsat_unavailable, _cpsat_rejects,
                      "OR-Tools CP-SAT (pure-integer problems: tree ensembles)"),
+    "pyomo": Backend("pyomo", _pyomo_solve, _pyomo_unavailable, lambda p: None,
+                     "a Pyomo model solved by any Pyomo solver (default appsi_highs)"),
     "race": Backend("race", _race_solve, _highs_unavailable, lambda p: None,
                     "HiGHS and CP-SAT in two threads on one problem, the first proof wins "
                     "(CP-SAT only where it can take the problem)"),
-    "pyomo": Backend("pyomo", _pyomo_solve, _pyomo_unavailable, lambda p: None,
-                     "a Pyomo model solved by any Pyomo solver (default appsi_highs)"),
 }
 
 #: Reduced tree problems with at least this many variables go to CP-SAT under "auto"

@@ -469,7 +469,8 @@ def _propagate(prob: RecourseProblem, norm: str, upper: float, lb: np.ndarray,
     Gl = np.asarray(G[:, tree.leaf_var].todense()) if only_leaves else None
     lit = sp.csr_matrix(tree.literal)
     if lit.nnz == 0:  # no split anywhere: nothing to propagate
-        return dead, np.bincount(nd["cond_seg_leaf"], weights=seg, minlength=tree.leaf_var.size), 0, False
+        return dead, np.bincount(nd["cond_seg_leaf"], weights=seg,
+                                 minlength=tree.leaf_var.size), 0, False
     nnz = np.diff(lit.indptr)
     single = nnz == 1
     first = np.minimum(lit.indptr[:-1], lit.nnz - 1)

@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.ensemble import RandomForestClassifier
+from synthdata import credit_frame, tree_pipeline
 
 from recourse import FeatureSchema, RecourseEngine
 from recourse.encoders.block import GroupLink, ThresholdLink
 from recourse.solvers import problem as problem_mod
 from recourse.solvers.problem import build_problem, prune
-from synthdata import credit_frame, tree_pipeline
 
 
 def _integer_points(prob) -> np.ndarray:

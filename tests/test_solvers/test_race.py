@@ -15,10 +15,12 @@ import time
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.ensemble import RandomForestClassifier
-
 from engine_checks import TIME_LIMIT, check_against_oracle
 from oracles import brute_force_tree_optimum
+from sklearn.ensemble import RandomForestClassifier
+from synthdata import credit_frame, tree_pipeline
+from test_backends import _brute_force, _check, _random_integer_problem
+
 from recourse import FeatureSchema, RecourseEngine
 from recourse.solvers import race
 from recourse.solvers.backends import MilpArrays, solve
@@ -26,8 +28,6 @@ from recourse.solvers.cpsat import solve_cpsat
 from recourse.solvers.highs import solve_highs
 from recourse.solvers.search import TRUSTED_ROUTES
 from recourse.solvers.status import Status
-from synthdata import credit_frame, tree_pipeline
-from test_backends import _brute_force, _check, _random_integer_problem
 
 pytest.importorskip("ortools")
 
