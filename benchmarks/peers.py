@@ -77,7 +77,7 @@ DATASETS = ("german", "credit_data")
 BACKEND_VARIANTS = ("auto", "cpsat", "race")
 #: ``--variants``: the engine (HiGHS) with a module switch set for its queries only
 SWITCH_VARIANTS: dict[str, tuple[str, str, Any]] = {
-    "propagate": ("recourse.solvers.problem", "PROPAGATE", True),
+    "propagate": ("recourse.solvers.prune", "PROPAGATE", True),
 }
 TARGET = "good"
 

@@ -1,4 +1,4 @@
-"""Bound propagation in ``prune`` (``recourse.solvers.problem.PROPAGATE``) against
+"""Bound propagation in ``prune`` (``recourse.solvers.prune.PROPAGATE``) against
 enumeration of the MILP's integer points.
 
 Every integer point of a small forest's recourse MILP is enumerated independently of the
@@ -21,8 +21,9 @@ from synthdata import credit_frame, tree_pipeline
 
 from recourse import FeatureSchema, RecourseEngine
 from recourse.encoders.block import GroupLink, ThresholdLink
-from recourse.solvers import problem as problem_mod
-from recourse.solvers.problem import build_problem, prune
+from recourse.solvers import prune as prune_mod
+from recourse.solvers.problem import build_problem
+from recourse.solvers.prune import prune
 
 
 def _integer_points(prob) -> np.ndarray:
@@ -73,7 +74,7 @@ def _cases():
 
 @pytest.mark.parametrize("norm", ["l1", "l0"])
 def test_propagation_keeps_every_cheaper_point(norm, monkeypatch):
-    monkeypatch.setattr(problem_mod, "PROPAGATE", True)
+    monkeypatch.setattr(prune_mod, "PROPAGATE", True)
     stronger = 0
     checked = 0
     for eng, x0, t in _cases():
@@ -97,9 +98,9 @@ def test_propagation_keeps_every_cheaper_point(norm, monkeypatch):
                             & (cheaper <= pruned.ub[:n] + 1e-9), axis=1)
             assert inside.all(), (upper, int((~inside).sum()))
             checked += cheaper.shape[0]
-            monkeypatch.setattr(problem_mod, "PROPAGATE", False)
+            monkeypatch.setattr(prune_mod, "PROPAGATE", False)
             plain, plain_blocked = prune(prob, norm, upper)
-            monkeypatch.setattr(problem_mod, "PROPAGATE", True)
+            monkeypatch.setattr(prune_mod, "PROPAGATE", True)
             if plain_blocked:
                 continue
             n_free = lambda p: int(np.sum(p.ub[:n] - p.lb[:n] > 0.5))  # noqa: E731
