@@ -52,9 +52,8 @@ _DECISIVE = (Status.OPTIMAL, Status.INFEASIBLE)
 
 
 def _route_of(sol: Solution) -> str:
-    from recourse.solvers.backends import route
-
-    return route(sol)
+    """The certificate name of a HiGHS or CP-SAT answer (as ``backends.route``)."""
+    return str(sol.info.get("route", sol.backend))
 
 
 def solve_race(p: MilpArrays, time_limit: float, options: Mapping[str, Any]) -> Solution:
@@ -62,7 +61,6 @@ def solve_race(p: MilpArrays, time_limit: float, options: Mapping[str, Any]) -> 
 
     ``options``: ``{"highs": {...}, "cpsat": {...}}``, each passed to that backend.
     """
-    from recourse.solvers.backends import get_backend
     from recourse.solvers.cpsat import rejects, solve_cpsat, unavailable
     from recourse.solvers.highs import solve_highs
 
@@ -75,21 +73,30 @@ def solve_race(p: MilpArrays, time_limit: float, options: Mapping[str, Any]) -> 
             f"dict of options per route: {list(ROUTES)}.")
     h_opts = dict(options.get("highs", {}))
     c_opts = dict(options.get("cpsat", {}))
+    if set(h_opts) - {"threads", "presolve"} or h_opts.get("presolve") not in (None, "on", "off"):
+        from recourse.solvers.errors import UnsupportedProblemError
+
+        raise UnsupportedProblemError(
+            f"The 'race' backend's HiGHS options are 'threads' and 'presolve' ('off' or "
+            f"'on'). Got {h_opts!r} instead.")
     alone = ("not run (below RACE_MIN_VARS variables)" if p.n < RACE_MIN_VARS else
              "not run (CP-SAT cannot take it)"
              if unavailable() is not None or rejects(p) is not None else None)
+    presolve = h_opts.get("presolve")
+
+    def highs(stop: threading.Event | None = None) -> Solution:
+        return solve_highs(p.c, p.c0, p.lb, p.ub, p.integer, p.A, p.row_lo, p.row_hi,
+                           time_limit=time_limit, threads=int(h_opts.get("threads", 1)),
+                           presolve=None if presolve is None else str(presolve), stop=stop)
+
     if alone is not None:
-        sol = get_backend("highs").solve(p, time_limit, h_opts)
+        sol = highs()
         return replace(sol, info=dict(sol.info, route=_route_of(sol), race_winner="highs",
                                       race_loser=alone))
     t0 = time.perf_counter()
     stops = {name: threading.Event() for name in ROUTES}
-    presolve = h_opts.get("presolve")
     calls: dict[str, Callable[[], Solution]] = {
-        "highs": lambda: solve_highs(
-            p.c, p.c0, p.lb, p.ub, p.integer, p.A, p.row_lo, p.row_hi,
-            time_limit=time_limit, threads=int(h_opts.get("threads", 1)),
-            presolve=None if presolve is None else str(presolve), stop=stops["highs"]),
+        "highs": lambda: highs(stops["highs"]),
         "cpsat": lambda: solve_cpsat(p, time_limit=time_limit, stop=stops["cpsat"], **c_opts),
     }
     out: queue.Queue[tuple[str, Solution | BaseException]] = queue.Queue()
