@@ -74,7 +74,11 @@ MODELS = TREE_MODELS + OTHER_MODELS
 PRODUCTION = ("lgbm1000x63", "rf1000x10", "rf100x6_200f")
 DATASETS = ("german", "credit_data")
 #: ``--variants``: the engine with another backend beside HiGHS
-BACKEND_VARIANTS = ("auto", "cpsat")
+BACKEND_VARIANTS = ("auto", "cpsat", "race")
+#: ``--variants``: the engine (HiGHS) with a module switch set for its queries only
+SWITCH_VARIANTS: dict[str, tuple[str, str, Any]] = {
+    "propagate": ("recourse.solvers.prune", "PROPAGATE", True),
+}
 TARGET = "good"
 
 # ----------------------------------------------------------------------------- setting
@@ -259,14 +263,28 @@ class Design:
 
 
 def engine_tool(model: Any, schema: FeatureSchema, X_tr: pd.DataFrame,
-                time_limit: float, backend: str = "highs"
+                time_limit: float, backend: str = "highs",
+                switch: tuple[str, str, Any] | None = None,
                 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The engine as a tool; ``switch`` = (module, attribute, value) is set for each of
+    its queries and restored after (``SWITCH_VARIANTS``)."""
+    import importlib
+
     engine = RecourseEngine(model, schema, reference=X_tr, backend=backend)
 
     def run(row: dict[str, Any]) -> dict[str, Any]:
-        t0 = time.perf_counter()
-        r = engine.explain(row, target=TARGET, norm="l1", time_limit=time_limit)
-        t = time.perf_counter() - t0
+        saved = None
+        if switch is not None:
+            mod = importlib.import_module(switch[0])
+            saved = getattr(mod, switch[1])
+            setattr(mod, switch[1], switch[2])
+        try:
+            t0 = time.perf_counter()
+            r = engine.explain(row, target=TARGET, norm="l1", time_limit=time_limit)
+            t = time.perf_counter() - t0
+        finally:
+            if switch is not None:
+                setattr(mod, switch[1], saved)
         cf = r.counterfactual if r.status in ("optimal", "feasible") else None
         return {"time": t, "claim": r.status, "proven": r.status in ("optimal", "no_recourse"),
                 "cf": cf, "no_recourse": r.status == "no_recourse",
@@ -469,8 +487,15 @@ def run_one(dataset: str, kind: str, n: int, time_limit: float,
     tools["engine"] = engine_tool(model, schema, X_tr, time_limit)
     build = {"engine": time.perf_counter() - t0}
     for v in variant_names:  # the engine with another backend (one worker)
+        base, _, back = v.partition("@")  # "propagate@auto": a switch on another backend
+        if base in SWITCH_VARIANTS:
+            tools[f"engine:{v}"] = engine_tool(model, schema, X_tr, time_limit,
+                                               backend=back or "highs",
+                                               switch=SWITCH_VARIANTS[base])
+            continue
         if v not in BACKEND_VARIANTS:
-            raise SystemExit(f"--variants takes {BACKEND_VARIANTS}, got {v!r}")
+            raise SystemExit(f"--variants takes {BACKEND_VARIANTS} or "
+                             f"{tuple(SWITCH_VARIANTS)}[@backend], got {v!r}")
         tools[f"engine:{v}"] = engine_tool(model, schema, X_tr, time_limit, backend=v)
     if with_peer:
         t0 = time.perf_counter()

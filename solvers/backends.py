@@ -142,6 +142,12 @@ def _pyomo_unavailable() -> str | None:
     return unavailable()
 
 
+def _race_solve(p: MilpArrays, time_limit: float, options: Mapping[str, Any]) -> Solution:
+    from recourse.solvers.race import solve_race
+
+    return solve_race(p, time_limit, options)
+
+
 BACKENDS: dict[str, Backend] = {
     "highs": Backend("highs", _highs_solve, _highs_unavailable, lambda p: None,
                      "HiGHS through highspy (any MILP; the default)"),
@@ -149,6 +155,9 @@ BACKENDS: dict[str, Backend] = {
                      "OR-Tools CP-SAT (pure-integer problems: tree ensembles)"),
     "pyomo": Backend("pyomo", _pyomo_solve, _pyomo_unavailable, lambda p: None,
                      "a Pyomo model solved by any Pyomo solver (default appsi_highs)"),
+    "race": Backend("race", _race_solve, _highs_unavailable, lambda p: None,
+                    "HiGHS and CP-SAT in two threads on one problem, the first proof wins "
+                    "(CP-SAT only where it can take the problem)"),
 }
 
 #: Reduced tree problems with at least this many variables go to CP-SAT under "auto"

@@ -52,6 +52,7 @@ Guarantees
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -258,7 +259,7 @@ def rejects(p: MilpArrays) -> str | None:
 def solve_cpsat(p: MilpArrays, *, time_limit: float = 60.0, num_workers: int = NUM_WORKERS,
                 row_bits: int = ROW_BITS, obj_bits: int = OBJ_BITS,
                 hint: np.ndarray | None = None, drop_defined: bool = True,
-                **params: Any) -> Solution:
+                stop: threading.Event | None = None, **params: Any) -> Solution:
     """Solve the pure-integer problem ``p`` with CP-SAT (see module docstring).
 
     Parameters
@@ -275,6 +276,9 @@ def solve_cpsat(p: MilpArrays, *, time_limit: float = 60.0, num_workers: int = N
     drop_defined : bool
         Leave out the rows through defined continuous columns with no cost (a relaxation,
         see module docstring) instead of substituting the columns into them.
+    stop : threading.Event, optional
+        Set by another thread to stop the search (``recourse.solvers.race``); CP-SAT's
+        answer up to then is returned as it stands (a proof only if it had one).
     **params
         Further CP-SAT parameters (``CpSolver().parameters`` fields).
 
@@ -290,7 +294,7 @@ def solve_cpsat(p: MilpArrays, *, time_limit: float = 60.0, num_workers: int = N
     t0 = time.perf_counter()
     deadline = t0 + max(time_limit, 1e-3)
     kw: dict[str, Any] = dict(num_workers=num_workers, row_bits=row_bits, obj_bits=obj_bits,
-                              hint=hint, params=params)
+                              hint=hint, params=params, stop=stop)
     prep, reason = _substitute(p, drop=drop_defined)
     if prep is None:
         from recourse.solvers.errors import UnsupportedProblemError
@@ -299,6 +303,11 @@ def solve_cpsat(p: MilpArrays, *, time_limit: float = 60.0, num_workers: int = N
     sol = _solve_prepared(p, prep, t0, deadline, **kw)
     if not prep.dropped or sol.values is None or not _breaks(p, sol.values):
         return sol
+    if stop is not None and stop.is_set():  # stopped: no re-solve, and no claim
+        return Solution(status=Status.TIME_LIMIT, values=None, objective=None,
+                        bound=sol.bound, time=time.perf_counter() - t0, backend="cpsat",
+                        raw_status="stopped (another route answered first)", nodes=sol.nodes,
+                        info=dict(sol.info, dropped_rows_broken=True))
     # The relaxation without the rows through defined columns broke one of them: solve
     # with those rows substituted in; the first bound stays valid (a relaxation's).
     full, _ = _substitute(p, drop=False)
@@ -327,7 +336,7 @@ def _breaks(p: MilpArrays, values: np.ndarray) -> bool:
 
 def _solve_prepared(p: MilpArrays, prep: _Integer, t0: float, deadline: float, *,
                     num_workers: int, row_bits: int, obj_bits: int, hint: np.ndarray | None,
-                    params: dict[str, Any]) -> Solution:
+                    params: dict[str, Any], stop: threading.Event | None = None) -> Solution:
     from ortools.sat.python import cp_model
 
     M = np.maximum(np.abs(prep.lb), np.abs(prep.ub))
@@ -374,7 +383,7 @@ def _solve_prepared(p: MilpArrays, prep: _Integer, t0: float, deadline: float, *
         solver.parameters.max_time_in_seconds = max(1e-3, deadline - time.perf_counter())
         for key, value in {**DEFAULT_PARAMS, **params}.items():
             setattr(solver.parameters, key, value)
-        st = solver.solve(model)
+        st = _solve_stoppable(solver, model, stop)
         info["solves"] += 1
         name = solver.status_name(st)
         has = st in (cp_model.OPTIMAL, cp_model.FEASIBLE)
@@ -393,7 +402,8 @@ def _solve_prepared(p: MilpArrays, prep: _Integer, t0: float, deadline: float, *
     if raw == "INFEASIBLE":
         return _solution(Status.INFEASIBLE, None, None, None, t0, raw, info)
     # Re-solve with conservative rows while the solution breaks an original row.
-    while v is not None and violated(v).any() and time.perf_counter() < deadline:
+    while v is not None and violated(v).any() and time.perf_counter() < deadline \
+            and not (stop is not None and stop.is_set()):
         conservative |= violated(v)
         info["conservative_rows"] = int(conservative.sum())
         raw2, v, _ = run()
@@ -414,6 +424,30 @@ def _solve_prepared(p: MilpArrays, prep: _Integer, t0: float, deadline: float, *
     if bound is not None and cost - bound <= _tol(cost):
         status = Status.OPTIMAL
     return _solution(status, full, cost, bound, t0, raw, info)
+
+
+def _solve_stoppable(solver: Any, model: Any, stop: threading.Event | None) -> Any:
+    """``solver.solve(model)``; a watcher thread calls ``stop_search`` once ``stop`` is set."""
+    if stop is None:
+        return solver.solve(model)
+    over = threading.Event()
+
+    def watch() -> None:  # until solve returns: a stop before solve starts is a no-op
+        while not over.wait(_POLL):
+            if stop.is_set():
+                solver.stop_search()
+
+    w = threading.Thread(target=watch, name="cpsat-stop", daemon=True)
+    w.start()
+    try:
+        return solver.solve(model)
+    finally:
+        over.set()
+        w.join()
+
+
+#: Seconds between checks of a ``stop`` event while CP-SAT runs.
+_POLL = 0.005
 
 
 def _tol(cost: float) -> float:

@@ -100,6 +100,7 @@ def solve_highs(
     options: dict[str, object] | None = None,
     deadline: Deadline | None = None,
     presolve: str | None = None,
+    stop: threading.Event | None = None,
 ) -> Solution:
     """Minimise ``c @ v + c0`` s.t. ``row_lo <= A v <= row_hi``, ``lb <= v <= ub``.
 
@@ -116,6 +117,10 @@ def solve_highs(
     presolve : {"off", "on"}, optional
         Default :data:`PRESOLVE`. The solution's ``info["route"]`` names the route the
         answer came by (:func:`route`: ``"highs-presolve-off"`` or ``"highs-presolve-on"``).
+    stop : threading.Event, optional
+        Set by another thread to cancel the solve (``recourse.solvers.race``): HiGHS is
+        asked to stop and the call returns ``TIME_LIMIT`` (``info["cancelled"]``) without
+        any claim.
     """
     try:
         import highspy
@@ -143,6 +148,8 @@ def solve_highs(
     h.setOptionValue("mip_heuristic_run_feasibility_jump", FEASIBILITY_JUMP)
     for key, value in {**EXTRA_OPTIONS, **(options or {})}.items():
         h.setOptionValue(key, value)
+    if stop is not None:  # highspy's cancelSolve is a no-op unless this is on
+        h.HandleUserInterrupt = True
     inf = highspy.kHighsInf
     n, m = len(c), A.shape[0]
     lp = highspy.HighsLp()
@@ -171,7 +178,14 @@ def solve_highs(
         )
     got = h.getOptionValue("presolve")  # EXTRA_OPTIONS / options may override it
     presolve = str(got[1] if isinstance(got, tuple) else got)
-    if not _run(h, time_limit + WATCHDOG_GRACE):
+    finished = _run(h, time_limit + WATCHDOG_GRACE, stop)
+    if stop is not None and stop.is_set():
+        return Solution(
+            status=Status.TIME_LIMIT, values=None, objective=None, bound=None,
+            time=time.perf_counter() - t0, backend="highs",
+            raw_status="cancelled (another route answered first)",
+            info={"route": route(presolve), "cancelled": True, "finished": finished})
+    if not finished:
         return Solution(
             status=Status.TIME_LIMIT, values=None, objective=None, bound=None,
             time=time.perf_counter() - t0, backend="highs",
@@ -214,13 +228,16 @@ def route(presolve: str) -> str:
 #: Solves the watchdog gave up on: kept referenced, so that no ``Highs`` object is freed
 #: while its thread still runs.
 _ABANDONED: list[tuple[Any, threading.Thread]] = []
+#: Seconds between checks of a ``stop`` event while HiGHS runs.
+_POLL = 0.005
 
 
-def _run(h: Any, wall: float) -> bool:
-    """``h.run()`` in a daemon thread, waited for at most ``wall`` seconds.
+def _run(h: Any, wall: float, stop: threading.Event | None = None) -> bool:
+    """``h.run()`` in a daemon thread, waited for at most ``wall`` seconds (or until
+    ``stop`` is set).
 
-    Returns whether it finished. A solve past ``wall`` is asked to stop and abandoned
-    (HiGHS 1.16 may not stop: see :data:`WATCHDOG_GRACE`).
+    Returns whether it finished. A solve past ``wall`` (or stopped) is asked to stop and
+    abandoned (HiGHS 1.16 may not stop: see :data:`WATCHDOG_GRACE`).
     """
     done = threading.Event()
 
@@ -232,11 +249,21 @@ def _run(h: Any, wall: float) -> bool:
 
     t = threading.Thread(target=work, name="highs-solve", daemon=True)
     t.start()
-    if done.wait(wall):
-        return True
+    if stop is None:
+        if done.wait(wall):
+            return True
+    else:
+        end = time.perf_counter() + wall
+        while not done.wait(min(_POLL, max(0.0, end - time.perf_counter()))):
+            if stop.is_set() or time.perf_counter() >= end:
+                break
+        if done.is_set():
+            return True
     try:
         h.cancelSolve()
     except Exception:  # pragma: no cover - older highspy
         pass
+    if stop is not None and stop.is_set() and done.wait(WATCHDOG_GRACE):
+        return True  # stopped and ended: nothing left running
     _ABANDONED.append((h, t))
     return False

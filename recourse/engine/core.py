@@ -29,7 +29,7 @@ from recourse.solvers.tighten import METHODS as BOUND_METHODS
 
 __all__ = ["RecourseEngine", "BACKENDS", "DEFAULT_MARGIN"]
 
-BACKENDS = ("highs", "cpsat", "pyomo", "auto")
+BACKENDS = ("highs", "cpsat", "pyomo", "race", "auto")
 #: Margin by which the target class must win (decision function or summed tree
 #: probabilities); keeps answers clear of the solver's feasibility tolerances
 #: (``recourse.solvers.highs.FEASIBILITY_TOL`` = 1e-7): a margin equal to the tolerance let a
@@ -50,7 +50,7 @@ class RecourseEngine:
     reference : DataFrame, optional
         Known rows (e.g. the training data); rows the model assigns to the target class
         give a first solution at once. Never changes the answer, only the time.
-    backend : {"highs", "cpsat", "pyomo", "auto"}
+    backend : {"highs", "cpsat", "pyomo", "race", "auto"}
         Solver backend (``recourse.solvers.backends``).
     backend_options : dict, optional
         Options of the backend, e.g. ``{"solver": "gurobi"}`` for ``"pyomo"``.

@@ -27,7 +27,7 @@ FAMILIES = {
 }
 #: routes: (backend, backend_options, with reference rows)
 ROUTES = [("highs", None, False), ("highs", None, True), ("highs", {"presolve": "on"}, False),
-          ("cpsat", None, False), ("pyomo", None, False)]
+          ("cpsat", None, False), ("pyomo", None, False), ("race", None, False)]
 
 
 def _instance(family: str, seed: int):

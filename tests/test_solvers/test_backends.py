@@ -179,9 +179,9 @@ def test_continuous_problem_is_refused_by_cpsat_with_the_alternatives():
     p = MilpArrays(c=np.array([1.0, 2.0]), c0=0.0, lb=np.zeros(2), ub=np.full(2, 3.0),
                    integer=np.array([False, True]), A=A, row_lo=np.array([1.5]),
                    row_hi=np.array([np.inf]))
-    with pytest.raises(UnsupportedProblemError, match=r"continuous.*\['highs', 'pyomo'\]"):
+    with pytest.raises(UnsupportedProblemError, match=r"continuous.*\['highs', 'pyomo', 'race'\]"):
         solve(p, "cpsat")
-    assert capable(p) == ["highs", "pyomo"]
+    assert capable(p) == ["highs", "pyomo", "race"]
     assert choose(p) == "highs"
     h, y = solve(p, "highs"), solve(p, "pyomo")
     assert h.objective == pytest.approx(1.5) and y.objective == pytest.approx(1.5)
@@ -189,7 +189,7 @@ def test_continuous_problem_is_refused_by_cpsat_with_the_alternatives():
 
 def test_unknown_backend_lists_the_registered_ones():
     p = _random_integer_problem(np.random.default_rng(0))
-    with pytest.raises(UnsupportedProblemError, match=r"'highs', 'cpsat', 'pyomo', 'auto'"):
+    with pytest.raises(UnsupportedProblemError, match=r"'highs', 'cpsat', 'pyomo', 'race', 'auto'"):
         solve(p, "gurobi")
 
 
