@@ -10,7 +10,7 @@ import pandas as pd
 from recourse.stats import Stats
 
 if TYPE_CHECKING:  # pragma: no cover
-    from recourse.engine.preclusion import Preclusion
+    from recourse.engine.preclusion_result import Preclusion
     from recourse.robust import CertifiedBox
 
 __all__ = ["Change", "OPTION_STOPS", "RecourseOptions", "RecourseResult", "STATUSES",
