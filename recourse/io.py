@@ -196,7 +196,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     FileNotFoundError
         ``path`` does not exist.
     InputValidationError
-        Unsupported extension; an empty file or header; a duplicated column name; a line whose field count differs from the header's; a file that is not
+        Unsupported extension; an empty file or header; a duplicated column name; a line
+        whose field count differs from the header's; a file that is not
         UTF-8; or a file that cannot be parsed. (An unnamed column, such as an index
         written by pandas, is read as ``Unnamed: N`` and then refused as an unexpected
         column by the column rule.)
@@ -293,7 +294,8 @@ def load_applicant(
     ----------
     path : str or Path
         ``.csv``, ``.parquet`` or ``.pq`` with one column per schema feature (in any
-        order; other columns only when listed in ``extra_columns``). In a CSV, empty cells and ``NaN``, ``nan``, ``NA``,
+        order; other columns only when listed in ``extra_columns``). In a CSV, empty cells
+        and ``NaN``, ``nan``, ``NA``,
         ``N/A``, ``<NA>``, ``null``, ``NULL`` are missing values (and are rejected).
     schema : FeatureSchema
     row : int, optional

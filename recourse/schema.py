@@ -47,7 +47,8 @@ from recourse.schema_checks import (
 from recourse.schema_document import validate_document
 from recourse.solvers.spec import ActionSpec
 
-__all__ = ["DIRECTIONS", "FLOAT32_MAX", "KINDS", "OPEN_LIMIT", "OUTER_FACTOR", "Feature", "FeatureSchema",
+__all__ = ["DIRECTIONS", "FLOAT32_MAX", "KINDS", "OPEN_LIMIT", "OUTER_FACTOR", "Feature",
+           "FeatureSchema",
            "check_columns", "outer_range", "outside_bounds", "valid_range",
            "validate_document"]
 
@@ -348,7 +349,8 @@ class FeatureSchema:
         compute in; on a side
         without a bound, a value more than :data:`OPEN_LIMIT` scale units from 0; a
         negative value where the bounds are non-negative; a value more than
-        :data:`OUTER_FACTOR` bound widths outside the bounds (:func:`outer_range`). Accepted: a value outside the
+        :data:`OUTER_FACTOR` bound widths outside the bounds (:func:`outer_range`).
+        Accepted: a value outside the
         action set's bounds but within that margin -- the search may then keep it (the
         reachable set is the hull of the bounds and the applicant's value); such
         features are named by :func:`outside_bounds` and flagged in audit messages.

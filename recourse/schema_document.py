@@ -130,7 +130,8 @@ def _explain_errors(exc: Any, data: Mapping[str, Any]) -> str:
         elif loc:
             key = str(loc[0])
         if (where, key) in seen or any(w.startswith(where + ",") and k == key
-                                        for w, k in seen):  # a union reports one error per member: keep the first
+                                        for w, k in seen):
+                # a union reports one error per member: keep the first
             continue
         seen.add((where, key))
         if err["type"] == "extra_forbidden":
@@ -140,7 +141,8 @@ def _explain_errors(exc: Any, data: Mapping[str, Any]) -> str:
                          f"allowed keys: {allowed}.")
             continue
         if err["type"] == "missing":
-            lines.append(f"{where}: the key {key!r} is missing; add it ({_HINTS.get(key or '', '')}).")
+            lines.append(f"{where}: the key {key!r} is missing; add it "
+                         f"({_HINTS.get(key or '', '')}).")
             continue
         value = err.get("input")
         hint = _HINTS.get(key or "", "fix the value")

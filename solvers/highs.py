@@ -221,7 +221,8 @@ def solve_highs(
 
 
 def route(presolve: str) -> str:
-    """The certificate name of a HiGHS solve: ``"highs-presolve-off"`` or ``"highs-presolve-on"``."""
+    """The certificate name of a HiGHS solve: ``"highs-presolve-off"`` or
+    ``"highs-presolve-on"``."""
     return f"highs-presolve-{'off' if presolve == 'off' else 'on'}"
 
 

@@ -19,7 +19,8 @@ feature missing from the schema is an error naming the key and the fix)::
 
 A change sentence is the phrase followed by ``from <before> to <after>`` in the
 schema's units, or, when the phrase holds ``{before}`` / ``{after}``, the phrase with those
-filled in ("apply again once you are {after} old") ("Reduce the loan amount from 8,318 DM to 7,811 DM"); a feature without a
+filled in ("apply again once you are {after} old") ("Reduce the loan amount from 8,318 DM to 7,811
+DM"); a feature without a
 phrase gets the schema's label ("Reduce credit amount from ..."). Defaults for the
 bundled data sets ship beside them (``recourse/datasets/letters_<name>.yaml``) and are
 loaded by :func:`dataset_phrasebook`.

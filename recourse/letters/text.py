@@ -111,6 +111,7 @@ def causal_sentence(schema: FeatureSchema, actions: Any, consequences: Any) -> s
         else:
             s = change_sentence(schema, c.feature, c.before, c.after)
             acts.append(s[:1].lower() + s[1:])
-    cons = [f"{label(c.feature)} will move from {fmt_value(feature_of(schema, c.feature), c.before)}"
+    cons = [f"{label(c.feature)} will move from "
+            f"{fmt_value(feature_of(schema, c.feature), c.before)}"
             f" to {fmt_value(feature_of(schema, c.feature), c.after)}" for c in consequences]
     return f"If you {join(acts)}, then {join(cons)} as a consequence."

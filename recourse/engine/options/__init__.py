@@ -1,4 +1,5 @@
-"""Engine options: one module each, all implementing :class:`~recourse.engine.options.base.Option`."""
+"""Engine options: one module each, all implementing
+:class:`~recourse.engine.options.base.Option`."""
 
 from recourse.engine.options.base import Option
 
