@@ -37,12 +37,12 @@ def test_invalid_time_limits_are_refused(credit, bad):
 
 
 def _check_wall(engine, rows, limit, norm="l1"):
-    """Every query within ``limit + SLACK``; a query over it is timed once more before it
-    fails (these machines are shared: a second run tells load from a stage that ignores
-    the deadline, which overruns every time)."""
+    """Every query within ``limit + SLACK``; a query over it is timed up to twice more
+    before it fails (these machines are shared: another run tells a load spike from a
+    stage that ignores the deadline, which overruns every time)."""
     worst = 0.0
     for row in rows:
-        for attempt in range(2):
+        for attempt in range(3):
             t0 = time.perf_counter()
             res = engine.explain(row, target="good", norm=norm, time_limit=limit)
             wall = time.perf_counter() - t0
