@@ -28,12 +28,15 @@ FEATURE = H[1]  # a hostile column name
 
 
 def _template_tags() -> dict[str, int]:
-    """How often the report template itself writes each element (none is inside a loop,
-    so these are upper bounds for a rendered report)."""
+    """How often the report template (with the templates it includes) writes each element
+    (none is inside a loop, so these are upper bounds for a rendered report)."""
     import re
     from importlib.resources import files
 
-    src = files("recourse.audit").joinpath("templates/report.html.j2").read_text("utf-8")
+    folder = files("recourse.audit").joinpath("templates")
+    src = folder.joinpath("report.html.j2").read_text("utf-8")
+    for name in re.findall(r'{%\s*include\s+"([^"]+)"', src):  # included templates too
+        src += folder.joinpath(name).read_text("utf-8")
     counts: dict[str, int] = {}
     for tag in re.findall(r"<([a-z][a-z0-9]*)", src):
         counts[tag] = counts.get(tag, 0) + 1
