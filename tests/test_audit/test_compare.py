@@ -235,3 +235,30 @@ def test_gate_evaluation_at_the_boundary_and_undefined():
     assert not failed("median_cost_ratio[*]>1.2", {}, groups)  # x not evaluated
     assert failed("median_cost_ratio[x]>1.2", {}, groups)      # named and undefined
     assert failed("median_cost_ratio[*]>1.0", {}, groups)
+
+
+def test_causal_invalid_rows_and_an_id_column(tmp_path, german, applicants, forest, logreg):
+    """Causal recourse, a row with a missing value and string ids: the comparison still
+    equals the two audits run alone with the same options."""
+    from recourse.datasets.graphs import example_causal_model
+
+    _, _, _, schema = german
+    causal = example_causal_model("german")
+    data = applicants.head(12).copy()
+    data.iloc[3, data.columns.get_loc(schema.names[1])] = np.nan
+    data["ref"] = [f"app-{i}" for i in range(len(data))]
+    res = compare(forest, logreg, data, schema, tmp_path / "cmp", target="good",
+                  id_column="ref", causal=causal, n_jobs=1, report=False)
+    t = res.table.set_index("id")
+    assert t.loc["app-3", "transition"] == "invalid"
+    assert res.summary["overall"]["counts"]["invalid"] == 1
+    assert res.summary["overall"]["n_valid"] == 11
+    for name, model in (("a", forest), ("b", logreg)):
+        ref = audit(model, data, schema, tmp_path / f"alone_{name}", target="good",
+                    id_column="ref", causal=causal, n_jobs=1, report=False)
+        for row in ref.results.itertuples():
+            assert t.loc[row.id, f"status_{name}"] == row.status
+            if not pd.isna(row.cost):
+                assert t.loc[row.id, f"cost_{name}"] == pytest.approx(row.cost, abs=TOL)
+    with pytest.raises(InputValidationError, match="select"):
+        compare(forest, logreg, data, schema, tmp_path / "x", target="good", select="all")
