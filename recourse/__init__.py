@@ -8,6 +8,7 @@ from recourse.causal import (
 )
 from recourse.encoders.isolation import PlausibleModel
 from recourse.encoders.multi import ModelSet
+from recourse.engine import NORMS, Option, RecourseEngine, find_recourse
 from recourse.errors import (
     BackendUnavailableError,
     EncodingError,
@@ -18,12 +19,12 @@ from recourse.errors import (
     UnsupportedModelError,
     UntrustedModelError,
 )
-from recourse.engine import NORMS, Option, RecourseEngine, find_recourse
 from recourse.letters import render_letter, write_letter, write_letters
 from recourse.result import STATUSES, Change, RecourseOptions, RecourseResult
 from recourse.robust import CertifiedBox, certified_box
 from recourse.schema import Feature, FeatureSchema
 from recourse.seen import SeenTogether
+from recourse.stats import Stats
 from recourse.support import DataSupport
 from recourse.utility import Utility
 from recourse.version import __version__
@@ -40,6 +41,7 @@ __all__ = [
     "find_recourse",
     "Utility",
     "RecourseResult",
+    "Stats",
     "RecourseOptions",
     "Change",
     "CertifiedBox",

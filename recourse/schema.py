@@ -18,7 +18,6 @@ column), 1. The L0 cost counts changed features, each weighted by ``weight``.
 from __future__ import annotations
 
 import math
-
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -29,6 +28,7 @@ import pandas as pd
 
 from recourse.encoders.domain import SearchSpace
 from recourse.encoders.errors import InputValidationError, SchemaError, cap_list, name_mismatch
+from recourse.feature import Feature
 from recourse.schema_checks import (
     DIRECTIONS,
     FLOAT32_MAX,
@@ -44,7 +44,6 @@ from recourse.schema_checks import (
     outside_bounds,
     valid_range,
 )
-from recourse.feature import Feature
 from recourse.schema_document import validate_document
 from recourse.solvers.spec import ActionSpec
 

@@ -40,6 +40,10 @@ class Stats:
         Seconds in the model's own ``predict`` for verification.
     excluded : list of list of str
         The excluded change sets of the query.
+    outside_bounds : list of str
+        Numeric features whose value the applicant gave lies outside the action set's
+        bounds (accepted as a starting point, see ``FeatureSchema.validate_row``; an answer
+        may keep such a value, and the message says so).
     cost_without : dict
         ``{option: optimal cost without it}`` (None: no recourse without it either); for
         a ModelSet a list, one cost per model alone.
@@ -74,6 +78,7 @@ class Stats:
     certify_time: float | None = None
     verify_time: float | None = None
     excluded: list[list[str]] | None = None
+    outside_bounds: list[str] | None = None
     cost_without: dict[str, Any] | None = None
     time_without: float | None = None
     blocking_option: str | None = None

@@ -10,7 +10,7 @@ Preparation
 1. *Defined continuous columns are substituted out.* A continuous column ``y`` that
    appears in an equality row whose other columns are all integer (``a y + R v = b``) is
    replaced by ``(b - R v) / a`` in every other row and the objective; its bounds become a
-   row. (The leaf-distance cuts of ``recourse.solvers.problem.prune`` add such a column: the
+   row. (The leaf-distance cuts of ``recourse.solvers.prune.prune`` add such a column: the
    objective value.) Any other continuous column makes the problem unfit for CP-SAT
    (:func:`rejects`): linear models' value links go to HiGHS or Pyomo.
    *By default, when no such column has a cost, its rows are left out instead* (a
@@ -52,7 +52,6 @@ Guarantees
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -60,6 +59,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
+from recourse.solvers.cpsat_scaling import (
+    OBJ_BITS,
+    ROW_BITS,
+    scale_rows,
+)
 from recourse.solvers.errors import BackendUnavailableError, SolverError
 from recourse.solvers.highs import FEASIBILITY_TOL, MIP_ABS_GAP, MIP_REL_GAP
 from recourse.solvers.status import Solution, Status
@@ -74,12 +78,6 @@ __all__ = ["solve_cpsat", "rejects", "unavailable", "scale_rows", "CPSAT_STATUS"
 #: all six hard credit_data RF 100x6 queries tried (e.g. 1.4 s against 4.5 s, 24 s against
 #: the 60 s limit) on these 2-core machines; ``backend_options={"num_workers": 2}`` for two.
 NUM_WORKERS = 1
-#: Scaled rows and objective keep their largest possible activity below 2**bits.
-#: (40 bits, RF 100x6: row error <= 1.2e-6, cost error <= 6e-8. Without the presolve
-#: setting below, OR-Tools 9.15 declared scaled forest models INFEASIBLE from 34 bits on,
-#: although fixing the variables to HiGHS's optimum gave a feasible model.)
-ROW_BITS = 40
-OBJ_BITS = 40
 #: CP-SAT parameters set on every solve. ``presolve_inclusion_work_limit = 0`` switches off
 #: the presolve step (ProcessAtMostOneAndLinear) that produced the false INFEASIBLE and
 #: wrong OPTIMAL answers above on our exactly-one-leaf-per-tree rows; see
@@ -257,88 +255,6 @@ def rejects(p: MilpArrays) -> str | None:
     return _substitute(p)[1]
 
 
-@dataclass(frozen=True)
-class ScaledRows:
-    """Integer rows (see module docstring, step 2): ``lo <= A v <= hi`` (relaxed) and the
-    conservative bounds ``clo <= A v <= chi``; ``None`` entries of the bound lists mean
-    unbounded."""
-
-    A: sp.csr_matrix            # int64 coefficients
-    lo: list[int | None]
-    hi: list[int | None]
-    clo: list[int | None]
-    chi: list[int | None]
-    scale: np.ndarray           # S per row
-    error: np.ndarray           # E per row (scaled units)
-
-    @property
-    def delta(self) -> np.ndarray:
-        """Largest violation of each original row by a point the relaxed rows admit."""
-        return np.where(self.error > 0, (2 * self.error + 2) / self.scale, 0.0)
-
-
-def scale_rows(A: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray, M: np.ndarray,
-               bits: int = ROW_BITS) -> ScaledRows:
-    """Scale every row to integers (module docstring, step 2); ``M`` = max |v_i|."""
-    A = sp.csr_matrix(A)
-    out = A.copy().astype(np.int64)
-    n_rows = A.shape[0]
-    scale, error = np.ones(n_rows), np.zeros(n_rows)
-    rlo: list[int | None] = []
-    rhi: list[int | None] = []
-    clo: list[int | None] = []
-    chi: list[int | None] = []
-    data = out.data
-    for r in range(n_rows):
-        s, e = A.indptr[r], A.indptr[r + 1]
-        a = A.data[s:e]
-        act = float(np.abs(a) @ M[A.indices[s:e]])
-        if np.all(a == np.rint(a)) and act < 2.0 ** bits:
-            S, a_int, E = 1.0, np.rint(a), 0.0
-        elif act == 0:
-            S, a_int, E = 1.0, np.zeros_like(a), 0.0
-        else:
-            S = 2.0 ** math.floor(bits - math.log2(act))
-            a_int = np.rint(a * S)
-            E = float(np.abs(a_int - a * S) @ M[A.indices[s:e]])
-        data[s:e] = a_int.astype(np.int64)
-        scale[r], error[r] = S, E
-        cap = float(np.abs(a_int) @ M[A.indices[s:e]])  # |activity| never exceeds this
-        lo_r, hi_r = lo[r] * S, hi[r] * S
-        if E == 0.0:
-            tiny_lo, tiny_hi = 1e-9 * max(1.0, abs(lo_r)), 1e-9 * max(1.0, abs(hi_r))
-            rlo.append(_lower(math.ceil, lo_r - tiny_lo, cap))
-            rhi.append(_upper(math.floor, hi_r + tiny_hi, cap))
-            clo.append(rlo[-1])
-            chi.append(rhi[-1])
-        else:
-            rlo.append(_lower(math.floor, lo_r - E, cap, -1))
-            rhi.append(_upper(math.ceil, hi_r + E, cap, 1))
-            clo.append(_lower(math.ceil, lo_r + E, cap, 1))
-            chi.append(_upper(math.floor, hi_r - E, cap, -1))
-    out.eliminate_zeros()
-    return ScaledRows(out, rlo, rhi, clo, chi, scale, error)
-
-
-def _lower(rnd: Any, x: float, cap: float, off: int = 0) -> int | None:
-    """Integer lower bound ``rnd(x) + off`` of a row whose activity lies in [-cap, cap]
-    (``None``: redundant)."""
-    if not np.isfinite(x) or x < -cap - 2:
-        return None
-    if x > cap + 2:
-        return int(cap) + 2  # infeasible, kept within int64
-    return int(rnd(x)) + off
-
-
-def _upper(rnd: Any, x: float, cap: float, off: int = 0) -> int | None:
-    if not np.isfinite(x) or x > cap + 2:
-        return None
-    if x < -cap - 2:
-        return -int(cap) - 2
-    return int(rnd(x)) + off
-
-
-# ---------------------------------------------------------------------- solve
 def solve_cpsat(p: MilpArrays, *, time_limit: float = 60.0, num_workers: int = NUM_WORKERS,
                 row_bits: int = ROW_BITS, obj_bits: int = OBJ_BITS,
                 hint: np.ndarray | None = None, drop_defined: bool = True,

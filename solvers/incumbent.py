@@ -1,7 +1,7 @@
 """Starting solutions for the tree search, from the encoding's own forward pass.
 
 An incumbent (a point the encoding assigns to the target) bounds the search before any
-solver runs: ``recourse.solvers.problem.prune`` fixes every move and drops every leaf that costs at
+solver runs: ``recourse.solvers.prune.prune`` fixes every move and drops every leaf that costs at
 least as much on its own. Nothing here calls a solver's MILP or sklearn; every candidate
 obeys the value rules (bounds, directions, integers, one level per group) by construction.
 """
@@ -16,7 +16,8 @@ from recourse.encoders.block import GroupLink, ThresholdLink
 from recourse.encoders.evaluate import link_values
 from recourse.solvers.deadline import Deadline
 from recourse.solvers.highs import solve_highs
-from recourse.solvers.problem import RecourseProblem, decode, prune, violates_exclusions
+from recourse.solvers.problem import RecourseProblem, decode, violates_exclusions
+from recourse.solvers.prune import prune
 from recourse.solvers.reduce import reduce_model
 
 __all__ = ["find_incumbent", "lp_rounding", "single_moves", "project", "point_cost_matrix"]

@@ -4,7 +4,7 @@ Every claim that ends a search ("the incumbent is optimal", "no answer exists", 
 answer is optimal") names its certificate in the phase result's ``certified_by``:
 
 ``"tree-bounds"``
-    the engine's own tree bounds (``recourse.solvers.problem.prune``) leave no leaf of some
+    the engine's own tree bounds (``recourse.solvers.prune.prune``) leave no leaf of some
     tree reachable below the incumbent's cost;
 ``"bounds"``
     the row activity bounds of ``recourse.solvers.reduce`` prove the cost-bounded problem
@@ -35,7 +35,8 @@ import scipy.sparse as sp
 
 from recourse.solvers.backends import MilpArrays, check, route, solve
 from recourse.solvers.deadline import Deadline
-from recourse.solvers.problem import RecourseProblem, prune
+from recourse.solvers.problem import RecourseProblem
+from recourse.solvers.prune import prune
 from recourse.solvers.reduce import Reduced, reduce_model
 from recourse.solvers.status import Solution, Status
 

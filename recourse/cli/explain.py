@@ -9,9 +9,9 @@ import typer
 
 from recourse.cli.common import (
     AlsoModel,
-    ExtraColumns,
     Box,
     Data,
+    ExtraColumns,
     MinMargin,
     MinScore,
     Plausible,

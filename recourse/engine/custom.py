@@ -29,12 +29,12 @@ from recourse.engine.query import Query, SolveContext, make_query
 from recourse.engine.run import _answer, _no_answer
 from recourse.engine.solve import Phase
 from recourse.result import RecourseResult
-from recourse.solvers.deadline import Deadline
-from recourse.verify import action_violations, model_predict
 from recourse.solvers.backends import MilpArrays
+from recourse.solvers.deadline import Deadline
 from recourse.solvers.problem import RecourseProblem, build_problem, decode
 from recourse.solvers.pyomo_backend import DEFAULT_SOLVER, solve_model, to_pyomo
 from recourse.solvers.status import Status
+from recourse.verify import action_violations, model_predict
 
 if TYPE_CHECKING:
     from recourse.engine.core import RecourseEngine

@@ -10,6 +10,7 @@ verified counterfactual, never read from the solver.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -18,10 +19,11 @@ from recourse.engine.query import Query, SolveContext
 from recourse.engine.solve import Phase, solve
 from recourse.engine.verify import check_target, decode_point, violations
 from recourse.result import Change, RecourseResult
+from recourse.schema_checks import outside_bounds
 from recourse.solvers.causal import causal_costs
-from recourse.stats import Stats
 from recourse.solvers.problem import point_costs
 from recourse.solvers.status import Status
+from recourse.stats import Stats
 from recourse.verify import model_predict
 
 __all__ = ["run"]
@@ -33,7 +35,22 @@ def run(P: Any, q: Query) -> RecourseResult:
                                 norm=q.norm, backend=P.backend)
     done = _already(P, q, base)
     if done is not None:
-        return done
+        return _flag_outside(P, q, done)
+    return _flag_outside(P, q, _solve_attempts(P, q, base))
+
+
+def _flag_outside(P: Any, q: Query, res: RecourseResult) -> RecourseResult:
+    """Say which of the applicant's values lie outside the action set's bounds."""
+    out = outside_bounds(P.schema, q.row)
+    if not out:
+        return res
+    return replace(res, stats=res.stats.with_(outside_bounds=out), message=(
+        f"{res.message} Note: the applicant's {', '.join(out)} lie(s) outside the action "
+        "set's bounds; the answer may keep such a value."))
+
+
+def _solve_attempts(P: Any, q: Query, base: dict[str, Any]) -> RecourseResult:
+    """Up to three attempts, each with a margin a thousand times larger."""
     sm = q.score_margin
     model_margins = None
     if q.goal is not None:

@@ -322,11 +322,11 @@ def letter_context(answer: RecourseResult | RecourseOptions, schema: FeatureSche
     words = load_phrasebook(phrasebook).check(schema)
     if isinstance(answer, RecourseOptions):
         results, final = list(answer.options), answer.final
-        requested, stopped, stop_msg = answer.requested, answer.stopped, answer.message
+        requested, stopped = answer.requested, answer.stopped
     else:
         has = answer.status in ("optimal", "feasible")
         results, final = ([answer] if has else []), (None if has else answer)
-        requested, stopped, stop_msg = 1, ("k_reached" if has else answer.status), ""
+        requested, stopped = 1, ("k_reached" if has else answer.status)
     if len(consequences) > len(results):
         raise InputValidationError(
             f"{len(consequences)} lists of consequences for {len(results)} options; give "

@@ -37,11 +37,17 @@ def test_invalid_time_limits_are_refused(credit, bad):
 
 
 def _check_wall(engine, rows, limit, norm="l1"):
+    """Every query within ``limit + SLACK``; a query over it is timed once more before it
+    fails (these machines are shared: a second run tells load from a stage that ignores
+    the deadline, which overruns every time)."""
     worst = 0.0
     for row in rows:
-        t0 = time.perf_counter()
-        res = engine.explain(row, target="good", norm=norm, time_limit=limit)
-        wall = time.perf_counter() - t0
+        for attempt in range(2):
+            t0 = time.perf_counter()
+            res = engine.explain(row, target="good", norm=norm, time_limit=limit)
+            wall = time.perf_counter() - t0
+            if wall <= limit + SLACK:
+                break
         worst = max(worst, wall)
         assert wall <= limit + SLACK, (wall, res.status, res.message)
         assert res.status in ("optimal", "feasible", "time_limit", "no_recourse"), res.message

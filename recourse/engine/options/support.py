@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recourse.engine.options.base import Option
+from recourse.schema import FeatureSchema
 from recourse.solvers.incumbent import point_cost_matrix, project
 from recourse.solvers.problem import RecourseProblem
 from recourse.solvers.search import satisfies
@@ -28,7 +29,6 @@ from recourse.solvers.support import (
 )
 from recourse.solvers.values import fill_values, value_point
 from recourse.support import DataSupport
-from recourse.schema import FeatureSchema
 
 __all__ = ["SupportRows", "SupportReport", "MAX_ANCHORS", "DECOMPOSE_MAX_K"]
 
