@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recourse.audit.gate import Gate, evaluate_gates, parse_gate
+from recourse.audit.gate import METRICS, Gate, evaluate_gates, parse_gate
 from recourse.audit.rows import HAS_RECOURSE
 from recourse.audit.store import atomic_write
 from recourse.encoders.errors import InputValidationError, cap_list
@@ -45,33 +45,6 @@ __all__ = ["METRICS", "TRANSITIONS", "CompareResult", "Gate", "compare", "compar
 TRANSITIONS = ("approved_both", "newly_denied", "newly_approved", "kept_recourse",
                "lost_recourse", "gained_recourse", "precluded_both", "unresolved", "invalid")
 
-#: Every figure a gate can test, with its meaning. Shares are of the applicants whose row
-#: is valid for both models; costs are over applicants with recourse.
-METRICS = {
-    "denial_rate_a": "share of applicants model A denies",
-    "denial_rate_b": "share of applicants model B denies",
-    "denial_rate_increase": "denial_rate_b - denial_rate_a",
-    "precluded_rate_a": "share of applicants denied by A with proven no recourse",
-    "precluded_rate_b": "share of applicants denied by B with proven no recourse",
-    "precluded_increase": "precluded_rate_b - precluded_rate_a",
-    "recourse_rate_a": "share of A's denied applicants with recourse",
-    "recourse_rate_b": "share of B's denied applicants with recourse",
-    "recourse_rate_decrease": "recourse_rate_a - recourse_rate_b",
-    "newly_denied": "share of applicants approved by A and denied by B",
-    "newly_approved": "share of applicants denied by A and approved by B",
-    "lost_recourse": "share of applicants denied by both, with recourse under A only",
-    "gained_recourse": "share of applicants denied by both, with recourse under B only",
-    "newly_precluded": "share of applicants precluded under B but not under A (lost "
-                       "recourse, or newly denied without recourse)",
-    "unresolved": "share of applicants unresolved (time limit, error) under either model",
-    "median_cost_a": "median cost of recourse under A",
-    "median_cost_b": "median cost of recourse under B",
-    "median_cost_ratio": "median_cost_b / median_cost_a",
-    "mean_cost_ratio": "mean cost under B / mean cost under A",
-    "median_cost_change": "median of cost_b - cost_a over applicants with recourse under "
-                          "both",
-    "mean_cost_change": "mean of cost_b - cost_a over applicants with recourse under both",
-}
 
 _OUT_NAMES = ("model_a", "model_b", "compare.parquet", "compare.json", "compare.md",
               "compare.html")

@@ -4,7 +4,7 @@ parsed before any solving and checked against the comparison's figures.
 Grammar (one expression per ``--fail-if``; the release fails when any holds)::
 
     EXPR   := METRIC [ "[" GROUP "]" ] OP NUMBER
-    METRIC := a key of recourse.audit.compare.METRICS
+    METRIC := a key of METRICS (below; also recourse.audit.compare.METRICS)
     GROUP  := a group of the protected attribute as written in the report | "*"
     OP     := ">" | ">=" | "<" | "<="
     NUMBER := a plain decimal (0.01, 1.2, 1e-3; not 1%)
@@ -25,7 +25,35 @@ import numpy as np
 
 from recourse.encoders.errors import InputValidationError, cap_list
 
-__all__ = ["GRAMMAR", "Gate", "evaluate_gates", "parse_gate"]
+__all__ = ["GRAMMAR", "METRICS", "Gate", "evaluate_gates", "parse_gate"]
+
+#: Every figure a gate can test, with its meaning. Shares are of the applicants whose row
+#: is valid for both models; costs are over applicants with recourse.
+METRICS = {
+    "denial_rate_a": "share of applicants model A denies",
+    "denial_rate_b": "share of applicants model B denies",
+    "denial_rate_increase": "denial_rate_b - denial_rate_a",
+    "precluded_rate_a": "share of applicants denied by A with proven no recourse",
+    "precluded_rate_b": "share of applicants denied by B with proven no recourse",
+    "precluded_increase": "precluded_rate_b - precluded_rate_a",
+    "recourse_rate_a": "share of A's denied applicants with recourse",
+    "recourse_rate_b": "share of B's denied applicants with recourse",
+    "recourse_rate_decrease": "recourse_rate_a - recourse_rate_b",
+    "newly_denied": "share of applicants approved by A and denied by B",
+    "newly_approved": "share of applicants denied by A and approved by B",
+    "lost_recourse": "share of applicants denied by both, with recourse under A only",
+    "gained_recourse": "share of applicants denied by both, with recourse under B only",
+    "newly_precluded": "share of applicants precluded under B but not under A (lost "
+                       "recourse, or newly denied without recourse)",
+    "unresolved": "share of applicants unresolved (time limit, error) under either model",
+    "median_cost_a": "median cost of recourse under A",
+    "median_cost_b": "median cost of recourse under B",
+    "median_cost_ratio": "median_cost_b / median_cost_a",
+    "mean_cost_ratio": "mean cost under B / mean cost under A",
+    "median_cost_change": "median of cost_b - cost_a over applicants with recourse under "
+                          "both",
+    "mean_cost_change": "mean of cost_b - cost_a over applicants with recourse under both",
+}
 
 _OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
 _GATE_RE = re.compile(
@@ -75,8 +103,6 @@ def parse_gate(text: str, groups: list[str] | None = None) -> Gate:
         raise InputValidationError(
             f"Cannot read the --fail-if expression {text!r}; write it as {GRAMMAR}.")
     metric, group, op = m.group("metric"), m.group("group"), m.group("op")
-    from recourse.audit.compare import METRICS
-
     if metric not in METRICS:
         raise InputValidationError(
             f"Unknown metric {metric!r} in --fail-if {text!r}; the metrics are "

@@ -193,6 +193,17 @@ def test_cli_exit_codes_and_escaped_reports(cli_files):
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
     assert "<img" not in md and "](http" not in md
     assert "FAILED" in html and "FAILED" in md
+    # no element but those the template itself writes outside its loops
+    import re
+    from importlib.resources import files
+
+    from tests.test_fuzz.hostile import live_markup
+
+    src = files("recourse.audit").joinpath("templates/compare.html.j2").read_text("utf-8")
+    allowed: dict[str, int] = {}
+    for tag in re.findall(r"<([a-z][a-z0-9]*)", src):
+        allowed[tag] = allowed.get(tag, 0) + 1
+    assert not live_markup(html, allowed=allowed)
 
 
 def test_group_gates_around_the_value_from_predict(tmp_path, german, applicants, forest,
