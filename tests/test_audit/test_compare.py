@@ -164,7 +164,8 @@ def test_bad_gates_are_refused_with_a_clear_message(text, words):
 def cli_files(tmp_path_factory, german, applicants, forest, logreg):
     _, _, _, schema = german
     d = tmp_path_factory.mktemp("cmp_cli")
-    hostile = applicants.assign(team=["<img src=x onerror=alert(1)>", "a|b](http://e)"] * 18)
+    hostile = applicants.assign(team=["<img src=x onerror=alert(1)>", "a|b](http://e)"] * 18,
+                                app=[f"<b>id{i}</b>" for i in range(len(applicants))])
     hostile.to_parquet(d / "applicants.parquet")
     schema.to_yaml(d / "schema.yaml")
     return {"a": save_model(forest, d / "a.skops"), "b": save_model(logreg, d / "b.skops"),
@@ -174,7 +175,8 @@ def cli_files(tmp_path_factory, german, applicants, forest, logreg):
 def _run(files, out, *gates, protected="team"):
     args = ["compare", "--model-a", str(files["a"]), "--model-b", str(files["b"]),
             "--data", str(files["data"]), "--schema", str(files["schema"]), "--out",
-            str(out), "--target", "good", "--protected", protected, "--jobs", "1"]
+            str(out), "--target", "good", "--protected", protected, "--jobs", "1",
+            "--id-column", "app"]
     for g in gates:
         args += ["--fail-if", g]
     return CliRunner().invoke(app, args)
@@ -191,7 +193,8 @@ def test_cli_exit_codes_and_escaped_reports(cli_files):
     html = (out / "compare.html").read_text()
     md = (out / "compare.md").read_text()
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
-    assert "<img" not in md and "](http" not in md
+    assert "<img" not in md and "](http" not in md and "<b>" not in md
+    assert "&lt;b&gt;id" in html  # hostile ids listed (newly denied), as text
     assert "FAILED" in html and "FAILED" in md
     # no element but those the template itself writes outside its loops
     import re
