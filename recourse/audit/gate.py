@@ -4,7 +4,7 @@ parsed before any solving and checked against the comparison's figures.
 Grammar (one expression per ``--fail-if``; the release fails when any holds)::
 
     EXPR   := METRIC [ "[" GROUP "]" ] OP NUMBER
-    METRIC := a key of METRICS
+    METRIC := a key of METRICS (below; also recourse.audit.compare.METRICS)
     GROUP  := a group of the protected attribute as written in the report | "*"
     OP     := ">" | ">=" | "<" | "<="
     NUMBER := a plain decimal (0.01, 1.2, 1e-3; not 1%)
@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 
 from recourse.encoders.errors import InputValidationError, cap_list
+
+__all__ = ["GRAMMAR", "METRICS", "Gate", "evaluate_gates", "parse_gate"]
 
 #: Every figure a gate can test, with its meaning. Shares are of the applicants whose row
 #: is valid for both models; costs are over applicants with recourse.
@@ -52,8 +54,6 @@ METRICS = {
                           "both",
     "mean_cost_change": "mean of cost_b - cost_a over applicants with recourse under both",
 }
-
-__all__ = ["GRAMMAR", "Gate", "evaluate_gates", "parse_gate"]
 
 _OPS = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal}
 _GATE_RE = re.compile(

@@ -164,7 +164,8 @@ def test_bad_gates_are_refused_with_a_clear_message(text, words):
 def cli_files(tmp_path_factory, german, applicants, forest, logreg):
     _, _, _, schema = german
     d = tmp_path_factory.mktemp("cmp_cli")
-    hostile = applicants.assign(team=["<img src=x onerror=alert(1)>", "a|b](http://e)"] * 18)
+    hostile = applicants.assign(team=["<img src=x onerror=alert(1)>", "a|b](http://e)"] * 18,
+                                app=[f"<b>id{i}</b>" for i in range(len(applicants))])
     hostile.to_parquet(d / "applicants.parquet")
     schema.to_yaml(d / "schema.yaml")
     return {"a": save_model(forest, d / "a.skops"), "b": save_model(logreg, d / "b.skops"),
@@ -174,7 +175,8 @@ def cli_files(tmp_path_factory, german, applicants, forest, logreg):
 def _run(files, out, *gates, protected="team"):
     args = ["compare", "--model-a", str(files["a"]), "--model-b", str(files["b"]),
             "--data", str(files["data"]), "--schema", str(files["schema"]), "--out",
-            str(out), "--target", "good", "--protected", protected, "--jobs", "1"]
+            str(out), "--target", "good", "--protected", protected, "--jobs", "1",
+            "--id-column", "app"]
     for g in gates:
         args += ["--fail-if", g]
     return CliRunner().invoke(app, args)
@@ -191,8 +193,20 @@ def test_cli_exit_codes_and_escaped_reports(cli_files):
     html = (out / "compare.html").read_text()
     md = (out / "compare.md").read_text()
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
-    assert "<img" not in md and "](http" not in md
+    assert "<img" not in md and "](http" not in md and "<b>" not in md
+    assert "&lt;b&gt;id" in html  # hostile ids listed (newly denied), as text
     assert "FAILED" in html and "FAILED" in md
+    # no element but those the template itself writes outside its loops
+    import re
+    from importlib.resources import files
+
+    from tests.test_fuzz.hostile import live_markup
+
+    src = files("recourse.audit").joinpath("templates/compare.html.j2").read_text("utf-8")
+    allowed: dict[str, int] = {}
+    for tag in re.findall(r"<([a-z][a-z0-9]*)", src):
+        allowed[tag] = allowed.get(tag, 0) + 1
+    assert not live_markup(html, allowed=allowed)
 
 
 def test_group_gates_around_the_value_from_predict(tmp_path, german, applicants, forest,
@@ -235,3 +249,30 @@ def test_gate_evaluation_at_the_boundary_and_undefined():
     assert not failed("median_cost_ratio[*]>1.2", {}, groups)  # x not evaluated
     assert failed("median_cost_ratio[x]>1.2", {}, groups)      # named and undefined
     assert failed("median_cost_ratio[*]>1.0", {}, groups)
+
+
+def test_causal_invalid_rows_and_an_id_column(tmp_path, german, applicants, forest, logreg):
+    """Causal recourse, a row with a missing value and string ids: the comparison still
+    equals the two audits run alone with the same options."""
+    from recourse.datasets.graphs import example_causal_model
+
+    _, _, _, schema = german
+    causal = example_causal_model("german")
+    data = applicants.head(12).copy()
+    data.iloc[3, data.columns.get_loc(schema.names[1])] = np.nan
+    data["ref"] = [f"app-{i}" for i in range(len(data))]
+    res = compare(forest, logreg, data, schema, tmp_path / "cmp", target="good",
+                  id_column="ref", causal=causal, n_jobs=1, report=False)
+    t = res.table.set_index("id")
+    assert t.loc["app-3", "transition"] == "invalid"
+    assert res.summary["overall"]["counts"]["invalid"] == 1
+    assert res.summary["overall"]["n_valid"] == 11
+    for name, model in (("a", forest), ("b", logreg)):
+        ref = audit(model, data, schema, tmp_path / f"alone_{name}", target="good",
+                    id_column="ref", causal=causal, n_jobs=1, report=False)
+        for row in ref.results.itertuples():
+            assert t.loc[row.id, f"status_{name}"] == row.status
+            if not pd.isna(row.cost):
+                assert t.loc[row.id, f"cost_{name}"] == pytest.approx(row.cost, abs=TOL)
+    with pytest.raises(InputValidationError, match="select"):
+        compare(forest, logreg, data, schema, tmp_path / "x", target="good", select="all")

@@ -181,3 +181,15 @@ def test_tied_groups_are_still_two_groups():
     results = _table(["optimal"] * 6, costs=[1.0] * 6, l0=[1.0] * 6)
     gap = burden(results, population, min_group=1)["gaps"]["recourse_rate"]
     assert gap["gap"] == 0.0 and {gap["highest"], gap["lowest"]} == {"p", "q"}
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"intersect": "foreign_worker"}, "needs a first protected attribute"),
+    ({"protected": "foreign_worker", "intersect": "foreign_worker"}, "itself"),
+    ({"protected": "foreign_worker", "intersect": "nope"}, "not a column"),
+])
+def test_bad_intersect_is_refused(tmp_path, german, forest, applicants, kwargs, words):
+    from recourse.encoders.errors import InputValidationError
+
+    with pytest.raises(InputValidationError, match=words):
+        audit(forest, applicants, german[3], tmp_path, target="good", n_jobs=1, **kwargs)

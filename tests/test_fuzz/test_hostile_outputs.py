@@ -33,10 +33,9 @@ def _template_tags() -> dict[str, int]:
     import re
     from importlib.resources import files
 
-    folder = files("recourse.audit").joinpath("templates")
-    src = folder.joinpath("report.html.j2").read_text("utf-8")
-    for name in re.findall(r'{%\s*include\s+"([^"]+)"', src):  # included templates too
-        src += folder.joinpath(name).read_text("utf-8")
+    src = files("recourse.audit").joinpath("templates/report.html.j2").read_text("utf-8")
+    for name in re.findall(r'{%\s*include\s+"([^"]+)"', src):  # included sections too
+        src += files("recourse.audit").joinpath(f"templates/{name}").read_text("utf-8")
     counts: dict[str, int] = {}
     for tag in re.findall(r"<([a-z][a-z0-9]*)", src):
         counts[tag] = counts.get(tag, 0) + 1
