@@ -418,6 +418,12 @@ class CausalModel:
         if not isinstance(data, Mapping) or "edges" not in data:
             raise CausalGraphError("A causal model needs a mapping with 'edges' (a list of "
                                    "[cause, effect] pairs) and 'equations'.")
+        from recourse.causal_document import validate_causal_document
+
+        try:
+            data = validate_causal_document(dict(data))
+        except SchemaError as exc:
+            raise CausalGraphError(str(exc)) from None
         g = nx.DiGraph()
         g.add_nodes_from(str(n) for n in data.get("nodes", []))
         for e in data["edges"]:

@@ -14,13 +14,16 @@ deterministic function of ``x`` — which is what continuity checks need (docs/t
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from scipy.special import comb
 from scipy.stats import truncnorm
 
+from recourse.analysis.counterfactuals import (
+    counterfactual_attribution,
+    projection_attribution_linear,
+)
 from recourse.analysis.scores import ScoreFunction, as_batch, as_score
 
 __all__ = [
@@ -33,6 +36,7 @@ __all__ = [
     "shapley_kernel_weight",
     "lime_tabular",
     "lime_kernel_width",
+    "lime_kernel_weight",
     "counterfactual_attribution",
     "projection_attribution_linear",
     "METHODS",
@@ -249,16 +253,25 @@ def kernel_shap(model: Any, X: Any, *, background: Any = None, nsamples: int | s
         masks = np.array(rows)
         pw = np.ones(masks.shape[0])
     out = np.empty((N, d))
+    ends_m = np.array([np.zeros(d, bool), np.ones(d, bool)])
+    allm = np.concatenate([masks, ends_m])
+    # few model calls: chunks of points share one call (at most ~200 000 rows each)
+    per_point = allm.shape[0] * B.shape[0]
+    chunk = max(1, 200_000 // per_point)
+    vals = np.empty((N, allm.shape[0]))
+    for c0 in range(0, N, chunk):
+        Ac = A[c0:c0 + chunk]
+        P = np.where(allm[None, :, None, :], Ac[:, None, None, :], B[None, None, :, :])
+        vals[c0:c0 + chunk] = sf(P.reshape(-1, d)).reshape(Ac.shape[0], allm.shape[0],
+                                                           B.shape[0]) @ wts
+    Zf = masks.astype(float)
+    Xd = Zf[:, :-1] - Zf[:, -1:]
+    sw = np.sqrt(pw)
     for n_i in range(N):
-        v = _coalition_values(sf, A[n_i], B, wts, masks)
-        ends = _coalition_values(sf, A[n_i], B, wts, np.array([np.zeros(d, bool),
-                                                                 np.ones(d, bool)]))
-        v0, vN = ends
+        v = vals[n_i, : masks.shape[0]]
+        v0, vN = vals[n_i, -2], vals[n_i, -1]
         total = vN - v0
-        Zf = masks.astype(float)
         y = v - v0 - Zf[:, -1] * total
-        Xd = Zf[:, :-1] - Zf[:, -1:]
-        sw = np.sqrt(pw)
         coef, *_ = np.linalg.lstsq(Xd * sw[:, None], y * sw, rcond=None)
         out[n_i, :-1] = coef
         out[n_i, -1] = total - coef.sum()
@@ -271,10 +284,18 @@ def lime_kernel_width(d: int) -> float:
     return 0.75 * math.sqrt(d)
 
 
+def lime_kernel_weight(distance: Any, d: int, kernel_width: float | None = None) -> np.ndarray:
+    """``lime``'s kernel ``√(exp(−D²/w²))`` at distances ``D`` (default ``w = 0.75 √d``).
+    With quartile discretisation ``D² =`` the number of features whose bin differs."""
+    w = lime_kernel_width(d) if kernel_width is None else float(kernel_width)
+    D = np.asarray(distance, dtype=float)
+    return np.asarray(np.sqrt(np.exp(-(D ** 2) / w ** 2)))
+
+
 def lime_tabular(model: Any, X: Any, *, training_data: Any, discretize: bool = True,
                  num_samples: int = 5000, kernel_width: float | None = None, seed: int = 0,
                  sample_around_instance: bool = False, alpha: float = 1.0,
-                 return_raw: bool = False) -> np.ndarray:
+                 return_raw: bool = False, return_details: bool = False) -> Any:
     """Tabular LIME as ``lime`` 0.2.0.1 defines it (docs/theory.md §C6), on a scalar score.
 
     Implemented from the specification (quartile discretiser, bin frequencies, truncated
@@ -292,6 +313,12 @@ def lime_tabular(model: Any, X: Any, *, training_data: Any, discretize: bool = T
     slope per unit of the feature). With discretisation, the coefficient of the indicator
     "feature ``j`` is in the same quartile bin as ``x``" (positive: staying in the bin
     helps), i.e. exactly what ``lime`` reports; ``return_raw`` is accepted for symmetry.
+
+    ``return_details=True`` returns ``(phi, details)``; ``details`` holds ``kernel_width``,
+    ``quartiles`` (per feature, the training 25/50/75 % percentiles with duplicates
+    removed, as ``lime`` cuts; ``None`` without discretisation), ``bins`` (per point, the
+    bin index of every feature) and ``weights`` (per point, the kernel weight of every
+    sample; the first sample is the point itself, weight 1).
     """
     from sklearn.linear_model import Ridge
 
@@ -303,6 +330,9 @@ def lime_tabular(model: Any, X: Any, *, training_data: Any, discretize: bool = T
         raise ValueError(f"training_data must be (rows, {d}); got {T.shape}.")
     width = lime_kernel_width(d) if kernel_width is None else float(kernel_width)
     out = np.empty((N, d))
+    all_w: list[np.ndarray] = []
+    all_bins: list[np.ndarray] = []
+    qs: list[np.ndarray] = []
     mean, std = T.mean(axis=0), T.std(axis=0)
     std = np.where(std == 0, 1.0, std)
     if discretize:
@@ -325,6 +355,7 @@ def lime_tabular(model: Any, X: Any, *, training_data: Any, discretize: bool = T
                 mins.append(col.min())
                 maxs.append(col.max())
             stats.append((freq, np.array(mus), np.array(sds), np.array(mins), np.array(maxs)))
+    designs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for i in range(N):
         rs = np.random.RandomState(seed)
         x = A[i]
@@ -345,6 +376,7 @@ def lime_tabular(model: Any, X: Any, *, training_data: Any, discretize: bool = T
                 val[ok] = truncnorm.rvs(a, b, loc=mu[ok], scale=sd[ok], random_state=rs)
                 raw[:, j] = val
             raw[0] = x
+            all_bins.append(xb)
             Zint = (bins == xb[None, :]).astype(float)
             D = np.sqrt(((Zint - Zint[0]) ** 2).sum(axis=1))
         else:
@@ -354,73 +386,22 @@ def lime_tabular(model: Any, X: Any, *, training_data: Any, discretize: bool = T
             Zint = (raw - mean) / std
             D = np.sqrt(((Zint - Zint[0]) ** 2).sum(axis=1))
         weights = np.sqrt(np.exp(-(D ** 2) / width ** 2))
-        y = sf(raw)
+        all_w.append(weights)
+        designs.append((raw, Zint, weights))
+    # one model call for the samples of every point
+    ys = sf(np.concatenate([r for r, _, _ in designs])).reshape(N, -1) if N else np.zeros((0,))
+    for i, (raw, Zint, weights) in enumerate(designs):
+        y = ys[i]
         reg = Ridge(alpha=alpha, fit_intercept=True)
         reg.fit(Zint, y, sample_weight=weights)
         coef = np.asarray(reg.coef_, dtype=float)
         out[i] = coef if (discretize or return_raw) else coef / std
-    return _out(out, single)
-
-
-# ---------------------------------------------------------------- counterfactuals (C7)
-def projection_attribution_linear(w: Sequence[float], b: float, X: Any, *, tau: float = 0.0
-                                  ) -> np.ndarray:
-    """Minimum-L2 counterfactual direction for ``f = w·x + b`` and ``f(y) >= tau``
-    (Theorem 6 of [F]): ``P_U(x) − x``, zero where ``f(x) >= tau``."""
-    A, single = as_batch(X)
-    w_ = np.asarray(w, dtype=float)
-    gap = np.maximum(0.0, tau - (A @ w_ + b))
-    return _out(gap[:, None] * w_[None, :] / float(w_ @ w_), single)
-
-
-def counterfactual_attribution(model: Any, X: Any, *, norm: str = "l1", target: Any = None,
-                               schema: Any = None, bounds: tuple[float, float] = (-1e6, 1e6),
-                               delta: float | None = None, return_details: bool = False
-                               ) -> Any:
-    """``phi(x) = x_cf − x`` from the engine's exact, verified recourse (C7).
-
-    ``schema``: a :class:`recourse.FeatureSchema`; default: every feature continuous,
-    unit cost (``scale = 1``), bounds ``bounds`` — so the L1 cost is ``||x_cf − x||_1`` and
-    L0 the number of changed features. Details per point (``return_details``): status,
-    cost, whether it is ``beyond_budget`` (cost > ``delta``), and ``optimal``. Ties between
-    equally cheap counterfactuals are not enumerated (the solver returns one); see
-    docs/theory.md §C7.
-
-    Raises
-    ------
-    ValueError
-        A point gets no verified optimal answer (status other than optimal / already_target).
-    """
-    from recourse.engine import RecourseEngine
-    from recourse.schema import Feature, FeatureSchema
-
-    if norm not in ("l1", "l0"):
-        raise ValueError(f"norm must be 'l1' or 'l0'; got {norm!r}.")
-    A, single = as_batch(X)
-    N, d = A.shape
-    if schema is None:
-        names = getattr(model, "feature_names_in_", None)
-        names = [str(n) for n in names] if names is not None else [f"x{j}" for j in range(d)]
-        schema = FeatureSchema(tuple(Feature(n, "continuous", lower=bounds[0], upper=bounds[1],
-                                             scale=1.0) for n in names))
-    engine = RecourseEngine(model, schema)
-    out = np.zeros((N, d))
-    details = []
-    for i in range(N):
-        res = engine.explain(list(A[i]), target=target, norm=norm)
-        if res.status not in ("optimal", "already_target") or not res.verified:
-            raise ValueError(f"No proven, verified recourse for point {i}: {res.status} "
-                             f"({res.message})")
-        assert res.counterfactual is not None
-        cf = np.array([float(res.counterfactual[n]) for n in schema.names])
-        out[i] = cf - A[i]
-        cost = float(res.cost or 0.0)
-        details.append({"status": res.status, "cost": cost, "optimal": res.optimal,
-                        "beyond_budget": bool(delta is not None and cost > delta)})
-    phi = _out(out, single)
     if return_details:
-        return phi, (details[0] if single else details)
-    return phi
+        det = {"kernel_width": width, "quartiles": qs if discretize else None,
+               "bins": (all_bins[0] if single else all_bins) if discretize else None,
+               "weights": all_w[0] if single else all_w}
+        return _out(out, single), det
+    return _out(out, single)
 
 
 METHODS = {

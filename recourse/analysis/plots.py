@@ -18,7 +18,54 @@ if TYPE_CHECKING:
     from recourse.analysis.report import ImpossibilityReport, MethodFinding
     from recourse.analysis.smoothgrad_clime import ConvergenceResult
 
-__all__ = ["plot_1d", "plot_method", "plot_convergence"]
+__all__ = ["plot_1d", "plot_method", "plot_convergence", "plot_with_breaks", "legend_outside",
+           "break_mask"]
+
+
+def break_mask(y: np.ndarray, diff: np.ndarray | None = None, *, factor: float = 5.0
+               ) -> np.ndarray:
+    """``True`` at sample ``k`` when the curve jumps between samples ``k−1`` and ``k``: that
+    step (``|y_k − y_{k−1}|``, or the given ``diff``) is more than ``factor`` times both
+    neighbouring steps and above ``1e-3`` of the curve's range. A steep but continuous
+    stretch has neighbouring steps of the same size and is not a break; such a step is
+    drawn as a break, not a joined line."""
+    y = np.asarray(y, dtype=float)
+    step = np.abs(np.diff(y)) if diff is None else np.asarray(diff, dtype=float)[1:]
+    out = np.zeros(y.size, dtype=bool)
+    if step.size == 0:
+        return out
+    scale = max(float(np.ptp(y)) if y.size else 0.0, 1e-300)
+    left = np.r_[0.0, step[:-1]]
+    right = np.r_[step[1:], 0.0]
+    out[1:] = (step > factor * np.maximum(left, right)) & (step > 1e-3 * scale)
+    return out
+
+
+def plot_with_breaks(ax: Any, x: np.ndarray, y: np.ndarray, diff: np.ndarray | None = None,
+                     **kw: Any) -> None:
+    """Plot ``y(x)`` with a NaN inserted at every jump (:func:`break_mask`) and open circles
+    at both sides of it."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    brk = break_mask(y, diff)
+    xs, ys = [], []
+    for k in range(x.size):
+        if brk[k]:
+            xs.append(np.nan)
+            ys.append(np.nan)
+        xs.append(x[k])
+        ys.append(y[k])
+    (line,) = ax.plot(xs, ys, **kw)
+    idx = np.flatnonzero(brk)
+    if idx.size:
+        ax.scatter(np.r_[x[idx - 1], x[idx]], np.r_[y[idx - 1], y[idx]], s=14,
+                   facecolors="none", edgecolors=line.get_color(), zorder=3)
+
+
+def legend_outside(ax: Any, **kw: Any) -> None:
+    """A legend to the right of the axes, never over the curves."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=7,
+              **kw)
 
 
 def _bands(ax: Any, s: IntervalSet, y: float, color: str, label: str, lo: float, hi: float
@@ -39,25 +86,30 @@ def plot_1d(f: PiecewiseLinear1D, sets: RecourseSets, path: str | Path, *,
     """``f``, the sets ``L``, ``R``, ``O`` as bands, and optionally ``phi`` (normalised) with
     the points where it fails."""
     t = np.linspace(lo, hi, 2001)
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
-    a1.plot(t, f(t), color="k", lw=1.5, label="f")
-    ymin = float(np.min(f(t)))
-    span = float(np.ptp(f(t))) or 1.0
-    _bands(a1, sets.L, ymin - 0.15 * span, "tab:blue", "L (move left)", lo, hi)
-    _bands(a1, sets.R, ymin - 0.3 * span, "tab:red", "R (move right)", lo, hi)
-    _bands(a1, sets.O, ymin - 0.45 * span, "tab:green", "O (satisfied)", lo, hi)
-    a1.legend(loc="upper center", fontsize=7, ncol=4)
+    fig, (a1, a3, a2) = plt.subplots(3, 1, figsize=(8.5, 6), sharex=True,
+                                     gridspec_kw={"height_ratios": [3, 1.2, 2.5]})
+    plot_with_breaks(a1, t, f(t), color="k", lw=1.5, label="f")
+    a1.set_ylabel("f")
+    legend_outside(a1)
     a1.set_title(title or "f and its recourse sets")
+    _bands(a3, sets.L, 2.0, "tab:blue", "L (move left)", lo, hi)
+    _bands(a3, sets.R, 1.0, "tab:red", "R (move right)", lo, hi)
+    _bands(a3, sets.O, 0.0, "tab:green", "O (satisfied)", lo, hi)
+    a3.set_yticks([2.0, 1.0, 0.0], ["L", "R", "O"])
+    a3.set_ylim(-0.6, 2.6)
+    a3.set_ylabel("recourse sets")
     if phi is not None:
         tt, pv = phi
         m = np.max(np.abs(pv)) or 1.0
-        a2.plot(tt, pv / m, color="tab:purple", lw=1.2, label="u·phi (normalised)")
+        plot_with_breaks(a2, np.asarray(tt), np.asarray(pv) / m, color="tab:purple", lw=1.2,
+                         label="u·phi (normalised)")
     a2.axhline(0, color="grey", lw=0.5)
     if failures is not None and len(failures):
         a2.scatter(failures, np.zeros(len(failures)), color="tab:orange", s=12, zorder=3,
                    label="ray-test failure")
     a2.set_xlabel("t")
-    a2.legend(fontsize=7, loc="upper left")
+    a2.set_ylabel("u·phi / max|u·phi|")
+    legend_outside(a2)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=100)
@@ -74,7 +126,7 @@ def plot_method(rep: ImpossibilityReport, fd: MethodFinding, path: str | Path) -
 
 
 def plot_convergence(res: ConvergenceResult, path: str | Path) -> Path:
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    fig, ax = plt.subplots(figsize=(8, 4))
     ns = np.asarray(res.ns, dtype=float)
     ax.loglog(ns, res.rms_sg_clime, "o-", label="RMS ||SG_n − C-LIME_n||")
     ax.loglog(ns, res.rms_sg_exact, "s--", label="RMS ||SG_n − expectation||")
@@ -84,7 +136,7 @@ def plot_convergence(res: ConvergenceResult, path: str | Path) -> Path:
     ax.set_xlabel("perturbations n")
     ax.set_ylabel("RMS distance")
     ax.set_title(f"SmoothGrad vs C-LIME (σ = {res.sigma:g}, slope {res.slope:.2f})")
-    ax.legend(fontsize=7)
+    legend_outside(ax)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=100)

@@ -34,17 +34,13 @@ import numpy as np
 from recourse.analysis import attributions as att
 from recourse.analysis.constructions import ConstructionCase, construction_case, embed_line
 from recourse.analysis.intervals import Interval, IntervalSet
-from recourse.analysis.oned import (
-    RecourseSets,
-    nearest_satisfying,
-    reaches,
-    recourse_sets,
-    smoothgrad_expected_1d,
-    verdict,
-)
+from recourse.analysis.oned import RecourseSets, reaches, recourse_sets, verdict
+from recourse.analysis.oned_tools import nearest_satisfying
 from recourse.analysis.robustness import jump_at
+from recourse.analysis.smoothgrad_clime import expected_explanation
 
-__all__ = ["MethodFinding", "ImpossibilityReport", "impossibility_report", "default_methods"]
+__all__ = ["MethodFinding", "ImpossibilityReport", "impossibility_report", "default_methods",
+           "write_report", "write_html"]
 
 PhiFn = Callable[[np.ndarray], np.ndarray]
 
@@ -146,7 +142,7 @@ def default_methods(case: ConstructionCase, u: np.ndarray, c: np.ndarray, *, see
 
     def sg_expected(X: np.ndarray) -> np.ndarray:
         t = (np.atleast_2d(X) - c) @ u
-        return smoothgrad_expected_1d(case.f, t, sig)[:, None] * u[None, :]
+        return expected_explanation(case.f, t, sig)[:, None] * u[None, :]
 
     def cf_l2(X: np.ndarray) -> np.ndarray:
         X = np.atleast_2d(X)
@@ -302,7 +298,8 @@ def tree_engine_section(delta: float = 1.0, seed: int = 0) -> dict[str, Any]:
 def write_report(out_dir: str | Path, *, case: str = "class", delta: float = 1.0, d: int = 2,
                  n_grid: int = 101, seed: int = 0, convergence_seeds: int = 30,
                  with_tree: bool = True) -> Path:
-    """Write ``report.md`` and PNG plots to ``out_dir``; returns the Markdown path."""
+    """Write ``report.md``, ``report.html`` (autoescaped Jinja2, plots embedded) and the PNG
+    plots to ``out_dir``; returns the Markdown path."""
     from recourse.analysis import plots
     from recourse.analysis.smoothgrad_clime import convergence_experiment
 
@@ -334,7 +331,23 @@ def write_report(out_dir: str | Path, *, case: str = "class", delta: float = 1.0
             + " — recourse sensitive but discontinuous at 0 (docs/theory.md §A13.3, A14).")
     path = out / "report.md"
     path.write_text(rep.to_markdown(pics), encoding="utf-8")
+    write_html(rep, out / "report.html", {k: out / v for k, v in pics.items()})
     return path
+
+
+def write_html(rep: ImpossibilityReport, path: str | Path, pngs: dict[str, Path]) -> Path:
+    """The report as one HTML file (Jinja2 with autoescaping; PNGs embedded)."""
+    import base64
+
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("recourse.analysis", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
+    data = {k: base64.b64encode(Path(p).read_bytes()).decode("ascii") for k, p in pngs.items()}
+    html = env.get_template("impossibility.html.j2").render(rep=rep, plots=data)
+    out = Path(path)
+    out.write_text(html, encoding="utf-8")
+    return out
 
 
 def _fmt(v: float) -> str:

@@ -30,10 +30,14 @@ Strictness ``s > 0``: when ``x`` is already satisfied, ``s = 0`` would trivially
 exact tests then require ``s >= eps_s`` (default ``1e-9 · s_max``): the direction must keep
 the user satisfied for some positive step.
 
-Existence of recourse (:func:`recourse_exists`): exact for linear scores in L1/L2/L∞ (the
-maximum of ``w·y`` over the ball is ``w·x + δ ||w||_*``), for "reach a class" with any
-engine-supported model in L1 (the engine's proven optimal L1 cost with unit scales) and L0;
-otherwise ``None`` (unknown) unless a witness is found by sampling (then ``True``).
+Existence of recourse: :func:`recourse.analysis.nearest.recourse_exists` (re-exported
+here), exact for linear models in L1/L2/L∞/L0 and for every engine-supported model in
+L1/L∞/L0.
+
+Zero attributions: ``v`` counts as zero when ``||v||_∞ <= zero_tolerance(x, f(x), δ)``
+(:mod:`recourse.analysis.tolerance`; ``zero_tol=None``, the default, uses it, a number
+overrides it). The class utility is ``class_score(y) >= margin`` in both :func:`ray_test`
+(give it ``class_score(model)``) and :func:`ray_test_model`.
 """
 
 from __future__ import annotations
@@ -45,7 +49,14 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from recourse.analysis.scores import ScoreFunction, as_score
+from recourse.analysis.encoding import (  # noqa: F401 - re-exported
+    _all_value_links,
+    _encode,
+    line_breakpoints,
+)
+from recourse.analysis.nearest import recourse_exists
+from recourse.analysis.scores import ScoreFunction, as_score, class_score
+from recourse.analysis.tolerance import is_zero, zero_tolerance
 from recourse.analysis.utility import Utility
 
 __all__ = [
@@ -101,21 +112,25 @@ def attainable(x: np.ndarray, v: np.ndarray, *, k: int | None = None,
 
 
 def ray_test(f: Any, x: Any, v: Any, delta: float, utility: Utility, *, norm: str = "l2",
-             n_grid: int = 1000, n_geometric: int = 40, zero_tol: float = 0.0,
+             n_grid: int = 1000, n_geometric: int = 40, zero_tol: float | None = None,
              k: int | None = None, immutable: Any = None) -> RayResult:
     """Line search of docs/theory.md §A4 for any score (numerical fallback).
 
     Scans ``s`` on the uniform grid ``s_max·(1..n_grid)/n_grid`` plus the geometric steps
     ``s_max·2^-k`` (``k = 1..n_geometric``), keeping only steps with
     ``s·||v||_∞ > 1e4·eps·max(1, ||x||_∞)`` (so that ``x + s v`` differs from ``x``).
-    ``|phi| <= zero_tol`` counts as zero: it provides recourse only if ``x`` is already
-    satisfied. Utilities are compared with ``utility.tol``.
+    ``||v||_∞ <= zero_tol`` counts as zero (default ``None``: the scale-aware
+    :func:`recourse.analysis.tolerance.zero_tolerance` of ``x``, ``f(x)`` and ``δ``): it
+    provides recourse only if ``x`` is already satisfied. Utilities are compared with
+    ``utility.tol``.
     """
     sf = as_score(f)
     x = np.asarray(x, dtype=float)
     v = np.asarray(v, dtype=float)
     fx = float(sf(x[None, :])[0])
-    if _norm(v, "linf") <= zero_tol:
+    if zero_tol is None:
+        zero_tol = zero_tolerance(x, fx, delta)
+    if is_zero(v, zero_tol):
         sat0 = bool(utility.satisfied(fx, fx))
         return RayResult(sat0, 0.0 if sat0 else None, x.copy() if sat0 else None, "zero",
                          "zero attribution")
@@ -135,79 +150,42 @@ def ray_test(f: Any, x: Any, v: Any, delta: float, utility: Utility, *, norm: st
 
 
 # ---------------------------------------------------------------- exact tests
-def _numeric_space(d: int, names: list[str], lower: np.ndarray | None = None,
-                   upper: np.ndarray | None = None) -> Any:
-    from recourse.encoders.domain import SearchSpace
-
-    return SearchSpace(names=tuple(names), levels=(None,) * d, integer=np.zeros(d, bool),
-                       lower=np.full(d, -np.inf) if lower is None else lower,
-                       upper=np.full(d, np.inf) if upper is None else upper)
-
-
-def _encode(model: Any, d: int, lower: np.ndarray | None = None,
-            upper: np.ndarray | None = None) -> Any:
-    """The model's encoding over the box ``[lower, upper]`` (default: unbounded; ReLU
-    networks need a finite box for their big-M rows: the ray test passes the segment's)."""
-    from recourse import encoders
-
-    names = getattr(model, "feature_names_in_", None)
-    names = [str(n) for n in names] if names is not None else [f"x{j}" for j in range(d)]
-    return encoders.encode(model, _numeric_space(d, names, lower, upper))
-
-
-def line_breakpoints(model: Any, x: np.ndarray, v: np.ndarray, s_lo: float = -np.inf,
-                     s_hi: float = np.inf) -> np.ndarray:
-    """Steps ``s`` at which a tree model's split indicators switch along ``x + s v``."""
-    from recourse.encoders.block import ThresholdLink
-
-    x = np.asarray(x, dtype=float)
-    v = np.asarray(v, dtype=float)
-    enc = _encode(model, x.size)
-    if enc.tree is None:
-        raise ValueError("line_breakpoints needs a tree model (DecisionTree / RandomForest / "
-                         "ExtraTrees).")
-    out = []
-    for link in enc.links:
-        if isinstance(link, ThresholdLink) and v[link.feature] != 0:
-            s = (link.thresholds - x[link.feature]) / v[link.feature]
-            out.append(s[(s >= s_lo) & (s <= s_hi)])
-    return np.unique(np.concatenate(out)) if out else np.zeros(0)
-
-
 def ray_test_model(model: Any, x: Any, v: Any, delta: float, utility: Utility, *,
                    norm: str = "l2", target: Any = None, eps_s: float | None = None,
-                   zero_tol: float = 0.0, k: int | None = None, immutable: Any = None,
-                   output: str = "auto") -> RayResult:
+                   zero_tol: float | None = None, k: int | None = None,
+                   immutable: Any = None, output: str = "auto") -> RayResult:
     """Exact ray test for sklearn models (see module docstring); line search otherwise.
 
-    For ``utility.kind == "class"`` with a classifier, the condition is the model's own
-    decision: ``predict(y) == target`` (default: the class not predicted at ``x``; the
-    threshold ``τ`` is then ignored). For other utilities ``f`` is ``as_score(model,
-    output=output)``.
+    For ``utility.kind == "class"`` with a classifier, the condition is
+    ``class_score(y) >= utility.tau`` (the margin; :func:`recourse.analysis.scores.
+    class_score`, default target: the class not predicted at ``x``) — the same condition
+    :func:`ray_test` checks when given ``class_score(model)``. For other utilities ``f`` is
+    ``as_score(model, output=output)``. ``zero_tol``: as in :func:`ray_test`.
     """
     x = np.asarray(x, dtype=float)
     v = np.asarray(v, dtype=float)
-    sf = as_score(model, output=output)
     is_clf = hasattr(model, "predict") and hasattr(model, "classes_")
     use_class = utility.kind == "class" and is_clf
     if use_class:
-        classes = list(model.classes_)
-        pred_x = model.predict(_rows(model, x[None, :]))[0]
-        if target is None:
-            if len(classes) != 2:
-                raise ValueError("Name the target class for a multiclass model.")
-            target = classes[1] if pred_x == classes[0] else classes[0]
+        sf = class_score(model, target, x=x)
+        target = sf.target
+    else:
+        sf = as_score(model, output=output)
+    if use_class:
+        fx = float(sf(x[None, :])[0])
 
         def sat(Y: np.ndarray) -> np.ndarray:
-            return np.asarray(model.predict(_rows(model, Y)) == target)
-        x_sat = bool(pred_x == target)
+            return utility.satisfied(0.0, sf(Y))
+        x_sat = bool(utility.satisfied(0.0, fx))
     else:
         fx = float(sf(x[None, :])[0])
 
         def sat(Y: np.ndarray) -> np.ndarray:
             return utility.satisfied(fx, sf(Y))
         x_sat = bool(utility.satisfied(fx, fx))
-    if _norm(v, "linf") <= zero_tol:
+    if zero_tol is None:
+        zero_tol = zero_tolerance(x, fx, delta)
+    if is_zero(v, zero_tol):
         return RayResult(x_sat, 0.0 if x_sat else None, x.copy() if x_sat else None, "zero",
                          "zero attribution")
     if not attainable(x, v, k=k, immutable=immutable, tol=zero_tol):
@@ -238,20 +216,31 @@ def ray_test_model(model: Any, x: Any, v: Any, delta: float, utility: Utility, *
                          f"{b.size} breakpoints on (0, {s_max:.6g}]")
     if enc is not None and _all_value_links(enc):
         fx_val = float(sf(x[None, :])[0])
-        res = ray_test_encoded(enc, x, v, s_lo if x_sat else 0.0, s_max, utility,
-                               fx=fx_val, target_index=(list(enc.classes).index(target)
-                                                        if use_class else None),
-                               strict_positive=not x_sat)
-        if res.provides:
+        # The MILP maximises s, so its point sits on the utility's boundary, where the
+        # solver's feasibility tolerance (1e-7) and the model's rounding can disagree: a point
+        # that fails verification is retried with the condition tightened into the interior.
+        scale = max(1.0, abs(fx_val), abs(utility.tau))
+        res = RayResult(False, None, None, "milp", "not solved")
+        for extra in (0.0, 1e-6 * scale, 1e-4 * scale):
+            res = ray_test_encoded(enc, x, v, s_lo if x_sat else 0.0, s_max, utility,
+                                   fx=fx_val, target_index=(list(enc.classes).index(target)
+                                                            if use_class else None),
+                                   margin=utility.tau if use_class else 0.0,
+                                   strict_positive=not x_sat, extra=extra)
+            if res.provides and x_sat and res.s is not None and res.s < s_lo:
+                return RayResult(False, None, None, "milp",
+                                 f"only steps below eps_s = {s_lo:.3g} keep the utility")
+            if not res.provides:
+                return res if extra == 0.0 else RayResult(
+                    False, None, None, "milp", "only points within the solver's tolerance of "
+                    "the boundary satisfy the utility")
             assert res.y is not None
-            if not bool(sat(res.y[None, :])[0]):
-                res = RayResult(False, res.s, res.y, "milp",
-                                "the MILP point failed verification with the model")
-        return res
-    if use_class:
-        raise ValueError("The class utility needs an encodable model for an exact test; use "
-                         "ray_test with a score and utility.kind='class' instead.")
-    return ray_test(sf, x, v, delta, utility, norm=norm, zero_tol=zero_tol)
+            if bool(sat(res.y[None, :])[0]):
+                return res
+        return RayResult(False, res.s, res.y, "milp",
+                         "the MILP point failed verification with the model")
+    return ray_test(sf, x, v, delta, utility, norm=norm, zero_tol=zero_tol, k=k,
+                    immutable=immutable)
 
 
 def _rows(model: Any, Y: np.ndarray) -> Any:
@@ -263,22 +252,19 @@ def _rows(model: Any, Y: np.ndarray) -> Any:
     return pd.DataFrame(Y, columns=list(names))
 
 
-def _all_value_links(enc: Any) -> bool:
-    from recourse.encoders.block import ValueLink
-
-    return all(isinstance(link, ValueLink) for link in enc.links)
-
-
 def ray_test_encoded(enc: Any, x: np.ndarray, v: np.ndarray, s_lo: float, s_hi: float,
                      utility: Utility, *, fx: float, target_index: int | None = None,
-                     margin: float = 1e-6, strict_positive: bool = True) -> RayResult:
+                     margin: float = 0.0, strict_positive: bool = True,
+                     extra: float = 0.0) -> RayResult:
     """MILP ray test on a solver-neutral :class:`encoders.EncodedModel` whose features all
     enter as values (``ValueLink``): variables = block + one step ``s in [s_lo, s_hi]``;
     rows = the block's rows, ``x_var − v_j s = x_j`` per feature, and either the block's
-    ``target_rows(target_index, margin)`` or ``score_0 − κ·fx >= τ'`` (the score must be
+    ``target_rows(target_index, margin)`` (the class margin, ``utility.tau``) or
+    ``score_0 − κ·fx >= τ'`` (the score must be
     the one ``fx`` was computed with: the sign-decision margin / logit). Objective: maximise
     ``s`` (any feasible point decides the question). With ``strict_positive`` a solution
-    ``s = 0`` does not count (``x`` itself is not a step).
+    ``s = 0`` does not count (``x`` itself is not a step). ``extra`` tightens the
+    utility row by that amount (a point strictly inside the satisfying set).
     """
     from recourse.solvers.highs import solve_highs
     from recourse.solvers.status import Status
@@ -305,14 +291,14 @@ def ray_test_encoded(enc: Any, x: np.ndarray, v: np.ndarray, s_lo: float, s_hi: 
     if target_index is not None:
         G, glo = enc.target_rows(target_index, margin, margin)
         rows.append(sp.hstack([G, sp.csr_matrix((G.shape[0], 1))]))
-        lo.append(glo)
+        lo.append(glo + extra)
         hi.append(np.full(glo.size, np.inf))
     else:
         if enc.decision != "sign":
             raise ValueError("Score utilities on the MILP path need a binary (sign) encoding.")
         kappa, tau_p = utility.linear_form
         rows.append(sp.hstack([enc.score[0], sp.csr_matrix((1, 1))]))
-        lo.append(np.array([tau_p + kappa * fx - enc.score0[0] - utility.tol]))
+        lo.append(np.array([tau_p + kappa * fx - enc.score0[0] - utility.tol + extra]))
         hi.append(np.array([np.inf]))
     A = sp.vstack(rows).tocsr()
     c = np.zeros(n)
@@ -327,54 +313,6 @@ def ray_test_encoded(enc: Any, x: np.ndarray, v: np.ndarray, s_lo: float, s_hi: 
     if strict_positive and s <= 0:
         return RayResult(False, None, None, "milp", "only s = 0 satisfies")
     return RayResult(True, s, x + s * v, "milp")
-
-
-# ---------------------------------------------------------------- existence
-def recourse_exists(model: Any, x: Any, delta: float, utility: Utility, *, norm: str = "l2",
-                    target: Any = None, n_samples: int = 0, seed: int = 0
-                    ) -> tuple[bool | None, str]:
-    """Is ``T(x) ≠ ∅``? Returns ``(answer or None if unknown, how it was decided)``.
-
-    Exact: linear scores (closed form, any of l1/l2/linf); "reach a class" with an
-    engine-supported classifier in ``l1`` or ``l0`` (the engine's proven optimum with unit
-    scales and wide bounds compared with ``δ``); in ``l2``/``linf`` the engine's L1 optimum
-    only gives the sufficient condition ``L1 <= δ`` (then ``True``). Otherwise, with
-    ``n_samples > 0``, a sampled witness in the ball proves ``True``; else ``None``.
-    """
-    x = np.asarray(x, dtype=float)
-    sf = as_score(model)
-    fx = float(sf(x[None, :])[0])
-    if utility.kind != "class" or not hasattr(model, "classes_"):
-        if utility.satisfied(fx, fx):
-            return True, "already satisfied"
-    w = _linear_weights(model, sf, x)
-    if w is not None and not (utility.kind == "class" and hasattr(model, "classes_")):
-        dual = {"l2": "l2", "l1": "linf", "linf": "l1"}[norm]
-        best = fx + delta * _norm(w, dual)
-        return bool(utility.satisfied(fx, best)), "closed-form (linear score)"
-    if utility.kind == "class" and hasattr(model, "classes_"):
-        from recourse.analysis.attributions import counterfactual_attribution
-
-        use = "l0" if norm == "l0" else "l1"
-        phi, det = counterfactual_attribution(model, x, norm=use, target=target,
-                                              return_details=True)
-        cost = det["cost"]
-        if det["status"] == "already_target":
-            return True, "already satisfied"
-        if norm in ("l1", "l0"):
-            return cost <= delta, f"engine {use} optimum {cost:.6g}"
-        real = _norm(phi, norm)
-        if real <= delta:
-            return True, f"engine l1 counterfactual at {norm} distance {real:.6g}"
-    if n_samples > 0:
-        rng = np.random.default_rng(seed)
-        U = rng.standard_normal((n_samples, x.size))
-        U /= np.array([_norm(u, norm) for u in U])[:, None]
-        r = delta * rng.uniform(size=(n_samples, 1)) ** (1.0 / x.size)
-        Y = x + r * U
-        if np.any(utility.satisfied(fx, sf(Y))):
-            return True, "sampled witness"
-    return None, "unknown (not decidable exactly for this model and norm)"
 
 
 def _linear_weights(model: Any, sf: ScoreFunction, x: np.ndarray) -> np.ndarray | None:

@@ -30,8 +30,22 @@ __all__ = [
 
 def expected_explanation(model: Any, x: Any, sigma: float, *, order: int = 40
                          ) -> np.ndarray:
-    """``σ^{-2} E[(a − x) f(a)]`` for ``a ~ N(x, σ² I)`` by an ``order^d`` Gauss–Hermite
-    product rule (use for ``d <= 3``; exact for polynomials of degree ``< 2·order``)."""
+    """``SG_Σ(x) = C-LIME_Σ(x) = σ^{-2} E[(a − x) f(a)]`` for ``a ~ N(x, σ² I)``
+    (docs/theory.md §B3).
+
+    The one function for this quantity: for a :class:`PiecewiseLinear1D` it is exact
+    (slopes weighted by Gaussian piece masses plus jump terms) and ``x`` may be a scalar or
+    any array of points on the line (result of the same shape); for any other model an
+    ``order^d`` Gauss–Hermite product rule at one point ``x`` (use for ``d <= 3``; exact for
+    polynomials of degree ``< 2·order``).
+    """
+    from recourse.analysis.oned import PiecewiseLinear1D
+    from recourse.analysis.oned_tools import _smoothgrad_expected_pl
+
+    if isinstance(model, PiecewiseLinear1D):
+        if not sigma > 0:
+            raise ValueError(f"sigma must be positive; got {sigma}.")
+        return _smoothgrad_expected_pl(model, x, sigma)
     sf = as_score(model)
     x = np.asarray(x, dtype=float)
     d = x.size

@@ -3,7 +3,15 @@
 All three families are linear in ``(f(x), f(y))`` once ``τ`` is fixed:
 ``f(y) − κ f(x) ≥ τ'`` with
 
-* ``"class"``  (reach a class):          ``u = f(y)``,          ``κ = 0``, ``τ' = τ``;
+* ``"class"``  (reach a class):          ``u = f(y)``,          ``κ = 0``, ``τ' = τ``; for a
+  classifier ``f`` is :func:`recourse.analysis.scores.class_score` (the target's lead in the
+  engine's units) and ``τ`` is the **margin** by which the target must win — one
+  definition for :func:`ray_test` (pass ``class_score(model)`` as the score),
+  :func:`ray_test_model`, :func:`nearest` and :func:`recourse_exists` (which hand the same
+  margin to the engine). sklearn predicts the target only on a strict win, so a point
+  with ``class_score = 0`` satisfies the margin-0 utility but is not predicted as the
+  target: use a positive margin (the engine's default is ``1e-6``,
+  :data:`ENGINE_MARGIN`) whenever the model's ``predict`` must agree;
 * ``"gain"``   (raise the score by τ):   ``u = f(y) − f(x)``,   ``κ = 1``, ``τ' = τ``;
 * ``"ratio"``  (raise by ``p·100 %``):   ``u = f(y) / f(x)``,   ``τ = 1 + p``, ``κ = τ``,
   ``τ' = 0``; defined only where ``f(x) > 0`` (an error otherwise);
@@ -19,7 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Utility", "UTILITY_KINDS"]
+__all__ = ["Utility", "UTILITY_KINDS", "ENGINE_MARGIN"]
+
+#: The engine's default class margin (``recourse.engine.DEFAULT_MARGIN``).
+ENGINE_MARGIN = 1e-6
 
 UTILITY_KINDS = ("class", "gain", "ratio", "lower_ratio")
 
@@ -51,8 +62,17 @@ class Utility:
             raise ValueError(f"A {self.kind} utility needs tau > 0 (tau = 1 + p); got {self.tau}.")
 
     @classmethod
-    def reach_class(cls, tau: float = 0.0) -> Utility:
-        return cls("class", tau)
+    def reach_class(cls, tau: float = 0.0, *, margin: float | None = None) -> Utility:
+        """Reach a class: ``f(y) >= tau``; for a classifier ``f`` is the class score and
+        ``tau`` (or the keyword ``margin``, the same number) the margin of the win."""
+        return cls("class", tau if margin is None else float(margin))
+
+    @property
+    def margin(self) -> float:
+        """The class margin (``tau`` of a class utility)."""
+        if self.kind != "class":
+            raise ValueError(f"A {self.kind} utility has no class margin.")
+        return self.tau
 
     @classmethod
     def raise_by(cls, tau: float) -> Utility:

@@ -343,7 +343,7 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
                 + ("data support, " if support is not None else "")
                 + f"{len(records)} of {len(data)} applicants")
     store = AuditStore(out)
-    previous = store.prepare(identity_hash, describe, overwrite)
+    previous = store.prepare(identity_hash, describe, overwrite, identity=identity)
     workers = n_jobs if client is None else max(
         1, len(client.scheduler_info().get("workers", {})))
     size = int(previous["chunk_size"]) if previous else int(

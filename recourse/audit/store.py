@@ -23,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from recourse.audit.identity import identity_differences
 from recourse.encoders.errors import InputValidationError, cap_list
 
 __all__ = ["AuditStore", "FORMAT", "atomic_write"]
@@ -100,7 +101,8 @@ class AuditStore:
         text = json.dumps(manifest, indent=2, sort_keys=True, default=str)
         atomic_write(self.manifest_path, lambda p: p.write_text(text, encoding="utf-8"))
 
-    def prepare(self, identity_hash: str, describe: str, overwrite: bool) -> dict[str, Any] | None:
+    def prepare(self, identity_hash: str, describe: str, overwrite: bool,
+                identity: dict[str, Any] | None = None) -> dict[str, Any] | None:
         """Make the directory ready for the audit ``identity_hash``.
 
         Returns the existing manifest when the directory holds this same audit (resume),
@@ -133,9 +135,13 @@ class AuditStore:
         if manifest is not None:
             if not overwrite:
                 theirs = manifest.get("description", "another audit")
+                differs = ("; ".join(identity_differences(manifest.get("identity"), identity))
+                           if identity is not None else "")
                 raise InputValidationError(
                     f"The output directory {str(self.out)!r} holds a different audit "
-                    f"({theirs}); this one is {describe}. Choose another directory, or pass "
+                    f"({theirs}); this one is {describe}"
+                    + (f" (what differs: {differs})" if differs else "") +
+                    ". Choose another directory, or pass "
                     "overwrite=True (CLI: --overwrite) to delete its results and start afresh."
                 )
             self.clear()

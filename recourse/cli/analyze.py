@@ -28,10 +28,33 @@ def analyze(
         help="Seeds per n in the SmoothGrad/C-LIME convergence experiment.")] = 30,
     tree: Annotated[bool, typer.Option(
         help="Include the engine counterfactual on a decision tree.")] = True,
+    model: Annotated[Path | None, typer.Option(help="Your model: analyse its denied "
+                                               "applicants instead of the construction.")] = None,
+    data: Annotated[Path | None, typer.Option(help="With --model: rows (CSV/Parquet).")] = None,
+    schema: Annotated[Path | None, typer.Option(help="With --model: the schema YAML.")] = None,
+    target: Annotated[str | None, typer.Option(help="With --model: the class to reach.")] = None,
+    applicants: Annotated[int, typer.Option(help="With --model: denied rows to analyse.")] = 8,
+    trust_pickle: Annotated[bool, typer.Option("--trust-pickle", help="Load a pickle model.")]
+    = False,
 ) -> None:
-    """Impossibility report: every attribution method on the recourse/robustness
-    counterexample (Markdown + PNG plots)."""
+    """Impossibility report on the recourse/robustness counterexample (HTML, Markdown, PNG
+    plots), or with --model every attribution method on your model's denied applicants
+    (HTML + Markdown + JSON)."""
     from recourse.analysis.report import write_report
+
+    if model is not None:
+        from recourse.analysis.user_model import run_analyze
+        from recourse.errors import RecourseError
+
+        if data is None or schema is None:
+            fail("--model needs --data and --schema.")
+        try:
+            paths = run_analyze(model, data, schema, out, target=target, n_applicants=applicants,
+                                seed=seed, trust_pickle=trust_pickle)
+        except (RecourseError, OSError, ValueError) as exc:
+            fail(str(exc))
+        console.print(f"Wrote {escape(str(paths['html']))}, report.md and report.json")
+        return
 
     if case not in ("class", "gain", "ratio"):
         fail(f"--case must be class, gain or ratio; got {case!r}.")
@@ -43,4 +66,4 @@ def analyze(
         fail(f"--delta must be positive; got {delta}.")
     path = write_report(out, case=case, delta=delta, d=dim, n_grid=grid, seed=seed,
                         convergence_seeds=convergence_seeds, with_tree=tree)
-    console.print(f"Wrote the impossibility report to {escape(str(path))}")
+    console.print(f"Wrote the impossibility report to {escape(str(path))} (and report.html)")

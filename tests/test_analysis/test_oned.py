@@ -10,15 +10,9 @@ import pytest
 
 from recourse.analysis.constructions import construction, construction_case
 from recourse.analysis.intervals import Interval, IntervalSet
-from recourse.analysis.oned import (
-    PiecewiseLinear1D,
-    direction_set,
-    reaches,
-    recourse_sets,
-    recourse_sets_numeric,
-    smoothgrad_expected_1d,
-    verdict,
-)
+from recourse.analysis.oned import PiecewiseLinear1D, reaches, recourse_sets, verdict
+from recourse.analysis.oned_tools import direction_set, recourse_sets_numeric
+from recourse.analysis.smoothgrad_clime import expected_explanation
 from recourse.analysis.utility import Utility
 
 INF = math.inf
@@ -229,7 +223,7 @@ def test_a15_set_valued_directions() -> None:
         assert direction_set(s, a + e) != direction_set(s, a)
 
 
-def test_smoothgrad_expected_1d_matches_numeric_convolution() -> None:
+def test_expected_explanation_1d_matches_numeric_convolution() -> None:
     f = construction(1.0, -1.0, 1.0)
     sigma = 0.25
     z = np.linspace(-10, 10, 400001)
@@ -240,11 +234,11 @@ def test_smoothgrad_expected_1d_matches_numeric_convolution() -> None:
         slope = (f(y + h) - f(y - h)) / (2 * h)
         num = float(np.trapezoid(slope * dens, z))
         # trapezoid with step 5e-5 over kinks of f': error far below 1e-4
-        assert float(smoothgrad_expected_1d(f, x, sigma)) == pytest.approx(num, abs=1e-4)
-    assert float(smoothgrad_expected_1d(f, 0.0, sigma)) == pytest.approx(0.0, abs=1e-15)
+        assert float(expected_explanation(f, x, sigma)) == pytest.approx(num, abs=1e-4)
+    assert float(expected_explanation(f, 0.0, sigma)) == pytest.approx(0.0, abs=1e-15)
     # a step: the jump term phi((b - x)/s)/s
     step = PiecewiseLinear1D.from_steps([0.0], [0.0, 1.0])
-    assert float(smoothgrad_expected_1d(step, 0.2, 0.5)) == pytest.approx(0.73654, abs=1e-5)
+    assert float(expected_explanation(step, 0.2, 0.5)) == pytest.approx(0.73654, abs=1e-5)
 
 
 def test_bad_input_messages() -> None:
@@ -262,7 +256,7 @@ def test_forest_on_a_line_exact_sets_vs_model() -> None:
     force from the forest's own predict_proba on a grid (except next to endpoints)."""
     from sklearn.ensemble import RandomForestClassifier
 
-    from recourse.analysis.oned import model_on_line
+    from recourse.analysis.oned_tools import model_on_line
 
     rng = np.random.default_rng(0)
     X = rng.normal(size=(300, 2))

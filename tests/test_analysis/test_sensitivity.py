@@ -191,11 +191,12 @@ def test_recourse_exists_engine_l1() -> None:
     X, y = _data(4)
     tree = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)
     x = X[tree.predict(X) == 0][0]
-    ok, how = recourse_exists(tree, x, 100.0, Utility("class"), norm="l1")
+    ok, how = recourse_exists(tree, x, 100.0, Utility.reach_class(margin=1e-6), norm="l1")
     assert ok and "engine" in how
     cost = float(how.split()[-1])
-    assert recourse_exists(tree, x, cost * 1.001, Utility("class"), norm="l1")[0]
-    assert not recourse_exists(tree, x, cost * 0.999, Utility("class"), norm="l1")[0]
+    assert recourse_exists(tree, x, cost * 1.001, Utility.reach_class(margin=1e-6), norm="l1")[0]
+    u = Utility.reach_class(margin=1e-6)
+    assert not recourse_exists(tree, x, cost * 0.999, u, norm="l1")[0]
     # dense check: nothing within L1 distance 0.999 cost along the coordinate axes
     for j in range(3):
         for sgn in (-1, 1):

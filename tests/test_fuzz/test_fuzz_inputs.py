@@ -329,10 +329,13 @@ def check_causal_document(doc):
         assert str(exc).strip()
 
 
+@CI
+@given(causal_documents())
+def test_fuzz_causal_yaml(doc):
+    check_causal_document(doc)
+
+
 @pytest.mark.slow
-@pytest.mark.xfail(reason="CausalModel.from_dict does not type-check its document yet: "
-                   "'equations': true / '0' / null, 'edges': null raise TypeError or "
-                   "ValueError (recourse/causal.py; issue 15 fuzz finding)", strict=False)
 @SLOW
 @given(causal_documents())
 def test_fuzz_causal_yaml_campaign(doc):

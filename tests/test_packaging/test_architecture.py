@@ -55,9 +55,7 @@ KNOWN_CYCLES: set[frozenset[str]] = {
 }
 
 #: Known modules over MAX_LINES lines (dotted name).
-KNOWN_LONG: set[str] = {
-    "recourse.analysis.oned",
-}
+KNOWN_LONG: set[str] = set()
 
 #: Known (module outside the engine, private engine member it touches): the option
 #: modules under rewrite reach into RecourseEngine.
