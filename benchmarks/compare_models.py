@@ -12,9 +12,9 @@ against each (every test applicant, protected attribute ``personal_status_and_se
 gates ``precluded_increase>0.01`` and ``median_cost_ratio>1.2``), then audits a logistic
 regression on the bundled credit_data test split with the fairness figures by ``Marital``
 and its intersection with ``Home``. The models and schemas are left in ``--out`` for the
-README's ``recourse compare`` and ``recourse audit`` commands. Each comparison's A audit is the same audit (same
-model file, same data): the second comparison starts from a copy of the first one's
-``model_a/`` and resumes it (nothing is solved again).
+README's ``recourse compare`` and ``recourse audit`` commands. Each comparison's A audit
+is the same audit (same model file, same data): the second comparison starts from a copy
+of the first one's ``model_a/`` and resumes it (nothing is solved again).
 """
 
 from __future__ import annotations
