@@ -101,7 +101,8 @@ class _Acc:
             self.h.update(np.ascontiguousarray(a).data)
 
     def mapping(self, d: dict[Any, Any]) -> None:
-        scalars, rest = [], []
+        scalars: list[Any] = []
+        rest: list[Any] = []
         try:  # attribute order depends on the fit history (a refit keeps old slots)
             items = sorted(d.items(), key=itemgetter(0))
         except TypeError:  # keys of mixed types

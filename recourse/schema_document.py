@@ -45,13 +45,13 @@ def _document_models() -> tuple[Any, Any]:
             model_config = ConfigDict(extra="forbid", strict=True)
             name: StrictStr = Field(min_length=1)
             kind: Literal[KINDS]  # type: ignore[valid-type]
-            categories: list[level] | None = None  # type: ignore[valid-type]
-            lower: number | None = None  # type: ignore[valid-type]
-            upper: number | None = None  # type: ignore[valid-type]
+            categories: list[level] | None = None
+            lower: number | None = None
+            upper: number | None = None
             immutable: StrictBool = False
             direction: Literal[DIRECTIONS] = "any"  # type: ignore[valid-type]
-            scale: number = 1.0  # type: ignore[valid-type]
-            weight: number = 1.0  # type: ignore[valid-type]
+            scale: number = 1.0
+            weight: number = 1.0
             label: StrictStr = ""
             unit: StrictStr = ""
             reason: StrictStr = ""
@@ -111,8 +111,8 @@ def validate_document(data: Any) -> list[dict[str, Any]]:
 
 
 def _explain_errors(exc: Any, data: Mapping[str, Any]) -> str:
-    lines = []
-    seen = set()
+    lines: list[str] = []
+    seen: set[Any] = set()
     for err in exc.errors():
         loc = list(err["loc"])
         where, key = "the schema document", None

@@ -48,15 +48,6 @@ def prune(prob: RecourseProblem, norm: str, upper: float) -> tuple[RecourseProbl
     dist = np.bincount(tree.nodes["cond_seg_leaf"], weights=seg, minlength=tree.leaf_var.size)
     dead |= (dist >= upper - tol) | (dist >= _UNREACHABLE)
     ub[tree.leaf_var[dead]] = 0.0
-    n_prop = 0
-    if PROPAGATE:
-        from recourse.solvers.propagate import propagate
-
-        dead, dist, n_prop, empty = propagate(prob, norm, upper, lb, ub, dead, seg, x0v)
-        if empty:
-            stats = dict(prob.stats, fixed_by_bound=n_fixed, dead_leaves=int(dead.sum()),
-                         propagation_rounds=n_prop)
-            return replace(prob.with_bounds(lb, ub), stats=stats), True
     # Per-tree bound: the best each tree can still add to every target row.
     G, g_lo = enc.target_rows(prob.target, 0.0)
     Gl = np.asarray(G[:, tree.leaf_var].todense())
@@ -67,8 +58,6 @@ def prune(prob: RecourseProblem, norm: str, upper: float) -> tuple[RecourseProbl
     reach = best.sum(axis=1)
     blocked = bool(np.any(reach < g_lo - 1e-12))
     stats = dict(prob.stats, fixed_by_bound=n_fixed, dead_leaves=int(dead.sum()))
-    if PROPAGATE:
-        stats["propagation_rounds"] = n_prop
     out = replace(prob.with_bounds(lb, ub), stats=stats)
     if not blocked:
         out = _leaf_cuts(out, norm, np.where(dead, 0.0, dist))
@@ -76,9 +65,6 @@ def prune(prob: RecourseProblem, norm: str, upper: float) -> tuple[RecourseProbl
 
 
 _UNREACHABLE = 1e29  # a leaf distance at or above this means: no allowed move reaches it
-#: Whether :func:`prune` propagates its bounds to a fixed point
-#: (``recourse.solvers.propagate``): off, as it measured no faster (see there).
-PROPAGATE = False
 
 
 def leaf_distance(prob: RecourseProblem, norm: str, ub: np.ndarray | None = None) -> np.ndarray:

@@ -128,7 +128,7 @@ def solve_race(p: MilpArrays, time_limit: float, options: Mapping[str, Any]) -> 
         raise next(iter(got.values()))  # type: ignore[misc]
     if winner is None:  # no proof: the better point, the better bound
         with_point = [s for s in sols.values() if s.values is not None]
-        best = min(with_point, key=lambda s: float(s.objective)) if with_point \
+        best = min(with_point, key=lambda s: float(s.objective or 0.0)) if with_point \
             else next(iter(sols.values()))
         winner = best.backend
         bounds = [s.bound for s in sols.values() if s.bound is not None]

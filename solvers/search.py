@@ -116,10 +116,10 @@ def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
         pruned.stats, reduced_vars=int(red.keep.size), reduced_rows=int(red.A.shape[0])))
     if blocked or red.infeasible:
         raw = "proven by tree bounds" if blocked else "infeasible by bounds"
-        by = "tree-bounds" if blocked else "bounds"
+        bounds_by = "tree-bounds" if blocked else "bounds"
         if incumbent is None:
-            return done(Status.INFEASIBLE, None, None, raw, by)
-        return done(Status.OPTIMAL, incumbent, upper, raw, by)
+            return done(Status.INFEASIBLE, None, None, raw, bounds_by)
+        return done(Status.OPTIMAL, incumbent, upper, raw, bounds_by)
     trivial = red.trivial()
     if trivial is not None:
         fixed = red.expand(trivial)[: prob.n]

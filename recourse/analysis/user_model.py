@@ -267,13 +267,14 @@ def analyze_model(model: Any, data: Any, schema: Any, *, target: Any = None,
             continue
         sp_ = _Space(model, schema, row, names, target)
         sf = sp_.score()
+        assert res.cost is not None
         delta = float(res.cost)
         cf = np.array([float(res.counterfactual[n]) for n in names]) / units
-        ms = _methods(sf, Zall, seed, sigma)
+        ms: dict[str, Any] = _methods(sf, Zall, seed, sigma)
         ms["counterfactual"] = (lambda Z, cf=cf, z=sp_.z: np.broadcast_to(
             cf - z, np.atleast_2d(Z).shape).copy(),
             "the engine's optimal counterfactual x_cf − x (the reference: passes by construction)")
-        entry = {"row": int(i), "cost": delta, "methods": {}}
+        entry: dict[str, Any] = {"row": int(i), "cost": delta, "methods": {}}
         for m in methods:
             fn = ms[m][0]
             phi = np.asarray(fn(sp_.z[None, :]), dtype=float)[0]
@@ -311,8 +312,8 @@ def analyze_model(model: Any, data: Any, schema: Any, *, target: Any = None,
                 seg_plot[m] = {"t": t.tolist(), "norm": np.linalg.norm(V, axis=1).tolist(),
                                "diff": np.r_[0, np.linalg.norm(np.diff(V, axis=0), axis=1)
                                              ].tolist()}
-    descs = _methods(ScoreFunction(f=lambda Z: np.zeros(len(Z))), np.zeros((2, len(names))),
-                     seed, sigma)
+    descs: dict[str, Any] = _methods(ScoreFunction(f=lambda Z: np.zeros(len(Z))),
+                                     np.zeros((2, len(names))), seed, sigma)
     descs["counterfactual"] = ("", "the engine's optimal counterfactual x_cf − x (the "
                                "reference: passes by construction)")
     summaries = []
@@ -320,7 +321,8 @@ def analyze_model(model: Any, data: Any, schema: Any, *, target: Any = None,
         pm = per_method[m]
         n = len(pm["fail"])
         lips = np.array(pm["lip"]) if n else np.zeros(0)
-        order = np.argsort(-(np.array(pm["fail"], dtype=float) * 1e12 + lips))[:5] if n else []
+        order: Any = (np.argsort(-(np.array(pm["fail"], dtype=float) * 1e12 + lips))[:5]
+                      if n else [])
         worst = [{"row": pm["idx"][k], "fails": bool(pm["fail"][k]),
                   "lipschitz": float(pm["lip"][k])} for k in order]
         summaries.append(MethodSummary(
@@ -332,11 +334,12 @@ def analyze_model(model: Any, data: Any, schema: Any, *, target: Any = None,
                 "margin": ENGINE_MARGIN, "lipschitz_eps": 1e-3, "segment_levels": [11, 41],
                 "numeric_features": names, "frozen_features":
                     [n for n in schema.names if n not in names]}
-    rep = UserModelReport(type(model.steps[-1][1] if hasattr(model, "steps") else model).__name__,
+    kind = type(model.steps[-1][1] if hasattr(model, "steps") else model).__name__
+    report = UserModelReport(kind,
                           str(target), names, int(denied.size), len(results), n_no, summaries,
                           results, time.perf_counter() - t0, settings,
                           {"jumps": jumps, "plot": seg_plot})
-    return rep
+    return report
 
 
 # ---------------------------------------------------------------- output
@@ -350,9 +353,9 @@ def _png(fig: Any) -> str:
 
 
 def _plots(rep: UserModelReport) -> dict[str, str]:
-    from recourse.analysis import plots  # Agg backend
+    import matplotlib.pyplot as plt
 
-    plt = plots.plt
+    from recourse.analysis import plots  # noqa: F401  (sets the Agg backend)
     out = {}
     fig, ax = plt.subplots(figsize=(6.5, 3.2))
     names = [m.method for m in rep.methods]

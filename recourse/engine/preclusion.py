@@ -72,6 +72,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -139,7 +140,7 @@ def _ranges(schema: FeatureSchema, row: dict[str, Any], reference: Any,
 
 
 def rules_of(schema: FeatureSchema, ranges: dict[str, tuple[float, float]],
-             options: list[Option] = ()) -> tuple[list[Rule], list[str]]:
+             options: Sequence[Option] = ()) -> tuple[list[Rule], list[str]]:
     """The relaxable rules of ``schema`` (and ``options``), and what is fixed."""
     rules: list[Rule] = []
     fixed: list[str] = []
@@ -231,6 +232,7 @@ class _Indicators(Option):
             z = C.var(0.0, 1.0, True)
             zcol[r.key] = z
             self.cols.append(z)
+            assert r.feature is not None  # feature rules only (options are subsets)
             j = self.schema.names.index(r.feature)
             f = self.schema[r.feature]
             if f.is_group:

@@ -31,7 +31,7 @@ def decode_point(ctx: SolveContext, ph: Phase, deep: bool) -> tuple[np.ndarray, 
     base = (value_point(ph.problem, ctx.view, values, deep=deep)
             if ctx.view is not None else None)
     if P.cspec is None:
-        s_cf = base if base is not None else decode(ph.problem, ph.values, deep=deep)
+        s_cf = base if base is not None else decode(ph.problem, values, deep=deep)
         acted: list[str] = []
     else:
         s_cf, idx = causal_point(ph.problem, P.spec, P.cspec, ctx.causal_vars, values,

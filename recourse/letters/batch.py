@@ -94,7 +94,7 @@ def _opt_float(v: Any) -> float | None:
         return None
 
 
-class WrittenLetters(list):  # type: ignore[type-arg]
+class WrittenLetters(list):
     """The written paths in input order (a list), and ``skipped``: ``(id, reason)`` of
     every applicant who got no letter (module docstring)."""
 
@@ -274,8 +274,8 @@ def write_letters(items: Iterable[tuple[Any, RecourseResult | RecourseOptions]] 
         paths.append(p)
 
     if not progress:
-        for item in todo:
-            one(*item)
+        for job in todo:
+            one(*job)
         return paths
     from rich.progress import (
         BarColumn,
@@ -290,8 +290,8 @@ def write_letters(items: Iterable[tuple[Any, RecourseResult | RecourseOptions]] 
                   TextColumn("{task.fields[rate]}"), TimeElapsedColumn(),
                   TextColumn("ETA"), TimeRemainingColumn()) as bar:
         task = bar.add_task("letters", total=len(todo), rate="– letters/s")  # noqa: RUF001
-        for item in todo:
-            one(*item)
+        for job in todo:
+            one(*job)
             speed = bar.tasks[0].speed
             bar.update(task, advance=1,
                        rate=f"{speed:.1f} letters/s" if speed else "– letters/s")  # noqa: RUF001
