@@ -104,26 +104,36 @@ def _reach(schema, x):
 
 
 def _grid_oracle(model, schema, x, sup, target, norm="l1"):
-    """Trees, linf: the exact optimum over the grid of thresholds and box edges."""
+    """Trees, linf: the exact optimum over the grid of thresholds and box edges.
+
+    Per feature, a point is either one of the grid values itself (a threshold, a box edge:
+    a support ball is closed, so a point exactly on the edges of k boxes is supported even
+    where no open cell beside it is) or inside an open cell between two grid values (the
+    model and the cover are constant there; its cheapest point is the applicant's value
+    clipped into the cell, approached from inside)."""
     names = schema.names
     x0 = np.array([float(x[n]) for n in names])
     A = sup.rows[names].to_numpy(float)
     sc = np.array([sup.scale[n] for n in names])
     r = sup.radius
-    grids = []
+    evals, costs = [], []
     for j, (lo, hi) in enumerate(_reach(schema, x)):
         pts = np.concatenate([[lo, hi, x0[j]], _thresholds(model, j), A[:, j] - r * sc[j],
                               A[:, j] + r * sc[j]])
-        grids.append(np.unique(pts[(pts >= lo) & (pts <= hi)]))
-    lo_c = np.array(list(itertools.product(*[g[:-1] if g.size > 1 else g for g in grids])))
-    hi_c = np.array(list(itertools.product(*[g[1:] if g.size > 1 else g for g in grids])))
-    mid = (lo_c + hi_c) / 2
+        g = np.unique(pts[(pts >= lo) & (pts <= hi)])
+        cells_lo, cells_hi = g[:-1], g[1:]
+        evals.append(np.concatenate([g, (cells_lo + cells_hi) / 2]))
+        costs.append(np.concatenate([g, np.clip(x0[j], cells_lo, cells_hi)]))
+    idx = np.array(list(itertools.product(*[range(e.size) for e in evals])))
+    mid = np.column_stack([evals[j][idx[:, j]] for j in range(len(names))])
+    pt = np.column_stack([costs[j][idx[:, j]] for j in range(len(names))])
     ok = model.predict(pd.DataFrame(mid, columns=names)) == target
-    cover = (np.abs(mid[:, None, :] - A[None, :, :]) / sc <= r).all(axis=2).sum(axis=1)
+    dist = (np.abs(mid[:, None, :] - A[None, :, :]) / sc).max(axis=2)
+    cover = (dist <= r * (1 + 1e-12) + 1e-12).sum(axis=1)
     ok &= cover >= sup.k
     if not ok.any():
         return None
-    pt = np.clip(x0, lo_c[ok], hi_c[ok])
+    pt = pt[ok]
     unit = np.array([f.weight / f.scale for f in schema.features])
     if norm == "l1":
         cost = (np.abs(pt - x0) * unit).sum(axis=1)
