@@ -269,18 +269,13 @@ def compare(model_a: Any, model_b: Any, data: Any, schema: Any, out: str | Path,
         :func:`recourse.audit.audit` refuses.
     """
     from recourse.audit.core import audit
-    from recourse.io import read_table
+    from recourse.audit.inputs import read_data
 
     if "select" in audit_options:
         raise InputValidationError(
             "compare audits the applicants each model denies; select= is not accepted.")
     gates_text = [fail_if] if isinstance(fail_if, str) else list(fail_if or ())
-    if isinstance(data, (str, Path)):
-        data = read_table(data)
-    if not isinstance(data, pd.DataFrame):
-        raise InputValidationError(
-            f"data must be a DataFrame or the path of a CSV/Parquet file, got "
-            f"{type(data).__name__}.")
+    data = read_data(data)
     if protected is not None and protected not in data.columns:
         raise InputValidationError(
             f"The protected attribute {protected!r} is not a column of the data; columns: "

@@ -43,12 +43,7 @@ def _load_inputs(model: Any, data: Any, schema: Any, reference: Any,
         raise InputValidationError(
             f"schema must be a FeatureSchema or the path of a schema YAML file, got "
             f"{type(schema).__name__}.")
-    if isinstance(data, (str, Path)):
-        data = read_table(data)
-    if not isinstance(data, pd.DataFrame):
-        raise InputValidationError(
-            f"data must be a DataFrame or the path of a CSV/Parquet file, got "
-            f"{type(data).__name__}.")
+    data = read_data(data)
     if isinstance(reference, (str, Path)):
         reference = read_table(reference)
     return model, model_hash, data, schema, reference
@@ -189,3 +184,16 @@ def _frame_hash(frame: pd.DataFrame | None) -> str:
     h.update(",".join(map(str, frame.columns)).encode())
     h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
     return h.hexdigest()
+
+
+def read_data(data: Any) -> pd.DataFrame:
+    """The applicants: a DataFrame as given, or read from a CSV/Parquet path."""
+    from recourse.io import read_table
+
+    if isinstance(data, (str, Path)):
+        data = read_table(data)
+    if not isinstance(data, pd.DataFrame):
+        raise InputValidationError(
+            f"data must be a DataFrame or the path of a CSV/Parquet file, got "
+            f"{type(data).__name__}.")
+    return data
