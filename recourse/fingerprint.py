@@ -196,9 +196,10 @@ class FittedIdentity:
     transformers; the members of longer lists, such as a forest's trees, by identity
     only), holding a reference to each so that no id is reused, and :meth:`same`
     compares them by identity and length. (Refitting one member tree of a fitted forest
-    by hand is not a refit of the forest and is not seen.) Models whose training does update arrays in place (``partial_fit``
-    of linear models and MLPs, PyTorch optimisers) are not covered: for them the engine
-    hashes the learned arrays (:func:`model_fingerprint`) on every query.
+    by hand is not a refit of the forest and is not seen.) Models whose training may
+    update arrays in place (``partial_fit`` of linear models and MLPs, PyTorch
+    optimisers) are not covered: for them the engine hashes the learned arrays
+    (:func:`model_fingerprint`) on every query.
     """
 
     __slots__ = ("items",)
