@@ -36,8 +36,17 @@ for line in sys.stdin:
     msg = json.loads(line)
     if "setup" in msg:
         s = msg["setup"]
-        X_tr, X_te, y_tr, _, schema = train_test(s["dataset"], seed=0)
-        model = make_model(s["model"], X_tr, y_tr, seed=0, schema=schema)
+        if s["setting"] == "wide":  # the peers benchmark's wider action sets
+            sys.path.insert(0, s["bench_root"])
+            from sklearn.model_selection import train_test_split
+            from benchmarks.peers import fit_model, wide_setting
+            X, y, schema = wide_setting(s["dataset"])
+            X_tr, X_te, y_tr, _ = train_test_split(X, y, test_size=0.3, stratify=y,
+                                                   random_state=0)
+            model = fit_model(s["model"], X_tr, y_tr, schema)
+        else:
+            X_tr, X_te, y_tr, _, schema = train_test(s["dataset"], seed=0)
+            model = make_model(s["model"], X_tr, y_tr, seed=0, schema=schema)
         engine = RecourseEngine(model, schema, reference=X_tr)
         denied = X_te[model.predict(X_te) == "bad"].head(s["n"])
         if len(denied) < s["n"]:
@@ -86,6 +95,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--norm", default="l1")
     ap.add_argument("--time-limit", type=float, default=60.0)
+    ap.add_argument("--setting", choices=("bundled", "wide"), default="bundled",
+                    help="bundled: benchmarks/run.py's schemas; wide: benchmarks/peers.py's "
+                    "wider action sets and models (both versions use A's peers.py)")
     ap.add_argument("--out", default="")
     args = ap.parse_args()
     a, b = Worker(args.a_python, args.a_root), Worker(args.b_python, args.b_root)
@@ -97,7 +109,9 @@ def main() -> None:
         for ds in args.datasets.split(","):
             for kind in args.models.split(","):
                 setup = {"setup": {"dataset": ds, "model": kind, "n": args.n,
-                                   "norm": args.norm, "limit": args.time_limit}}
+                                   "norm": args.norm, "limit": args.time_limit,
+                                   "setting": args.setting,
+                                   "bench_root": str(Path(args.a_root).resolve())}}
                 n = min(a.ask(setup)["n"], b.ask(setup)["n"])
                 ta, tb, differ = [], [], []
                 for i in range(n):

@@ -35,6 +35,7 @@ import scipy.sparse as sp
 
 from recourse.solvers.backends import MilpArrays, check, route, solve
 from recourse.solvers.deadline import Deadline
+from recourse.solvers.incumbent import round_lp
 from recourse.solvers.problem import RecourseProblem
 from recourse.solvers.prune import prune
 from recourse.solvers.reduce import Reduced, reduce_model
@@ -59,7 +60,8 @@ def _as_deadline(deadline: float | Deadline) -> Deadline:
 
 def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
                  deadline: float | Deadline, backend: str = "highs",
-                 options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                 options: Mapping[str, Any] | None = None,
+                 round_deadline: Deadline | None = None) -> dict[str, Any]:
     """Minimise one objective, searching only for answers cheaper than the incumbent.
 
     Fixes each move that costs at least the incumbent on its own, drops the leaves that
@@ -72,7 +74,10 @@ def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
     ``backend`` names a ``recourse.solvers.backends`` backend (or ``"auto"``) and ``options`` its
     options; the result's ``backend`` says which one ran (``None``: the bounds decided).
     ``deadline`` is a :class:`~recourse.solvers.deadline.Deadline` (or, as before, an
-    absolute ``time.perf_counter()`` time).
+    absolute ``time.perf_counter()`` time). With ``round_deadline``, a large reduced tree
+    problem first gets a cheaper incumbent from its LP relaxation
+    (``recourse.solvers.incumbent.round_lp``, until that deadline) and is pruned again
+    below it: the LP works on the problem this search reduced anyway.
 
     Returns
     -------
@@ -104,14 +109,13 @@ def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
                    certified_by=by if status in (Status.OPTIMAL, Status.INFEASIBLE) else None)
         return res
 
-    pruned, blocked = prune(prob, norm, upper)
-    cp, _ = pruned.objective(norm)  # prune may add a column (the leaf-distance cuts)
-    if np.isfinite(upper):
-        tol = 1e-9 * max(1.0, abs(upper))
-        pruned = pruned.with_rows(sp.csr_matrix(cp[None, :]), np.array([-np.inf]),
-                                  np.array([upper - c0 - tol]))
-    red = reduce_model(cp, c0, pruned.lb, pruned.ub, pruned.integer, pruned.A,
-                       pruned.row_lo, pruned.row_hi)
+    pruned, blocked, red = _below(prob, norm, upper)
+    if round_deadline is not None and not (blocked or red.infeasible):
+        better = round_lp(prob, red, norm, incumbent, round_deadline)
+        if better is not None and better is not incumbent and satisfies(prob, better):
+            incumbent, upper = better, float(c @ better + c0)
+            res["incumbent"] = True
+            pruned, blocked, red = _below(prob, norm, upper)
     res["problem"] = replace(pruned, stats=dict(
         pruned.stats, reduced_vars=int(red.keep.size), reduced_rows=int(red.A.shape[0])))
     if blocked or red.infeasible:
@@ -151,6 +155,22 @@ def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
     if incumbent is not None:
         return done(Status.FEASIBLE, incumbent, bound, sol.raw_status)
     return done(sol.status, None, sol.bound, sol.raw_status)
+
+
+def _below(prob: RecourseProblem, norm: str,
+           upper: float) -> tuple[RecourseProblem, bool, Reduced]:
+    """``prob`` pruned below ``upper`` (with the cost row ``cost < upper``), whether the
+    bounds alone prove nothing cheaper exists, and the reduced arrays."""
+    c0 = prob.objective(norm)[1]
+    pruned, blocked = prune(prob, norm, upper)
+    cp, _ = pruned.objective(norm)  # prune may add a column (the leaf-distance cuts)
+    if np.isfinite(upper):
+        tol = 1e-9 * max(1.0, abs(upper))
+        pruned = pruned.with_rows(sp.csr_matrix(cp[None, :]), np.array([-np.inf]),
+                                  np.array([upper - c0 - tol]))
+    red = reduce_model(cp, c0, pruned.lb, pruned.ub, pruned.integer, pruned.A,
+                       pruned.row_lo, pruned.row_hi)
+    return pruned, blocked, red
 
 
 def _confirm(prob: RecourseProblem, red: Reduced, milp: MilpArrays, sol: Solution,

@@ -90,8 +90,8 @@ def build(ctx: SolveContext) -> tuple[RecourseProblem, np.ndarray | None]:
         for o in ctx.options:  # options that offer a start
             prob, inc = o.start(ctx, prob, ctx.view, inc)
     elif heuristics:
-        inc = lp_rounding(prob, phase_norm, find_incumbent(prob, q.norm, ref, deadline=hd),
-                          deadline=hd)
+        inc = find_incumbent(prob, q.norm, ref, deadline=hd)
+        ctx.info["round_lp"] = hd  # the first phase rounds its LP (solve_phase)
     elif (ctx.use_incumbent and not q.excluded and ctx.causal_vars is not None
           and P.encoding.network is None and q.goal is None):
         # the heuristics know no equations: start from an independent-feature point
