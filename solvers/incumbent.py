@@ -21,7 +21,8 @@ from recourse.solvers.problem import RecourseProblem, decode, violates_exclusion
 from recourse.solvers.prune import prune
 from recourse.solvers.reduce import reduce_model
 
-__all__ = ["find_incumbent", "lp_rounding", "round_lp", "single_moves", "project", "point_cost_matrix"]
+__all__ = ["find_incumbent", "lp_rounding", "round_lp", "single_moves", "project",
+           "point_cost_matrix"]
 
 #: The LP-rounding heuristic runs only on reduced tree problems at least this large
 #: (smaller ones are solved faster than the LP pays for itself).
