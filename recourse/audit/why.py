@@ -40,8 +40,8 @@ from recourse.audit.rows import CHANGE_TYPE, change_rows
 from recourse.audit.summary import distribution
 from recourse.encoders.errors import InputValidationError
 
-__all__ = ["WHY_COLUMNS", "WHY_SET_TYPE", "check_relaxed_range", "check_why", "empty_why", "rule_table",
-           "why_columns", "why_limit", "with_why"]
+__all__ = ["WHY_COLUMNS", "WHY_SET_TYPE", "check_relaxed_range", "check_why", "empty_why",
+           "rule_table", "why_columns", "why_limit", "with_why"]
 
 
 #: Arrow type of one minimal relaxation set.

@@ -40,7 +40,8 @@ def _change_text(schema: FeatureSchema, c: Mapping[str, Any]) -> str:
     f = feature_of(schema, str(c["feature"]))
     before = c.get("before_value") if c.get("before_value") is not None else c["before"]
     after = c.get("after_value") if c.get("after_value") is not None else c["after"]
-    return f"{_label(schema, str(c['feature']))}: {fmt_value(f, before)} \u2192 {fmt_value(f, after)}"
+    label = _label(schema, str(c["feature"]))
+    return f"{label}: {fmt_value(f, before)} \u2192 {fmt_value(f, after)}"
 
 
 def preclusion_summary(preclusion: Any, schema: FeatureSchema) -> str:
