@@ -330,7 +330,7 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
         model, data, schema, reference, trust_pickle)
     ids_series = _check_data(data, schema, id_column, protected, extra_columns, intersect)
     why = check_why(why)
-    relaxed_range = check_relaxed_range(schema, relaxed_range, why)
+    ranges = check_relaxed_range(schema, relaxed_range, why)
     if min_margin is not None and not (isinstance(min_margin, (int, float))
                                        and math.isfinite(min_margin) and min_margin >= 0):
         raise InputValidationError(
@@ -358,7 +358,7 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
         "target": str(target), "norm": norm, "time_limit": float(time_limit),
         "select": select, "engine_version": __version__,
         **({"why": why} if why else {}),
-        **({"relaxed_range": relaxed_range} if relaxed_range else {}),
+        **({"relaxed_range": ranges} if ranges else {}),
     }
     identity_hash = hashlib.sha256(repr(sorted(identity.items())).encode()).hexdigest()
     describe = (f"target {target!r}, norm {norm}, time limit {time_limit:g} s, "
@@ -401,7 +401,7 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
                       target=target, norm=norm, time_limit=float(time_limit), reuse=reuse,
                       engine_kwargs=engine_kwargs,
                       min_margin=None if min_margin is None else float(min_margin),
-                      why=why, relaxed_range=relaxed_range)
+                      why=why, relaxed_range=ranges)
     t_solve = time.perf_counter()
     by_index = {c.index: c for c in chunks}
     for index, rows in _execute(spec, engine, pending, n_jobs, client, start_method):

@@ -226,9 +226,9 @@ def rule_table(frame: pd.DataFrame) -> dict[str, Any] | None:
                 alone[keys[0]] += 1
             seen.update(keys)
         anyset.update(seen)
+    order = sorted(anyset, key=lambda k: (-alone[k], -anyset[k], k))
     rules = [{"rule": k, "text": text.get(k, k), "alone": int(alone[k]),
-              "any": int(anyset[k])} for k in anyset]
-    rules.sort(key=lambda r: (-r["alone"], -r["any"], r["rule"]))
+              "any": int(anyset[k])} for k in order]
     return {
         "n_analysed": int(len(analysed)),
         "n_incomplete": int((~analysed["why_complete"].astype(bool)).sum()),

@@ -42,7 +42,7 @@ class EngineSpec:
     engine_kwargs: dict[str, Any] = field(default_factory=dict)
     min_margin: float | None = None
     why: int = 0
-    relaxed_range: dict[str, tuple[float, float]] | None = None
+    relaxed_range: dict[str, Any] | None = None
 
     def build(self) -> RecourseEngine:
         """A fresh engine for this audit's model, schema and reference rows."""

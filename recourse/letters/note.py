@@ -90,7 +90,7 @@ def note_sets(answer: Any) -> tuple[list[dict[str, Any]], bool] | None:
 
 def _context(sets: Sequence[Mapping[str, Any]], complete: bool, schema: FeatureSchema,
              applicant_id: str, organisation: str) -> dict[str, Any]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, s in enumerate(sets, 1):
         rows.append({
             "number": i,
