@@ -178,3 +178,73 @@ def _is_torch_module(obj: Any) -> bool:
     except ImportError:  # pragma: no cover - torch not installed
         return False
     return isinstance(obj, torch.nn.Module)
+
+
+#: Lists longer than this (the trees of a forest) are recorded by their members'
+#: identities, without descending into each member.
+_DESCEND_MAX = 16
+
+
+class FittedIdentity:
+    """What a refit replaces, cheap to compare per query for tree models.
+
+    Fitting a scikit-learn tree model, forest or gradient boosting (warm starts
+    included), a LightGBM or an XGBoost model replaces fitted attributes with new objects
+    (a new ``tree_``, a new list of estimators or one of another length, a new booster);
+    it never rewrites a fitted tree in place. :meth:`of` records every attribute value of
+    the model and of the estimators inside it (Pipeline steps, a ColumnTransformer's
+    transformers; the members of longer lists, such as a forest's trees, by identity
+    only), holding a reference to each so that no id is reused, and :meth:`same`
+    compares them by identity and length. (Refitting one member tree of a fitted forest
+    by hand is not a refit of the forest and is not seen.) Models whose training may
+    update arrays in place (``partial_fit`` of linear models and MLPs, PyTorch
+    optimisers) are not covered: for them the engine hashes the learned arrays
+    (:func:`model_fingerprint`) on every query.
+    """
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[tuple[Any, int]]) -> None:
+        self.items = items
+
+    @classmethod
+    def of(cls, model: Any) -> FittedIdentity:
+        items: list[tuple[Any, int]] = []
+        seen: set[int] = set()
+
+        def visit(obj: Any, depth: int) -> None:
+            if depth > 6 or id(obj) in seen or isinstance(obj, (np.ndarray, *_SCALARS)):
+                return
+            seen.add(id(obj))
+            d = getattr(obj, "__dict__", None)
+            if not isinstance(d, dict):
+                return
+            for v in d.values():
+                items.append((v, len(v) if isinstance(v, (list, tuple, dict)) else -1))
+                inner = (list(v) if isinstance(v, (list, tuple)) else
+                         list(v.values()) if isinstance(v, dict) else [v])
+                if len(inner) > _DESCEND_MAX:  # a forest's trees: their identities only
+                    items.extend((w, -1) for w in inner)
+                    continue
+                for w in inner:
+                    if isinstance(w, tuple):  # Pipeline steps: (name, estimator)
+                        for u in w:
+                            visit(u, depth + 1)
+                    else:
+                        visit(w, depth + 1)
+
+        visit(model, 0)
+        return cls(items)
+
+    def same(self, other: FittedIdentity) -> bool:
+        return len(self.items) == len(other.items) and all(
+            a is b and la == lb for (a, la), (b, lb) in zip(self.items, other.items))
+
+
+def refits_replace(model: Any) -> bool:
+    """Whether ``model`` (bare or the last step of a Pipeline) is a tree model whose
+    training replaces its fitted attributes (see :class:`FittedIdentity`)."""
+    est = model.steps[-1][1] if hasattr(model, "steps") else model
+    mod = type(est).__module__
+    return mod.startswith(("sklearn.tree", "sklearn.ensemble", "lightgbm", "xgboost")) \
+        and not mod.startswith("sklearn.ensemble._iforest")

@@ -16,6 +16,7 @@ from recourse.encoders.block import GroupLink, ThresholdLink
 from recourse.encoders.evaluate import link_values
 from recourse.solvers.deadline import Deadline
 from recourse.solvers.highs import solve_highs
+from recourse.solvers.leaves import leaf_points
 from recourse.solvers.problem import RecourseProblem, decode, violates_exclusions
 from recourse.solvers.prune import prune
 from recourse.solvers.reduce import reduce_model
@@ -78,6 +79,18 @@ def find_incumbent(prob: RecourseProblem, norm: str, reference: np.ndarray | Non
                 best[0], best[1] = H[idx[ok[0]]], float(c[idx[ok[0]]])
                 return
 
+    if enc.tree.n_trees == 1:
+        # one tree: the cheapest point of every leaf (exact per leaf, ``solvers.leaves``);
+        # the cheapest the encoding approves is optimal unless a row it does not know
+        # (exclusions, an L0 cap) rules it out, and the other candidates add nothing
+        target_leaves = _target_leaves(prob)
+        for start in range(0, target_leaves.size, 16):  # cheapest first, decoded lazily
+            H, _ = leaf_points(prob, norm, target_leaves, limit=start + 16)
+            consider(H[start:])  # costs recomputed from the points themselves
+            if best[0] is not None or H.shape[0] < start + 16:
+                break
+        if best[0] is not None:
+            return _full(prob, best[0])
     moves, move_vars = single_moves(prob)
     cross = prob.crossing if norm == "l1" else prob.crossing_l0
     move_cost = cross[move_vars]
@@ -107,8 +120,23 @@ def find_incumbent(prob: RecourseProblem, norm: str, reference: np.ndarray | Non
         if best[1] >= before:
             break
         s_best = best[0]
+    return _full(prob, s_best)
+
+
+def _target_leaves(prob: RecourseProblem) -> np.ndarray:
+    """Leaves (of a one-tree model) whose value meets the target rows without margin: a
+    pre-filter only, the forward pass decides."""
+    tree = prob.enc.tree
+    assert tree is not None
+    G, g_lo = prob.enc.target_rows(prob.target, 0.0)
+    val = np.asarray(G[:, tree.leaf_var].todense())
+    return np.flatnonzero(np.all(val >= g_lo[:, None] - 1e-12, axis=0))
+
+
+def _full(prob: RecourseProblem, s: np.ndarray) -> np.ndarray:
+    """Problem variable values (block values, zeros beyond) at search vector ``s``."""
     full = np.zeros(prob.n)
-    full[: enc.n_vars] = enc.block_values(s_best[None, :])[0]
+    full[: prob.enc.n_vars] = prob.enc.block_values(s[None, :])[0]
     return full
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recourse.encoders.block import GroupLink, ThresholdLink
+from recourse.solvers.leaves import leaf_link_values
 from recourse.solvers.problem import RecourseProblem
 
 __all__ = ["prune", "leaf_distance", "leaf_feature_distance"]
@@ -46,6 +47,10 @@ def prune(prob: RecourseProblem, norm: str, upper: float) -> tuple[RecourseProbl
     dead = (tree.anc_right @ right_dead + tree.anc_left @ left_dead) > 0
     seg = leaf_feature_distance(prob, norm, ub)
     dist = np.bincount(tree.nodes["cond_seg_leaf"], weights=seg, minlength=tree.leaf_var.size)
+    if tree.leaf_var.size * enc.n_link <= EXACT_LEAF_WORK:
+        # exact per-leaf costs (level sets intersected, moves the bounds forbid): for one
+        # tree the optimum's own leaf then meets the incumbent's cost, which proves it
+        dist = np.maximum(dist, leaf_link_values(prob, norm, None, ub=ub, lb=lb)[2])
     dead |= (dist >= upper - tol) | (dist >= _UNREACHABLE)
     ub[tree.leaf_var[dead]] = 0.0
     # Per-tree bound: the best each tree can still add to every target row.
@@ -63,6 +68,11 @@ def prune(prob: RecourseProblem, norm: str, upper: float) -> tuple[RecourseProbl
         out = _leaf_cuts(out, norm, np.where(dead, 0.0, dist))
     return out, blocked
 
+
+#: Exact leaf costs (``recourse.solvers.leaves``) are computed when leaves x link
+#: variables is at most this (their dense work array); beyond it the per-feature bound
+#: alone is used.
+EXACT_LEAF_WORK = 200_000
 
 _UNREACHABLE = 1e29  # a leaf distance at or above this means: no allowed move reaches it
 

@@ -710,3 +710,50 @@ def linear_integer_grid_optimum(
         if r is not None and (best is None or r.cost < best.cost):
             best = r
     return best
+
+
+# ------------------------------------------------------------ one tree: per-leaf minima
+def tree_leaf_minima(model: Any, schema: Any, x: Mapping[str, Any], norm: str = "l1",
+                     *, bounds_mode: str = "hull",
+                     max_points: int = 60_000) -> dict[int, float]:
+    """For a single decision tree (bare or in a Pipeline): ``{leaf id: least cost}`` over
+    the admissible points that reach each leaf (sklearn's own ``apply``), by the same
+    enumeration as :func:`brute_force_tree_optimum` (whose docstring says why it visits
+    the cheapest point of every cell). Leaves no admissible point reaches are absent."""
+    pre, est = _split_pipeline(model)
+    feats = list(schema.features)
+    bnds = tree_boundaries(model, schema, x)
+    cand: list[Any] = []
+    for f in feats:
+        if _is_group(f):
+            cand.append(_group_allowed(f, x[f.name]))
+        else:
+            cand.append(_numeric_candidates(f, float(x[f.name]), bnds[f.name], bounds_mode))
+    sizes = [len(c) for c in cand]
+    total = int(np.prod(sizes))
+    if total > max_points:
+        raise ValueError(f"enumeration too large: {sizes} -> {total} points")
+    idx = [g.ravel() for g in np.meshgrid(*[np.arange(s) for s in sizes], indexing="ij")]
+    cost = np.zeros(total)
+    cols = {}
+    for j, f in enumerate(feats):
+        parts = np.array([feature_cost(f, x[f.name], v)[0 if norm == "l1" else 1]
+                          for v in cand[j]])
+        cost += parts[idx[j]]
+        cols[f.name] = ([cand[j][i] for i in idx[j]] if _is_group(f)
+                        else np.asarray(cand[j], dtype=float)[idx[j]])
+    inp = _model_input(model, schema, _frame(schema, cols))
+    leaf = est.apply(pre.transform(inp) if pre is not None else inp)
+    out: dict[int, float] = {}
+    for lf, c in zip(leaf.tolist(), cost.tolist()):
+        if c < out.get(lf, math.inf):
+            out[lf] = c
+    return out
+
+
+def tree_leaf_of(model: Any, schema: Any, row: Mapping[str, Any]) -> int:
+    """sklearn's leaf id of ``row`` in a single decision tree (bare or in a Pipeline)."""
+    pre, est = _split_pipeline(model)
+    inp = _model_input(model, schema, _frame(schema, {f.name: [row[f.name]]
+                                                      for f in schema.features}))
+    return int(est.apply(pre.transform(inp) if pre is not None else inp)[0])

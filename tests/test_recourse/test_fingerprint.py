@@ -156,3 +156,77 @@ def test_engine_refuses_a_refitted_model():
     model.set_params(max_depth=5).fit(X_train[num], y_train)
     with pytest.raises(InputValidationError, match="refitted"):
         engine.explain(X_test[num].iloc[0], target="good")
+
+
+# ----------------------------------------------------------- the engine's per-query check
+def _frame_schema():
+    import pandas as pd
+
+    from recourse import FeatureSchema
+
+    cols = [f"x{i}" for i in range(4)]
+    return pd.DataFrame(X, columns=cols), FeatureSchema.from_frame(
+        pd.DataFrame(X, columns=cols))
+
+
+@pytest.mark.parametrize("kind", list(FACTORIES))
+def test_engine_refuses_a_model_refitted_in_place_and_keeps_an_identical_refit(kind):
+    """Per query the engine compares tree models by identity (FittedIdentity) and hashes
+    the others; either way a refit in place with other data must be refused, and an
+    identical refit (new objects, same learned state) must not be."""
+    from recourse import RecourseEngine
+    from recourse.encoders.errors import InputValidationError
+
+    F, schema = _frame_schema()
+    m = FACTORIES[kind]().fit(F, Y1)
+    engine = RecourseEngine(m, schema)
+    row = F.iloc[0].to_dict()
+    target = 1 - int(m.predict(F.iloc[:1])[0])
+    engine.explain(row, target=target, time_limit=20)
+    m.fit(F, Y1)  # identical refit: new objects, same learned state
+    engine.explain(row, target=target, time_limit=20)
+    m.fit(F, Y2)
+    with pytest.raises(InputValidationError, match="refitted"):
+        engine.explain(row, target=target, time_limit=20)
+
+
+@pytest.mark.parametrize("kind", ["rf", "gb", "hgb", "mlp_partial"])
+def test_engine_refuses_warm_starts_and_partial_fits(kind):
+    """Training that grows a model (warm starts append trees to the same list) or
+    updates its arrays in place (MLP partial_fit) is a refit too."""
+    from recourse import RecourseEngine
+    from recourse.encoders.errors import InputValidationError
+
+    F, schema = _frame_schema()
+    if kind == "mlp_partial":
+        m = MLPClassifier((8,), max_iter=300, random_state=0).fit(F, Y1)
+    else:
+        m = _sklearn(kind).set_params(warm_start=True).fit(F, Y1)
+    engine = RecourseEngine(m, schema)
+    row = F.iloc[0].to_dict()
+    target = 1 - int(m.predict(F.iloc[:1])[0])
+    engine.explain(row, target=target, time_limit=20)
+    if kind == "mlp_partial":
+        m.partial_fit(F, Y2)
+    else:
+        key = "max_iter" if kind == "hgb" else "n_estimators"
+        m.set_params(**{key: m.get_params()[key] + 5}).fit(F, Y1)
+    with pytest.raises(InputValidationError, match="refitted"):
+        engine.explain(row, target=target, time_limit=20)
+
+
+def test_engine_refuses_a_tree_appended_to_a_forest():
+    """The list of trees is the same object after an append: its length must count."""
+    from recourse import RecourseEngine
+    from recourse.encoders.errors import InputValidationError
+
+    F, schema = _frame_schema()
+    m = _sklearn("rf").fit(F, Y1)
+    other = _sklearn("rf").set_params(random_state=5).fit(F, Y2)
+    engine = RecourseEngine(m, schema)
+    row = F.iloc[0].to_dict()
+    target = 1 - int(m.predict(F.iloc[:1])[0])
+    engine.explain(row, target=target, time_limit=20)
+    m.estimators_.append(other.estimators_[0])
+    with pytest.raises(InputValidationError, match="refitted"):
+        engine.explain(row, target=target, time_limit=20)
