@@ -35,6 +35,7 @@ from recourse.audit.inputs import (
 )
 from recourse.audit.rows import arrow_schema
 from recourse.audit.store import FORMAT, AuditStore
+from recourse.audit.why import check_relaxed_range, check_why, with_why
 from recourse.audit.workers import (
     Chunk,
     EngineSpec,
@@ -177,6 +178,8 @@ def audit(
     trust_pickle: bool = False,
     start_method: str | None = None,
     progress: Progress | None = None,
+    why: bool | int = False,
+    relaxed_range: dict[str, tuple[float, float]] | None = None,
 ) -> AuditResult:
     """Audit a model over a population: recourse for every applicant it denies.
 
@@ -253,6 +256,14 @@ def audit(
     progress : callable, optional
         ``progress(done, total)`` in applicants, called at the start and after each
         committed chunk.
+    why : bool or int
+        For each applicant without recourse, the minimal sets of rules whose relaxation
+        opens recourse, with their cheapest verified counterfactuals, and per rule the
+        applicants it alone precludes (:mod:`recourse.audit.why`); an int is the most sets
+        per applicant (True: 5). Within ``time_limit``, never more.
+    relaxed_range : dict, optional
+        With ``why``: ``{feature: (low, high)}`` widening how far a relaxed rule opens a
+        numeric feature (as for :meth:`RecourseEngine.explain`).
 
     Returns
     -------
@@ -300,7 +311,8 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
            extra_columns: Any = (),
            scheduler: str | None, chunk_size: int | None, reuse: bool, overwrite: bool,
            report: bool, trust_pickle: bool, start_method: str | None,
-           progress: Progress | None) -> AuditResult:
+           progress: Progress | None, why: bool | int = False,
+           relaxed_range: dict[str, tuple[float, float]] | None = None) -> AuditResult:
     t_start = time.perf_counter()
     if norm not in NORMS:
         raise InputValidationError(f"norm must be one of {NORMS}, got {norm!r}.")
@@ -317,6 +329,8 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
     model, model_hash, data, schema, reference = _load_inputs(
         model, data, schema, reference, trust_pickle)
     ids_series = _check_data(data, schema, id_column, protected, extra_columns, intersect)
+    why = check_why(why)
+    ranges = check_relaxed_range(schema, relaxed_range, why)
     if min_margin is not None and not (isinstance(min_margin, (int, float))
                                        and math.isfinite(min_margin) and min_margin >= 0):
         raise InputValidationError(
@@ -343,12 +357,15 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
         "support": "none" if support is None else joblib.hash(support),
         "target": str(target), "norm": norm, "time_limit": float(time_limit),
         "select": select, "engine_version": __version__,
+        **({"why": why} if why else {}),
+        **({"relaxed_range": ranges} if ranges else {}),
     }
     identity_hash = hashlib.sha256(repr(sorted(identity.items())).encode()).hexdigest()
     describe = (f"target {target!r}, norm {norm}, time limit {time_limit:g} s, "
                 + (f"min_margin {min_margin:g}, " if min_margin is not None else "")
                 + ("seen-together rule, " if seen_together is not None else "")
                 + ("data support, " if support is not None else "")
+                + (f"why (up to {why} relaxation sets), " if why else "")
                 + f"{len(records)} of {len(data)} applicants")
     store = AuditStore(out)
     previous = store.prepare(identity_hash, describe, overwrite, identity=identity)
@@ -356,7 +373,7 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
         1, len(client.scheduler_info().get("workers", {})))
     size = int(previous["chunk_size"]) if previous else int(
         chunk_size or max(1, min(50, math.ceil(len(records) / (8 * workers)))))
-    schema_arrow = arrow_schema(id_type)
+    schema_arrow = with_why(arrow_schema(id_type))
     chunks = _chunks(records, size)
     manifest = {
         "format": FORMAT, "identity": identity, "identity_hash": identity_hash,
@@ -383,7 +400,8 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
     spec = EngineSpec(key=identity_hash, model=model, schema=schema, reference=reference,
                       target=target, norm=norm, time_limit=float(time_limit), reuse=reuse,
                       engine_kwargs=engine_kwargs,
-                      min_margin=None if min_margin is None else float(min_margin))
+                      min_margin=None if min_margin is None else float(min_margin),
+                      why=why, relaxed_range=ranges)
     t_solve = time.perf_counter()
     by_index = {c.index: c for c in chunks}
     for index, rows in _execute(spec, engine, pending, n_jobs, client, start_method):

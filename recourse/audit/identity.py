@@ -29,6 +29,8 @@ IDENTITY_WORDS: dict[str, tuple[str, bool]] = {
     "norm": ("the norm", False),
     "time_limit": ("the time limit (s)", False),
     "select": ("select", False),
+    "why": ("why (relaxation sets per applicant)", False),
+    "relaxed_range": ("the relaxed range of why", False),
     "engine_version": ("the engine version", False),
 }
 

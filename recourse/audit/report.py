@@ -18,6 +18,7 @@ import pandas as pd
 from recourse.audit.rows import AUDIT_STATUSES, HAS_RECOURSE
 from recourse.audit.store import atomic_write
 from recourse.audit.summary import summarize
+from recourse.audit.why import rule_table
 from recourse.schema import FeatureSchema
 
 __all__ = ["render_html", "render_markdown", "write_outputs"]
@@ -182,6 +183,9 @@ def write_outputs(out: Path, frame: pd.DataFrame, schema: FeatureSchema, *,
     ``fairness`` figures of :func:`recourse.audit.fairness.fairness_section`."""
     summary = summarize(frame, groups=groups, protected=protected, n_rows=n_rows,
                         select=select)
+    why = rule_table(frame)
+    if why is not None:
+        summary["why"] = why
     if population is not None:
         from recourse.audit.fairness import fairness_section
 

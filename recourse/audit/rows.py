@@ -22,7 +22,7 @@ from recourse.result import STATUSES, RecourseResult
 from recourse.stats import Stats
 
 __all__ = ["AUDIT_STATUSES", "CHANGE_TYPE", "HAS_RECOURSE", "OPTION_COST", "arrow_schema",
-           "error_row",
+           "change_rows", "error_row",
            "result_row", "robust_columns", "value_text"]
 
 #: Every status an audit row can have: the engine's statuses plus ``invalid_input``.
@@ -114,8 +114,8 @@ def _opt(x: float | None) -> float | None:
     return None if x is None else float(x)
 
 
-def result_row(ident: Any, position: int, result: RecourseResult) -> dict[str, Any]:
-    """The audit row of one answered applicant."""
+def change_rows(result: RecourseResult) -> list[dict[str, Any]]:
+    """The ``changes`` column of one answer: a dict per change (:data:`CHANGE_TYPE`)."""
     changes = []
     following = {c.feature for c in result.consequences}
     for c in result.changes:
@@ -130,6 +130,12 @@ def result_row(ident: Any, position: int, result: RecourseResult) -> dict[str, A
             "cost": float(result.feature_costs.get(c.feature, 0.0)),
             "role": "consequence" if c.feature in following else "action",
         })
+    return changes
+
+
+def result_row(ident: Any, position: int, result: RecourseResult) -> dict[str, Any]:
+    """The audit row of one answered applicant."""
+    changes = change_rows(result)
     return {
         "id": ident,
         "position": int(position),

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recourse.audit.rows import error_row, result_row
+from recourse.audit.why import empty_why, why_columns, why_limit
 from recourse.encoders.errors import InputValidationError
 from recourse.engine import RecourseEngine
 
@@ -40,6 +41,8 @@ class EngineSpec:
     reuse: bool = True
     engine_kwargs: dict[str, Any] = field(default_factory=dict)
     min_margin: float | None = None
+    why: int = 0
+    relaxed_range: dict[str, Any] | None = None
 
     def build(self) -> RecourseEngine:
         """A fresh engine for this audit's model, schema and reference rows."""
@@ -92,20 +95,23 @@ def _solve_one(spec: EngineSpec, engine: RecourseEngine | None, position: int, i
                raw: dict[str, Any] | None, problem: str | None) -> dict[str, Any]:
     t0 = time.perf_counter()
     if problem is not None or raw is None:
-        return error_row(ident, position, "invalid_input", problem or "no data",
-                         target=spec.target, norm=spec.norm)
+        return {**error_row(ident, position, "invalid_input", problem or "no data",
+                            target=spec.target, norm=spec.norm), **empty_why()}
     try:
         eng = engine if engine is not None else spec.build()
+        # the why analysis runs inside explain, on what is left of the same time limit
         result = eng.explain(raw, target=spec.target, norm=spec.norm,
-                             time_limit=spec.time_limit, min_margin=spec.min_margin)
+                             time_limit=spec.time_limit, min_margin=spec.min_margin,
+                             why=why_limit(spec.why), relaxed_range=spec.relaxed_range)
     except InputValidationError as exc:
-        return error_row(ident, position, "invalid_input", str(exc), target=spec.target,
-                         norm=spec.norm, total_time=time.perf_counter() - t0)
+        return {**error_row(ident, position, "invalid_input", str(exc), target=spec.target,
+                            norm=spec.norm, total_time=time.perf_counter() - t0),
+                **empty_why()}
     except Exception as exc:  # a failure of one applicant must not stop the audit
-        return error_row(ident, position, "error", f"{type(exc).__name__}: {exc}",
-                         target=spec.target, norm=spec.norm,
-                         total_time=time.perf_counter() - t0)
-    row = result_row(ident, position, result)
+        return {**error_row(ident, position, "error", f"{type(exc).__name__}: {exc}",
+                            target=spec.target, norm=spec.norm,
+                            total_time=time.perf_counter() - t0), **empty_why()}
+    row = {**result_row(ident, position, result), **why_columns(result.preclusion)}
     from recourse.schema import outside_bounds
 
     try:

@@ -25,7 +25,7 @@ from recourse.cli.common import (
     resolve_target,
 )
 from recourse.cli.flags import RobustFlags, audit_options, build_robust
-from recourse.encoders.errors import RecourseError
+from recourse.encoders.errors import InputValidationError, RecourseError
 
 __all__ = ["audit"]
 
@@ -84,6 +84,14 @@ def audit(
     min_score: MinScore = None,
     also_model: AlsoModel = None,
     extra_column: ExtraColumns = None,
+    why: Annotated[bool, typer.Option(
+        "--why", help="For every applicant without recourse: the smallest sets of the "
+        "action set's rules whose relaxation opens recourse, with their cheapest verified "
+        "counterfactuals (columns why_*); the report counts per rule the applicants it "
+        "alone precludes. Within --time-limit.")] = False,
+    why_sets: Annotated[int | None, typer.Option(
+        "--why-sets", help="With --why (implies it): the most relaxation sets per "
+        "applicant (default 5).")] = None,
 ) -> None:
     """Audit a model: recourse for every denied applicant, a table, a summary, a report."""
     from rich.progress import (
@@ -99,6 +107,9 @@ def audit(
 
     audited: Any = model
     try:
+        if why_sets is not None and why_sets < 1:
+            raise InputValidationError(f"--why-sets must be at least 1, got {why_sets}.")
+        why_arg: bool | int = why_sets if why_sets is not None else why
         causal_model = load_causal(causal) if causal is not None else None
         fitted = None
         if support is not None or plausible or also_model or min_score is not None:
@@ -148,7 +159,7 @@ def audit(
                            intersect=intersect,
                            extra_columns=extra_column or (),
                            scheduler=scheduler, chunk_size=chunk_size, overwrite=overwrite,
-                           trust_pickle=trust_pickle, progress=progress)
+                           trust_pickle=trust_pickle, progress=progress, why=why_arg)
     except (RecourseError, OSError) as exc:
         bar.stop()
         fail(str(exc))
@@ -180,9 +191,31 @@ def _print_summary(result: Any) -> None:
     for key, value in rows:
         table.add_row(key, escape(value))
     console.print(table)
+    _print_why(result.summary.get("why"))
     from recourse.audit.core import invalid_rows_text
 
     for line in invalid_rows_text(result.summary):
         console.print(escape(line), highlight=False)
     for name, path in result.files.items():
         console.print(f"{name}: {escape(str(path))}", highlight=False)
+
+
+def _print_why(why: Any) -> None:
+    """The per-rule table of an audit run with ``--why`` (every text escaped)."""
+    if not why:
+        return
+    table = Table(title=f"Why no recourse ({why['n_analysed']} applicants analysed)",
+                  title_justify="left")
+    for col, just in (("rule", "left"), ("alone precludes", "right"),
+                      ("in some minimal set", "right")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for r in why["rules"]:
+        table.add_row(escape(r["text"]), str(r["alone"]), str(r["any"]))
+    console.print(table)
+    if why["n_unopened"]:
+        console.print(f"{why['n_unopened']} applicants: no relaxation of the rules considered "
+                      "opens recourse (bounds widen only as far as --reference's observed "
+                      "range).", highlight=False)
+    if why["n_incomplete"]:
+        console.print(f"{why['n_incomplete']} enumerations stopped at their limit or the time "
+                      "limit: the counts are lower bounds.", highlight=False)

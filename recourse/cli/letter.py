@@ -85,6 +85,10 @@ def letter(
     overwrite: Annotated[bool, typer.Option(
         "--overwrite", help="Replace letter files that already exist.")] = False,
     extra_column: ExtraColumns = None,
+    why: Annotated[bool, typer.Option(
+        "--why", help="For an applicant without recourse, also write the bank's internal "
+        "note (bank-note_*.md/html beside the letter, never in it): the smallest "
+        "relaxations of the bank's rules that would open recourse.")] = False,
 ) -> None:
     """Write a recourse letter: decision, principal reasons, up to k distinct options,
     traceability appendix."""
@@ -109,7 +113,15 @@ def letter(
             raise InputValidationError("--schema is required (the schema YAML the model uses).")
         feature_schema = load_schema(schema)
         words = letter_options(purpose, appendix, phrasebook, overwrite)
+        if why and out is None:
+            raise InputValidationError(
+                "--why writes the bank's internal note to its own file beside the letter; "
+                "pass --out (a letter file or, for batches, a directory).")
         if audit is not None:
+            if why:
+                raise InputValidationError(
+                    "--audit writes the bank's notes from the audit's own analysis (an audit "
+                    "run with --why); drop --why here.")
             if flags.any():
                 raise InputValidationError(
                     "--audit writes letters from an audit's stored answers without solving; "
@@ -152,9 +164,16 @@ def letter(
                                            f"{len(frame)} rows.")
             ident = applicant_id if applicant_id and not all_rows else (
                 f"{applicant.stem} row {pos}")
-            answers.append((ident, eng.options(frame.iloc[pos], k=k, target=goal, norm=norm,
-                                               time_limit=time_limit,
-                                               **setup.explain_kwargs)))
+            opts = eng.options(frame.iloc[pos], k=k, target=goal, norm=norm,
+                               time_limit=time_limit, **setup.explain_kwargs)
+            if why and not len(opts) and opts.final is not None \
+                    and opts.final.status == "no_recourse":
+                from dataclasses import replace
+
+                opts = replace(opts, final=eng.explain(
+                    frame.iloc[pos], target=goal, norm=norm, time_limit=time_limit, why=True,
+                    **setup.explain_kwargs))
+            answers.append((ident, opts))
         if all_rows:
             target_dir = out or Path("letters")
             paths = write_letters(answers, target_dir, feature_schema, format=fmt,
@@ -168,8 +187,19 @@ def letter(
         if out is None:
             kw.pop("overwrite")
         if out is not None:
+            from recourse.letters.note import note_sets, write_bank_note
+
+            note = out.with_name(f"bank-note_{out.stem}{'.md' if fmt == 'md' else '.html'}")
+            if note_sets(opts) is not None and note.exists() and not overwrite:
+                raise InputValidationError(
+                    f"{str(note)!r} already exists; nothing was written. Pass --overwrite.")
             write_letter(opts, out, feature_schema, format=fmt, **kw)
             console.print(f"Wrote the letter to {escape(str(out))}")
+            if note_sets(opts) is not None:
+                write_bank_note(opts, note, feature_schema, overwrite=overwrite,
+                                applicant_id=ident)
+                console.print(f"Wrote the bank's internal note (not for the applicant) to "
+                              f"{escape(str(note))}")
         elif fmt == "pdf":
             raise InputValidationError("A PDF letter needs a file: pass --out letter.pdf.")
         else:

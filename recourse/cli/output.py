@@ -9,6 +9,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from recourse.cli.common import console, fmt_opt
+from recourse.letters.note import preclusion_summary
 from recourse.letters.text import feature_of, fmt_value
 from recourse.letters.wording import robust_rows
 from recourse.result import STATUSES, RecourseResult
@@ -87,7 +88,7 @@ def print_result(result: RecourseResult, schema: FeatureSchema, title: str = "")
 def print_preclusion(pre: Any, schema: FeatureSchema) -> None:
     """Why there is no recourse (``result.preclusion``): every minimal relaxation set with
     its verified counterfactual; every user text escaped."""
-    console.print(f"[bold]no recourse: {escape(pre.summary())}[/]")
+    console.print(f"[bold]no recourse: {escape(preclusion_summary(pre, schema))}[/]")
     if pre.sets:
         table = Table(title="Smallest policy changes that open recourse", title_justify="left")
         for col, just in (("#", "right"), ("Relax", "left"), ("Cost", "right"),

@@ -187,7 +187,7 @@ class RecourseEngine:
             limit = DEFAULT_LIMIT if why is True else why
             res = replace(res, preclusion=preclusion(
                 self, q, limit=limit, relaxed_range=relaxed_range,
-                time_limit=max(1.0, deadline.remaining())))
+                time_limit=deadline.remaining()))
         return attach_box(self, res, deadline.remaining()) if box else res
 
     def options(self, applicant: Any, *, k: int = 3, target: Any = None, norm: str = "l1",

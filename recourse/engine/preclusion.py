@@ -440,7 +440,7 @@ def _verify(engine: Any, q: Query, rules: list[Rule], ranges: dict[str, tuple[fl
     opts = tuple(o for o in q.options if not isinstance(o, Exclusions) and o.name not in off)
     names = P.schema.names
     qS = make_query(PS, q.row, target=None if q.utility is not None else q.target,
-                    norm=q.norm, deadline=Deadline.after(max(1.0, deadline.remaining())),
+                    norm=q.norm, deadline=deadline,
                     utility=q.utility, exclude=[[names[i] for i in e] for e in q.excluded],
                     options=opts)
     res = run(PS, qS)

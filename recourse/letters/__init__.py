@@ -20,6 +20,7 @@ from recourse.letters.batch import (
     write_letters,
 )
 from recourse.letters.context import APPENDIX, PURPOSES, letter_context, principal_reasons
+from recourse.letters.note import preclusion_summary, render_bank_note, write_bank_note
 from recourse.letters.phrasebook import Phrasebook, dataset_phrasebook, load_phrasebook
 from recourse.letters.reasons import ReasonCheck, check_attribution_reasons
 from recourse.letters.render import (
@@ -63,10 +64,13 @@ __all__ = [
     "letter_context",
     "make_trace",
     "model_fingerprint",
+    "preclusion_summary",
     "principal_reasons",
     "read_audit",
+    "render_bank_note",
     "render_letter",
     "schema_hash",
+    "write_bank_note",
     "write_letter",
     "write_letters",
 ]

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from recourse.encoders.errors import InputValidationError, cap_list
+from recourse.letters.note import note_sets, render_bank_note
 from recourse.letters.render import FORMATS, render_letter
 from recourse.letters.trace import model_fingerprint
 from recourse.result import Change, RecourseOptions, RecourseResult
@@ -101,6 +102,19 @@ class WrittenLetters(list):
     def __init__(self, paths: Iterable[Path] = (), skipped: Iterable[tuple[str, str]] = ()):
         super().__init__(paths)
         self.skipped: list[tuple[str, str]] = list(skipped)
+        self.notes: list[Path] = []  # the bank's internal notes (recourse.letters.note)
+
+
+def _audit_why(path: str | Path) -> dict[str, dict[str, Any]]:
+    """``{id: {why_sets, why_complete}}`` of an audit file's analysed rows (empty when the
+    audit ran without ``why``)."""
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(path).names
+    if "why_complete" not in names:
+        return {}
+    table = pq.read_table(path, columns=["id", "why_sets", "why_complete"])
+    return {str(r["id"]): r for r in table.to_pylist() if r["why_complete"] is not None}
 
 
 def skip_reason(answer: RecourseResult | RecourseOptions | None, status: str = "",
@@ -198,10 +212,10 @@ def _file_name(ident: str, fmt: str, used: set[str]) -> str:
 def write_letters(items: Iterable[tuple[Any, RecourseResult | RecourseOptions]] | str | Path,
                   out_dir: str | Path, schema: FeatureSchema, *, format: str = "md",
                   model: Any = None, progress: bool = False, overwrite: bool = False,
-                  **kwargs: Any) -> WrittenLetters:
+                  notes: bool = True, **kwargs: Any) -> WrittenLetters:
     """One letter per applicant in ``out_dir``; returns the written paths in input order
     (a :class:`WrittenLetters`, whose ``skipped`` lists the applicants without a letter:
-    invalid rows and approved applicants).
+    invalid rows and approved applicants, and ``notes`` the bank's internal notes).
 
     Parameters
     ----------
@@ -218,6 +232,11 @@ def write_letters(items: Iterable[tuple[Any, RecourseResult | RecourseOptions]] 
     overwrite : bool
         Replace letter files that already exist; without it an existing file stops the
         batch before anything is written.
+    notes : bool
+        For an applicant without recourse whose answer carries a preclusion analysis
+        (``explain(..., why=True)``, or an audit run with ``why``), also write the bank's
+        internal note ``bank-note_<id>.<md|html>`` (:mod:`recourse.letters.note`), a
+        separate file: the letter itself never holds it. Listed in ``written.notes``.
     kwargs
         Passed to :func:`recourse.letters.render_letter` (``clock``, ``template_dir``,
         ``title``, ...).
@@ -238,8 +257,10 @@ def write_letters(items: Iterable[tuple[Any, RecourseResult | RecourseOptions]] 
     fp = kwargs.pop("fingerprint", None)
     if fp is None and model is not None:
         fp = model_fingerprint(model)
+    why_rows: dict[str, Any] = {}
     if isinstance(items, (str, Path)):
         rows: list[tuple[str, Any, str | None]] = list(read_audit(items, schema))
+        why_rows = _audit_why(items) if notes else {}
     else:
         rows = []
         for item in items:
@@ -258,9 +279,21 @@ def write_letters(items: Iterable[tuple[Any, RecourseResult | RecourseOptions]] 
             written.skipped.append((ident, why))
         else:
             todo.append((ident, answer, sha, out / _file_name(ident, format, used)))
+    planned = []  # (note's answer, path): a separate file beside the letter
+    for ident, answer, _, p in todo:
+        source = why_rows.get(ident, answer) if notes else None
+        if source is not None and note_sets(source) is not None:
+            ext = ".md" if format == "md" else ".html"
+            planned.append((ident, source, p.with_name("bank-note_" + p.stem[7:] + ext)))
     if not overwrite:
-        refuse_overwrite(p for *_, p in todo)
+        refuse_overwrite([*(p for *_, p in todo), *(p for *_, p in planned)])
     paths = written
+    for ident, source, p in planned:
+        p.write_text(render_bank_note(source, schema, format=p.suffix[1:],
+                                      applicant_id=ident,
+                                      organisation=kwargs.get("organisation", "")),
+                     encoding="utf-8")
+        written.notes.append(p)
 
     def one(ident: str, answer: Any, sha: str | None, p: Path) -> None:
         this_fp = fp if fp is not None else (
@@ -320,6 +353,10 @@ def letters_summary(paths: WrittenLetters | list[Path], target_dir: Path) -> str
     from rich.markup import escape
 
     lines = [f"Wrote {len(paths)} letters to {escape(str(target_dir))}/"]
+    notes = getattr(paths, "notes", [])
+    if notes:
+        lines.append(f"and {len(notes)} internal note(s) for the bank (bank-note_*: not for "
+                     "the applicant)")
     skipped = getattr(paths, "skipped", [])
     if skipped:
         lines.append(f"No letter for {len(skipped)} applicant(s):")
