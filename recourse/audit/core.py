@@ -38,8 +38,8 @@ from recourse.audit.inputs import (
     _resolve_target,
 )
 from recourse.audit.rows import arrow_schema
-from recourse.audit.summary import invalid_rows_text
 from recourse.audit.store import FORMAT, AuditStore
+from recourse.audit.summary import invalid_rows_text
 from recourse.audit.why import check_relaxed_range, check_why, with_why
 from recourse.audit.workers import (
     Chunk,

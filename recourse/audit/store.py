@@ -233,7 +233,8 @@ class AuditStore:
     def assemble(self, parts: list[tuple[int, list[int]]], schema: pa.Schema,
                  row_group: int = 4096) -> int:
         """Write ``results.parquet`` from the committed chunks, at most one row group
-        (``row_group`` rows and one chunk) in memory at a time, checking that chunk ``index`` holds exactly the applicants ``positions``.
+        (``row_group`` rows and one chunk) in memory at a time, checking that chunk
+        ``index`` holds exactly the applicants ``positions``.
 
         Parameters
         ----------
@@ -261,7 +262,7 @@ class AuditStore:
                 for index, positions in parts:
                     table = self.read_part(index, schema)
                     got = None if table is None else table.column("position").to_pylist()
-                    if got != positions:
+                    if table is None or got != positions:
                         raise RuntimeError(
                             f"Chunk {index} of the audit is missing or holds other "
                             f"applicants ({0 if got is None else len(got)} rows for "

@@ -205,7 +205,7 @@ def rule_table(frame: pd.DataFrame | ResultsView,
     text: dict[str, str] = {}
     unopened = incomplete = n_nr = 0
     costs: list[float | None] = []
-    applicants = []
+    applicants: list[dict[str, Any]] = []
     for batch in view.batches(["id", "why_sets", "why_complete", "why_cost"],
                               ("no_recourse",)):
         n_nr += len(batch)

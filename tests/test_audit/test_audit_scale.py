@@ -23,6 +23,7 @@ from recourse.audit.why import empty_why
 from recourse.datasets import load_german_credit
 
 MESSAGE = "x" * 400  # a long message per applicant makes holding every row visible
+CHANGED = ("duration_in_month", "credit_amount", "age_in_years")
 
 
 def _status(position: int) -> str:
@@ -49,7 +50,7 @@ def _fake_solve(spec, engine, position, ident, raw, problem):
     if status == "optimal":
         changes = [{"feature": f, "before": "1", "after": "2", "before_value": 1.0,
                     "after_value": 2.0, "delta": 1.0, "cost": _cost(position) / 3,
-                    "role": "action"} for f in ("duration_in_month", "credit_amount", "age_in_years")]
+                    "role": "action"} for f in CHANGED]
         row.update(cost=_cost(position), l1_cost=_cost(position), l0=3.0, n_changes=3,
                    optimal=True, verified=True, changes=changes, total_time=0.001)
     return row
@@ -153,7 +154,7 @@ def test_figures_streamed_from_the_store_match_the_formula(forest, tmp_path, fak
     assert res.summary["cost"]["median"] == pytest.approx(float(np.median(costs)))
     assert res.summary["cost"]["mean"] == pytest.approx(float(costs.mean()))
     top = {t["feature"]: t["count"] for t in res.summary["top_features"]}
-    assert top == dict.fromkeys(("duration_in_month", "credit_amount", "age_in_years"), int(answered.sum()))
+    assert top == dict.fromkeys(CHANGED, int(answered.sum()))
     nr = pd.read_csv(res.files["no_recourse"])  # the full listing: every one
     assert list(nr["id"]) == [f"app-{p:06d}" for p in pos[status == "no_recourse"]]
     why = res.summary["why"]
