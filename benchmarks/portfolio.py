@@ -26,8 +26,8 @@ worker's engine build.
     tree (``tree``), whose queries are fast enough for 100,000 rows on two cores.
 
 Per configuration it reports the applicants solved, the solving time, applicants per
-second per worker, the peak resident memory of each worker process (its own
-``getrusage`` maximum, read on the worker at the end), the peak resident memory of the
+second per worker, the peak resident memory of each worker process (its ``VmHWM``, read
+on the worker at the end), the peak resident memory of the
 coordinating process (which also runs the scheduler), the speed-up of 2 workers over 1,
 and the size of the report. Results go to ``OUT/portfolio-PART.json`` and ``.md``.
 """
@@ -80,7 +80,16 @@ def synthetic(X: pd.DataFrame, schema: Any, n: int, *, seed: int = 0,
 
 
 def _worker_peak_mb() -> float:
-    """This process's peak resident set (Linux: ru_maxrss in KiB)."""
+    """This process's peak resident set in MB: ``VmHWM`` of ``/proc/self/status`` (its
+    own address space since it started). ``getrusage``'s ``ru_maxrss`` is not used: on
+    Linux a child inherits its parent's maximum across fork and exec, so a worker
+    spawned by a big coordinator would report the coordinator's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:  # pragma: no cover (not Linux)
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
