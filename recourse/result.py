@@ -109,7 +109,7 @@ class RecourseResult:
     optimal: bool = False
     verified: bool = False
     norm: str = "l1"
-    backend: str = "highs"
+    backend: str = "auto"
     solve_time: float = 0.0
     total_time: float = 0.0
     message: str = ""

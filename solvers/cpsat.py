@@ -293,6 +293,9 @@ def solve_cpsat(p: MilpArrays, *, time_limit: float = 60.0, num_workers: int = N
         raise BackendUnavailableError(missing)
     t0 = time.perf_counter()
     deadline = t0 + max(time_limit, 1e-3)
+    if time_limit < MIN_TIME:  # too little time to build the model at all
+        return _solution(Status.TIME_LIMIT, None, None, None, t0, "UNKNOWN",
+                         {"solves": 0, "skipped": "no time left"})
     kw: dict[str, Any] = dict(num_workers=num_workers, row_bits=row_bits, obj_bits=obj_bits,
                               hint=hint, params=params, stop=stop)
     prep, reason = _substitute(p, drop=drop_defined)
@@ -356,6 +359,8 @@ def _solve_prepared(p: MilpArrays, prep: _Integer, t0: float, deadline: float, *
         model = cp_model.CpModel()
         x = [model.new_int_var(int(lo), int(hi), "") for lo, hi in zip(prep.lb, prep.ub)]
         for r in range(rows.A.shape[0]):
+            if r % _BUILD_CHECK == 0 and time.perf_counter() >= deadline:
+                raise _OutOfTime  # building a large model is part of the time limit
             s, e = rows.A.indptr[r], rows.A.indptr[r + 1]
             lo_r = rows.clo[r] if conservative[r] else rows.lo[r]
             hi_r = rows.chi[r] if conservative[r] else rows.hi[r]
@@ -377,7 +382,10 @@ def _solve_prepared(p: MilpArrays, prep: _Integer, t0: float, deadline: float, *
         return model, x
 
     def run() -> tuple[str, np.ndarray | None, float | None]:
-        model, x = build()
+        try:
+            model, x = build()
+        except _OutOfTime:
+            return "UNKNOWN", None, None
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = int(num_workers)
         solver.parameters.max_time_in_seconds = max(1e-3, deadline - time.perf_counter())
@@ -445,6 +453,17 @@ def _solve_stoppable(solver: Any, model: Any, stop: threading.Event | None) -> A
         over.set()
         w.join()
 
+
+#: Below this many seconds CP-SAT is not started (building its model alone takes longer).
+MIN_TIME = 0.02
+
+
+class _OutOfTime(Exception):
+    """The deadline passed while the CP-SAT model was being built."""
+
+
+#: Rows added to a CP-SAT model between two looks at the clock.
+_BUILD_CHECK = 256
 
 #: Seconds between checks of a ``stop`` event while CP-SAT runs.
 _POLL = 0.005

@@ -4,7 +4,6 @@ that an infeasibility proof or a bound of the scaled problem holds for the real 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,63 +42,68 @@ class ScaledRows:
 
 def scale_rows(A: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray, M: np.ndarray,
                bits: int = ROW_BITS) -> ScaledRows:
-    """Scale every row to integers (module docstring, step 2); ``M`` = max |v_i|."""
-    A = sp.csr_matrix(A)
-    out = A.copy().astype(np.int64)
+    """Scale every row to integers (module docstring, step 2); ``M`` = max |v_i|.
+
+    Per row: integral coefficients whose largest activity stays below ``2**bits`` are
+    kept (``S = 1``, no error); otherwise the row is multiplied by the power of two
+    ``S`` that brings its largest activity to ``2**bits`` and rounded, with ``E`` the
+    largest activity error of the rounding; the bounds are rounded outward by ``E``
+    (relaxed) and inward (conservative). All rows at once, in numpy.
+    """
+    A = sp.csr_matrix(A, dtype=float)
     n_rows = A.shape[0]
-    scale, error = np.ones(n_rows), np.zeros(n_rows)
-    rlo: list[int | None] = []
-    rhi: list[int | None] = []
-    clo: list[int | None] = []
-    chi: list[int | None] = []
-    data = out.data
-    for r in range(n_rows):
-        s, e = A.indptr[r], A.indptr[r + 1]
-        a = A.data[s:e]
-        act = float(np.abs(a) @ M[A.indices[s:e]])
-        if np.all(a == np.rint(a)) and act < 2.0 ** bits:
-            S, a_int, E = 1.0, np.rint(a), 0.0
-        elif act == 0:
-            S, a_int, E = 1.0, np.zeros_like(a), 0.0
-        else:
-            S = 2.0 ** math.floor(bits - math.log2(act))
-            a_int = np.rint(a * S)
-            E = float(np.abs(a_int - a * S) @ M[A.indices[s:e]])
-        data[s:e] = a_int.astype(np.int64)
-        scale[r], error[r] = S, E
-        cap = float(np.abs(a_int) @ M[A.indices[s:e]])  # |activity| never exceeds this
-        lo_r, hi_r = lo[r] * S, hi[r] * S
-        if E == 0.0:
-            tiny_lo, tiny_hi = 1e-9 * max(1.0, abs(lo_r)), 1e-9 * max(1.0, abs(hi_r))
-            rlo.append(_lower(math.ceil, lo_r - tiny_lo, cap))
-            rhi.append(_upper(math.floor, hi_r + tiny_hi, cap))
-            clo.append(rlo[-1])
-            chi.append(rhi[-1])
-        else:
-            rlo.append(_lower(math.floor, lo_r - E, cap, -1))
-            rhi.append(_upper(math.ceil, hi_r + E, cap, 1))
-            clo.append(_lower(math.ceil, lo_r + E, cap, 1))
-            chi.append(_upper(math.floor, hi_r - E, cap, -1))
+    row = np.repeat(np.arange(n_rows), np.diff(A.indptr))
+    a = A.data
+    Mi = M[A.indices] if a.size else np.zeros(0)
+
+    def per_row(v: np.ndarray) -> np.ndarray:
+        return np.bincount(row, weights=v, minlength=n_rows)
+
+    act = per_row(np.abs(a) * Mi)
+    integral = per_row((a != np.rint(a)).astype(float)) == 0
+    keep = integral & (act < 2.0 ** bits)
+    zero = ~keep & (act == 0)
+    with np.errstate(divide="ignore"):
+        S = np.where(keep | zero, 1.0, np.exp2(np.floor(bits - np.log2(np.where(
+            act > 0, act, 1.0)))))
+    aS = a * S[row]
+    a_int = np.where(zero[row], 0.0, np.rint(aS))
+    E = np.where(keep | zero, 0.0, per_row(np.abs(a_int - aS) * Mi))
+    cap = per_row(np.abs(a_int) * Mi)  # |activity| never exceeds this
+    out = sp.csr_matrix((a_int.astype(np.int64), A.indices.copy(), A.indptr.copy()),
+                        shape=A.shape)
     out.eliminate_zeros()
-    return ScaledRows(out, rlo, rhi, clo, chi, scale, error)
+    lo_r, hi_r = np.asarray(lo, float) * S, np.asarray(hi, float) * S
+    exact = E == 0.0
+    with np.errstate(invalid="ignore"):
+        tiny_lo = 1e-9 * np.maximum(1.0, np.abs(lo_r))
+        tiny_hi = 1e-9 * np.maximum(1.0, np.abs(hi_r))
+        rlo = np.where(exact, _lower_v(np.ceil, lo_r - tiny_lo, cap, 0),
+                       _lower_v(np.floor, lo_r - E, cap, -1))
+        rhi = np.where(exact, _upper_v(np.floor, hi_r + tiny_hi, cap, 0),
+                       _upper_v(np.ceil, hi_r + E, cap, 1))
+        clo = np.where(exact, rlo, _lower_v(np.ceil, lo_r + E, cap, 1))
+        chi = np.where(exact, rhi, _upper_v(np.floor, hi_r - E, cap, -1))
+    return ScaledRows(out, _ints(rlo), _ints(rhi), _ints(clo), _ints(chi), S, E)
 
 
-def _lower(rnd: Any, x: float, cap: float, off: int = 0) -> int | None:
-    """Integer lower bound ``rnd(x) + off`` of a row whose activity lies in [-cap, cap]
-    (``None``: redundant)."""
-    if not np.isfinite(x) or x < -cap - 2:
-        return None
-    if x > cap + 2:
-        return int(cap) + 2  # infeasible, kept within int64
-    return int(rnd(x)) + off
+def _lower_v(rnd: Any, x: np.ndarray, cap: np.ndarray, off: int) -> np.ndarray:
+    """Integer lower bounds ``rnd(x) + off`` of rows whose activity lies in
+    ``[-cap, cap]``: NaN where redundant, ``cap + 2`` where infeasible (within int64)."""
+    out = rnd(np.where(np.isfinite(x), x, 0.0)) + off
+    out = np.where(x > cap + 2, np.floor(cap) + 2, out)
+    return np.where(~np.isfinite(x) | (x < -cap - 2), np.nan, out)
 
 
-def _upper(rnd: Any, x: float, cap: float, off: int = 0) -> int | None:
-    if not np.isfinite(x) or x > cap + 2:
-        return None
-    if x < -cap - 2:
-        return -int(cap) - 2
-    return int(rnd(x)) + off
+def _upper_v(rnd: Any, x: np.ndarray, cap: np.ndarray, off: int) -> np.ndarray:
+    """Integer upper bounds, as :func:`_lower_v` mirrored."""
+    out = rnd(np.where(np.isfinite(x), x, 0.0)) + off
+    out = np.where(x < -cap - 2, -np.floor(cap) - 2, out)
+    return np.where(~np.isfinite(x) | (x > cap + 2), np.nan, out)
+
+
+def _ints(v: np.ndarray) -> list[int | None]:
+    return [None if f != f else int(f) for f in v.tolist()]
 
 
 # ---------------------------------------------------------------------- solve

@@ -9,6 +9,11 @@ worker). Each finished chunk is committed to ``OUT/parts/`` at once; a rerun wit
 same inputs and output directory skips the committed chunks. At the end every chunk is
 assembled into ``OUT/results.parquet`` (exactly one row per applicant, checked), and the
 summary and the HTML report are written beside it.
+
+The audit streams: a chunk's answers stay in the coordinating process only until its part
+file is committed, ``results.parquet`` is written one row group at a time, and the
+figures are computed from it column by column (:mod:`recourse.audit.table`), so the
+memory of an audit of a portfolio does not grow with its rows' answers.
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 
 from recourse.audit.inputs import (
     _check_data,
@@ -35,6 +39,7 @@ from recourse.audit.inputs import (
 )
 from recourse.audit.rows import arrow_schema
 from recourse.audit.store import FORMAT, AuditStore
+from recourse.audit.summary import invalid_rows_text
 from recourse.audit.why import check_relaxed_range, check_why, with_why
 from recourse.audit.workers import (
     Chunk,
@@ -64,8 +69,6 @@ class AuditResult:
     ----------
     out : Path
         The output directory.
-    results : DataFrame
-        One row per audited applicant (the content of ``results.parquet``).
     summary : dict
         The figures of ``summary.json`` (see :func:`recourse.audit.summarize`).
     n_rows : int
@@ -86,7 +89,6 @@ class AuditResult:
     """
 
     out: Path
-    results: pd.DataFrame
     summary: dict[str, Any]
     n_rows: int
     n_audited: int
@@ -95,6 +97,21 @@ class AuditResult:
     elapsed: float
     solve_elapsed: float
     files: dict[str, Path] = field(default_factory=dict)
+    _cache: dict[str, pd.DataFrame] = field(default_factory=dict, init=False, repr=False,
+                                            compare=False)
+
+    @property
+    def results(self) -> pd.DataFrame:
+        """One row per audited applicant: ``results.parquet``, read on first use (the
+        audit itself never holds every row's answer in memory; for a portfolio, read the
+        columns you need with ``pyarrow.parquet.read_table(res.files["results"],
+        columns=[...])`` instead)."""
+        if "results" not in self._cache:
+            import pyarrow.parquet as pq
+
+            self._cache["results"] = pq.read_table(
+                self.files.get("results", self.out / "results.parquet")).to_pandas()
+        return self._cache["results"]
 
     @property
     def rate(self) -> float:
@@ -384,14 +401,12 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
     }
     store.write_manifest(manifest)
 
-    tables: dict[int, pa.Table] = {}
-    for c in chunks:
-        table = store.read_part(c.index, schema_arrow)
-        if table is not None and table.column("position").to_pylist() == [r[0] for r in
-                                                                          c.records]:
-            tables[c.index] = table
-    pending = [c for c in chunks if c.index not in tables]
-    n_resumed = sum(len(c.records) for c in chunks if c.index in tables)
+    # Streaming: a chunk's rows live in this process only until its part is committed;
+    # resuming reads the parts' position column only.
+    committed = {c.index for c in chunks
+                 if store.committed(c.index, [r[0] for r in c.records])}
+    pending = [c for c in chunks if c.index not in committed]
+    n_resumed = sum(len(c.records) for c in chunks if c.index in committed)
     total = len(records)
     done = n_resumed
     if progress is not None:
@@ -406,24 +421,27 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
     by_index = {c.index: c for c in chunks}
     for index, rows in _execute(spec, engine, pending, n_jobs, client, start_method):
         store.write_part(index, rows, schema_arrow)
-        tables[index] = pa.Table.from_pylist(rows, schema=schema_arrow)
+        del rows
         done += len(by_index[index].records)
         if progress is not None:
             progress(done, total)
     solve_elapsed = time.perf_counter() - t_solve
 
-    results = _assemble(tables, chunks, schema_arrow, records)
-    store.write_results(results)
-    frame = results.to_pandas()
+    n_written = store.assemble([(c.index, [r[0] for r in c.records]) for c in chunks],
+                               schema_arrow)
+    if n_written != len(records):  # pragma: no cover (assemble checks every chunk)
+        raise RuntimeError(f"The assembled audit has {n_written} rows for {len(records)} "
+                           "applicants; this is a bug worth reporting.")
+    del chunks, by_index, pending
 
     from recourse.audit.report import write_outputs
 
     groups = None
     if protected is not None:
-        groups = data[protected].iloc[frame["position"].to_numpy()].reset_index(drop=True)
+        groups = data[protected].iloc[[r[0] for r in records]].reset_index(drop=True)
     population = None if protected is None else data[
         [protected] + ([intersect] if intersect is not None else [])].reset_index(drop=True)
-    summary, files = write_outputs(store.out, frame, schema, groups=groups,
+    summary, files = write_outputs(store.out, store.results_path, schema, groups=groups,
                                    protected=protected, n_rows=len(data), select=select,
                                    report=report, population=population)
     files = {"results": store.results_path, "manifest": store.manifest_path, **files}
@@ -433,24 +451,10 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
         "workers": f"dask ({workers})" if client is not None else n_jobs,
         "reuse": reuse})
     store.write_manifest(manifest)
-    return AuditResult(out=store.out, results=frame, summary=summary, n_rows=len(data),
+    return AuditResult(out=store.out, summary=summary, n_rows=len(data),
                        n_audited=total, n_resumed=n_resumed, n_solved=n_solved,
                        elapsed=time.perf_counter() - t_start, solve_elapsed=solve_elapsed,
                        files=files)
-
-
-def invalid_rows_text(summary: dict[str, Any], limit: int = 10) -> list[str]:
-    """Lines naming the audit's invalid rows and why (for the console; every one of them
-    is in ``summary.md``, ``report.html`` and ``results.parquet``)."""
-    rows = summary.get("invalid_input") or []
-    if not rows:
-        return []
-    lines = [f"{len(rows)} row{'s' if len(rows) != 1 else ''} with invalid input (not "
-             "searched):"]
-    lines += [f"  {r['id']}: {r['message']}" for r in rows[:limit]]
-    if len(rows) > limit:
-        lines.append(f"  ... and {len(rows) - limit} more (see summary.md).")
-    return lines
 
 
 def _execute(spec: EngineSpec, engine: RecourseEngine, pending: list[Chunk], n_jobs: int,
@@ -483,17 +487,3 @@ def default_start_method() -> str:
     if "fork" in methods and threading.active_count() == 1:
         return "fork"
     return "forkserver" if "forkserver" in methods else "spawn"
-
-
-def _assemble(tables: dict[int, pa.Table], chunks: list[Chunk], schema: pa.Schema,
-              records: list[Record]) -> pa.Table:
-    """Every chunk in plan order; checks that each planned applicant has exactly one row."""
-    parts = [tables[c.index] for c in chunks]
-    table = pa.concat_tables(parts) if parts else schema.empty_table()
-    positions = table.column("position").to_pylist()
-    expected = [r[0] for r in records]
-    if positions != expected:
-        raise RuntimeError(
-            f"The assembled audit has {len(positions)} rows for {len(expected)} applicants "
-            "(or in another order); this is a bug worth reporting.")
-    return table

@@ -13,11 +13,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from recourse.audit.rows import AUDIT_STATUSES, HAS_RECOURSE
 from recourse.audit.store import atomic_write
 from recourse.audit.summary import summarize
+from recourse.audit.table import ResultsView
 from recourse.audit.why import rule_table
 from recourse.schema import FeatureSchema
 
@@ -146,9 +148,11 @@ def _plots(frame: pd.DataFrame, summary: dict[str, Any], groups: pd.Series | Non
                 for name, part in keyed.groupby("_g", sort=True)]
         if data:
             fig, ax = plt.subplots(figsize=(7, 0.4 * len(data) + 1.2))
-            ax.boxplot([d for _, d in data], orientation="horizontal")
+            # whiskers at the 5th and 95th percentiles, no mark per outlying applicant
+            ax.boxplot([d for _, d in data], orientation="horizontal", whis=(5, 95),
+                       showfliers=False)
             ax.set_yticks(range(1, len(data) + 1), [n for n, _ in data])
-            ax.set_xlabel(f"cost ({summary['norm']})")
+            ax.set_xlabel(f"cost ({summary['norm']}); box: quartiles, whiskers: 5-95 %")
             ax.set_title(f"Cost of recourse by {labels.get(g['attribute'], g['attribute'])}")
             plots["group_cost"] = _png(fig)
     return plots
@@ -157,7 +161,10 @@ def _plots(frame: pd.DataFrame, summary: dict[str, Any], groups: pd.Series | Non
 # -------------------------------------------------------------------- writers
 def _context(summary: dict[str, Any], schema: FeatureSchema) -> dict[str, Any]:
     labels = {f.name: f.display for f in schema}
-    return {"s": summary, "statuses": AUDIT_STATUSES, "labels": labels,
+    o = summary["overall"]
+    counts = {"no_recourse": o["n_no_recourse"], "unresolved": o["n_unresolved"],
+              "invalid_input": o["n"] - o["n_valid"]}
+    return {"s": summary, "statuses": AUDIT_STATUSES, "labels": labels, "counts": counts,
             "immutable": [f.display for f in schema if f.immutable]}
 
 
@@ -172,34 +179,36 @@ def render_html(summary: dict[str, Any], schema: FeatureSchema, plots: dict[str,
                                                         **_context(summary, schema))
 
 
-def write_outputs(out: Path, frame: pd.DataFrame, schema: FeatureSchema, *,
+def write_outputs(out: Path, frame: pd.DataFrame | Path, schema: FeatureSchema, *,
                   groups: pd.Series | None, protected: str | None, n_rows: int,
                   select: str, report: bool = True,
                   population: pd.DataFrame | None = None,
                   ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Write the summary files (and the report) of an assembled audit table.
 
+    ``frame`` is the table, or the path of ``results.parquet``: then only the flat columns
+    are read for every row, the nested ones in batches (:class:`ResultsView`), and the
+    report's per-applicant tables stop at :data:`~recourse.audit.table.LIST_CAP` rows.
     ``population`` (the protected column(s) of every input row, in input order) adds the
     ``fairness`` figures of :func:`recourse.audit.fairness.fairness_section`."""
-    summary = summarize(frame, groups=groups, protected=protected, n_rows=n_rows,
+    view = ResultsView(frame)
+    summary = summarize(view, groups=groups, protected=protected, n_rows=n_rows,
                         select=select)
-    why = rule_table(frame)
+    why = rule_table(view)
     if why is not None:
         summary["why"] = why
+    flat = view.flat()
     if population is not None:
         from recourse.audit.fairness import fairness_section
 
-        summary["fairness"] = fairness_section(frame, population)
+        summary["fairness"] = fairness_section(flat, population)
     files: dict[str, Path] = {}
     text = json.dumps(summary, indent=2, default=_json_default)
     path = out / "summary.json"
     atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
     files["summary_json"] = path
-    nr = frame.loc[frame["status"] == "no_recourse", ["id", "message"]]
-    if groups is not None:
-        nr = nr.assign(**{protected or "group": groups[nr.index].to_numpy()})
     path = out / "no_recourse.csv"
-    atomic_write(path, lambda p: nr.to_csv(p, index=False))
+    atomic_write(path, lambda p: _no_recourse_csv(p, view, groups, protected))
     files["no_recourse"] = path
     if report:
         md = render_markdown(summary, schema)
@@ -207,11 +216,28 @@ def write_outputs(out: Path, frame: pd.DataFrame, schema: FeatureSchema, *,
         atomic_write(path, lambda p: p.write_text(md, encoding="utf-8"))
         files["summary_md"] = path
         labels = {f.name: f.display for f in schema}
-        html = render_html(summary, schema, _plots(frame, summary, groups, labels))
+        html = render_html(summary, schema, _plots(flat, summary, groups, labels))
         path = out / "report.html"
         atomic_write(path, lambda p: p.write_text(html, encoding="utf-8"))
         files["report"] = path
     return summary, files
+
+
+def _no_recourse_csv(path: Path, view: ResultsView, groups: pd.Series | None,
+                     protected: str | None) -> None:
+    """Every applicant without recourse (id, message and group), written batch by batch."""
+    rows = np.flatnonzero((view.flat()["status"] == "no_recourse").to_numpy())
+    done = 0
+    header = True
+    for batch in view.batches(["id", "message"], ("no_recourse",)):
+        if groups is not None:
+            batch[protected or "group"] = groups.to_numpy()[rows[done:done + len(batch)]]
+        batch.to_csv(path, index=False, header=header, mode="w" if header else "a")
+        header = False
+        done += len(batch)
+    if header:  # none: the columns alone
+        cols = ["id", "message"] + ([protected or "group"] if groups is not None else [])
+        pd.DataFrame(columns=cols).to_csv(path, index=False)
 
 
 def _json_default(value: Any) -> Any:

@@ -214,6 +214,66 @@ class AuditStore:
         except Exception:  # unreadable: the caller re-solves the chunk
             return None
 
+    def committed(self, index: int, positions: list[int]) -> bool:
+        """Whether chunk ``index`` is on disk with exactly the applicants ``positions``
+        (only its ``position`` column is read)."""
+        path = self.part_path(index)
+        if not path.exists():
+            return False
+        try:
+            on_disk = pq.read_table(path, columns=["position"]).column("position")
+        except Exception:  # unreadable: the caller re-solves the chunk
+            return False
+        return bool(on_disk.to_pylist() == positions)
+
     def write_results(self, table: pa.Table) -> None:
         """Write the assembled table (one row per applicant)."""
         atomic_write(self.results_path, lambda p: pq.write_table(table, p))
+
+    def assemble(self, parts: list[tuple[int, list[int]]], schema: pa.Schema,
+                 row_group: int = 4096) -> int:
+        """Write ``results.parquet`` from the committed chunks, at most one row group
+        (``row_group`` rows and one chunk) in memory at a time, checking that chunk
+        ``index`` holds exactly the applicants ``positions``.
+
+        Parameters
+        ----------
+        parts : list of (index, positions)
+            Every chunk of the plan, in plan order.
+        schema : pa.Schema
+            The audit table's columns.
+
+        Returns
+        -------
+        int
+            Rows written.
+
+        Raises
+        ------
+        RuntimeError
+            A chunk is missing or holds other applicants (a bug worth reporting).
+        """
+        n = 0
+
+        def write(path: Path) -> None:
+            nonlocal n
+            buffer: list[pa.Table] = []
+            with pq.ParquetWriter(path, schema) as writer:
+                for index, positions in parts:
+                    table = self.read_part(index, schema)
+                    got = None if table is None else table.column("position").to_pylist()
+                    if table is None or got != positions:
+                        raise RuntimeError(
+                            f"Chunk {index} of the audit is missing or holds other "
+                            f"applicants ({0 if got is None else len(got)} rows for "
+                            f"{len(positions)}); this is a bug worth reporting.")
+                    buffer.append(table)
+                    n += table.num_rows
+                    if sum(t.num_rows for t in buffer) >= row_group:
+                        writer.write_table(pa.concat_tables(buffer))
+                        buffer.clear()
+                if buffer:
+                    writer.write_table(pa.concat_tables(buffer))
+
+        atomic_write(self.results_path, write)
+        return n

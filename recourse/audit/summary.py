@@ -2,7 +2,11 @@
 the no-recourse list, and the same figures per group of a protected attribute.
 
 Everything here is computed from the audit table (one row per applicant, see
-:mod:`recourse.audit.rows`) with pandas; nothing is re-solved. Rates are shares of the
+:mod:`recourse.audit.rows`) with pandas; nothing is re-solved. The table is read through
+:class:`~recourse.audit.table.ResultsView`: the flat columns of every row, the ``changes``
+column one batch at a time, and the listings capped at :data:`~recourse.audit.table.LIST_CAP`
+applicants each (their counts are complete), so a portfolio's audit is summarised without
+holding its rows' answers in memory. Rates are shares of the
 applicants with a usable row (``invalid_input`` rows are counted and listed, but not in
 the denominators).
 """
@@ -16,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from recourse.audit.rows import HAS_RECOURSE
+from recourse.audit.table import LIST_CAP, ResultsView
 
-__all__ = ["change_label", "distribution", "summarize"]
+__all__ = ["change_label", "distribution", "invalid_rows_text", "summarize"]
 
 _QUANTILES = {"p10": 0.1, "p25": 0.25, "median": 0.5, "p75": 0.75, "p90": 0.9}
 #: Statuses without an answer to "is there recourse?".
@@ -74,8 +79,8 @@ def _top(counter: Counter[str], n_base: int, k: int, key: str) -> list[dict[str,
             for name, c in counter.most_common(k)]
 
 
-def _listing(frame: pd.DataFrame, statuses: tuple[str, ...]) -> list[dict[str, Any]]:
-    rows = frame[frame["status"].isin(statuses)]
+def _listing(view: ResultsView, statuses: tuple[str, ...], cap: int) -> list[dict[str, Any]]:
+    rows = view.select(["id", "status", "message"], statuses, limit=cap)
     return [{"id": _plain(r.id), "status": r.status, "message": r.message}
             for r in rows.itertuples(index=False)]
 
@@ -117,15 +122,16 @@ def _group_figures(frame: pd.DataFrame, groups: pd.Series, attribute: str) -> di
     return out
 
 
-def summarize(frame: pd.DataFrame, *, groups: pd.Series | None = None,
+def summarize(frame: pd.DataFrame | ResultsView, *, groups: pd.Series | None = None,
               protected: str | None = None, n_rows: int | None = None,
-              select: str = "denied", top: int = 10) -> dict[str, Any]:
+              select: str = "denied", top: int = 10,
+              list_cap: int = LIST_CAP) -> dict[str, Any]:
     """The audit's figures as plain data (the content of ``summary.json``).
 
     Parameters
     ----------
-    frame : DataFrame
-        The audit table (``results.parquet``).
+    frame : DataFrame or ResultsView
+        The audit table (``results.parquet``), or a view of it.
     groups : Series, optional
         The protected attribute's value for each row of ``frame`` (same order).
     protected : str, optional
@@ -136,6 +142,10 @@ def summarize(frame: pd.DataFrame, *, groups: pd.Series | None = None,
         How applicants were selected (``"denied"`` or ``"all"``).
     top : int
         Length of the most-frequent-changes lists.
+    list_cap : int
+        Most applicants named in each of the ``no_recourse``, ``invalid_input`` and
+        ``unresolved`` lists (in table order; the counts are in ``overall`` and
+        ``status_counts``, every applicant in ``results.parquet``).
 
     Returns
     -------
@@ -143,16 +153,19 @@ def summarize(frame: pd.DataFrame, *, groups: pd.Series | None = None,
         ``overall`` (counts and rates), ``status_counts``, ``cost``, ``l1_cost``, ``l0``
         and ``n_changes`` distributions, ``n_changes_histogram``, ``top_features``,
         ``top_changes``, ``no_recourse`` (every applicant with a proof that no allowed
-        change works), ``invalid_input``, ``unresolved``, ``time``, and ``groups`` when
-        ``groups`` is given.
+        change works; the first ``list_cap``), ``invalid_input``, ``unresolved`` (the
+        same), ``list_cap``, ``time``, and ``groups`` when ``groups`` is given.
     """
+    view = frame if isinstance(frame, ResultsView) else ResultsView(frame)
+    frame = view.flat()
     answered = frame[frame["status"].isin(HAS_RECOURSE)]
     features: Counter[str] = Counter()
     changes: Counter[str] = Counter()
-    for chs in answered["changes"]:
-        for ch in list(chs) if chs is not None else []:
-            features[ch["feature"]] += 1
-            changes[change_label(ch)] += 1
+    for batch in view.batches(["changes"], HAS_RECOURSE):
+        for chs in batch["changes"]:
+            for ch in list(chs) if chs is not None else []:
+                features[ch["feature"]] += 1
+                changes[change_label(ch)] += 1
     hist = answered["n_changes"].value_counts().sort_index()
     summary: dict[str, Any] = {
         "n_rows": n_rows, "select": select,
@@ -167,9 +180,10 @@ def summarize(frame: pd.DataFrame, *, groups: pd.Series | None = None,
         "n_changes_histogram": {str(int(k)): int(v) for k, v in hist.items()},
         "top_features": _top(features, len(answered), top, "feature"),
         "top_changes": _top(changes, len(answered), top, "change"),
-        "no_recourse": _listing(frame, ("no_recourse",)),
-        "invalid_input": _listing(frame, ("invalid_input",)),
-        "unresolved": _listing(frame, UNRESOLVED),
+        "no_recourse": _listing(view, ("no_recourse",), list_cap),
+        "invalid_input": _listing(view, ("invalid_input",), list_cap),
+        "unresolved": _listing(view, UNRESOLVED, list_cap),
+        "list_cap": int(list_cap),
         "time": distribution(frame.loc[frame["status"] != "invalid_input", "total_time"]),
     }
     if groups is not None:
@@ -177,3 +191,17 @@ def summarize(frame: pd.DataFrame, *, groups: pd.Series | None = None,
             raise ValueError(f"groups has {len(groups)} values for {len(frame)} rows.")
         summary["groups"] = _group_figures(frame, groups, protected or "group")
     return summary
+
+
+def invalid_rows_text(summary: dict[str, Any], limit: int = 10) -> list[str]:
+    """Lines naming the audit's invalid rows and why (for the console; every one of them
+    is in ``summary.md``, ``report.html`` and ``results.parquet``)."""
+    rows = summary.get("invalid_input") or []
+    if not rows:
+        return []
+    n = int(summary.get("status_counts", {}).get("invalid_input", len(rows)))
+    lines = [f"{n} row{'s' if n != 1 else ''} with invalid input (not searched):"]
+    lines += [f"  {r['id']}: {r['message']}" for r in rows[:limit]]
+    if n > min(limit, len(rows)):
+        lines.append(f"  ... and {n - min(limit, len(rows))} more (see results.parquet).")
+    return lines

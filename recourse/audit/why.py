@@ -38,6 +38,7 @@ import pyarrow as pa
 
 from recourse.audit.rows import CHANGE_TYPE, change_rows
 from recourse.audit.summary import distribution
+from recourse.audit.table import LIST_CAP, ResultsView
 from recourse.encoders.errors import InputValidationError
 
 __all__ = ["WHY_COLUMNS", "WHY_SET_TYPE", "check_relaxed_range", "check_why", "empty_why",
@@ -179,9 +180,10 @@ def _sets(value: Any) -> list[dict[str, Any]]:
             for s in _list(value)]
 
 
-def rule_table(frame: pd.DataFrame) -> dict[str, Any] | None:
+def rule_table(frame: pd.DataFrame | ResultsView,
+               list_cap: int = LIST_CAP) -> dict[str, Any] | None:
     """Per rule: how many applicants it alone precludes and how many it takes part in
-    (from the audit table's ``why_sets``); None when no row was analysed.
+    (from the audit table's ``why_sets``, read in batches); None when no row was analysed.
 
     Returns
     -------
@@ -191,50 +193,59 @@ def rule_table(frame: pd.DataFrame) -> dict[str, Any] | None:
         ``n_unopened`` (no relaxation of the rules considered opens recourse, proven),
         ``n_without_analysis`` (no-recourse rows without one), ``cheapest`` (the
         distribution of ``why_cost``), ``rules``: one dict per rule, ``rule`` (key),
-        ``text``, ``alone`` and ``any``, most ``alone`` first; and ``applicants``: per
-        analysed applicant its ``id``, ``sets`` (``texts``, ``cost``, ``verified``),
-        cheapest ``cost`` and ``complete``.
+        ``text``, ``alone`` and ``any``, most ``alone`` first; and ``applicants``: for the
+        first ``list_cap`` analysed applicants, its ``id``, ``sets`` (``texts``, ``cost``,
+        ``verified``), cheapest ``cost`` and ``complete``.
     """
-    if "why_sets" not in frame.columns:
-        return None
-    nr = frame[frame["status"] == "no_recourse"]
-    analysed = nr[nr["why_complete"].notna()]
-    if not len(analysed):
+    view = frame if isinstance(frame, ResultsView) else ResultsView(frame)
+    if "why_sets" not in view.columns:
         return None
     alone: Counter[str] = Counter()
     anyset: Counter[str] = Counter()
     text: dict[str, str] = {}
-    unopened = 0
-    applicants = []
-    for ident, value, complete, cost in zip(analysed["id"], analysed["why_sets"],
-                                            analysed["why_complete"], analysed["why_cost"]):
-        sets = _sets(value)
-        if not sets and bool(complete):
-            unopened += 1
-        applicants.append({
-            "id": ident.item() if hasattr(ident, "item") else ident,
-            "sets": [{"texts": s["texts"], "cost": s["cost"],
-                      "verified": bool(s["verified"])} for s in sets],
-            "cost": _num(cost),
-            "complete": bool(complete)})
-        seen: set[str] = set()
-        for s in sets:
-            keys = s["rules"]
-            for k, t in zip(keys, s["texts"]):
-                text.setdefault(k, t)
-            if len(keys) == 1:
-                alone[keys[0]] += 1
-            seen.update(keys)
-        anyset.update(seen)
+    unopened = incomplete = n_nr = 0
+    costs: list[float | None] = []
+    applicants: list[dict[str, Any]] = []
+    for batch in view.batches(["id", "why_sets", "why_complete", "why_cost"],
+                              ("no_recourse",)):
+        n_nr += len(batch)
+        analysed = batch[batch["why_complete"].notna()]
+        incomplete += int((~analysed["why_complete"].astype(bool)).sum())
+        costs += [_num(c) for c in analysed["why_cost"]]
+        for ident, value, complete, cost in zip(analysed["id"], analysed["why_sets"],
+                                                analysed["why_complete"],
+                                                analysed["why_cost"]):
+            sets = _sets(value)
+            if not sets and bool(complete):
+                unopened += 1
+            if len(applicants) < list_cap:
+                applicants.append({
+                    "id": ident.item() if hasattr(ident, "item") else ident,
+                    "sets": [{"texts": s["texts"], "cost": s["cost"],
+                              "verified": bool(s["verified"])} for s in sets],
+                    "cost": _num(cost),
+                    "complete": bool(complete)})
+            seen: set[str] = set()
+            for s in sets:
+                keys = s["rules"]
+                for k, t in zip(keys, s["texts"]):
+                    text.setdefault(k, t)
+                if len(keys) == 1:
+                    alone[keys[0]] += 1
+                seen.update(keys)
+            anyset.update(seen)
+    if not costs:
+        return None
     order = sorted(anyset, key=lambda k: (-alone[k], -anyset[k], k))
     rules = [{"rule": k, "text": text.get(k, k), "alone": int(alone[k]),
               "any": int(anyset[k])} for k in order]
     return {
-        "n_analysed": int(len(analysed)),
-        "n_incomplete": int((~analysed["why_complete"].astype(bool)).sum()),
+        "n_analysed": len(costs),
+        "n_incomplete": incomplete,
         "n_unopened": int(unopened),
-        "n_without_analysis": int(len(nr) - len(analysed)),
-        "cheapest": distribution(analysed["why_cost"]),
+        "n_without_analysis": int(n_nr - len(costs)),
+        "cheapest": distribution(pd.Series(costs, dtype=float)),
         "rules": rules,
         "applicants": applicants,
+        "list_cap": int(list_cap),
     }

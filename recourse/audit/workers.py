@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from recourse.audit.rows import error_row, result_row
@@ -150,20 +151,40 @@ def _solve_in_worker(chunk: Chunk) -> Done:
     return solve_chunk(_WORKER_SPEC, chunk)
 
 
+def _in_flight(n_workers: int) -> int:
+    """Chunks submitted ahead of the finished ones: enough to keep every worker busy,
+    few enough that neither answers nor applicants of the whole plan pile up."""
+    return 2 * max(1, n_workers) + 2
+
+
 def run_local(spec: EngineSpec, chunks: Sequence[Chunk], n_jobs: int,
               start_method: str) -> Iterator[Done]:
-    """Solve the chunks in ``n_jobs`` local processes, each building its engine once."""
+    """Solve the chunks in ``n_jobs`` local processes, each building its engine once.
+
+    At most :func:`_in_flight` chunks are submitted at a time and a finished chunk's
+    future is dropped as soon as its rows are handed on, so the answers of the whole
+    audit never sit in this process together.
+    """
     import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, wait
 
     ctx = multiprocessing.get_context(start_method)
+    todo = iter(chunks)
+    running: set[Future[Done]] = set()
     with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx, initializer=_init_worker,
                              initargs=(spec,)) as pool:
-        futures: list[Future[Done]] = [pool.submit(_solve_in_worker, c) for c in chunks]
         try:
-            for fut in as_completed(futures):
-                yield fut.result()
+            for c in islice(todo, _in_flight(n_jobs)):
+                running.add(pool.submit(_solve_in_worker, c))
+            while running:
+                finished, running = wait(running, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    for c in islice(todo, 1):
+                        running.add(pool.submit(_solve_in_worker, c))
+                    yield fut.result()
+                del finished
         finally:
-            for fut in futures:
+            for fut in running:
                 fut.cancel()
 
 
@@ -171,15 +192,31 @@ def run_dask(spec: EngineSpec, chunks: Sequence[Chunk], client: Any) -> Iterator
     """Solve the chunks as tasks on a Dask cluster, one task per chunk.
 
     The spec (model, schema, reference rows) is scattered to every worker once; each
-    worker keeps its engine between tasks.
+    worker keeps its engine between tasks. At most :func:`_in_flight` chunks per worker
+    count are on the cluster at a time, and each finished task is released as soon as its
+    rows are fetched, so neither the workers nor this process keep the audit's answers.
     """
     from distributed import as_completed as dask_completed
 
     spec_future = client.scatter(spec, broadcast=True, hash=False)
-    futures = [client.submit(solve_chunk, spec_future, c, pure=False) for c in chunks]
+    n_workers = len(client.scheduler_info().get("workers", {}))
+    todo = iter(chunks)
+    queue = dask_completed()
+    running = {}
     try:
-        for fut in dask_completed(futures):
-            yield fut.result()
+        for c in islice(todo, _in_flight(n_workers)):
+            fut = client.submit(solve_chunk, spec_future, c, pure=False)
+            running[fut.key] = fut
+            queue.add(fut)
+        for fut in queue:
+            for c in islice(todo, 1):
+                nxt = client.submit(solve_chunk, spec_future, c, pure=False)
+                running[nxt.key] = nxt
+                queue.add(nxt)
+            done = fut.result()
+            running.pop(fut.key, None)
+            fut.release()
+            yield done
     finally:
-        for fut in futures:
+        for fut in running.values():
             fut.cancel()

@@ -48,7 +48,8 @@ def explain(
     norm: Annotated[str, typer.Option(help="Cost: l1, l0 or l0_l1.")] = "l1",
     time_limit: Annotated[float, typer.Option(help="Solver time limit in seconds.")] = 60.0,
     backend: Annotated[str, typer.Option(
-        help="Solver backend: highs, cpsat (tree ensembles), pyomo or auto.")] = "highs",
+        help="Solver backend: auto (HiGHS; CP-SAT for large tree problems), highs, "
+        "cpsat (tree ensembles) or pyomo.")] = "auto",
     solver: Annotated[str | None, typer.Option(
         help="With --backend pyomo: the Pyomo solver (appsi_highs, gurobi, cplex, scip, "
         "...).")] = None,

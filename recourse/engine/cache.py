@@ -46,7 +46,7 @@ def _cached(model: Any, schema: FeatureSchema, reference: Any, causal: Any, back
 
 
 def find_recourse(model: Any, applicant: Any, schema: FeatureSchema, *, target: Any = None,
-                  norm: str = "l1", backend: str = "highs", time_limit: float = 60.0,
+                  norm: str = "l1", backend: str = "auto", time_limit: float = 60.0,
                   reference: Any = None, utility: Any = None, causal: Any = None,
                   backend_options: dict[str, Any] | None = None,
                   min_margin: float | None = None, box: bool = False) -> RecourseResult:

@@ -50,8 +50,11 @@ class RecourseEngine:
     reference : DataFrame, optional
         Known rows (e.g. the training data); rows the model assigns to the target class
         give a first solution at once. Never changes the answer, only the time.
-    backend : {"highs", "cpsat", "pyomo", "race", "auto"}
-        Solver backend (``recourse.solvers.backends``).
+    backend : {"auto", "highs", "cpsat", "pyomo", "race"}
+        Solver backend (``recourse.solvers.backends``). ``"auto"`` (the default) solves
+        each problem with HiGHS, and pure-integer problems of at least
+        ``AUTO_CPSAT_MIN_VARS`` variables after pruning (large tree ensembles) with
+        CP-SAT, which proved credit_data's hard forest queries 1.4-7x faster.
     backend_options : dict, optional
         Options of the backend, e.g. ``{"solver": "gurobi"}`` for ``"pyomo"``.
     margin : float
@@ -77,7 +80,7 @@ class RecourseEngine:
     """
 
     def __init__(self, model: Any, schema: FeatureSchema, *, reference: Any = None,
-                 backend: str = "highs", margin: float = DEFAULT_MARGIN,
+                 backend: str = "auto", margin: float = DEFAULT_MARGIN,
                  bounds: str = "lp", causal: Any = None,
                  backend_options: dict[str, Any] | None = None,
                  seen_together: Any = None, plausibility: Any = None,

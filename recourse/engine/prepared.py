@@ -96,6 +96,11 @@ def prepare(model: Any, schema: FeatureSchema, *, reference: Any, backend: str,
             raise SchemaError(f"causal must be a CausalModel, got {type(causal).__name__}.")
         cspec = causal.lower(schema)
         nspec = neutral_spec(spec, cspec)
+    if backend in ("auto", "cpsat", "race"):
+        from recourse.solvers.backends import BACKENDS
+
+        # imports OR-Tools now (about 0.3 s the first time), not within a query's deadline
+        BACKENDS["cpsat"].unavailable()
     t0 = time.perf_counter()
     fingerprint = model_fingerprint(model)
     identity = FittedIdentity.of(model) if refits_replace(model) else None

@@ -191,7 +191,7 @@ def read_audit(path: str | Path, schema: FeatureSchema) -> Iterator[tuple[str, R
             l1_cost=_opt_float(row.get("l1_cost")), l0=_opt_float(row.get("l0")),
             bound=_opt_float(row.get("bound")), gap=_opt_float(row.get("gap")),
             optimal=bool(row.get("optimal", False)), verified=bool(row.get("verified", False)),
-            norm=str(row.get("norm") or "l1"), backend=str(row.get("backend") or "highs"),
+            norm=str(row.get("norm") or "l1"), backend=str(row.get("backend") or "auto"),
             message=str(row.get("message") or ""))
         sha = row.get("model_sha256")
         if sha is not None and not str(sha).startswith("sha256:"):

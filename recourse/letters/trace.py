@@ -30,6 +30,20 @@ _SOLVER_NAMES = {"highs": ("HiGHS", "highspy"), "cpsat": ("OR-Tools CP-SAT", "or
                  "pyomo": ("Pyomo", "pyomo")}
 
 
+def _solver_named(backend: str, used: list[str | None]) -> tuple[str, list[str]]:
+    """The solver(s) as the trace names them, and their distributions (for versions):
+    with ``backend="auto"`` (or ``"race"``), the ones that actually ran; answers proven by
+    the engine's own bounds ran none."""
+    if backend not in ("auto", "race"):
+        name, dist = _SOLVER_NAMES.get(backend, (backend, backend))
+        return name, [dist]
+    ran = sorted({u for u in used if u}, key=str)
+    if not ran:
+        return "none needed (the engine's own bounds proved the answer)", []
+    names = [_SOLVER_NAMES.get(u, (u, u)) for u in ran]
+    return " and ".join(n for n, _ in names) + f" (backend {backend})", [d for _, d in names]
+
+
 @dataclass(frozen=True)
 class Trace:
     """What a letter's appendix states about the computation behind it.
@@ -160,13 +174,12 @@ def make_trace(results: list[RecourseResult], schema: FeatureSchema, *, applican
     head = results[0] if results else final
     if head is None:
         raise ValueError("make_trace needs at least one result.")
-    backend = head.backend
-    name, dist = _SOLVER_NAMES.get(backend, (backend, backend))
+    shown = list(results) + ([final] if final is not None else [])
+    name, dists = _solver_named(head.backend, [r.stats.backend_used for r in shown])
     when = (clock or utc_now)()
     if when.tzinfo is None:
         raise ValueError("The clock must return a timezone-aware datetime (UTC).")
     when = when.astimezone(_dt.timezone.utc).replace(microsecond=0)
-    shown = list(results) + ([final] if final is not None else [])
     return Trace(
         applicant_id=str(applicant_id),
         model_fingerprint=fingerprint[0],
@@ -184,7 +197,7 @@ def make_trace(results: list[RecourseResult], schema: FeatureSchema, *, applican
                   "cost": r.cost, "excluded": list(r.stats.excluded or [])}
                  for r in shown],
         engine_version=__version__,
-        versions={d: _version(d) for d in ("scikit-learn", "numpy", dist)},
+        versions={d: _version(d) for d in ("scikit-learn", "numpy", *dists)},
         time_utc=when.isoformat().replace("+00:00", "Z"),
     )
 

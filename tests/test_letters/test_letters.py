@@ -216,7 +216,11 @@ def test_trace_records_versions_schema_and_time(tmp_path):
     assert trace.versions["scikit-learn"] == metadata.version("scikit-learn")
     assert trace.versions["highspy"] == metadata.version("highspy")
     assert trace.time_utc == "2026-11-23T12:00:00Z"
-    assert trace.status == "optimal" and trace.proven_optimal and trace.solver == "HiGHS"
+    # backend auto: the trace names the solver that ran (the options' MILPs ran HiGHS)
+    ran = {r.stats.backend_used for r in opts}
+    assert "highs" in ran and ran <= {"highs", None}  # None: proven by the bounds
+    assert trace.status == "optimal" and trace.proven_optimal
+    assert trace.solver == "HiGHS (backend auto)"
     assert [o["excluded"] for o in trace.options] == [
         [], [sorted(opts.change_sets[0], key=schema.names.index)],
         [sorted(s, key=schema.names.index) for s in opts.change_sets[:2]]]

@@ -234,3 +234,27 @@ def test_import_recourse_loads_no_optional_solver():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("limit", [0.001, 0.05, 0.3])
+def test_cpsat_keeps_short_time_limits_model_building_included(limit):
+    """A large problem (20,000 rows) must not make CP-SAT overrun a short limit while its
+    model is built: building is part of the time limit."""
+    pytest.importorskip("ortools")
+    from recourse.solvers.cpsat import solve_cpsat
+
+    rng = np.random.default_rng(0)
+    n, m = 6000, 20000
+    A = sp.csr_matrix((rng.integers(1, 4, size=6 * m).astype(float),
+                       (np.repeat(np.arange(m), 6), rng.integers(0, n, size=6 * m))),
+                      shape=(m, n))
+    p = MilpArrays(c=rng.uniform(0.5, 2.0, n), c0=0.0, lb=np.zeros(n), ub=np.ones(n),
+                   integer=np.ones(n, dtype=bool), A=A,
+                   row_lo=(A.getnnz(axis=1) > 0).astype(float),  # all ones is feasible
+                   row_hi=np.full(m, np.inf))
+    solve_cpsat(p, time_limit=0.3)  # warm: the first call imports and sets up OR-Tools
+    t0 = __import__("time").perf_counter()
+    sol = solve_cpsat(p, time_limit=limit)
+    took = __import__("time").perf_counter() - t0
+    assert took <= limit + 0.15, took
+    assert sol.status in (Status.TIME_LIMIT, Status.FEASIBLE, Status.OPTIMAL)

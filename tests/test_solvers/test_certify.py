@@ -74,17 +74,22 @@ def test_presolve_false_optimal_is_caught_and_recorded(q29, phases, monkeypatch)
     assert said[1]["route"] == "highs-presolve-off" and said[1]["status"] != "infeasible"
 
 
-def test_default_route_needs_no_second_opinion(q29, phases):
-    """HiGHS without presolve is the default route: the same query is certified by it,
-    at CP-SAT's optimum, with nothing to confirm."""
+@pytest.mark.parametrize("backend", ["highs", "auto"])
+def test_default_routes_need_no_second_opinion(q29, phases, backend):
+    """HiGHS without presolve (``backend="highs"``) and whatever the default ``"auto"``
+    picks (CP-SAT for this large forest problem) are trusted routes: the same query is
+    certified by them, at CP-SAT's optimum, with nothing to confirm."""
     pytest.importorskip("ortools")
     model, schema, X_tr, x = q29
     oracle = RecourseEngine(model, schema, reference=X_tr, backend="cpsat").explain(
         x, target="good", time_limit=60)
     phases.clear()
-    r = RecourseEngine(model, schema, reference=X_tr).explain(x, target="good", time_limit=60)
+    r = RecourseEngine(model, schema, reference=X_tr, backend=backend).explain(
+        x, target="good", time_limit=60)
     assert r.status == "optimal" and r.cost == pytest.approx(oracle.cost, abs=1e-7)
-    assert [p["certified_by"] for p in phases] == ["highs-presolve-off"]
+    want = ["highs-presolve-off"] if backend == "highs" else [r.stats.backend_used]
+    assert [p["certified_by"] for p in phases] == want
+    assert want[0] in ("highs-presolve-off", "cpsat")
     assert "certificate_disagreement" not in phases[0]
 
 
