@@ -6,8 +6,15 @@ import os
 import sys
 from pathlib import Path
 
-import pytest
-from hypothesis import settings
+# One native thread per test process, set before numpy, scikit-learn, LightGBM or torch
+# load their thread pools: `make test` runs one pytest-xdist worker per core, and OpenMP or
+# BLAS pools of one thread per core in every worker oversubscribe the cores (their threads
+# spin while waiting). No test depends on these pools; set the variables to override.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
 # CI runs the property tests on fixed examples (derived from each test's name), so that a
 # submission's result does not depend on the draw; locally they draw afresh every run (set

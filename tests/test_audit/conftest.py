@@ -12,6 +12,9 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from recourse.datasets import load_german_credit, train_test
 from recourse.io import save_model
 
+# Denied applicants in the shared ``applicants`` fixture.
+N_DENIED = 20
+
 
 def _pipeline(schema, estimator):
     groups = [f for f in schema if f.is_group]
@@ -40,12 +43,12 @@ def forest(german):
 
 @pytest.fixture(scope="session")
 def applicants(forest):
-    """36 German-credit applicants: 30 the forest denies and 6 it approves, in data order."""
+    """24 German-credit applicants: 20 the forest denies and 4 it approves, in data order."""
     X, _, _ = load_german_credit()
     pred = forest.predict(X)
-    denied = X[pred == "bad"].head(30)
-    approved = X[pred == "good"].head(6)
-    assert len(denied) == 30
+    denied = X[pred == "bad"].head(N_DENIED)
+    approved = X[pred == "good"].head(4)
+    assert len(denied) == N_DENIED
     return X.loc[sorted([*denied.index, *approved.index])]
 
 

@@ -25,13 +25,15 @@ def _key(frame):
 def test_dask_cluster_equals_the_local_run(tmp_path, cluster, german, forest, applicants):
     X_train, _, _, schema = german
     local = audit(forest, applicants, schema, tmp_path / "local", target="good",
-                  reference=X_train, n_jobs=1)
+                  reference=X_train, n_jobs=1, report=False)
     with distributed.Client(cluster) as client:
         on_client = audit(forest, applicants, schema, tmp_path / "client", target="good",
-                          reference=X_train, client=client, chunk_size=4)
+                          reference=X_train, client=client, chunk_size=4,
+                          report=False)
         workers = client.run(lambda: __import__("os").getpid())
     by_address = audit(forest, applicants, schema, tmp_path / "address", target="good",
-                       reference=X_train, scheduler=cluster.scheduler_address)
+                       reference=X_train, scheduler=cluster.scheduler_address,
+                       report=False)
     assert len(set(workers.values())) == 2
     for res in (on_client, by_address):
         assert _key(res.results) == _key(local.results)

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from recourse.audit import audit
+from tests.test_audit.conftest import N_DENIED
 
 # The audit process under test: the library's audit() on files, slowed down after every
 # committed chunk by its progress callback so that it can be killed half-way.
@@ -26,7 +27,7 @@ def slow(done, total):
 
 if __name__ == "__main__":
     audit(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], target="good",
-          reference=sys.argv[5], n_jobs=2, chunk_size=3, progress=slow)
+          reference=sys.argv[5], n_jobs=2, chunk_size=3, progress=slow, report=False)
 """
 
 
@@ -57,12 +58,12 @@ def test_killed_audit_resumes_without_lost_or_duplicated_rows(tmp_path, files):
     manifest = out / "manifest.json"
     assert manifest.exists() and not (out / "results.parquet").exists()
     committed = {p.name: p.stat().st_mtime_ns for p in _parts(out)}
-    n_chunks = -(-30 // 3)
+    n_chunks = -(-N_DENIED // 3)
     assert 3 <= len(committed) < n_chunks  # killed half-way
     (out / "parts" / ".part-00009.parquet.999.tmp").write_bytes(b"half a file")
 
     res = audit(files["model"], files["data"], files["schema"], out, target="good",
-                reference=files["reference"], n_jobs=1)
+                reference=files["reference"], n_jobs=1, report=False)
     rows_done = sum(pq.read_metadata(out / "parts" / name).num_rows for name in committed)
     assert res.n_resumed == rows_done and res.n_solved == res.n_audited - rows_done
     for name, mtime in committed.items():  # committed chunks were not solved again
@@ -71,9 +72,9 @@ def test_killed_audit_resumes_without_lost_or_duplicated_rows(tmp_path, files):
 
     table = pd.read_parquet(out / "results.parquet")
     data = pd.read_parquet(files["data"])
-    assert table["id"].is_unique and len(table) == res.n_audited == 30
+    assert table["id"].is_unique and len(table) == res.n_audited == N_DENIED
     fresh = audit(files["model"], files["data"], files["schema"], tmp_path / "fresh",
-                  target="good", reference=files["reference"], n_jobs=1).results
+                  target="good", reference=files["reference"], n_jobs=1, report=False).results
     assert list(table["id"]) == list(fresh["id"])
     assert set(table["id"]) <= set(data.index)
     assert list(table["status"]) == list(fresh["status"])
@@ -81,5 +82,5 @@ def test_killed_audit_resumes_without_lost_or_duplicated_rows(tmp_path, files):
         fresh["cost"].astype(float).tolist(), rel=1e-6, abs=1e-6)
 
     again = audit(files["model"], files["data"], files["schema"], out, target="good",
-                  reference=files["reference"], n_jobs=1)
-    assert again.n_solved == 0 and again.n_resumed == 30
+                  reference=files["reference"], n_jobs=1, report=False)
+    assert again.n_solved == 0 and again.n_resumed == N_DENIED

@@ -48,7 +48,7 @@ def audited(request, tmp_path_factory):
     model, schema, data, rules, options, kw, cm = _case(request.param)
     out = tmp_path_factory.mktemp(f"why_{request.param}")
     res = audit(model, data, schema, out, target=1, time_limit=30, n_jobs=1, why=64,
-                relaxed_range=RANGES, causal=cm, **kw)
+                relaxed_range=RANGES, causal=cm, report=False, **kw)
     return request.param, model, schema, data, rules, options, kw, cm, res
 
 
@@ -139,17 +139,17 @@ def test_rule_participation_matches_subset_brute_force(audited):
 def test_why_is_part_of_the_identity_and_resumes(tmp_path):
     model, schema, data, *_ = _case("tree")
     first = audit(model, data, schema, tmp_path, target=1, time_limit=30, n_jobs=1, why=2,
-                  chunk_size=4, relaxed_range=RANGES)
+                  chunk_size=4, relaxed_range=RANGES, report=False)
     for other in (dict(why=3, relaxed_range=RANGES), dict(why=False),
                   dict(why=2, relaxed_range={"income": (0.0, 60.0)})):
         with pytest.raises(InputValidationError, match="what differs.*(why|relaxed range)"):
             audit(model, data, schema, tmp_path, target=1, time_limit=30, n_jobs=1,
-                  chunk_size=4, **other)
+                  chunk_size=4, report=False, **other)
     parts = sorted((tmp_path / "parts").iterdir())
     n_first = pq.read_table(parts[0]).num_rows
     parts[0].unlink()
     again = audit(model, data, schema, tmp_path, target=1, time_limit=30, n_jobs=1, why=2,
-                  chunk_size=4, relaxed_range=RANGES)
+                  chunk_size=4, relaxed_range=RANGES, report=False)
     assert (again.n_resumed, again.n_solved) == (first.n_audited - n_first, n_first)
     cols = ["id", "status", "why_cost", "why_complete"]
     assert again.results[cols].equals(first.results[cols])

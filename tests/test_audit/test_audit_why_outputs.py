@@ -52,7 +52,7 @@ def test_why_never_outlives_the_query_deadline(tree, tmp_path, monkeypatch):
     monkeypatch.setattr(preclusion_module, "preclusion", watched)
     monkeypatch.setattr(run_module, "run", watched_run)
     res = audit(tree, X.head(12), _schema(), tmp_path, target=1, time_limit=0.5, n_jobs=1,
-                why=3, relaxed_range=RANGES)
+                why=3, relaxed_range=RANGES, report=False)
     n = int((res.results["status"] == "no_recourse").sum())
     assert n and seen["calls"] == n and seen["runs"] >= 1
 
@@ -84,7 +84,7 @@ def test_report_and_summary_show_the_rule_table_escaped(tree, tmp_path):
 def test_bank_note_beside_the_letter_never_in_it(tree, tmp_path):
     schema = _schema().replace("debt", label="Outstanding debt")
     res = audit(tree, X.head(24), schema, tmp_path / "a", target=1, time_limit=30,
-                n_jobs=1, why=8, relaxed_range=RANGES)
+                n_jobs=1, why=8, relaxed_range=RANGES, report=False)
     written = write_letters(tmp_path / "a" / "results.parquet", tmp_path / "l", schema)
     nr = res.results[res.results["status"] == "no_recourse"]
     analysed = nr[nr["why_complete"].notna()]

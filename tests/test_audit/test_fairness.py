@@ -141,7 +141,8 @@ def test_intersection_labels():
 @pytest.fixture(scope="module")
 def audited(tmp_path_factory, german, forest, applicants):
     X_train, _, _, schema = german
-    data = applicants.assign(region=["<b>north</b>", "south|x](http://e)"] * 18)
+    data = applicants.assign(region=["<b>north</b>", "south|x](http://e)"]
+                            * (len(applicants) // 2))
     res = audit(forest, data, schema, tmp_path_factory.mktemp("fair"), target="good",
                 n_jobs=1, protected="personal_status_and_sex", intersect="region")
     return res, data
