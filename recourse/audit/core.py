@@ -97,6 +97,8 @@ class AuditResult:
     elapsed: float
     solve_elapsed: float
     files: dict[str, Path] = field(default_factory=dict)
+    #: ``results.parquet``'s size and modification time when the audit wrote it.
+    stamp: tuple[int, int] | None = None
     _cache: dict[str, pd.DataFrame] = field(default_factory=dict, init=False, repr=False,
                                             compare=False)
 
@@ -109,8 +111,13 @@ class AuditResult:
         if "results" not in self._cache:
             import pyarrow.parquet as pq
 
-            self._cache["results"] = pq.read_table(
-                self.files.get("results", self.out / "results.parquet")).to_pandas()
+            path = self.files.get("results", self.out / "results.parquet")
+            if self.stamp is not None and _stamp(path) != self.stamp:
+                raise InputValidationError(
+                    f"{path} is no longer this audit's table: the directory was audited "
+                    "again since (overwrite=True). Read .results before auditing into the "
+                    "same directory again, or audit into another one.")
+            self._cache["results"] = pq.read_table(path).to_pandas()
         return self._cache["results"]
 
     @property
@@ -454,7 +461,11 @@ def _audit(*, model: Any, data: Any, schema: Any, out: str | Path, target: Any, 
     return AuditResult(out=store.out, summary=summary, n_rows=len(data),
                        n_audited=total, n_resumed=n_resumed, n_solved=n_solved,
                        elapsed=time.perf_counter() - t_start, solve_elapsed=solve_elapsed,
-                       files=files)
+                       files=files, stamp=_stamp(store.results_path))
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    return (path.stat().st_size, path.stat().st_mtime_ns) if path.exists() else None
 
 
 def _execute(spec: EngineSpec, engine: RecourseEngine, pending: list[Chunk], n_jobs: int,

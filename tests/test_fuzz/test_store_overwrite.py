@@ -52,6 +52,9 @@ def test_overwrite_replaces_an_audit_but_not_the_files_beside_it(tmp_path, toy):
     X, schema, model = toy
     first = audit(model, X.head(5), schema, tmp_path, target="good", n_jobs=1,
                   select="all")
+    assert len(first.results) == 5  # read before the directory is audited again
+    stale = audit(model, X.head(4), schema, tmp_path, target="good", n_jobs=1,
+                  select="all", overwrite=True)  # its table is never read before the end
     mine = {"other.csv": "a,b\n", "parts/mine.txt": "keep me", ".draft.tmp": "x"}
     for name, text in mine.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
@@ -60,7 +63,9 @@ def test_overwrite_replaces_an_audit_but_not_the_files_beside_it(tmp_path, toy):
                    select="all", overwrite=True)
     _assert_intact(tmp_path, mine)
     assert not (tmp_path / "parts" / "part-00042.parquet").exists()  # ours: removed
-    assert len(second.results) == 3 and len(first.results) == 5
+    assert len(second.results) == 3 and len(first.results) == 5  # first's was read before
+    with pytest.raises(InputValidationError, match="no longer this audit's table"):
+        stale.results  # written over by `second`: never silently second's rows
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["format"] == FORMAT and manifest["n_audited"] == 3
 
