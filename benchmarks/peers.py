@@ -595,8 +595,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--production", action="store_true",
                     help="the production-size models on credit_data: " + ", ".join(PRODUCTION))
     ap.add_argument("--variants", default="",
-                    help="the engine with other backends beside the plain engine (its default backend, auto), "
-                    f"comma separated: {BACKEND_VARIANTS}")
+                    help="the engine with other backends beside the plain engine (its "
+                    f"default backend, auto), comma separated: {BACKEND_VARIANTS}")
     ap.add_argument("--no-peer", action="store_true", help="engine (and variants) only")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--tag", default="peers", help="output file stem")
