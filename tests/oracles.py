@@ -468,6 +468,24 @@ def float32_slack(oracle: OracleOptimum, schema: Any, x: Mapping[str, Any],
 
 
 # ------------------------------------------------------------------ trees: oracle
+def _grid(model: Any, schema: Any, x: Mapping[str, Any], bounds_mode: str,
+          max_points: int) -> tuple[list[Any], list[int], int]:
+    """Per feature, the candidate values whose product visits the cheapest point of every
+    cell (see :func:`brute_force_tree_optimum`); their counts and the product's size."""
+    bnds = tree_boundaries(model, schema, x)
+    cand: list[Any] = []
+    for f in schema.features:
+        if _is_group(f):
+            cand.append(_group_allowed(f, x[f.name]))
+        else:
+            cand.append(_numeric_candidates(f, float(x[f.name]), bnds[f.name], bounds_mode))
+    sizes = [len(c) for c in cand]
+    total = int(np.prod(sizes))
+    if total > max_points:
+        raise ValueError(f"brute force too large: {sizes} -> {total} points > {max_points}")
+    return cand, sizes, total
+
+
 def brute_force_tree_optimum(
     model: Any,
     schema: Any,
@@ -507,17 +525,7 @@ def brute_force_tree_optimum(
     if norm not in ("l1", "l0", "l0_l1"):
         raise ValueError(f"unknown norm {norm!r}")
     feats = list(schema.features)
-    bnds = tree_boundaries(model, schema, x)
-    cand: list[list[Any] | np.ndarray] = []
-    for f in feats:
-        if _is_group(f):
-            cand.append(_group_allowed(f, x[f.name]))
-        else:
-            cand.append(_numeric_candidates(f, float(x[f.name]), bnds[f.name], bounds_mode))
-    sizes = [len(c) for c in cand]
-    total = int(np.prod(sizes))
-    if total > max_points:
-        raise ValueError(f"brute force too large: {sizes} -> {total} points > {max_points}")
+    cand, sizes, total = _grid(model, schema, x, bounds_mode, max_points)
     l1_parts, l0_parts = [], []
     for f, c in zip(feats, cand):
         costs = [feature_cost(f, x[f.name], v) for v in c]
@@ -722,17 +730,7 @@ def tree_leaf_minima(model: Any, schema: Any, x: Mapping[str, Any], norm: str = 
     the cheapest point of every cell). Leaves no admissible point reaches are absent."""
     pre, est = _split_pipeline(model)
     feats = list(schema.features)
-    bnds = tree_boundaries(model, schema, x)
-    cand: list[Any] = []
-    for f in feats:
-        if _is_group(f):
-            cand.append(_group_allowed(f, x[f.name]))
-        else:
-            cand.append(_numeric_candidates(f, float(x[f.name]), bnds[f.name], bounds_mode))
-    sizes = [len(c) for c in cand]
-    total = int(np.prod(sizes))
-    if total > max_points:
-        raise ValueError(f"enumeration too large: {sizes} -> {total} points")
+    cand, sizes, total = _grid(model, schema, x, bounds_mode, max_points)
     idx = [g.ravel() for g in np.meshgrid(*[np.arange(s) for s in sizes], indexing="ij")]
     cost = np.zeros(total)
     cols = {}
