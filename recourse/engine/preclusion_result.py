@@ -5,6 +5,7 @@ by ``recourse.engine.preclusion``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,8 +117,13 @@ class Preclusion:
         """Rules whose relaxation alone opens recourse (the single-rule sets)."""
         return [s.rules[0] for s in self.sets if len(s.rules) == 1]
 
-    def summary(self) -> str:
-        """"precluded by {A} (relaxing it alone: cost 1.0, change ...) or by {B, C}"."""
+    def summary(self, change_text: Callable[[Any], str] | None = None) -> str:
+        """"precluded by {A} (relaxing it alone: cost 1.0, change ...) or by {B, C}";
+        ``change_text`` words one change of a counterfactual (default: ``feature before ->
+        after``; ``recourse.letters.note.preclusion_summary`` passes the schema's labels)."""
+        if change_text is None:
+            def change_text(c: Any) -> str:
+                return f"{c.feature} {_v(c.before)} -> {_v(c.after)}"
         if not self.sets:
             return ("no relaxation of the rules considered opens recourse"
                     if self.complete else "no relaxation found in the time given")
@@ -125,7 +131,7 @@ class Preclusion:
         for s in self.sets:
             what = "it alone" if len(s.rules) == 1 else "them"
             if s.cost is not None:
-                ch = ", ".join(f"{c.feature} {_v(c.before)} -> {_v(c.after)}" for c in s.changes)
+                ch = ", ".join(change_text(c) for c in s.changes)
                 parts.append(f"{s.describe()} (relaxing {what}: cost {s.cost:.4g}"
                              + (f", change {ch}" if ch else "") + ")")
             else:

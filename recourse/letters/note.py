@@ -49,24 +49,8 @@ def preclusion_summary(preclusion: Any, schema: FeatureSchema) -> str:
     27.3 → 26.5) or by {...}``: :meth:`Preclusion.summary` with the schema's display
     labels and units for the counterfactual's features (the rules' texts already use the
     labels)."""
-    if not preclusion.sets:
-        return ("no relaxation of the rules considered opens recourse"
-                if preclusion.complete else "no relaxation found in the time given")
-    parts = []
-    for s in preclusion.sets:
-        what = "it alone" if len(s.rules) == 1 else "them"
-        rules = "{" + ", ".join(r.text for r in s.rules) + "}"
-        if s.cost is not None:
-            ch = ", ".join(_change_text(schema, {"feature": c.feature, "before": c.before,
-                                                 "after": c.after}) for c in s.changes)
-            parts.append(f"{rules} (relaxing {what}: cost {s.cost:.4g}"
-                         + (f", change {ch}" if ch else "") + ")")
-        else:
-            parts.append(f"{rules} ({s.note or 'not verified'})")
-    text = "precluded by " + " or by ".join(parts)
-    if not preclusion.complete:
-        text += " (enumeration stopped at its limit: there may be more)"
-    return text
+    return str(preclusion.summary(lambda c: _change_text(
+        schema, {"feature": c.feature, "before": c.before, "after": c.after})))
 
 
 def note_sets(answer: Any) -> tuple[list[dict[str, Any]], bool] | None:
