@@ -411,7 +411,8 @@ def treecf_tool(model: Any, schema: FeatureSchema, design: Design,
                           value_policy=policy)
     link = str(ex.ir.link)
     # sklearn predicts the target when its probability exceeds 0.5 (a forest's raw score
-    # is that probability), LightGBM when the margin exceeds 0; the same 1e-7 clearance
+    # is that probability), LightGBM and XGBoost when the margin exceeds 0 (treecf reads
+    # their link as SIGMOID and their score as the margin); the same 1e-7 clearance
     # the engine's margin keeps
     target = (treecf.Target.raw(op=">=", value=1e-7) if "SIGMOID" in link
               else treecf.Target.raw(op=">=", value=0.5 + 1e-7))
@@ -672,8 +673,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--production", action="store_true",
                     help="the production-size models on credit_data: " + ", ".join(PRODUCTION))
     ap.add_argument("--variants", default="",
-                    help="the engine with other backends beside the plain engine (its default backend, auto), "
-                    f"comma separated: {BACKEND_VARIANTS}")
+                    help="the engine with other backends beside the plain engine (its "
+                    f"default backend, auto), comma separated: {BACKEND_VARIANTS}")
     ap.add_argument("--no-peer", action="store_true", help="engine (and variants) only")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--tag", default="peers", help="output file stem")
