@@ -181,12 +181,9 @@ def _estimator(kind: str, seed: int) -> Any:
     rf = dict(class_weight="balanced", random_state=seed, n_jobs=1)
     if kind == "tree":
         return DecisionTreeClassifier(max_depth=6, class_weight="balanced", random_state=seed)
-    if kind in ("rf100x6", "rf100x6_200f"):
-        return RandomForestClassifier(100, max_depth=6, **rf)
-    if kind == "rf300x8":
-        return RandomForestClassifier(300, max_depth=8, **rf)
-    if kind == "rf1000x10":
-        return RandomForestClassifier(1000, max_depth=10, **rf)
+    if kind.startswith("rf"):  # rf<trees>x<depth>, optionally _200f (the wide data)
+        trees, depth = _size(kind.removesuffix("_200f"), "rf")
+        return RandomForestClassifier(trees, max_depth=depth, **rf)
     if kind.startswith("lgbm"):  # lgbm<trees>x<leaves>
         from lightgbm import LGBMClassifier
 
@@ -665,7 +662,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--models", default=",".join(MODELS),
-                    help=f"any of {MODELS + PRODUCTION}")
+                    help=f"any of {MODELS + PRODUCTION}, or another size: rf<trees>x<depth>"
+                    "[_200f], lgbm<trees>x<leaves>, xgb<trees>x<depth>")
     ap.add_argument("--n", type=int, default=50, help="denied test applicants per model")
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--quick", action="store_true",
