@@ -173,16 +173,19 @@ def wide_setting(dataset: str, extra_features: int = 0,
 
 
 def _estimator(kind: str, seed: int) -> Any:
+    """The unfitted estimator of a model kind (a ``_200f`` suffix names the data, not the
+    estimator)."""
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
     from sklearn.tree import DecisionTreeClassifier
 
     rf = dict(class_weight="balanced", random_state=seed, n_jobs=1)
+    kind = kind.removesuffix("_200f")
     if kind == "tree":
         return DecisionTreeClassifier(max_depth=6, class_weight="balanced", random_state=seed)
-    if kind.startswith("rf"):  # rf<trees>x<depth>, optionally _200f (the wide data)
-        trees, depth = _size(kind.removesuffix("_200f"), "rf")
+    if kind.startswith("rf"):  # rf<trees>x<depth>
+        trees, depth = _size(kind, "rf")
         return RandomForestClassifier(trees, max_depth=depth, **rf)
     if kind.startswith("lgbm"):  # lgbm<trees>x<leaves>
         from lightgbm import LGBMClassifier
@@ -662,8 +665,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--models", default=",".join(MODELS),
-                    help=f"any of {MODELS + PRODUCTION}, or another size: rf<trees>x<depth>"
-                    "[_200f], lgbm<trees>x<leaves>, xgb<trees>x<depth>")
+                    help=f"any of {MODELS + PRODUCTION}, or another size: rf<trees>x<depth>, "
+                    "lgbm<trees>x<leaves>, xgb<trees>x<depth>; a _200f suffix fits it on the "
+                    "200-feature data")
     ap.add_argument("--n", type=int, default=50, help="denied test applicants per model")
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--quick", action="store_true",
