@@ -360,9 +360,16 @@ def engine_tool(model: Any, schema: FeatureSchema, X_tr: pd.DataFrame,
             if switch is not None:
                 setattr(mod, switch[1], saved)
         cf = r.counterfactual if r.status in ("optimal", "feasible") else None
+        st = r.stats
         return {"time": t, "claim": r.status, "proven": r.status in ("optimal", "no_recourse"),
                 "cf": cf, "no_recourse": r.status == "no_recourse",
-                "claimed_cost": r.cost}
+                "claimed_cost": r.cost,
+                # where the time went: the solver's share, the rest (build, pruning,
+                # verification), and the problem's sizes before and after pruning
+                "detail": {"solve_s": r.solve_time, "total_s": r.total_time,
+                           "verify_s": st.verify_time, "attempts": st.attempts,
+                           "solver_status": st.solver_status,
+                           "certified_by": st.certified_by, "problem": dict(st.problem)}}
 
     return run
 
@@ -627,6 +634,13 @@ def summarise(dataset: str, kind: str, names: list[str], queries: list[dict[str,
             "violations": sum(bool(a["score"]["violations"]) for a in ans),
             "false_optimal": sum(a["false_optimal"] for a in ans),
         }
+    eng = [q["answers"]["engine"].get("detail") for q in queries]
+    if eng and all(eng):
+        med = {k: float(np.median([float(d.get(k) or 0.0) for d in eng]))
+               for k in ("solve_s", "total_s", "verify_s")}
+        sizes = {k: float(np.median([float(d["problem"].get(k, np.nan)) for d in eng]))
+                 for k in ("n_vars", "n_rows", "n_int", "reduced_vars", "reduced_rows")}
+        per["engine"]["breakdown"] = {"median": med, "median_problem": sizes}
     ratios: dict[str, Any] = {}
     for name in names[1:]:
         r = np.array([q["answers"]["engine"]["time"] / max(q["answers"][name]["time"], 1e-9)
@@ -700,6 +714,13 @@ def main(argv: list[str] | None = None) -> int:
                 + "".join(f"; engine/{k} ratio median {v['median']:.2f} p90 {v['p90']:.2f}"
                           for k, v in r["engine_over"].items() if v["median"] is not None),
                 flush=True)
+            bd = r["tools"]["engine"].get("breakdown")
+            if bd:
+                m, z = bd["median"], bd["median_problem"]
+                print(f"  engine medians: solve {m['solve_s']:.3f}s, verify {m['verify_s']:.3f}s "
+                      f"of {m['total_s']:.3f}s; problem {z['n_vars']:.0f} vars x "
+                      f"{z['n_rows']:.0f} rows ({z['n_int']:.0f} integer), after pruning "
+                      f"{z['reduced_vars']:.0f} x {z['reduced_rows']:.0f}", flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cmd = "python benchmarks/peers.py " + " ".join(argv if argv is not None else sys.argv[1:])
