@@ -140,6 +140,7 @@ def test_why_is_part_of_the_identity_and_resumes(tmp_path):
     model, schema, data, *_ = _case("tree")
     first = audit(model, data, schema, tmp_path, target=1, time_limit=30, n_jobs=1, why=2,
                   chunk_size=4, relaxed_range=RANGES, report=False)
+    first.results  # read now: the resume below writes results.parquet again
     for other in (dict(why=3, relaxed_range=RANGES), dict(why=False),
                   dict(why=2, relaxed_range={"income": (0.0, 60.0)})):
         with pytest.raises(InputValidationError, match="what differs.*(why|relaxed range)"):
