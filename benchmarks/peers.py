@@ -6,7 +6,8 @@ Usage (from the repository root; the peers are in the ``bench`` extra,
     python benchmarks/peers.py                         # the full table (hours: 60 s limit)
     python benchmarks/peers.py --quick                 # a few minutes: 5 applicants, small models
     python benchmarks/peers.py --datasets german --models tree,rf100x6 --n 20
-    python benchmarks/peers.py --production --n 10     # LightGBM 1000x63, RF 1000x10, 200 features
+    python benchmarks/peers.py --production --n 10     # LightGBM, XGBoost, RF 1000x10, 200 features
+    python benchmarks/peers.py --datasets credit_data --models xgb1000x6 --n 10 --time-limit 30
     python benchmarks/peers.py --variants cpsat --datasets credit_data --models rf100x6
 
 Setting (the same for every tool):
@@ -24,6 +25,12 @@ Setting (the same for every tool):
   numbers). Every model is a Pipeline ``one-hot + numbers -> estimator``; the peers get
   the fitted estimator and the one-hot design matrix, so all tools answer about the same
   function.
+* Production sizes (``--production``, credit_data): LightGBM 1000 trees x 63 leaves
+  (``lgbm1000x63``), XGBoost 1000 trees x depth 6 (``xgb1000x6``; XGBoost takes only 0/1
+  labels, so it is fitted on ``y == "good"`` and its target is class ``1``; class balance
+  by ``scale_pos_weight``), RandomForest 1000 x depth 10 (``rf1000x10``) and RandomForest
+  100 x depth 6 on 200 features (``rf100x6_200f``: the 13 features plus the 187 synthetic
+  ones of :func:`synthetic_features`).
 * The first ``n`` denied test applicants (target ``"good"``); cost L1 = sum |delta| / MAD
   over numeric features + 1 per changed category (the schema's scale: MAD, or the mean
   absolute deviation where the MAD is 0); 60 s per query; one thread per tool.
@@ -71,7 +78,9 @@ from recourse.schema import FeatureSchema  # noqa: E402
 TREE_MODELS = ("tree", "rf100x6", "rf300x8")
 OTHER_MODELS = ("mlp32x32", "logreg")
 MODELS = TREE_MODELS + OTHER_MODELS
-PRODUCTION = ("lgbm1000x63", "rf1000x10", "rf100x6_200f")
+PRODUCTION = ("lgbm1000x63", "xgb1000x6", "rf1000x10", "rf100x6_200f")
+#: ``rf100x6_200f``: credit_data's 13 features plus this many synthetic ones
+N_SYNTHETIC = 187
 DATASETS = ("german", "credit_data")
 #: ``--variants``: the engine with another backend beside HiGHS
 BACKEND_VARIANTS = ("highs", "auto", "cpsat", "race")
@@ -100,24 +109,61 @@ _CREDIT_ACTIONABLE = {
 }
 
 
+def synthetic_features(y: pd.Series, n: int = N_SYNTHETIC, seed: int = 0,
+                       ) -> tuple[pd.DataFrame, dict[str, str], list[str]]:
+    """``n`` synthetic features for a production-width model: ``(frame, actions, integer)``.
+
+    Seeded (``numpy.random.default_rng(seed)``), on ``y``'s index; ``g`` is 1 for a
+    ``"good"`` row and 0 otherwise, so the informative columns carry a weak signal each
+    (a shift of 0.3 standard deviations) and a forest reads many of them:
+
+    * ``act_c00`` ... : 40 actionable continuous, ``N(0.3 g, 1)`` rounded to 3 decimals,
+      free within the data's range;
+    * ``act_i00`` ... : 20 actionable whole counts, ``Poisson(2 + 0.6 g)``, increase-only,
+      integer;
+    * ``imm_00`` ... : 60 immutable continuous, ``N(0.3 g, 1)`` rounded to 3 decimals;
+    * ``noise_00`` ... : the rest (67 of 187), actionable continuous noise ``N(0, 1)``
+      rounded to 3 decimals, free within the data's range.
+
+    ``actions`` maps each actionable column to ``"any"`` or ``"increase"``; ``integer``
+    lists the count columns.
+    """
+    n_ac, n_ai, n_im = 40, 20, 60
+    if n < n_ac + n_ai + n_im:
+        raise ValueError(f"n={n}: at least {n_ac + n_ai + n_im} synthetic features "
+                         "(40 actionable continuous, 20 counts, 60 immutable)")
+    rng = np.random.default_rng(seed)
+    g = (np.asarray(y) == TARGET).astype(float)[:, None]
+    m = len(g)
+    cols = {}
+    for i, v in enumerate((rng.standard_normal((m, n_ac)) + 0.3 * g).T):
+        cols[f"act_c{i:02d}"] = np.round(v, 3)
+    for i, v in enumerate(rng.poisson(2.0 + 0.6 * g, size=(m, n_ai)).T):
+        cols[f"act_i{i:02d}"] = v.astype(np.int64)
+    for i, v in enumerate((rng.standard_normal((m, n_im)) + 0.3 * g).T):
+        cols[f"imm_{i:02d}"] = np.round(v, 3)
+    for i, v in enumerate(rng.standard_normal((m, n - n_ac - n_ai - n_im)).T):
+        cols[f"noise_{i:02d}"] = np.round(v, 3)
+    frame = pd.DataFrame(cols, index=y.index)
+    actions = {c: ("increase" if c.startswith("act_i") else "any")
+               for c in frame.columns if not c.startswith("imm_")}
+    return frame, actions, [c for c in frame.columns if c.startswith("act_i")]
+
+
 def wide_setting(dataset: str, extra_features: int = 0,
                  seed: int = 0) -> tuple[pd.DataFrame, pd.Series, FeatureSchema]:
     """The data set with the issue's wider action set: ``(X, y, schema)``.
 
     Every text column is an unordered category; whole-number columns are integers; a
     numeric feature's cost scale is its MAD. ``extra_features`` appends that many
-    synthetic continuous features (seeded standard normals rounded to 3 decimals, free
-    within their range) to reach production widths.
+    synthetic features (:func:`synthetic_features`) to reach production widths.
     """
     X, y, _ = load(dataset)
     acts = _GERMAN_ACTIONABLE if dataset == "german" else _CREDIT_ACTIONABLE
     if extra_features:
-        rng = np.random.default_rng(seed)
-        syn = pd.DataFrame(np.round(rng.standard_normal((len(X), extra_features)), 3),
-                           columns=[f"syn{i:03d}" for i in range(extra_features)],
-                           index=X.index)
+        syn, syn_acts, _ = synthetic_features(y, extra_features, seed)
         X = pd.concat([X, syn], axis=1)
-        acts = dict(acts, **{c: "any" for c in syn.columns})
+        acts = dict(acts, **syn_acts)
     schema = FeatureSchema.from_frame(
         X,
         immutable=[c for c in X.columns if c not in acts],
@@ -127,25 +173,32 @@ def wide_setting(dataset: str, extra_features: int = 0,
 
 
 def _estimator(kind: str, seed: int) -> Any:
+    """The unfitted estimator of a model kind (a ``_200f`` suffix names the data, not the
+    estimator)."""
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
     from sklearn.tree import DecisionTreeClassifier
 
     rf = dict(class_weight="balanced", random_state=seed, n_jobs=1)
+    kind = kind.removesuffix("_200f")
     if kind == "tree":
         return DecisionTreeClassifier(max_depth=6, class_weight="balanced", random_state=seed)
-    if kind in ("rf100x6", "rf100x6_200f"):
-        return RandomForestClassifier(100, max_depth=6, **rf)
-    if kind == "rf300x8":
-        return RandomForestClassifier(300, max_depth=8, **rf)
-    if kind == "rf1000x10":
-        return RandomForestClassifier(1000, max_depth=10, **rf)
-    if kind == "lgbm1000x63":
+    if kind.startswith("rf"):  # rf<trees>x<depth>
+        trees, depth = _size(kind, "rf")
+        return RandomForestClassifier(trees, max_depth=depth, **rf)
+    if kind.startswith("lgbm"):  # lgbm<trees>x<leaves>
         from lightgbm import LGBMClassifier
 
-        return LGBMClassifier(n_estimators=1000, num_leaves=63, class_weight="balanced",
+        trees, leaves = _size(kind, "lgbm")
+        return LGBMClassifier(n_estimators=trees, num_leaves=leaves, class_weight="balanced",
                               random_state=seed, n_jobs=1, verbose=-1)
+    if kind.startswith("xgb"):  # xgb<trees>x<depth>; scale_pos_weight is set by fit_model
+        from xgboost import XGBClassifier
+
+        trees, depth = _size(kind, "xgb")
+        return XGBClassifier(n_estimators=trees, max_depth=depth, tree_method="hist",
+                             random_state=seed, n_jobs=1)
     if kind == "logreg":
         return LogisticRegression(max_iter=5000, class_weight="balanced", random_state=seed)
     if kind == "mlp32x32":  # MLPClassifier has no class_weight
@@ -153,10 +206,27 @@ def _estimator(kind: str, seed: int) -> Any:
     raise SystemExit(f"unknown model kind {kind!r}; known: {MODELS + PRODUCTION}")
 
 
+def _size(kind: str, prefix: str) -> tuple[int, int]:
+    """``"xgb1000x6"`` -> ``(1000, 6)``; a clear error for any other spelling."""
+    a, _, b = kind[len(prefix):].partition("x")
+    if not (a.isdigit() and b.isdigit()):
+        raise SystemExit(f"model kind {kind!r}: expected {prefix}<trees>x<size>, "
+                         f"e.g. {prefix}1000x6")
+    return int(a), int(b)
+
+
+def target_of(model: Any) -> Any:
+    """The class the applicants ask for: ``"good"``, or ``1`` for a model fitted on 0/1
+    labels (XGBoost)."""
+    return TARGET if TARGET in list(model.classes_) else 1
+
+
 def fit_model(kind: str, X: pd.DataFrame, y: pd.Series, schema: FeatureSchema,
               seed: int = 0) -> Any:
     """``Pipeline([one-hot + numbers, estimator])`` fitted on ``X``; numbers are
-    standardised for the MLP and the logistic model only (trees need no scaling)."""
+    standardised for the MLP and the logistic model only (trees need no scaling).
+    XGBoost is fitted on ``y == "good"`` (0/1) with ``scale_pos_weight`` = bad / good,
+    its form of ``class_weight="balanced"``."""
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -168,16 +238,21 @@ def fit_model(kind: str, X: pd.DataFrame, y: pd.Series, schema: FeatureSchema,
         ("cat", OneHotEncoder(categories=[list(f.categories or ()) for f in groups],
                               handle_unknown="error"), [f.name for f in groups]),
         ("num", num_step, numeric)], sparse_threshold=0.0)
-    return Pipeline([("prep", prep), ("model", _estimator(kind, seed))]).fit(X, y)
+    est = _estimator(kind, seed)
+    if kind.startswith("xgb"):
+        good = np.asarray(y) == TARGET
+        est.set_params(scale_pos_weight=float((~good).sum() / good.sum()))
+        return Pipeline([("prep", prep), ("model", est)]).fit(X, good.astype(int))
+    return Pipeline([("prep", prep), ("model", est)]).fit(X, y)
 
 
 # ------------------------------------------------------------------------------ scorer
 def score(model: Any, schema: FeatureSchema, factual: dict[str, Any],
-          cf: dict[str, Any] | None) -> dict[str, Any]:
+          cf: dict[str, Any] | None, target: Any = TARGET) -> dict[str, Any]:
     """Judge one answer independently of every tool.
 
     Returns ``{"valid", "predicted", "violations", "l1"}``: ``valid`` is True when the
-    Pipeline's own ``predict`` gives the target and no action rule is broken; ``l1`` is
+    Pipeline's own ``predict`` gives ``target`` and no action rule is broken; ``l1`` is
     the recomputed cost (numeric: |delta| / scale; categorical: 1 per change).
     """
     if cf is None:
@@ -215,7 +290,7 @@ def score(model: Any, schema: FeatureSchema, factual: dict[str, Any],
             bad.append(f"{f.name}: {b!r} is not an integer")
     frame = pd.DataFrame([[cf[n] for n in schema.names]], columns=schema.names)
     pred = model.predict(frame)[0]
-    return {"valid": bool(pred == TARGET and not bad), "predicted": str(pred),
+    return {"valid": bool(pred == target and not bad), "predicted": str(pred),
             "violations": bad, "l1": l1}
 
 
@@ -263,7 +338,7 @@ class Design:
 
 def engine_tool(model: Any, schema: FeatureSchema, X_tr: pd.DataFrame,
                 time_limit: float, backend: str = "auto",
-                switch: tuple[str, str, Any] | None = None,
+                switch: tuple[str, str, Any] | None = None, target: Any = TARGET,
                 ) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """The engine as a tool; ``switch`` = (module, attribute, value) is set for each of
     its queries and restored after (``SWITCH_VARIANTS``)."""
@@ -279,15 +354,22 @@ def engine_tool(model: Any, schema: FeatureSchema, X_tr: pd.DataFrame,
             setattr(mod, switch[1], switch[2])
         try:
             t0 = time.perf_counter()
-            r = engine.explain(row, target=TARGET, norm="l1", time_limit=time_limit)
+            r = engine.explain(row, target=target, norm="l1", time_limit=time_limit)
             t = time.perf_counter() - t0
         finally:
             if switch is not None:
                 setattr(mod, switch[1], saved)
         cf = r.counterfactual if r.status in ("optimal", "feasible") else None
+        st = r.stats
         return {"time": t, "claim": r.status, "proven": r.status in ("optimal", "no_recourse"),
                 "cf": cf, "no_recourse": r.status == "no_recourse",
-                "claimed_cost": r.cost}
+                "claimed_cost": r.cost,
+                # where the time went: the solver's share, the rest (build, pruning,
+                # verification), and the problem's sizes before and after pruning
+                "detail": {"solve_s": r.solve_time, "total_s": r.total_time,
+                           "verify_s": st.verify_time, "attempts": st.attempts,
+                           "solver_status": st.solver_status,
+                           "certified_by": st.certified_by, "problem": dict(st.problem)}}
 
     return run
 
@@ -336,7 +418,8 @@ def treecf_tool(model: Any, schema: FeatureSchema, design: Design,
                           value_policy=policy)
     link = str(ex.ir.link)
     # sklearn predicts the target when its probability exceeds 0.5 (a forest's raw score
-    # is that probability), LightGBM when the margin exceeds 0; the same 1e-7 clearance
+    # is that probability), LightGBM and XGBoost when the margin exceeds 0 (treecf reads
+    # their link as SIGMOID and their score as the margin); the same 1e-7 clearance
     # the engine's margin keeps
     target = (treecf.Target.raw(op=">=", value=1e-7) if "SIGMOID" in link
               else treecf.Target.raw(op=">=", value=0.5 + 1e-7))
@@ -471,7 +554,7 @@ def omlt_tool(model: Any, schema: FeatureSchema, design: Design,
 # ------------------------------------------------------------------------------ driver
 def run_one(dataset: str, kind: str, n: int, time_limit: float,
             variant_names: list[str], with_peer: bool = True) -> dict[str, Any]:
-    extra = 187 if kind.endswith("_200f") else 0  # 13 features + 187 = 200
+    extra = N_SYNTHETIC if kind.endswith("_200f") else 0  # 13 features + 187 = 200
     X, y, schema = wide_setting(dataset, extra_features=extra)
     from sklearn.model_selection import train_test_split
 
@@ -479,23 +562,25 @@ def run_one(dataset: str, kind: str, n: int, time_limit: float,
     t0 = time.perf_counter()
     model = fit_model(kind, X_tr, y_tr, schema)
     fit_s = time.perf_counter() - t0
-    denied = X_te[model.predict(X_te) != TARGET].head(n)
+    target = target_of(model)
+    denied = X_te[model.predict(X_te) != target].head(n)
     design = Design(model, schema, X_tr)
     tools: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
     t0 = time.perf_counter()
-    tools["engine"] = engine_tool(model, schema, X_tr, time_limit)
+    tools["engine"] = engine_tool(model, schema, X_tr, time_limit, target=target)
     build = {"engine": time.perf_counter() - t0}
     for v in variant_names:  # the engine with another backend (one worker)
         base, _, back = v.partition("@")  # "SWITCH@auto": a switch on another backend
         if base in SWITCH_VARIANTS:
             tools[f"engine:{v}"] = engine_tool(model, schema, X_tr, time_limit,
                                                backend=back or "auto",
-                                               switch=SWITCH_VARIANTS[base])
+                                               switch=SWITCH_VARIANTS[base], target=target)
             continue
         if v not in BACKEND_VARIANTS:
             raise SystemExit(f"--variants takes {BACKEND_VARIANTS} or "
                              f"{tuple(SWITCH_VARIANTS)}[@backend], got {v!r}")
-        tools[f"engine:{v}"] = engine_tool(model, schema, X_tr, time_limit, backend=v)
+        tools[f"engine:{v}"] = engine_tool(model, schema, X_tr, time_limit, backend=v,
+                                           target=target)
     if with_peer:
         t0 = time.perf_counter()
         if kind in OTHER_MODELS:
@@ -512,7 +597,7 @@ def run_one(dataset: str, kind: str, n: int, time_limit: float,
         answers: dict[str, Any] = {}
         for name in order:
             a = tools[name](row)
-            a["score"] = score(model, schema, row, a.pop("cf"))
+            a["score"] = score(model, schema, row, a.pop("cf"), target)
             answers[name] = a
         best = min((a["score"]["l1"] for a in answers.values() if a["score"]["valid"]),
                    default=None)
@@ -549,6 +634,13 @@ def summarise(dataset: str, kind: str, names: list[str], queries: list[dict[str,
             "violations": sum(bool(a["score"]["violations"]) for a in ans),
             "false_optimal": sum(a["false_optimal"] for a in ans),
         }
+    eng = [q["answers"]["engine"].get("detail") for q in queries]
+    if eng and all(eng):
+        med = {k: float(np.median([float(d.get(k) or 0.0) for d in eng]))
+               for k in ("solve_s", "total_s", "verify_s")}
+        sizes = {k: float(np.median([float(d["problem"].get(k, np.nan)) for d in eng]))
+                 for k in ("n_vars", "n_rows", "n_int", "reduced_vars", "reduced_rows")}
+        per["engine"]["breakdown"] = {"median": med, "median_problem": sizes}
     ratios: dict[str, Any] = {}
     for name in names[1:]:
         r = np.array([q["answers"]["engine"]["time"] / max(q["answers"][name]["time"], 1e-9)
@@ -587,7 +679,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--datasets", default=",".join(DATASETS))
     ap.add_argument("--models", default=",".join(MODELS),
-                    help=f"any of {MODELS + PRODUCTION}")
+                    help=f"any of {MODELS + PRODUCTION}, or another size: rf<trees>x<depth>, "
+                    "lgbm<trees>x<leaves>, xgb<trees>x<depth>; a _200f suffix fits it on the "
+                    "200-feature data")
     ap.add_argument("--n", type=int, default=50, help="denied test applicants per model")
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--quick", action="store_true",
@@ -620,6 +714,13 @@ def main(argv: list[str] | None = None) -> int:
                 + "".join(f"; engine/{k} ratio median {v['median']:.2f} p90 {v['p90']:.2f}"
                           for k, v in r["engine_over"].items() if v["median"] is not None),
                 flush=True)
+            bd = r["tools"]["engine"].get("breakdown")
+            if bd:
+                m, z = bd["median"], bd["median_problem"]
+                print(f"  engine medians: solve {m['solve_s']:.3f}s, verify {m['verify_s']:.3f}s "
+                      f"of {m['total_s']:.3f}s; problem {z['n_vars']:.0f} vars x "
+                      f"{z['n_rows']:.0f} rows ({z['n_int']:.0f} integer), after pruning "
+                      f"{z['reduced_vars']:.0f} x {z['reduced_rows']:.0f}", flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cmd = "python benchmarks/peers.py " + " ".join(argv if argv is not None else sys.argv[1:])

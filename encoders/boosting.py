@@ -272,11 +272,34 @@ def encode_xgboost(est: Any, imap: InputMap, space: SearchSpace) -> EncodedModel
     return enc
 
 
+#: LightGBM's ``kZeroThreshold`` (a C float ``1e-35f``), compared in double
+_LGBM_ZERO = float(np.float32(1e-35))
+
+
+def _lightgbm_threshold(t: float) -> float:
+    """The float64 ``t'`` with ``x <= t'`` iff LightGBM sends ``x`` left at threshold ``t``.
+
+    LightGBM reads ``x`` as 0 when ``-z <= x <= z`` (``z = kZeroThreshold``). For ``|t| > z``
+    that never changes a side (0 and the band lie on the same side of ``t``); for
+    ``0 <= t <= z`` the whole band goes left: ``t' = z``; for ``-z <= t < 0`` the band goes
+    right: ``t'`` is the largest float64 below ``-z``.
+    """
+    if -_LGBM_ZERO <= t < 0.0:
+        return float(np.nextafter(-_LGBM_ZERO, -np.inf))
+    if 0.0 <= t <= _LGBM_ZERO:
+        return _LGBM_ZERO
+    return t
+
+
 def encode_lightgbm(est: Any, imap: InputMap, space: SearchSpace) -> EncodedModel:
     """Encode a fitted binary ``lightgbm.LGBMClassifier``.
 
-    LightGBM compares float64 inputs, ``x <= threshold`` goes left. Splits that treat zero
-    as missing (``zero_as_missing``) and categorical splits are rejected.
+    LightGBM compares float64 inputs, ``x <= threshold`` goes left, after setting every
+    input with ``|x| <= kZeroThreshold`` (``1e-35f``) to zero: a split at
+    ``-kZeroThreshold`` (between the negatives and zero) sends ``x = -kZeroThreshold`` right,
+    so thresholds inside that band are moved to the band's edge on their side
+    (:func:`_lightgbm_threshold`). Splits that treat zero as missing (``zero_as_missing``)
+    and categorical splits are rejected.
     """
     _require("lightgbm", "lightgbm")
     _binary_only(est)
@@ -300,7 +323,7 @@ def encode_lightgbm(est: Any, imap: InputMap, space: SearchSpace) -> EncodedMode
                 "LightGBM splits that treat zero as missing (zero_as_missing=True) are not "
                 "supported; refit with zero_as_missing=False."
             )
-        return int(node["split_feature"]), float(node["threshold"])
+        return int(node["split_feature"]), _lightgbm_threshold(float(node["threshold"]))
 
     trees = [_tree_from_nested(t["tree_structure"], child, split) for t in dump["tree_info"]]
     Z = np.zeros((1, imap.n_inputs))

@@ -154,6 +154,39 @@ def test_xgboost_lightgbm_verified_and_against_grid(name):
         assert cost.min() <= r.cost + step / schema["a"].scale + 1e-9
 
 
+def test_lightgbm_zero_band_at_its_split_thresholds():
+    """LightGBM reads |x| <= 1e-35f as 0 before comparing, so its split at -1e-35 (between
+    the negatives and zero) sends x = -1e-35 right; the encoding must decide as predict on
+    the band's edges and either side of them (oracle: the model's own predict and margin)."""
+    from recourse import encoders
+
+    lgb = pytest.importorskip("lightgbm")
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.choice([-0.5, 0.0, 0.5], 600), "b": rng.choice([-1.0, 1.0], 600)})
+    y = ((X.a < 0) ^ (X.b > 0)).astype(int)
+    model = lgb.LGBMClassifier(n_estimators=6, num_leaves=4, min_child_samples=5,
+                               verbose=-1).fit(X, y)
+    thresholds = set()
+    stack = [t["tree_structure"] for t in model.booster_.dump_model()["tree_info"]]
+    while stack:
+        n = stack.pop()
+        if "threshold" in n:
+            thresholds.add(float(n["threshold"]))
+            stack += [n["left_child"], n["right_child"]]
+    z = float(np.float32(1e-35))
+    assert any(-z <= t < 0 for t in thresholds)  # the split this test is about
+    near = sorted({v for t in thresholds | {-z, 0.0, z}
+                   for v in (t, np.nextafter(t, -1.0), np.nextafter(t, 1.0), t / 2)})
+    P = pd.DataFrame([{"a": a, "b": b} for a in near for b in (-1.0, 1.0)])
+    schema = FeatureSchema.from_frame(X)
+    space = schema.search_space()
+    enc = encoders.encode(model, space)
+    S = np.array([space.encode(schema.validate_row(P.iloc[i])) for i in range(len(P))])
+    assert np.array_equal(enc.classes[enc.predict_index(S)], model.predict(P))
+    np.testing.assert_allclose(enc.scores(S)[:, 0], model.predict(P, raw_score=True),
+                               rtol=1e-12, atol=1e-12)
+
+
 def test_missing_extra_names_it(monkeypatch):
     import sys
 
