@@ -29,7 +29,8 @@ from recourse.solvers.errors import BackendUnavailableError, UnsupportedProblemE
 from recourse.solvers.status import Solution
 
 __all__ = ["MilpArrays", "Backend", "BACKENDS", "backend_names", "get_backend", "choose",
-           "solve", "check", "capable", "route", "AUTO_RULE", "AUTO_CPSAT_MIN_VARS"]
+           "solve", "check", "capable", "route", "AUTO_RULE", "AUTO_CPSAT_MIN_VARS",
+           "AUTO_CPSAT_MIN_TIME"]
 
 
 @dataclass(frozen=True)
@@ -163,11 +164,17 @@ BACKENDS: dict[str, Backend] = {
 #: Reduced tree problems with at least this many variables go to CP-SAT under "auto"
 #: (see AUTO_RULE for the measurements behind it).
 AUTO_CPSAT_MIN_VARS = 500
+#: ``"auto"`` picks CP-SAT only with at least this many seconds left for the solve: with
+#: less, HiGHS (whose limit a watchdog enforces) gets it (a 1 s query on credit_data's
+#: RandomForest 300x8 overran to 1.8 s under load with CP-SAT).
+AUTO_CPSAT_MIN_TIME = 2.0
 
 AUTO_RULE = """\
 backend="auto": HiGHS for every problem CP-SAT cannot take (continuous variables: linear
 models) and for pure-integer problems below AUTO_CPSAT_MIN_VARS (500) variables after
-pruning and reduction; CP-SAT (one worker) from there on, when OR-Tools is installed.
+pruning and reduction; CP-SAT (one worker) from there on, when OR-Tools is installed and
+at least AUTO_CPSAT_MIN_TIME (2 s) are left for the solve (with less, HiGHS: building a
+CP-SAT model of a large forest can take half a second under load).
 
 Measured (python benchmarks/backends.py --backends highs,cpsat,cpsat:num_workers=2,pyomo,auto;
 RandomForest 100x6, 50 denied applicants each of German credit and credit_data, one run,
@@ -195,9 +202,12 @@ def get_backend(name: str) -> Backend:
             "instead.") from None
 
 
-def choose(p: MilpArrays) -> str:
-    """The backend ``"auto"`` uses for problem ``p`` (see :data:`AUTO_RULE`)."""
-    if p.n >= AUTO_CPSAT_MIN_VARS and BACKENDS["cpsat"].unavailable() is None \
+def choose(p: MilpArrays, time_left: float = np.inf) -> str:
+    """The backend ``"auto"`` uses for problem ``p`` with ``time_left`` seconds (see
+    :data:`AUTO_RULE`): CP-SAT only with at least :data:`AUTO_CPSAT_MIN_TIME` seconds left,
+    as building its model alone can take half a second on large forests under load."""
+    if p.n >= AUTO_CPSAT_MIN_VARS and time_left >= AUTO_CPSAT_MIN_TIME \
+            and BACKENDS["cpsat"].unavailable() is None \
             and BACKENDS["cpsat"].rejects(p) is None:
         return "cpsat"
     return "highs"
@@ -224,11 +234,11 @@ def solve(p: MilpArrays, backend: str = "highs", *, time_limit: float = 60.0,
     """
     options = dict(options or {})
     name = check(p, backend)
-    if backend == "auto":  # options per backend name: {"cpsat": {...}, "highs": {...}}
-        name = choose(p)
-        options = dict(options.get(name, {}))
     if deadline is not None:
         time_limit = min(float(time_limit), deadline.remaining())
+    if backend == "auto":  # options per backend name: {"cpsat": {...}, "highs": {...}}
+        name = choose(p, time_limit)
+        options = dict(options.get(name, {}))
     return get_backend(name).solve(p, max(1e-3, float(time_limit)), options)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from recourse.engine.build import build
+from recourse.engine.build import HEURISTICS_SHARE, build
 from recourse.engine.query import SolveContext
 from recourse.solvers.highs import WATCHDOG_GRACE
 from recourse.solvers.incumbent import find_incumbent
@@ -90,12 +90,15 @@ def solve(ctx: SolveContext) -> Phase:
                            np.array([k_star - prob.l0_0 + tol]))
     inc2 = first.values
     alt = None
+    # the second phase's start gets the heuristics' share of what is left, as the first's
+    hd = q.deadline.share(HEURISTICS_SHARE)
     if ctx.view is not None and ctx.plain is not None:
-        alt = find_incumbent(ctx.plain, "l1", _ref(ctx), l0_cap=k_star + tol)
+        alt = find_incumbent(ctx.plain, "l1", _ref(ctx), l0_cap=k_star + tol,
+                             deadline=hd)
         alt = fill_values(prob2, ctx.view, decode(ctx.plain, alt)) if alt is not None else None
         alt = alt if alt is not None and satisfies(prob2, alt) else None
     elif ctx.use_incumbent and ctx.causal_vars is None and ctx.view is None:
-        alt = find_incumbent(prob, "l1", _ref(ctx), l0_cap=k_star + tol)
+        alt = find_incumbent(prob, "l1", _ref(ctx), l0_cap=k_star + tol, deadline=hd)
     if alt is not None and prob.l1 @ alt < prob.l1 @ inc2:
         inc2 = alt
     second = _phase(prob2, "l1", inc2, ctx)

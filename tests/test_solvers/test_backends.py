@@ -258,3 +258,17 @@ def test_cpsat_keeps_short_time_limits_model_building_included(limit):
     took = __import__("time").perf_counter() - t0
     assert took <= limit + 0.15, took
     assert sol.status in (Status.TIME_LIMIT, Status.FEASIBLE, Status.OPTIMAL)
+
+
+def test_auto_leaves_short_solves_to_highs():
+    """CP-SAT only with time to build its model: a large pure-integer problem goes to
+    CP-SAT with time to spare and to HiGHS with under AUTO_CPSAT_MIN_TIME left."""
+    pytest.importorskip("ortools")
+    n = backends.AUTO_CPSAT_MIN_VARS + 10
+    p = MilpArrays(c=np.ones(n), c0=0.0, lb=np.zeros(n), ub=np.ones(n),
+                   integer=np.ones(n, dtype=bool), A=sp.csr_matrix(np.ones((1, n))),
+                   row_lo=np.ones(1), row_hi=np.full(1, np.inf))
+    assert choose(p) == "cpsat" and choose(p, 10.0) == "cpsat"
+    assert choose(p, backends.AUTO_CPSAT_MIN_TIME / 2) == "highs"
+    assert solve(p, "auto", time_limit=0.5).backend == "highs"
+    assert solve(p, "auto", time_limit=30).backend == "cpsat"
