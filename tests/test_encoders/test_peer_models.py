@@ -173,3 +173,28 @@ def test_synthetic_features_are_as_documented():
     assert 0.4 < shift["act_i"] < 0.8 and abs(shift["noise_"]) < 0.05
     again, _, _ = peers.wide_setting("credit_data", extra_features=peers.N_SYNTHETIC)
     pd.testing.assert_frame_equal(X, again)  # seeded
+
+
+def test_summary_ratios_per_query_search_and_end_to_end() -> None:
+    """The table's ratios are medians of per-query ratios (not ratios of medians), once
+    against the peer's search and once against its end-to-end time."""
+    peers = _peers()
+    times = [(1.0, 0.5, 1.0), (2.0, 4.0, 8.0), (3.0, 1.0, 2.0)]  # engine, search, e2e
+
+    def ans(t: float, e2e: float | None = None) -> dict[str, Any]:
+        a: dict[str, Any] = {"time": t, "proven": True, "no_recourse": False,
+                             "false_optimal": False,
+                             "score": {"valid": True, "violations": []}}
+        if e2e is not None:
+            a["time_e2e"] = e2e
+        return a
+
+    queries = [{"answers": {"engine": ans(e), "treecf": ans(s, f)}} for e, s, f in times]
+    r = peers.summarise("d", "m", ["engine", "treecf"], queries, 0.0, {}, 3)
+    by_query = [e / s for e, s, _ in times]
+    e2e = [e / f for e, _, f in times]
+    assert r["engine_over"]["treecf"]["median"] == pytest.approx(np.median(by_query))
+    assert r["engine_over"]["treecf"]["e2e_median"] == pytest.approx(np.median(e2e))
+    assert r["engine_over"]["treecf"]["e2e_p90"] == pytest.approx(np.percentile(e2e, 90))
+    md = peers.markdown([r], {"cpu": "c", "cores": 2, "python": "3.11"}, "cmd")
+    assert f"{np.median(e2e):.2f} / {np.percentile(e2e, 90):.2f}" in md
