@@ -19,9 +19,11 @@ def _rf(regressor: bool = False):
     X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.integers(0, 9, 200).astype(float),
                       "c": rng.uniform(size=200)})
     y = (X["a"] + 0.3 * X["b"] > 1.2)
-    est = (GradientBoostingRegressor(n_estimators=5, max_depth=3, random_state=0).fit(X, X["a"] + X["c"])
-           if regressor else
-           RandomForestClassifier(7, max_depth=3, random_state=0).fit(X, y.astype(int)))
+    if regressor:
+        est = GradientBoostingRegressor(n_estimators=5, max_depth=3, random_state=0)
+        est.fit(X, X["a"] + X["c"])
+    else:
+        est = RandomForestClassifier(7, max_depth=3, random_state=0).fit(X, y.astype(int))
     schema = FeatureSchema.from_frame(X)
     return encoders.encode(est, schema.search_space())
 
