@@ -233,12 +233,13 @@ def solve(p: MilpArrays, backend: str = "highs", *, time_limit: float = 60.0,
         The backend cannot take this problem (the message names the ones that can).
     """
     options = dict(options or {})
-    name = check(p, backend)
     if deadline is not None:
         time_limit = min(float(time_limit), deadline.remaining())
     if backend == "auto":  # options per backend name: {"cpsat": {...}, "highs": {...}}
-        name = choose(p, time_limit)
+        name = check(p, choose(p, time_limit))  # the one that runs, with the time left
         options = dict(options.get(name, {}))
+    else:
+        name = check(p, backend)
     return get_backend(name).solve(p, max(1e-3, float(time_limit)), options)
 
 

@@ -156,16 +156,37 @@ def _integer_bounds(p: MilpArrays, cols: np.ndarray) -> tuple[np.ndarray, np.nda
     return lbi, ubi, None
 
 
+def _defining_rows(A: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray, integer: np.ndarray,
+                   ) -> dict[int, tuple[int, float] | None]:
+    """:func:`_defining_row` of every continuous column at once: the first equality row
+    through the column (by row index) whose other columns are all integer, or None."""
+    A = sp.csr_matrix(A)
+    eq = np.isfinite(lo) & (lo == hi)
+    row_of = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    live = A.data != 0
+    nonint = np.bincount(row_of[live & ~integer[A.indices]], minlength=A.shape[0])
+    C = A.tocsc()
+    out: dict[int, tuple[int, float] | None] = {}
+    for j in np.flatnonzero(~integer):
+        s, e = C.indptr[j], C.indptr[j + 1]
+        rows, vals = C.indices[s:e], C.data[s:e]
+        ok = (vals != 0) & eq[rows] & (nonint[rows] == 1)  # j is the row's only continuous
+        out[int(j)] = ((int(rows[ok][np.argmin(rows[ok])]), float(vals[ok][np.argmin(rows[ok])]))
+                       if ok.any() else None)
+    return out
+
+
 def _drop_defined(p: MilpArrays) -> tuple[_Integer | None, str | None]:
     """Leave out every row through a defined, cost-free continuous column (a relaxation;
     the column's value is recomputed from its defining row)."""
     A = sp.csr_matrix(p.A)
+    C = A.tocsc()
     touched = np.zeros(p.m, dtype=bool)
     subs: list[tuple[int, sp.csr_matrix, float]] = []
-    for j in np.flatnonzero(~p.integer):
-        found = _defining_row(A, p.row_lo, p.row_hi, p.integer, int(j))
+    for j, found in _defining_rows(A, p.row_lo, p.row_hi, p.integer).items():
+        col_rows = C.indices[C.indptr[j]:C.indptr[j + 1]]
         if found is None:
-            if A[:, [j]].nnz:
+            if col_rows.size:
                 return None, (f"it has continuous variables (column {int(j)} of {p.n}, e.g. "
                               "a value link of a linear model) and CP-SAT works over "
                               "integers only")
@@ -176,7 +197,7 @@ def _drop_defined(p: MilpArrays) -> tuple[_Integer | None, str | None]:
         Rr[0, j] = 0.0
         Rr.eliminate_zeros()
         subs.append((int(j), Rr / a, float(p.row_lo[r]) / a))
-        touched[A[:, [j]].tocoo().row] = True
+        touched[col_rows] = True
     cols = np.flatnonzero(p.integer)
     lbi, ubi, why = _integer_bounds(p, cols)
     if why is not None:
@@ -253,8 +274,9 @@ def _substitute(p: MilpArrays, drop: bool = False) -> tuple[_Integer | None, str
 
 
 def rejects(p: MilpArrays) -> str | None:
-    """``None`` when CP-SAT can take ``p``, else why not."""
-    return _substitute(p)[1]
+    """``None`` when CP-SAT can take ``p``, else why not (as :func:`solve_cpsat` prepares
+    it by default: rows through cost-free defined columns left out)."""
+    return _substitute(p, drop=True)[1]
 
 
 def solve_cpsat(p: MilpArrays, *, time_limit: float = 60.0, num_workers: int = NUM_WORKERS,

@@ -107,3 +107,43 @@ def test_a_first_solution_that_breaks_a_row_is_not_trusted(global_random_seed):
     assert out["objective"] > 0
     ref = engine.explain(applicant, target=model.classes_[1])
     assert out["objective"] == pytest.approx(ref.cost, rel=1e-6, abs=1e-9)
+
+
+def test_no_solver_is_started_after_the_deadline(monkeypatch):
+    """With the deadline gone when the search reaches the solver, the search returns its
+    incumbent unproven (or the bounds' own proof) without setting a solver up: starting
+    HiGHS with a 1 ms limit cost 0.2-0.3 s of a loaded machine, past the deadline."""
+    import time
+
+    from sklearn.ensemble import RandomForestClassifier
+    from synthdata import credit_frame, tree_pipeline
+
+    from recourse import FeatureSchema, RecourseEngine
+    from recourse.solvers import search
+    from recourse.solvers.incumbent import find_incumbent
+    from recourse.solvers.problem import build_problem
+
+    X, y, _ = credit_frame(0, n=400)
+    model = tree_pipeline(RandomForestClassifier(30, max_depth=5, random_state=0)).fit(X, y)
+    schema = FeatureSchema.from_frame(X)
+    engine = RecourseEngine(model, schema)
+    denied = X[model.predict(X) == model.classes_[0]]
+    calls = []
+    monkeypatch.setattr(search, "solve", lambda *a, **k: calls.append(1) or 1 / 0)
+    statuses = set()
+    for i in range(min(6, len(denied))):
+        x0 = engine.space.encode(schema.validate_row(denied.iloc[i]))
+        prob = build_problem(engine.encoding, engine.spec, x0, 1, norm="l1", margin=1e-6)
+        inc = find_incumbent(prob, "l1")
+        out = search.solve_phase(prob, "l1", inc, time.perf_counter() - 1.0)
+        statuses.add(out["status"])
+        assert out["backend"] is None
+        if out["status"] is Status.OPTIMAL:  # only a proof that needs no solver
+            assert out["certified_by"] in ("tree-bounds", "bounds")
+        else:
+            assert out["status"] is (Status.FEASIBLE if inc is not None else Status.TIME_LIMIT)
+            assert out["certified_by"] is None
+            if inc is not None:
+                assert np.array_equal(out["values"], inc)
+    assert not calls
+    assert Status.FEASIBLE in statuses  # the case was exercised
