@@ -2,11 +2,15 @@
 
 Used to rank candidate starting points quickly and by the tests to check an encoding
 against the model's own ``predict``. Tree ensembles are walked level by level over flat
-node arrays (memory ``O(points x trees)``), never through dense node matrices.
+node arrays (memory ``O(points x trees)``), never through dense node matrices. Every
+link variable is read off one table (:func:`link_table`: its search column, and for a
+threshold indicator its threshold), so no pass loops over the features in Python.
 """
 
 from __future__ import annotations
 
+import weakref
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,50 +20,149 @@ from recourse.encoders.block import GroupLink, ThresholdLink, ValueLink
 if TYPE_CHECKING:
     from recourse.encoders.block import EncodedModel
 
-__all__ = ["block_values", "link_values", "tree_leaves"]
+__all__ = ["LinkTable", "block_values", "link_table", "link_values", "tree_leaves",
+           "tree_leaves_at"]
+
+
+@dataclass(frozen=True)
+class LinkTable:
+    """Every link variable of an encoding as flat arrays (``n_link`` long).
+
+    Attributes
+    ----------
+    n_link : int
+        Number of link variables (block variables ``0 .. n_link - 1``).
+    col : numpy.ndarray
+        Search column each variable reads (-1 for a variable no link owns).
+    thr : numpy.ndarray
+        Threshold of a threshold indicator (NaN for the others).
+    tie : numpy.ndarray
+        Whether a value exactly at the threshold counts as above (``tie_right``).
+    is_thr : numpy.ndarray
+        Which variables are threshold indicators (``z = [x > thr]``); the others are the
+        search value itself (a numeric value or a level indicator).
+    feature : numpy.ndarray
+        Feature of each variable (-1 for a variable no link owns).
+    owned_all : bool
+        Whether every variable ``0 .. n_link - 1`` belongs to a link.
+    """
+
+    n_link: int
+    col: np.ndarray
+    thr: np.ndarray
+    tie: np.ndarray
+    is_thr: np.ndarray
+    feature: np.ndarray
+    owned_all: bool
+
+
+_TABLES: dict[int, LinkTable] = {}
+
+
+def link_table(enc: EncodedModel) -> LinkTable:
+    """The :class:`LinkTable` of ``enc`` (built once per encoding object)."""
+    table = _TABLES.get(id(enc))
+    if table is None:
+        table = _build_table(enc)
+        _TABLES[id(enc)] = table
+        weakref.finalize(enc, _TABLES.pop, id(enc), None)
+    return table
+
+
+def _build_table(enc: EncodedModel) -> LinkTable:
+    owned: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, int]] = []
+    for link in enc.links:
+        s = int(enc.space_start[link.feature])
+        if isinstance(link, ValueLink):
+            v = np.array([link.var], dtype=np.int64)
+            owned.append((v, np.array([s]), np.array([np.nan]), np.zeros(1, bool), False,
+                          link.feature))
+        elif isinstance(link, ThresholdLink):
+            v = np.asarray(link.vars, dtype=np.int64)
+            tie = (np.zeros(v.size, bool) if link.tie_right is None
+                   else np.asarray(link.tie_right, dtype=bool))
+            owned.append((v, np.full(v.size, s), np.asarray(link.thresholds, dtype=float),
+                          tie, True, link.feature))
+        elif isinstance(link, GroupLink):
+            v = np.asarray(link.vars, dtype=np.int64)
+            owned.append((v, s + np.arange(v.size), np.full(v.size, np.nan),
+                          np.zeros(v.size, bool), False, link.feature))
+    n = max([int(v.max()) + 1 for v, *_ in owned if v.size], default=0)
+    col = np.full(n, -1, dtype=np.int64)
+    thr = np.full(n, np.nan)
+    tie = np.zeros(n, dtype=bool)
+    is_thr = np.zeros(n, dtype=bool)
+    feature = np.full(n, -1, dtype=np.int64)
+    for v, c, t, ti, th, f in owned:
+        col[v], thr[v], tie[v], is_thr[v], feature[v] = c, t, ti, th, f
+    return LinkTable(n, col, thr, tie, is_thr, feature, bool(np.all(col >= 0)))
 
 
 def link_values(enc: EncodedModel, S: np.ndarray) -> np.ndarray:
     """Values of the link variables (block variables ``0 .. enc.n_link - 1``) at ``S``."""
     S = np.atleast_2d(np.asarray(S, dtype=float))
-    V = np.zeros((S.shape[0], enc.n_link))
-    for link in enc.links:
-        s = int(enc.space_start[link.feature])
-        if isinstance(link, ValueLink):
-            V[:, link.var] = S[:, s]
-        elif isinstance(link, ThresholdLink):
-            V[:, link.vars] = link.above(S[:, s])
-        elif isinstance(link, GroupLink):
-            V[:, link.vars] = S[:, s : s + len(link.vars)]
+    tb = link_table(enc)
+    X = S[:, np.maximum(tb.col, 0)]
+    V = np.where(tb.is_thr, (X > tb.thr) | ((X == tb.thr) & tb.tie), X)
+    if not tb.owned_all:
+        V[:, tb.col < 0] = 0.0
     return V
+
+
+def _levels(enc: EncodedModel, S: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """Level index of every grouped feature the trees split on (points x groups)."""
+    tree = enc.tree
+    assert tree is not None
+    gf = tree.nodes["group_feature"]
+    sub = S if rows is None else S[rows]
+    levels = np.zeros((sub.shape[0], max(len(gf), 1)), dtype=np.int64)
+    for g, f in enumerate(gf):
+        s, e = int(enc.space_start[f]), int(enc.space_start[f + 1])
+        levels[:, g] = np.argmax(sub[:, s:e], axis=1)
+    return levels
+
+
+def tree_leaves_at(enc: EncodedModel, S: np.ndarray, rows: np.ndarray,
+                   trees: np.ndarray) -> np.ndarray:
+    """Leaf index (into ``enc.tree.leaf_var``) that point ``S[rows[i]]`` reaches in tree
+    ``trees[i]``, for every pair ``i`` (the pass :func:`tree_leaves` makes for all pairs)."""
+    tree = enc.tree
+    assert tree is not None
+    nd = tree.nodes
+    S = np.atleast_2d(np.asarray(S, dtype=float))
+    rows = np.asarray(rows, dtype=np.int64)
+    tb = link_table(enc)
+    uniq, inv = np.unique(rows, return_inverse=True)
+    levels = _levels(enc, S, uniq)
+    node = nd["roots"][np.asarray(trees, dtype=np.int64)].copy()
+    active = np.flatnonzero(nd["left"][node] >= 0)
+    for _ in range(64):
+        if active.size == 0:
+            break
+        nod = node[active]
+        kind = nd["kind"][nod]
+        var = nd["var"][nod]
+        x = S[rows[active], tb.col[var]] if tb.n_link else np.zeros(active.size)
+        t = tb.thr[var]
+        z = np.where(tb.is_thr[var], (x > t) | ((x == t) & tb.tie[var]), x)
+        r = nd["c0"][nod] + nd["sign"][nod] * z * (kind == 1)
+        if (kind == 2).any():
+            r = np.where(kind == 2, nd["table"][nod, levels[inv[active], nd["group"][nod]]], r)
+        nxt = np.where(r > 0.5, nd["right"][nod], nd["left"][nod])
+        node[active] = nxt
+        active = active[nd["left"][nxt] >= 0]
+    return nd["leaf"][node]
 
 
 def tree_leaves(enc: EncodedModel, S: np.ndarray) -> np.ndarray:
     """Leaf index (into ``enc.tree.leaf_var``) reached in every tree: (points x trees)."""
     tree = enc.tree
     assert tree is not None
-    nd = tree.nodes
     S = np.atleast_2d(np.asarray(S, dtype=float))
-    n = S.shape[0]
-    Z = link_values(enc, S)
-    gf = nd["group_feature"]
-    levels = np.zeros((n, max(len(gf), 1)), dtype=np.int64)
-    for g, f in enumerate(gf):
-        s, e = int(enc.space_start[f]), int(enc.space_start[f + 1])
-        levels[:, g] = np.argmax(S[:, s:e], axis=1)
-    node = np.repeat(nd["roots"][None, :], n, axis=0)
-    rows = np.arange(n)[:, None]
-    for _ in range(64):
-        inner = nd["left"][node] >= 0
-        if not inner.any():
-            break
-        kind = nd["kind"][node]
-        r = nd["c0"][node] + nd["sign"][node] * Z[rows, nd["var"][node]] * (kind == 1)
-        grp = nd["group"][node]
-        r = np.where(kind == 2, nd["table"][node, levels[rows, grp]], r)
-        nxt = np.where(r > 0.5, nd["right"][node], nd["left"][node])
-        node = np.where(inner, nxt, node)
-    return nd["leaf"][node]
+    n, T = S.shape[0], tree.n_trees
+    rows = np.repeat(np.arange(n), T)
+    trees = np.tile(np.arange(T), n)
+    return tree_leaves_at(enc, S, rows, trees).reshape(n, T)
 
 
 def block_values(enc: EncodedModel, S: np.ndarray) -> np.ndarray:
@@ -68,7 +171,7 @@ def block_values(enc: EncodedModel, S: np.ndarray) -> np.ndarray:
         return np.asarray(enc.network.block_values(S, enc.n_vars))
     L = link_values(enc, S)
     V = np.zeros((L.shape[0], enc.n_vars))
-    V[:, : enc.n_link] = L
+    V[:, : L.shape[1]] = L
     if enc.tree is not None:
         leaves = tree_leaves(enc, S)
         V[np.arange(V.shape[0])[:, None], enc.tree.leaf_var[leaves]] = 1.0
