@@ -109,17 +109,75 @@ def link_values(enc: EncodedModel, S: np.ndarray) -> np.ndarray:
     return V
 
 
-def _levels(enc: EncodedModel, S: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+def _levels(enc: EncodedModel, S: np.ndarray) -> np.ndarray:
     """Level index of every grouped feature the trees split on (points x groups)."""
     tree = enc.tree
     assert tree is not None
     gf = tree.nodes["group_feature"]
-    sub = S if rows is None else S[rows]
-    levels = np.zeros((sub.shape[0], max(len(gf), 1)), dtype=np.int64)
+    levels = np.zeros((S.shape[0], max(len(gf), 1)), dtype=np.int64)
     for g, f in enumerate(gf):
         s, e = int(enc.space_start[f]), int(enc.space_start[f + 1])
-        levels[:, g] = np.argmax(sub[:, s:e], axis=1)
+        levels[:, g] = np.argmax(S[:, s:e], axis=1)
     return levels
+
+
+@dataclass(frozen=True)
+class _NodeTable:
+    """Per node of the flat ensemble: the search column it reads and the test it makes.
+
+    A threshold node goes right iff ``[x > thr] (or x == thr and tie) XOR flip``; a
+    constant node iff ``const_right``; a levels node by ``table``. ``plain`` is False when
+    some node's literal has another form (then the general formula is used).
+    """
+
+    col: np.ndarray
+    thr: np.ndarray
+    tie: np.ndarray
+    flip: np.ndarray
+    const_right: np.ndarray
+    has_const: bool
+    has_levels: bool
+    plain: bool
+
+
+_NODES: dict[int, _NodeTable] = {}
+
+
+def _node_table(enc: EncodedModel) -> _NodeTable:
+    table = _NODES.get(id(enc))
+    if table is not None:
+        return table
+    tree = enc.tree
+    assert tree is not None
+    nd, tb = tree.nodes, link_table(enc)
+    kind, var, sign, c0 = nd["kind"], nd["var"], nd["sign"], nd["c0"]
+    cut = kind == 1
+    v = np.where(cut, var, 0)
+    owned = tb.col[v] >= 0 if tb.n_link else np.zeros(kind.size, bool)
+    col = np.where(cut & owned, tb.col[v] if tb.n_link else 0, 0)
+    thr = np.where(cut & owned, np.where(tb.is_thr[v], tb.thr[v], 0.5) if tb.n_link else 0.5,
+                   0.5)
+    tie = cut & owned & (tb.tie[v] if tb.n_link else False)
+    flip = cut & (sign < 0)
+    # every threshold node reads an indicator (a threshold or a level, not a raw value)
+    # through its literal c0 + sign * z as z itself (0, +1) or 1 - z (1, -1)
+    indicator = owned & (tb.is_thr[v] | _is_level(enc, v)) if tb.n_link else owned
+    form = ((sign == 1) & (c0 == 0)) | ((sign == -1) & (c0 == 1))
+    plain = bool(np.all(~cut | (indicator & form)))
+    table = _NodeTable(col, thr, tie, flip, (kind == 0) & (c0 > 0.5),
+                       bool(np.any(kind == 0)), bool(np.any(kind == 2)), plain)
+    _NODES[id(enc)] = table
+    weakref.finalize(enc, _NODES.pop, id(enc), None)
+    return table
+
+
+def _is_level(enc: EncodedModel, v: np.ndarray) -> np.ndarray:
+    """Which link variables ``v`` are level indicators of a categorical feature."""
+    level = np.zeros(link_table(enc).n_link, dtype=bool)
+    for link in enc.links:
+        if isinstance(link, GroupLink):
+            level[np.asarray(link.vars, dtype=np.int64)] = True
+    return level[v]
 
 
 def tree_leaves_at(enc: EncodedModel, S: np.ndarray, rows: np.ndarray,
@@ -131,9 +189,41 @@ def tree_leaves_at(enc: EncodedModel, S: np.ndarray, rows: np.ndarray,
     nd = tree.nodes
     S = np.atleast_2d(np.asarray(S, dtype=float))
     rows = np.asarray(rows, dtype=np.int64)
-    tb = link_table(enc)
-    uniq, inv = np.unique(rows, return_inverse=True)
-    levels = _levels(enc, S, uniq)
+    nt = _node_table(enc)
+    if not nt.plain:
+        return _tree_leaves_general(enc, S, rows, trees)
+    levels = _levels(enc, S) if nt.has_levels else None
+    left, right = nd["left"], nd["right"]
+    node = nd["roots"][np.asarray(trees, dtype=np.int64)].copy()
+    active = np.flatnonzero(left[node] >= 0)
+    for _ in range(64):
+        if active.size == 0:
+            break
+        nod = node[active]
+        x = S[rows[active], nt.col[nod]]
+        t = nt.thr[nod]
+        go = ((x > t) | ((x == t) & nt.tie[nod])) ^ nt.flip[nod]
+        if nt.has_const:
+            kind = nd["kind"][nod]
+            go = np.where(kind == 0, nt.const_right[nod], go)
+        if levels is not None:
+            kind = nd["kind"][nod]
+            lv = nd["table"][nod, levels[rows[active], nd["group"][nod]]]
+            go = np.where(kind == 2, lv, go)
+        nxt = np.where(go, right[nod], left[nod])
+        node[active] = nxt
+        active = active[left[nxt] >= 0]
+    return nd["leaf"][node]
+
+
+def _tree_leaves_general(enc: EncodedModel, S: np.ndarray, rows: np.ndarray,
+                         trees: np.ndarray) -> np.ndarray:
+    """:func:`tree_leaves_at` by each node's literal ``c0 + sign * z`` as it stands."""
+    tree = enc.tree
+    assert tree is not None
+    nd = tree.nodes
+    Z = link_values(enc, S)
+    levels = _levels(enc, S)
     node = nd["roots"][np.asarray(trees, dtype=np.int64)].copy()
     active = np.flatnonzero(nd["left"][node] >= 0)
     for _ in range(64):
@@ -141,13 +231,10 @@ def tree_leaves_at(enc: EncodedModel, S: np.ndarray, rows: np.ndarray,
             break
         nod = node[active]
         kind = nd["kind"][nod]
-        var = nd["var"][nod]
-        x = S[rows[active], tb.col[var]] if tb.n_link else np.zeros(active.size)
-        t = tb.thr[var]
-        z = np.where(tb.is_thr[var], (x > t) | ((x == t) & tb.tie[var]), x)
+        ra = rows[active]
+        z = Z[ra, nd["var"][nod]] if Z.shape[1] else np.zeros(nod.size)
         r = nd["c0"][nod] + nd["sign"][nod] * z * (kind == 1)
-        if (kind == 2).any():
-            r = np.where(kind == 2, nd["table"][nod, levels[inv[active], nd["group"][nod]]], r)
+        r = np.where(kind == 2, nd["table"][nod, levels[ra, nd["group"][nod]]], r)
         nxt = np.where(r > 0.5, nd["right"][nod], nd["left"][nod])
         node[active] = nxt
         active = active[nd["left"][nxt] >= 0]
