@@ -215,7 +215,8 @@ def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: i
                 chg[j] = {d: 1.0}
     n = nb + len(extra_lb)
     G, g_lo = enc.target_rows(target, margin, tie_margin)
-    pad = lambda M: sp.hstack([M, sp.csr_matrix((M.shape[0], n - nb))]).tocsr()  # noqa: E731
+    pad = lambda M: (M.tocsr() if n == nb else  # noqa: E731
+                     sp.hstack([M, sp.csr_matrix((M.shape[0], n - nb))]).tocsr())
     if rows:
         r_i = [i for i, (coefs, _, _) in enumerate(rows) for _ in coefs]
         r_j = [c for coefs, _, _ in rows for c in coefs]
@@ -223,7 +224,7 @@ def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: i
         R = sp.csr_matrix((r_v, (r_i, r_j)), shape=(len(rows), n))
     else:
         R = sp.csr_matrix((0, n))
-    A = sp.vstack([pad(enc.rows), pad(G), R]).tocsr()
+    A = sp.vstack([pad(enc.rows), pad(G), R], format="csr")
     row_lo = np.concatenate([enc.row_lo, g_lo, [r[1] for r in rows]])
     row_hi = np.concatenate([enc.row_hi, np.full(len(g_lo), np.inf), [r[2] for r in rows]])
     ext = lambda a, b: np.concatenate([a, np.asarray(b, dtype=a.dtype)])  # noqa: E731

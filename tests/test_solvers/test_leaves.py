@@ -25,8 +25,9 @@ from sklearn.tree import DecisionTreeClassifier
 from synthdata import credit_frame, tree_pipeline
 
 from recourse import FeatureSchema, RecourseEngine, encoders
-from recourse.solvers.leaves import leaf_link_values, leaf_points
+from recourse.solvers.leaves import iter_leaf_points, leaf_link_values, leaf_points
 from recourse.solvers.problem import build_problem
+from recourse.solvers.prune import leaf_distance
 
 SCHEMAS = {
     "free": dict(),
@@ -81,6 +82,15 @@ def test_every_leaf_point_is_the_cheapest_of_its_leaf(seed, rules, norm):
         # dist (the bound prune uses) sorted equals the sorted leaf minima
         assert np.allclose(np.sort(dist[ok]), np.sort(list(want.values())),
                            rtol=1e-6, atol=1e-5)
+        # it is never below the per-feature bound it replaces in prune
+        assert np.all(leaf_distance(prob, norm)[ok] <= dist[ok] + 1e-9)
+        # the lazily decoded chunks are the same points in the same order
+        chunks = list(iter_leaf_points(prob, norm))
+        sizes = [len(c) for _, c in chunks]
+        assert sizes == [min(k, cost.size - sum(sizes[:i])) for i, k in
+                         enumerate(8 ** np.arange(len(sizes)))]
+        assert np.array_equal(np.vstack([h for h, _ in chunks]), H)
+        assert np.array_equal(np.concatenate([c for _, c in chunks]), cost)
 
 
 @pytest.mark.parametrize("norm", ["l1", "l0"])
