@@ -9,11 +9,11 @@ threshold indicator its threshold), so no pass loops over the features in Python
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import scipy.sparse as sp
 
 from recourse.encoders.block import GroupLink, ThresholdLink, ValueLink
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from recourse.encoders.block import EncodedModel
 
 __all__ = ["LinkTable", "block_values", "link_table", "link_values", "tree_leaves",
-           "tree_leaves_at"]
+           "tree_leaves_at", "trees_of_features"]
 
 
 @dataclass(frozen=True)
@@ -56,17 +56,12 @@ class LinkTable:
     owned_all: bool
 
 
-_TABLES: dict[int, LinkTable] = {}
-
-
 def link_table(enc: EncodedModel) -> LinkTable:
-    """The :class:`LinkTable` of ``enc`` (built once per encoding object)."""
-    table = _TABLES.get(id(enc))
+    """The :class:`LinkTable` of ``enc`` (built once per encoding, kept in its memo)."""
+    table = enc._memo.get("link_table")
     if table is None:
-        table = _build_table(enc)
-        _TABLES[id(enc)] = table
-        weakref.finalize(enc, _TABLES.pop, id(enc), None)
-    return table
+        table = enc._memo["link_table"] = _build_table(enc)
+    return table  # type: ignore[no-any-return]
 
 
 def _build_table(enc: EncodedModel) -> LinkTable:
@@ -95,6 +90,8 @@ def _build_table(enc: EncodedModel) -> LinkTable:
     feature = np.full(n, -1, dtype=np.int64)
     for v, c, t, ti, th, f in owned:
         col[v], thr[v], tie[v], is_thr[v], feature[v] = c, t, ti, th, f
+    for a in (col, thr, tie, is_thr, feature):
+        a.setflags(write=False)
     return LinkTable(n, col, thr, tie, is_thr, feature, bool(np.all(col >= 0)))
 
 
@@ -140,13 +137,10 @@ class _NodeTable:
     plain: bool
 
 
-_NODES: dict[int, _NodeTable] = {}
-
-
 def _node_table(enc: EncodedModel) -> _NodeTable:
-    table = _NODES.get(id(enc))
+    table = enc._memo.get("node_table")
     if table is not None:
-        return table
+        return table  # type: ignore[no-any-return]
     tree = enc.tree
     assert tree is not None
     nd, tb = tree.nodes, link_table(enc)
@@ -166,8 +160,9 @@ def _node_table(enc: EncodedModel) -> _NodeTable:
     plain = bool(np.all(~cut | (indicator & form)))
     table = _NodeTable(col, thr, tie, flip, (kind == 0) & (c0 > 0.5),
                        bool(np.any(kind == 0)), bool(np.any(kind == 2)), plain)
-    _NODES[id(enc)] = table
-    weakref.finalize(enc, _NODES.pop, id(enc), None)
+    for a in (col, thr, tie, flip):
+        a.setflags(write=False)
+    enc._memo["node_table"] = table
     return table
 
 
@@ -239,6 +234,24 @@ def _tree_leaves_general(enc: EncodedModel, S: np.ndarray, rows: np.ndarray,
         node[active] = nxt
         active = active[nd["left"][nxt] >= 0]
     return nd["leaf"][node]
+
+
+def trees_of_features(enc: EncodedModel) -> sp.csr_matrix:
+    """Which trees split on each feature: (features x trees), 0/1 (once per encoding)."""
+    ft = enc._memo.get("trees_of_features")
+    if ft is None:
+        tree = enc.tree
+        assert tree is not None
+        nd = tree.nodes
+        node_tree = np.searchsorted(nd["roots"], np.arange(nd["left"].size), side="right") - 1
+        nf = nd["node_feature"]
+        keep = nf >= 0
+        ft = sp.csr_matrix((np.ones(int(keep.sum())), (nf[keep], node_tree[keep])),
+                           shape=(int(enc.space_start.size - 1), int(tree.n_trees)))
+        ft.sum_duplicates()
+        ft.data[:] = 1.0
+        enc._memo["trees_of_features"] = ft
+    return ft  # type: ignore[no-any-return]
 
 
 def tree_leaves(enc: EncodedModel, S: np.ndarray) -> np.ndarray:

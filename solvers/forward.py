@@ -11,14 +11,19 @@ vectorised look-up per feature, and per feature (for one-feature changes).
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from recourse.encoders.block import EncodedModel, GroupLink, ThresholdLink, ValueLink
-from recourse.encoders.evaluate import link_table, link_values, tree_leaves, tree_leaves_at
+from recourse.encoders.evaluate import (
+    link_table,
+    link_values,
+    tree_leaves,
+    tree_leaves_at,
+    trees_of_features,
+)
 
 __all__ = ["Base", "CostTable", "ForestPass", "TIE_TOL"]
 
@@ -56,7 +61,10 @@ class ForestPass:
         self.n_trees = int(tree.n_trees)
         self.n_features = int(enc.space_start.size - 1)
         self.starts = np.asarray(enc.space_start[:-1], dtype=np.int64)
-        self.per_leaf, self.feature_trees, self.tol = _forest_arrays(enc)
+        self.per_leaf = enc.leaf_scores()  # scores x leaves
+        self.feature_trees = trees_of_features(enc)  # features x trees
+        scale = float(np.abs(self.per_leaf).max(initial=0.0)) * self.n_trees
+        self.tol = TIE_TOL * (1.0 + scale + float(np.abs(enc.score0).max(initial=0.0)))
 
     def base(self, s: np.ndarray) -> Base:
         """Leaves and exact scores (as ``enc.scores`` computes them) at search vector ``s``."""
@@ -120,35 +128,6 @@ class ForestPass:
             return pred, np.zeros(sc.shape[0], dtype=bool)
         top2 = np.partition(sc, sc.shape[1] - 2, axis=1)[:, -2:]
         return pred, (top2[:, 1] - top2[:, 0]) <= self.tol
-
-
-_ARRAYS: dict[int, tuple[np.ndarray, sp.csr_matrix, float]] = {}
-
-
-def _forest_arrays(enc: EncodedModel) -> tuple[np.ndarray, sp.csr_matrix, float]:
-    """Per encoding, once: the scores of every leaf (scores x leaves), which trees split
-    on each feature (features x trees) and the tie tolerance."""
-    got = _ARRAYS.get(id(enc))
-    if got is not None:
-        return got
-    tree = enc.tree
-    assert tree is not None
-    n_trees = int(tree.n_trees)
-    per_leaf = np.asarray(enc.score[:, tree.leaf_var].todense())
-    nd = tree.nodes
-    node_tree = np.searchsorted(nd["roots"], np.arange(nd["left"].size), side="right") - 1
-    nf = nd["node_feature"]
-    keep = nf >= 0
-    ft = sp.csr_matrix((np.ones(int(keep.sum())), (nf[keep], node_tree[keep])),
-                       shape=(int(enc.space_start.size - 1), n_trees))
-    ft.sum_duplicates()
-    ft.data[:] = 1.0
-    scale = float(np.abs(per_leaf).max(initial=0.0)) * n_trees
-    tol = TIE_TOL * (1.0 + scale + float(np.abs(enc.score0).max(initial=0.0)))
-    got = (per_leaf, ft, tol)
-    _ARRAYS[id(enc)] = got
-    weakref.finalize(enc, _ARRAYS.pop, id(enc), None)
-    return got
 
 
 class CostTable:
