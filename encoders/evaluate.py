@@ -61,7 +61,7 @@ def link_table(enc: EncodedModel) -> LinkTable:
     table = enc._memo.get("link_table")
     if table is None:
         table = enc._memo["link_table"] = _build_table(enc)
-    return table  # type: ignore[no-any-return]
+    return table
 
 
 def _build_table(enc: EncodedModel) -> LinkTable:
@@ -140,7 +140,7 @@ class _NodeTable:
 def _node_table(enc: EncodedModel) -> _NodeTable:
     table = enc._memo.get("node_table")
     if table is not None:
-        return table  # type: ignore[no-any-return]
+        return table
     tree = enc.tree
     assert tree is not None
     nd, tb = tree.nodes, link_table(enc)
@@ -251,7 +251,7 @@ def trees_of_features(enc: EncodedModel) -> sp.csr_matrix:
         ft.sum_duplicates()
         ft.data[:] = 1.0
         enc._memo["trees_of_features"] = ft
-    return ft  # type: ignore[no-any-return]
+    return ft
 
 
 def tree_leaves(enc: EncodedModel, S: np.ndarray) -> np.ndarray:
