@@ -25,7 +25,7 @@ from synthdata import credit_frame, tree_pipeline
 from recourse import FeatureSchema, encoders
 from recourse.encoders.block import GroupLink, ThresholdLink
 from recourse.encoders.evaluate import link_table, link_values
-from recourse.solvers.forward import CostTable, ForestPass
+from recourse.solvers.forward import Base, CostTable, ForestPass
 from recourse.solvers.incumbent import find_incumbent, project, single_moves
 from recourse.solvers.problem import build_problem, decode
 
@@ -36,10 +36,18 @@ RULES = {
 }
 
 
-def _setup(seed: int, rules: str, trees: int = 10, depth: int | None = None):
+def _setup(seed: int, rules: str, trees: int = 10, depth: int | None = None,
+           noise: int = 0):
+    """A forest on credit_frame plus ``noise`` uninformative numeric features (shallow
+    trees then split on a few features each, so a move leaves most trees alone)."""
     X, y, _ = credit_frame(seed, n=300)
+    rng = np.random.default_rng(seed + 100)
+    extra = [f"n{k}" for k in range(noise)]
+    for name in extra:
+        X[name] = np.round(rng.uniform(0.0, 10.0, size=len(X)), 2)
     model = tree_pipeline(RandomForestClassifier(n_estimators=trees, max_depth=depth,
-                                                 random_state=seed)).fit(X, y)
+                                                 random_state=seed),
+                          extra_numeric=extra).fit(X, y)
     schema = FeatureSchema.from_frame(X, scales={"age": 5.0, "income": 10.0, "debt": 10.0},
                                       **RULES[rules])
     return X, model, schema
@@ -94,15 +102,22 @@ def _cell_moves(prob, space):
     return np.array(rows), np.array(feats)
 
 
-def _denied(X, model, schema, k=4):
+def _denied(X, model, schema, k=4, strongly=False):
+    """``k`` applicants the model denies (``strongly``: those it denies most surely, whom
+    no single move approves)."""
     pred = model_predict(model, schema, [X.iloc[i].to_dict() for i in range(len(X))])
-    return [X.iloc[i].to_dict() for i in np.flatnonzero(pred == 0)[:k]]
+    idx = np.flatnonzero(pred == 0)
+    if strongly:
+        idx = idx[np.argsort(model.predict_proba(X.iloc[idx])[:, 1], kind="stable")]
+    return [X.iloc[i].to_dict() for i in idx[:k]]
 
 
+@pytest.mark.parametrize("shape", ["grown", "wide"])
 @pytest.mark.parametrize("rules", list(RULES))
 @pytest.mark.parametrize("seed", [0, 1])
-def test_incremental_pass_equals_sklearn_predict(seed, rules):
-    X, model, schema = _setup(seed, rules)
+def test_incremental_pass_equals_sklearn_predict(seed, rules, shape):
+    X, model, schema = (_setup(seed, rules) if shape == "grown"
+                        else _setup(seed, rules, depth=3, noise=12))
     ties = 0
     for x in _denied(X, model, schema):
         prob, space = _problem(model, schema, x, "l1")
@@ -140,8 +155,30 @@ def test_incremental_pass_equals_sklearn_predict(seed, rules):
         np.testing.assert_array_equal(fwd.predict_index(base, C), _sk(model, schema, space, C)[0])
         sc = enc.scores(np.vstack([moves, R]))
         ties += int(np.sum(np.abs(sc[:, 0] - sc[:, 1]) < 1e-9))
-    if seed == 0 and rules == "free":
+    if seed == 0 and rules == "free" and shape == "grown":
         assert ties > 0, "no 50/50 vote among the candidates: the tie path went untested"
+
+
+def test_decisions_within_rounding_of_a_tie_are_the_full_pass():
+    """Incremental scores carry rounding (the trees are added in another order): a base
+    whose scores are off by 1e-12 must still give sklearn's decision on 50/50 votes."""
+    X, model, schema = _setup(0, "free")
+    seen = 0
+    for x in _denied(X, model, schema):
+        prob, space = _problem(model, schema, x, "l1")
+        fwd = ForestPass(prob.enc)
+        moves, feats = _cell_moves(prob, space)
+        sc = prob.enc.scores(moves)
+        tie = np.abs(sc[:, 0] - sc[:, 1]) < 1e-9
+        if not tie.any():
+            continue
+        seen += int(tie.sum())
+        b = fwd.base(prob.x0)
+        want, _ = _sk(model, schema, space, moves[tie])
+        for nudge in (1e-12, -1e-12):
+            off = Base(b.s, b.leaves, b.scores + np.array([0.0, nudge]))
+            np.testing.assert_array_equal(fwd.predict_index(off, moves[tie], feats[tie]), want)
+    assert seen
 
 
 def _link_values_by_definition(enc, S):
@@ -214,11 +251,11 @@ def _reference_incumbent(prob, model, schema, space, x, R):
 @pytest.mark.parametrize("rules", list(RULES))
 @pytest.mark.parametrize("seed", [0, 2])
 def test_incumbent_is_valid_and_no_worse_than_a_plain_search(seed, rules):
-    X, model, schema = _setup(seed, rules, trees=12, depth=5)
+    X, model, schema = _setup(seed, rules, trees=12, depth=5, noise=3)
     space = schema.search_space()
     R = np.vstack([space.encode(schema.validate_row(X.iloc[i].to_dict())) for i in range(80)])
     checked = 0
-    for x in _denied(X, model, schema, 3):
+    for x in _denied(X, model, schema, 2) + _denied(X, model, schema, 2, strongly=True):
         prob, space = _problem(model, schema, x, "l1")
         v = find_incumbent(prob, "l1", R)
         _, want = _reference_incumbent(prob, model, schema, space, x, R)
