@@ -127,6 +127,12 @@ def test_incremental_pass_equals_sklearn_predict(seed, rules, shape):
         got = fwd.predict_index(base0, moves, feats)
         want, _ = _sk(model, schema, space, moves)
         np.testing.assert_array_equal(got, want)
+        # two features moved (the changed features found by comparison)
+        rng = np.random.default_rng(seed)
+        i, k = rng.integers(0, len(moves), size=(2, 150))
+        two = np.where(moves[i] != prob.x0, moves[i], moves[k])
+        np.testing.assert_array_equal(fwd.predict_index(base0, two),
+                                      _sk(model, schema, space, two)[0])
         R = project(prob, np.vstack([space.encode(schema.validate_row(X.iloc[i].to_dict()))
                                      for i in range(60)]))
         np.testing.assert_array_equal(fwd.predict_index(base0, R), _sk(model, schema, space, R)[0])
