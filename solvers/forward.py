@@ -144,6 +144,7 @@ class CostTable:
         self.parts: list[tuple[int, int, object, np.ndarray, np.ndarray | None]] = []
         w = np.asarray(w, dtype=float)
         tb = link_table(enc)
+        self.w = w[: tb.n_link]
         if w.size < tb.n_link:
             raise ValueError(f"CostTable needs a weight per link variable ({tb.n_link}); "
                              f"got {w.size}.")
@@ -188,4 +189,7 @@ class CostTable:
 
     def price(self, S: np.ndarray) -> np.ndarray:
         """Price of every row of ``S``."""
+        S = np.atleast_2d(np.asarray(S, dtype=float))
+        if S.shape[0] <= FEW_ROWS:
+            return link_values(self.enc, S) @ self.w + self.w0
         return self.per_feature(S).sum(axis=1) + self.w0

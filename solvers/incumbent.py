@@ -55,18 +55,18 @@ def find_incumbent(prob: RecourseProblem, norm: str, reference: np.ndarray | Non
     spec, space, x0, t_idx = prob.spec, prob.spec.space, prob.x0, prob.target
     obj, obj0 = prob.objective("l1" if norm == "l1" else "l0")
     prices = CostTable(enc, obj[: link_table(enc).n_link], obj0)
-    fwd = ForestPass(enc)
-    base0 = fwd.base(x0)
+    fwd = ForestPass(enc)  # its per-encoding arrays are memoised by the encoding
 
     best: list[Any] = [None, np.inf]
 
-    def consider(H: np.ndarray, c: np.ndarray | None = None, base: Base = base0,
+    def consider(H: np.ndarray, c: np.ndarray | None = None, base: Base | None = None,
                  features: np.ndarray | None = None) -> None:
         """Keep the cheapest row of ``H`` the encoding approves, if cheaper than the best.
 
-        Rows are checked cheapest first, in blocks that double in size (the first approved
+        Rows are checked cheapest first, in blocks that double up to 512 rows (the first approved
         row ends the search); ``features`` (one per row) names the one feature in which a
-        row differs from ``base``, so that only the trees splitting on it are walked."""
+        row differs from ``base``, so that only the trees splitting on it are walked
+        (without a ``base``, every tree is walked)."""
         if H.shape[0] == 0:
             return
         c = prices.price(H) if c is None else c
@@ -81,12 +81,13 @@ def find_incumbent(prob: RecourseProblem, norm: str, reference: np.ndarray | Non
             if deadline is not None and deadline.expired():
                 return
             idx = order[i : i + chunk]
-            pred = fwd.predict_index(base, H[idx], None if features is None else features[idx])
+            pred = (enc.predict_index(H[idx]) if base is None else
+                    fwd.predict_index(base, H[idx], None if features is None else features[idx]))
             ok = np.flatnonzero(pred == t_idx)
             if ok.size:
                 best[0], best[1] = H[idx[ok[0]]], float(c[idx[ok[0]]])
                 return
-            i, chunk = i + idx.size, min(2 * chunk, 4096)
+            i, chunk = i + idx.size, min(2 * chunk, 512)
 
     if enc.tree.n_trees == 1:
         # one tree: the cheapest point of every leaf (exact per leaf, ``solvers.leaves``);
@@ -98,15 +99,16 @@ def find_incumbent(prob: RecourseProblem, norm: str, reference: np.ndarray | Non
                 break
         if best[0] is not None:
             return _full(prob, best[0])
+    base0 = fwd.base(x0)
     moves, move_vars = single_moves(prob)
     move_feat = link_table(enc).feature[move_vars]
     cross = prob.crossing if norm == "l1" else prob.crossing_l0
     move_cost = cross[move_vars]
     cheap = move_cost <= np.min(move_cost, initial=np.inf) + 1e-12
-    consider(moves[cheap], move_cost[cheap], features=move_feat[cheap])
+    consider(moves[cheap], move_cost[cheap], base0, move_feat[cheap])
     if reference is not None and reference.shape[0]:
-        consider(project(prob, reference))
-    consider(moves, move_cost, features=move_feat)
+        consider(project(prob, reference))  # many features moved: every tree walked
+    consider(moves, move_cost, base0, move_feat)
     if best[0] is None:
         return None
     s_best: np.ndarray = best[0]
