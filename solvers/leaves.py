@@ -46,14 +46,28 @@ def leaf_link_values(prob: RecourseProblem, norm: str, leaves: np.ndarray | None
     at least what reaching its cell costs).
 
     Bounds that exclude the applicant's own cell (an applicant outside the action set)
-    are not used to declare a leaf unreachable.
+    are not used to declare a leaf unreachable. For all leaves within the problem's own
+    bounds the result is computed once per problem (read-only arrays).
     """
+    if leaves is None and lb is None and ub is None:
+        def make() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            out = _leaf_link_values(prob, norm, None, prob.ub, prob.lb)
+            for a in out:
+                a.setflags(write=False)
+            return out
+
+        return prob.cached(("leaf_link_values", norm), make)
+    return _leaf_link_values(prob, norm, leaves, prob.ub if ub is None else ub,
+                             prob.lb if lb is None else lb)
+
+
+def _leaf_link_values(prob: RecourseProblem, norm: str, leaves: np.ndarray | None,
+                      ub: np.ndarray, lb: np.ndarray,
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     enc = prob.enc
     tree = enc.tree
     assert tree is not None
     nd = tree.nodes
-    lb = prob.lb if lb is None else lb
-    ub = prob.ub if ub is None else ub
     nl = enc.n_link
     n_leaves = int(tree.leaf_var.size)
     leaves = np.arange(n_leaves) if leaves is None else np.asarray(leaves, dtype=np.int64)
@@ -158,7 +172,9 @@ def iter_leaf_points(prob: RecourseProblem, norm: str, leaves: np.ndarray | None
 def _ordered(prob: RecourseProblem, norm: str,
              leaves: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     """Link values and costs of the reachable leaves' cheapest points, cheapest first."""
-    Z, ok, _ = leaf_link_values(prob, norm, leaves)
+    Z, ok, _ = leaf_link_values(prob, norm)  # every leaf, once per problem
+    if leaves is not None:
+        Z, ok = Z[leaves], ok[leaves]
     obj, obj0 = prob.objective("l1" if norm == "l1" else "l0")
     Z = Z[ok]
     cost = Z @ obj[: prob.enc.n_link] + obj0

@@ -84,6 +84,11 @@ class RecourseProblem:
     has_indicator: np.ndarray | None = None
     #: Feature sets forbidden from changing together (see :func:`exclude_change_sets`).
     excluded: tuple[tuple[int, ...], ...] = ()
+    #: Quantities derived from this problem's arrays, computed once (e.g. the per-leaf
+    #: costs of ``recourse.solvers.leaves``); ``init=False``: every ``replace`` (new
+    #: bounds, new rows) starts empty.
+    _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False,
+                                  compare=False)
 
     @property
     def n(self) -> int:
@@ -93,6 +98,12 @@ class RecourseProblem:
         if norm == "l1":
             return self.l1, self.l1_0
         return self.l0, self.l0_0
+
+    def cached(self, key: Any, make: Any) -> Any:
+        """``make()``, computed once per problem under ``key`` (see ``_memo``)."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
 
     def with_bounds(self, lb: np.ndarray, ub: np.ndarray) -> RecourseProblem:
         return replace(self, lb=lb, ub=ub)

@@ -48,8 +48,11 @@ def prune(prob: RecourseProblem, norm: str, upper: float) -> tuple[RecourseProbl
     if tree.leaf_var.size * enc.n_link <= EXACT_LEAF_WORK:
         # exact per-leaf costs (level sets intersected, moves the bounds forbid; at least
         # the per-feature bound below): for one tree the optimum's own leaf then meets
-        # the incumbent's cost, which proves it
-        dist = leaf_link_values(prob, norm, None, ub=ub, lb=lb)[2]
+        # the incumbent's cost, which proves it. Within the problem's own bounds (computed
+        # once, shared with the incumbent search): a leaf that needs a move fixed above
+        # costs at least that move, >= upper - tol, so it is dead with either bounds, and
+        # every other leaf has the same cheapest point under both.
+        dist = leaf_link_values(prob, norm)[2]
     else:
         dist = leaf_distance(prob, norm, ub)
     dead |= (dist >= upper - tol) | (dist >= _UNREACHABLE)

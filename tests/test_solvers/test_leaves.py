@@ -115,3 +115,25 @@ def test_one_tree_is_proven_by_its_leaves_without_a_solver(rules, norm):
         assert res.stats.certified_by in ("tree-bounds", "bounds")  # no solver ran
         assert res.stats.backend_used is None
         assert costs_close(res.cost, bf.cost, rel=1e-6, abs_=1e-5), (res.cost, bf.cost)
+
+
+def test_leaf_costs_are_computed_once_per_problem_and_never_shared():
+    """The memoised per-leaf costs equal an explicit computation with the problem's own
+    bounds, are read-only, and a problem with other bounds gets its own."""
+    X, model, schema = _setup(0, "free")
+    prob, _ = _problem(model, schema, X.iloc[3].to_dict(), "l1")
+    Z, ok, dist = leaf_link_values(prob, "l1")
+    assert leaf_link_values(prob, "l1")[2] is dist  # served from the memo
+    Z2, ok2, dist2 = leaf_link_values(prob, "l1", np.arange(ok.size), ub=prob.ub.copy(),
+                                      lb=prob.lb.copy())
+    assert np.array_equal(Z, Z2) and np.array_equal(ok, ok2) and np.array_equal(dist, dist2)
+    with pytest.raises(ValueError):
+        dist[0] = 0.0
+    # forbid every move: only the applicant's own leaf stays reachable
+    nl = prob.enc.n_link
+    z0 = Z[np.flatnonzero(dist == 0.0)[0]]
+    lb, ub = prob.lb.copy(), prob.ub.copy()
+    lb[:nl], ub[:nl] = z0, z0
+    frozen = prob.with_bounds(lb, ub)
+    _, ok_f, dist_f = leaf_link_values(frozen, "l1")
+    assert ok_f.sum() == 1 and ok.sum() > 1 and np.all(dist_f[ok_f] == 0.0)
