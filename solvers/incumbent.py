@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from recourse.encoders.block import GroupLink, ThresholdLink
-from recourse.encoders.evaluate import link_values
+from recourse.encoders.evaluate import link_table
 from recourse.solvers.deadline import Deadline
+from recourse.solvers.forward import Base, CostTable, ForestPass
 from recourse.solvers.highs import solve_highs
 from recourse.solvers.leaves import iter_leaf_points
 from recourse.solvers.problem import RecourseProblem, decode, violates_exclusions
@@ -53,32 +54,40 @@ def find_incumbent(prob: RecourseProblem, norm: str, reference: np.ndarray | Non
         return None
     spec, space, x0, t_idx = prob.spec, prob.spec.space, prob.x0, prob.target
     obj, obj0 = prob.objective("l1" if norm == "l1" else "l0")
-    nl = enc.n_link
-    w = obj[:nl]
-
-    def cost(H: np.ndarray) -> np.ndarray:
-        return link_values(enc, H) @ w + obj0
+    prices = CostTable(enc, obj[: link_table(enc).n_link], obj0)
+    fwd = ForestPass(enc)  # its per-encoding arrays are memoised by the encoding
 
     best: list[Any] = [None, np.inf]
 
-    def consider(H: np.ndarray, c: np.ndarray | None = None, chunk: int = 64) -> None:
+    def consider(H: np.ndarray, c: np.ndarray | None = None, base: Base | None = None,
+                 features: np.ndarray | None = None) -> None:
+        """Keep the cheapest row of ``H`` the encoding approves, if cheaper than the best.
+
+        Rows are checked cheapest first, in blocks that double up to 512 rows (the first approved
+        row ends the search); ``features`` (one per row) names the one feature in which a
+        row differs from ``base``, so that only the trees splitting on it are walked
+        (without a ``base``, every tree is walked)."""
         if H.shape[0] == 0:
             return
-        c = cost(H) if c is None else c
+        c = prices.price(H) if c is None else c
         if prob.excluded:  # answers must avoid the excluded change sets
             c = np.where(violates_exclusions(prob, H), np.inf, c)
         if np.isfinite(l0_cap):
             c = np.where(point_cost_matrix(spec, x0, H, "l0") <= l0_cap, c, np.inf)
         order = np.argsort(c, kind="stable")
         order = order[c[order] < best[1] - 1e-12]
-        for i in range(0, order.size, chunk):
+        i, chunk = 0, 64
+        while i < order.size:
             if deadline is not None and deadline.expired():
                 return
             idx = order[i : i + chunk]
-            ok = np.flatnonzero(enc.predict_index(H[idx]) == t_idx)
+            pred = (enc.predict_index(H[idx]) if base is None else
+                    fwd.predict_index(base, H[idx], None if features is None else features[idx]))
+            ok = np.flatnonzero(pred == t_idx)
             if ok.size:
                 best[0], best[1] = H[idx[ok[0]]], float(c[idx[ok[0]]])
                 return
+            i, chunk = i + idx.size, min(2 * chunk, 512)
 
     if enc.tree.n_trees == 1:
         # one tree: the cheapest point of every leaf (exact per leaf, ``solvers.leaves``);
@@ -90,32 +99,39 @@ def find_incumbent(prob: RecourseProblem, norm: str, reference: np.ndarray | Non
                 break
         if best[0] is not None:
             return _full(prob, best[0])
+    base0 = fwd.base(x0)
     moves, move_vars = single_moves(prob)
+    move_feat = link_table(enc).feature[move_vars]
     cross = prob.crossing if norm == "l1" else prob.crossing_l0
     move_cost = cross[move_vars]
     cheap = move_cost <= np.min(move_cost, initial=np.inf) + 1e-12
-    consider(moves[cheap], move_cost[cheap])
+    consider(moves[cheap], move_cost[cheap], base0, move_feat[cheap])
     if reference is not None and reference.shape[0]:
-        consider(project(prob, reference))
-    consider(moves, move_cost)
+        consider(project(prob, reference))  # many features moved: every tree walked
+    consider(moves, move_cost, base0, move_feat)
     if best[0] is None:
         return None
     s_best: np.ndarray = best[0]
     # Greedy: revert single features to the applicant's value while still approved.
+    # A reverted point differs from the best in one feature: its price is the best's with
+    # that feature's share swapped, and only the trees splitting on it are walked again.
+    share0 = prices.per_feature(x0)[0]
     for _ in range(space.n_features):
         if deadline is not None and deadline.expired():
             break
-        cand = []
-        for j in range(space.n_features):
-            sl = slice(int(space.start[j]), int(space.start[j + 1]))
-            if not np.array_equal(s_best[sl], x0[sl]):
-                t = s_best.copy()
-                t[sl] = x0[sl]
-                cand.append(t)
-        if not cand:
+        diff = np.add.reduceat((s_best != x0).astype(np.int8), fwd.starts) > 0
+        feats = np.flatnonzero(diff)
+        if feats.size == 0:
             break
+        cand = np.repeat(s_best[None, :], feats.size, axis=0)
+        for r, j in enumerate(feats):
+            sl = slice(int(space.start[j]), int(space.start[j + 1]))
+            cand[r, sl] = x0[sl]
+        share = prices.per_feature(s_best)[0]
         before = best[1]
-        consider(np.array(cand))
+        consider(cand, share.sum() + prices.w0 - share[feats] + share0[feats],
+                 base=fwd.base(s_best),
+                 features=feats)
         if best[1] >= before:
             break
         s_best = best[0]
