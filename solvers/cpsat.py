@@ -133,19 +133,6 @@ class _Integer:
         return full
 
 
-def _defining_row(A: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray, integer: np.ndarray,
-                  j: int) -> tuple[int, float] | None:
-    """An equality row through column ``j`` whose other columns are all integer."""
-    col = A[:, [j]].tocoo()
-    for r, a in zip(col.row, col.data):
-        if a == 0 or not (np.isfinite(lo[r]) and lo[r] == hi[r]):
-            continue
-        others = A[r].indices[A[r].indices != j]
-        if np.all(integer[others]):
-            return int(r), float(a)
-    return None
-
-
 def _integer_bounds(p: MilpArrays, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, str | None]:
     lbi, ubi = np.ceil(p.lb[cols] - 1e-9), np.floor(p.ub[cols] + 1e-9)
     finite = np.isfinite(lbi) & np.isfinite(ubi)
@@ -157,9 +144,10 @@ def _integer_bounds(p: MilpArrays, cols: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def _defining_rows(A: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray, integer: np.ndarray,
-                   ) -> dict[int, tuple[int, float] | None]:
-    """:func:`_defining_row` of every continuous column at once: the first equality row
-    through the column (by row index) whose other columns are all integer, or None."""
+                   cols: np.ndarray | None = None) -> dict[int, tuple[int, float] | None]:
+    """For each continuous column (or each of ``cols``): the first equality row through it
+    (by row index) whose other columns are all integer, as ``(row, coefficient)``, or
+    None."""
     A = sp.csr_matrix(A)
     eq = np.isfinite(lo) & (lo == hi)
     row_of = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
@@ -167,7 +155,7 @@ def _defining_rows(A: sp.csr_matrix, lo: np.ndarray, hi: np.ndarray, integer: np
     nonint = np.bincount(row_of[live & ~integer[A.indices]], minlength=A.shape[0])
     C = A.tocsc()
     out: dict[int, tuple[int, float] | None] = {}
-    for j in np.flatnonzero(~integer):
+    for j in np.flatnonzero(~integer) if cols is None else cols:
         s, e = C.indptr[j], C.indptr[j + 1]
         rows, vals = C.indices[s:e], C.data[s:e]
         ok = (vals != 0) & eq[rows] & (nonint[rows] == 1)  # j is the row's only continuous
@@ -222,7 +210,7 @@ def _substitute(p: MilpArrays, drop: bool = False) -> tuple[_Integer | None, str
     extra: list[tuple[sp.csr_matrix, float, float]] = []
     for j in np.flatnonzero(~integer):
         col = A[:, [j]].tocoo()
-        row = _defining_row(A, lo, hi, integer & alive, int(j))
+        row = _defining_rows(A, lo, hi, integer & alive, np.array([j]))[int(j)]
         if row is None:
             if A[:, [j]].nnz == 0 and c[j] == 0:
                 alive[j] = False  # an unused continuous column: any value in its bounds
