@@ -87,9 +87,25 @@ class ForestPass:
         Only the trees that split on a changed feature are walked.
         """
         H = np.atleast_2d(np.asarray(H, dtype=float))
-        n = H.shape[0]
-        if n == 0:
+        if H.shape[0] == 0:
             return np.zeros(0, dtype=np.int64)
+        return self.decide(H, self.scores(base, H, features))
+
+    def decide(self, H: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """The encoding's class index at the rows of ``H`` from their ``scores`` (rows
+        within rounding of a tie are re-decided by the encoding's full pass)."""
+        pred, near = self._decide(scores)
+        if near.any():  # within rounding of a tie: the full pass decides
+            idx = np.flatnonzero(near)
+            pred[idx] = self.enc.predict_index(H[idx])
+        return pred
+
+    def scores(self, base: Base, H: np.ndarray,
+               features: np.ndarray | None = None) -> np.ndarray:
+        """Scores (rows x scores) at every row of ``H``, from ``base`` (as
+        :meth:`predict_index`; equal to the full pass's up to rounding)."""
+        H = np.atleast_2d(np.asarray(H, dtype=float))
+        n = H.shape[0]
         ft = self.feature_trees
         if features is not None:
             f = np.asarray(features, dtype=np.int64)
@@ -110,11 +126,7 @@ class ForestPass:
             delta = self.per_leaf[:, new] - self.per_leaf[:, old]
             for k in range(scores.shape[1]):
                 scores[:, k] += np.bincount(rows, weights=delta[k], minlength=n)
-        pred, near = self._decide(scores)
-        if near.any():  # within rounding of a tie: the full pass decides
-            idx = np.flatnonzero(near)
-            pred[idx] = self.enc.predict_index(H[idx])
-        return pred
+        return scores
 
     def _decide(self, sc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Class index from scores, and which rows lie within :attr:`tol` of a tie."""

@@ -8,6 +8,7 @@ obeys the value rules (bounds, directions, integers, one level per group) by con
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from recourse.solvers.deadline import Deadline
 from recourse.solvers.forward import Base, CostTable, ForestPass
 from recourse.solvers.highs import solve_highs
 from recourse.solvers.leaves import iter_leaf_points
+from recourse.solvers.local import LOCAL_SEARCH_SHARE, LOCAL_SEARCH_TIME, improve
 from recourse.solvers.problem import RecourseProblem, decode, violates_exclusions
 from recourse.solvers.prune import prune
 from recourse.solvers.reduce import reduce_model
@@ -36,7 +38,8 @@ LP_ROUNDING_TIME = 5.0
 
 def find_incumbent(prob: RecourseProblem, norm: str, reference: np.ndarray | None = None,
                    l0_cap: float = np.inf,
-                   deadline: Deadline | None = None) -> np.ndarray | None:
+                   deadline: Deadline | None = None,
+                   use_local: bool = True) -> np.ndarray | None:
     """Block values of a cheap point the encoding assigns to the target (or None).
 
     Candidates, cheapest first: every single move across one split, and ``reference``
@@ -135,7 +138,24 @@ def find_incumbent(prob: RecourseProblem, norm: str, reference: np.ndarray | Non
         if best[1] >= before:
             break
         s_best = best[0]
+    if use_local:  # then a bounded local search over one- and two-feature changes
+        now = time.perf_counter()
+        end = now + LOCAL_SEARCH_TIME
+        if deadline is not None:
+            end = min(end, deadline.share(LOCAL_SEARCH_SHARE).end)
+        local = Deadline(now, end)
+        s_best = improve(prob, s_best, fwd, prices, _admissible(prob, l0_cap), local)
     return _full(prob, s_best)
+
+
+def _admissible(prob: RecourseProblem, l0_cap: float) -> Any:
+    """Rows -> mask of the points that avoid the excluded change sets and the L0 cap."""
+    def ok(H: np.ndarray) -> np.ndarray:
+        keep = ~violates_exclusions(prob, H)
+        if np.isfinite(l0_cap):
+            keep &= point_cost_matrix(prob.spec, prob.x0, H, "l0") <= l0_cap
+        return np.asarray(keep, dtype=bool)
+    return ok
 
 
 def _target_leaves(prob: RecourseProblem) -> np.ndarray:
