@@ -32,6 +32,8 @@ __all__ = ["cell_values", "improve", "LOCAL_SEARCH_TIME", "LOCAL_SEARCH_SHARE"]
 LOCAL_SEARCH_TIME = 0.3
 #: Largest share of the time left to the caller's deadline that it may take.
 LOCAL_SEARCH_SHARE = 0.1
+#: Cells beyond the applicant's and the point's value looked at per feature, each side.
+WINDOW = 3
 #: Two-feature candidates checked per round at most (cheapest first).
 MAX_PAIRS = 4096
 
@@ -100,15 +102,17 @@ def improve(prob: RecourseProblem, s: np.ndarray, fwd: ForestPass, prices: CostT
     if not cells:
         return s
     space = prob.spec.space
-    feat = np.concatenate([np.full(V.shape[0], j) for j, V in cells])
     cost = float(prices.price(s[None, :])[0])
     for _ in range(4 * space.n_features):
         if deadline is not None and deadline.expired():
             break
+        near = [(j, _window(V, float(prob.x0[space.start[j]]), float(s[space.start[j]])))
+                if V.shape[1] == 1 else (j, V) for j, V in cells]
+        feat = np.concatenate([np.full(V.shape[0], j) for j, V in near])
         base = fwd.base(s)
         rows = np.repeat(s[None, :], feat.size, axis=0)
         r = 0
-        for j, V in cells:
+        for j, V in near:
             rows[r : r + V.shape[0], int(space.start[j]) : int(space.start[j + 1])] = V
             r += V.shape[0]
         share = prices.per_feature(rows)
@@ -142,6 +146,15 @@ def improve(prob: RecourseProblem, s: np.ndarray, fwd: ForestPass, prices: CostT
             break
         s, cost = found, float(prices.price(found[None, :])[0])
     return s
+
+
+def _window(V: np.ndarray, a: float, b: float) -> np.ndarray:
+    """The cell values ``V`` (one column, sorted) between ``a`` and ``b``, and the
+    :data:`WINDOW` nearest beyond them on either side."""
+    v = V[:, 0]
+    lo = np.searchsorted(v, min(a, b), side="left")
+    hi = np.searchsorted(v, max(a, b), side="right")
+    return V[max(0, lo - WINDOW) : hi + WINDOW]
 
 
 def _dup(neg: np.ndarray, bb: np.ndarray) -> np.ndarray:
