@@ -33,9 +33,9 @@ LOCAL_SEARCH_TIME = 0.3
 #: Largest share of the time left to the caller's deadline that it may take.
 LOCAL_SEARCH_SHARE = 0.1
 #: Cells beyond the applicant's and the point's value looked at per feature, each side.
-WINDOW = 3
+WINDOW = 10
 #: Two-feature candidates checked per round at most (cheapest first).
-MAX_PAIRS = 4096
+MAX_PAIRS = 1024
 
 
 def cell_values(prob: RecourseProblem) -> list[tuple[int, np.ndarray]]:
