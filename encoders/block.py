@@ -122,6 +122,12 @@ class EncodedModel:
     #: ReLU networks: the network as plain arrays (``recourse.encoders.mlp.ReluNetwork``), so the
     #: problem layer can re-encode it with tighter bounds for one applicant.
     network: Any = None
+    #: Constants derived from the arrays above (``n_link``, target rows, per-leaf scores),
+    #: computed once per encoding instead of once per query. ``init=False``: a copy made
+    #: by ``dataclasses.replace`` starts with an empty memo, so it never serves another
+    #: model's rows. The memoised arrays are read-only.
+    _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False,
+                                  compare=False)
 
     @property
     def n_vars(self) -> int:
@@ -130,12 +136,15 @@ class EncodedModel:
     @property
     def n_link(self) -> int:
         """Link variables come first in every block: ``0 .. n_link - 1``."""
-        top = 0
-        for link in self.links:
-            vs = [link.var] if isinstance(link, ValueLink) else list(link.vars)
-            if vs:
-                top = max(top, max(vs) + 1)
-        return top
+        top = self._memo.get("n_link")
+        if top is None:
+            top = 0
+            for link in self.links:
+                vs = [link.var] if isinstance(link, ValueLink) else list(link.vars)
+                if vs:
+                    top = max(top, max(vs) + 1)
+            self._memo["n_link"] = top
+        return int(top)
 
     def link_of(self, feature: int) -> Any:
         for link in self.links:
@@ -158,17 +167,51 @@ class EncodedModel:
                 "A regressor has no classes to reach; give a utility (a score threshold or a "
                 "minimal increase), see recourse.utility."
             )
+        key = ("target_rows", int(target), float(margin), float(tie_margin))
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
         if self.decision == "sign":
             sign = 1.0 if target == 1 else -1.0
-            return (self.score * sign).tocsr(), np.array([sign * -self.score0[0] + margin])
-        rows, lo = [], []
-        for k in range(self.score.shape[0]):
-            if k == target:
-                continue
-            rows.append(self.score[target] - self.score[k])
-            need = margin if k < target else tie_margin
-            lo.append(need - (self.score0[target] - self.score0[k]))
-        return sp.vstack(rows).tocsr(), np.array(lo)
+            G = (self.score * sign).tocsr()
+            g_lo = np.array([sign * -self.score0[0] + margin])
+        else:
+            rows, lo = [], []
+            for k in range(self.score.shape[0]):
+                if k == target:
+                    continue
+                rows.append(self.score[target] - self.score[k])
+                need = margin if k < target else tie_margin
+                lo.append(need - (self.score0[target] - self.score0[k]))
+            G, g_lo = sp.vstack(rows).tocsr(), np.array(lo)
+        for a in (G.data, G.indices, G.indptr, g_lo):
+            a.setflags(write=False)
+        self._memo[key] = (G, g_lo)
+        return G, g_lo
+
+    def target_leaf_rows(self, target: int) -> tuple[np.ndarray, np.ndarray]:
+        """``target_rows(target, 0.0)`` restricted to the leaf columns, dense:
+        ``(G[:, tree.leaf_var], lo)`` (tree models; read-only)."""
+        assert self.tree is not None
+        key = ("target_leaf_rows", int(target))
+        hit = self._memo.get(key)
+        if hit is None:
+            G, g_lo = self.target_rows(target, 0.0)
+            Gl = np.asarray(G[:, self.tree.leaf_var].todense())
+            Gl.setflags(write=False)
+            hit = self._memo[key] = (Gl, g_lo)
+        return hit[0], hit[1]
+
+    def leaf_scores(self) -> np.ndarray:
+        """Dense ``(n_scores, n_leaves)``: each leaf's contribution to every score row
+        (tree models; read-only)."""
+        assert self.tree is not None
+        out = self._memo.get("leaf_scores")
+        if out is None:
+            out = np.asarray(self.score[:, self.tree.leaf_var].todense())
+            out.setflags(write=False)
+            self._memo["leaf_scores"] = out
+        return np.asarray(out)
 
     def with_threshold(self, threshold: float) -> EncodedModel:
         """This model turned into the binary decision ``score > threshold`` (class index 1:
@@ -195,8 +238,7 @@ class EncodedModel:
             from recourse.encoders.evaluate import tree_leaves
 
             leaves = tree_leaves(self, S)
-            per_leaf = np.asarray(self.score[:, self.tree.leaf_var].todense())
-            return per_leaf[:, leaves].sum(axis=2).T + self.score0
+            return self.leaf_scores()[:, leaves].sum(axis=2).T + self.score0
         V = self.block_values(S)
         return np.asarray(self.score @ V.T).T + self.score0
 

@@ -22,10 +22,12 @@ def model_input(model: Any, schema: FeatureSchema, rows: Sequence[Mapping[str, A
     """Rows ``{name: value}`` shaped the way the model was fitted: a DataFrame in the
     fitted column order when the model knows its feature names, else a float array (or
     the DataFrame when a column is not numeric)."""
-    df = pd.DataFrame([[r[n] for n in schema.names] for r in rows], columns=schema.names)
     names = getattr(model, "feature_names_in_", None)
+    # column by column (each column's dtype inferred once), in the fitted order
+    df = pd.DataFrame({n: [r[n] for r in rows]
+                       for n in (schema.names if names is None else list(names))})
     if names is not None:
-        return df[list(names)]
+        return df
     for f in schema:
         if not f.is_group:
             df[f.name] = df[f.name].astype(float)

@@ -44,10 +44,11 @@ Guarantees
   the solution. *Optimal* is claimed only when CP-SAT proved its model optimal and the
   unscaled gap ``cost - bound`` (at most ``cost_error`` after CP-SAT's OPTIMAL) is within
   HiGHS's gap tolerances (``recourse.solvers.highs.MIP_ABS_GAP`` / ``MIP_REL_GAP``); with the
-  default 40 bits it was on every benchmark query (``cost_error`` <= 6e-8 on costs of
-  order 1); otherwise, e.g. with a coarse ``obj_bits``, the answer is
-  reported *feasible* with its gap. (Re-solving below a cut on the scaled cost cannot
-  close a gap smaller than the scaling error, so it is not attempted.)
+  default 48 bits (``cpsat_scaling.OBJ_BITS``) it was on every benchmark query
+  (``cost_error`` <= 5e-9 on costs of order 1, 200 features); otherwise, e.g. with a
+  coarse ``obj_bits``, the answer is reported *feasible* with its gap. (Re-solving
+  below a cut on the scaled cost cannot close a gap smaller than the scaling error, so
+  it is not attempted.)
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from recourse.encoders.block import GroupLink, ThresholdLink
 from recourse.encoders.evaluate import link_values
 from recourse.solvers.deadline import Deadline
 from recourse.solvers.highs import solve_highs
-from recourse.solvers.leaves import leaf_points
+from recourse.solvers.leaves import iter_leaf_points
 from recourse.solvers.problem import RecourseProblem, decode, violates_exclusions
 from recourse.solvers.prune import prune
 from recourse.solvers.reduce import reduce_model
@@ -84,11 +84,9 @@ def find_incumbent(prob: RecourseProblem, norm: str, reference: np.ndarray | Non
         # one tree: the cheapest point of every leaf (exact per leaf, ``solvers.leaves``);
         # the cheapest the encoding approves is optimal unless a row it does not know
         # (exclusions, an L0 cap) rules it out, and the other candidates add nothing
-        target_leaves = _target_leaves(prob)
-        for start in range(0, target_leaves.size, 16):  # cheapest first, decoded lazily
-            H, _ = leaf_points(prob, norm, target_leaves, limit=start + 16)
-            consider(H[start:])  # costs recomputed from the points themselves
-            if best[0] is not None or H.shape[0] < start + 16:
+        for H, _ in iter_leaf_points(prob, norm, _target_leaves(prob)):  # cheapest first
+            consider(H)  # costs recomputed from the points themselves
+            if best[0] is not None:
                 break
         if best[0] is not None:
             return _full(prob, best[0])
@@ -129,8 +127,7 @@ def _target_leaves(prob: RecourseProblem) -> np.ndarray:
     pre-filter only, the forward pass decides."""
     tree = prob.enc.tree
     assert tree is not None
-    G, g_lo = prob.enc.target_rows(prob.target, 0.0)
-    val = np.asarray(G[:, tree.leaf_var].todense())
+    val, g_lo = prob.enc.target_leaf_rows(prob.target)
     return np.flatnonzero(np.all(val >= g_lo[:, None] - 1e-12, axis=0))
 
 

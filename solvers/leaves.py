@@ -19,13 +19,15 @@ For ensembles the leaf points of each tree are candidates only.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from recourse.encoders.block import GroupLink, ThresholdLink
 from recourse.encoders.evaluate import link_values
 from recourse.solvers.problem import RecourseProblem, decode
 
-__all__ = ["leaf_points", "leaf_link_values"]
+__all__ = ["leaf_points", "iter_leaf_points", "leaf_link_values"]
 
 
 def leaf_link_values(prob: RecourseProblem, norm: str, leaves: np.ndarray | None = None,
@@ -44,14 +46,28 @@ def leaf_link_values(prob: RecourseProblem, norm: str, leaves: np.ndarray | None
     at least what reaching its cell costs).
 
     Bounds that exclude the applicant's own cell (an applicant outside the action set)
-    are not used to declare a leaf unreachable.
+    are not used to declare a leaf unreachable. For all leaves within the problem's own
+    bounds the result is computed once per problem (read-only arrays).
     """
+    if leaves is None and lb is None and ub is None:
+        def make() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            out = _leaf_link_values(prob, norm, None, prob.ub, prob.lb)
+            for a in out:
+                a.setflags(write=False)
+            return out
+
+        return prob.cached(("leaf_link_values", norm), make)
+    return _leaf_link_values(prob, norm, leaves, prob.ub if ub is None else ub,
+                             prob.lb if lb is None else lb)
+
+
+def _leaf_link_values(prob: RecourseProblem, norm: str, leaves: np.ndarray | None,
+                      ub: np.ndarray, lb: np.ndarray,
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     enc = prob.enc
     tree = enc.tree
     assert tree is not None
     nd = tree.nodes
-    lb = prob.lb if lb is None else lb
-    ub = prob.ub if ub is None else ub
     nl = enc.n_link
     n_leaves = int(tree.leaf_var.size)
     leaves = np.arange(n_leaves) if leaves is None else np.asarray(leaves, dtype=np.int64)
@@ -138,15 +154,40 @@ def leaf_points(prob: RecourseProblem, norm: str, leaves: np.ndarray | None = No
     are placed as ``recourse.solvers.problem.decode`` places a solver's answer, so an
     approved point is a valid starting solution.
     """
-    Z, ok, _ = leaf_link_values(prob, norm, leaves)
+    Z, cost = _ordered(prob, norm, leaves)
+    return _decode_all(prob, Z[:limit]), cost[:limit]
+
+
+def iter_leaf_points(prob: RecourseProblem, norm: str, leaves: np.ndarray | None = None,
+                     first: int = 1, growth: int = 8) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """:func:`leaf_points` in chunks, cheapest first, decoded only when asked for: sizes
+    ``first``, ``first * growth``, ... (the per-leaf costs are computed once)."""
+    Z, cost = _ordered(prob, norm, leaves)
+    start, size = 0, max(1, first)
+    while start < cost.size:
+        yield _decode_all(prob, Z[start : start + size]), cost[start : start + size]
+        start, size = start + size, size * growth
+
+
+def _ordered(prob: RecourseProblem, norm: str,
+             leaves: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Link values and costs of the reachable leaves' cheapest points, cheapest first."""
+    Z, ok, _ = leaf_link_values(prob, norm)  # every leaf, once per problem
+    if leaves is not None:
+        Z, ok = Z[leaves], ok[leaves]
     obj, obj0 = prob.objective("l1" if norm == "l1" else "l0")
-    nl = prob.enc.n_link
     Z = Z[ok]
-    cost = Z @ obj[:nl] + obj0
-    order = np.argsort(cost, kind="stable")[:limit]
+    cost = Z @ obj[: prob.enc.n_link] + obj0
+    order = np.argsort(cost, kind="stable")
+    return Z[order], cost[order]
+
+
+def _decode_all(prob: RecourseProblem, Z: np.ndarray) -> np.ndarray:
+    """Search vectors of link-value rows ``Z``, placed as ``decode`` places an answer."""
+    nl = prob.enc.n_link
     full = np.zeros(prob.n)
-    H = np.empty((order.size, prob.x0.size))
-    for i, k in enumerate(order):
-        full[:nl] = Z[k]
+    H = np.empty((Z.shape[0], prob.x0.size))
+    for i in range(Z.shape[0]):
+        full[:nl] = Z[i]
         H[i] = decode(prob, full)
-    return H, cost[order]
+    return H

@@ -84,6 +84,11 @@ class RecourseProblem:
     has_indicator: np.ndarray | None = None
     #: Feature sets forbidden from changing together (see :func:`exclude_change_sets`).
     excluded: tuple[tuple[int, ...], ...] = ()
+    #: Quantities derived from this problem's arrays, computed once (e.g. the per-leaf
+    #: costs of ``recourse.solvers.leaves``); ``init=False``: every ``replace`` (new
+    #: bounds, new rows) starts empty.
+    _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False,
+                                  compare=False)
 
     @property
     def n(self) -> int:
@@ -93,6 +98,12 @@ class RecourseProblem:
         if norm == "l1":
             return self.l1, self.l1_0
         return self.l0, self.l0_0
+
+    def cached(self, key: Any, make: Any) -> Any:
+        """``make()``, computed once per problem under ``key`` (see ``_memo``)."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
 
     def with_bounds(self, lb: np.ndarray, ub: np.ndarray) -> RecourseProblem:
         return replace(self, lb=lb, ub=ub)
@@ -215,7 +226,8 @@ def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: i
                 chg[j] = {d: 1.0}
     n = nb + len(extra_lb)
     G, g_lo = enc.target_rows(target, margin, tie_margin)
-    pad = lambda M: sp.hstack([M, sp.csr_matrix((M.shape[0], n - nb))]).tocsr()  # noqa: E731
+    pad = lambda M: (M.tocsr() if n == nb else  # noqa: E731
+                     sp.hstack([M, sp.csr_matrix((M.shape[0], n - nb))]).tocsr())
     if rows:
         r_i = [i for i, (coefs, _, _) in enumerate(rows) for _ in coefs]
         r_j = [c for coefs, _, _ in rows for c in coefs]
@@ -223,7 +235,7 @@ def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: i
         R = sp.csr_matrix((r_v, (r_i, r_j)), shape=(len(rows), n))
     else:
         R = sp.csr_matrix((0, n))
-    A = sp.vstack([pad(enc.rows), pad(G), R]).tocsr()
+    A = sp.vstack([pad(enc.rows), pad(G), R], format="csr")
     row_lo = np.concatenate([enc.row_lo, g_lo, [r[1] for r in rows]])
     row_hi = np.concatenate([enc.row_hi, np.full(len(g_lo), np.inf), [r[2] for r in rows]])
     ext = lambda a, b: np.concatenate([a, np.asarray(b, dtype=a.dtype)])  # noqa: E731

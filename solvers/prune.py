@@ -45,17 +45,20 @@ def prune(prob: RecourseProblem, norm: str, upper: float) -> tuple[RecourseProbl
     right_dead = (rmax < 0.5).astype(float)
     left_dead = (rmin > 0.5).astype(float)
     dead = (tree.anc_right @ right_dead + tree.anc_left @ left_dead) > 0
-    seg = leaf_feature_distance(prob, norm, ub)
-    dist = np.bincount(tree.nodes["cond_seg_leaf"], weights=seg, minlength=tree.leaf_var.size)
     if tree.leaf_var.size * enc.n_link <= EXACT_LEAF_WORK:
-        # exact per-leaf costs (level sets intersected, moves the bounds forbid): for one
-        # tree the optimum's own leaf then meets the incumbent's cost, which proves it
-        dist = np.maximum(dist, leaf_link_values(prob, norm, None, ub=ub, lb=lb)[2])
+        # exact per-leaf costs (level sets intersected, moves the bounds forbid; at least
+        # the per-feature bound below): for one tree the optimum's own leaf then meets
+        # the incumbent's cost, which proves it. Within the problem's own bounds (computed
+        # once, shared with the incumbent search): a leaf that needs a move fixed above
+        # costs at least that move, >= upper - tol, so it is dead with either bounds, and
+        # every other leaf has the same cheapest point under both.
+        dist = leaf_link_values(prob, norm)[2]
+    else:
+        dist = leaf_distance(prob, norm, ub)
     dead |= (dist >= upper - tol) | (dist >= _UNREACHABLE)
     ub[tree.leaf_var[dead]] = 0.0
     # Per-tree bound: the best each tree can still add to every target row.
-    G, g_lo = enc.target_rows(prob.target, 0.0)
-    Gl = np.asarray(G[:, tree.leaf_var].todense())
+    Gl, g_lo = enc.target_leaf_rows(prob.target)
     Gl = np.where(dead[None, :], -np.inf, Gl)
     best = np.full((Gl.shape[0], tree.n_trees), -np.inf)
     for r in range(Gl.shape[0]):

@@ -272,3 +272,25 @@ def test_auto_leaves_short_solves_to_highs():
     assert choose(p, backends.AUTO_CPSAT_MIN_TIME / 2) == "highs"
     assert solve(p, "auto", time_limit=0.5).backend == "highs"
     assert solve(p, "auto", time_limit=30).backend == "cpsat"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cpsat_proves_wide_cost_rows_optimal(seed):
+    """Thousands of real-valued costs (the shape of a 200-feature forest's threshold
+    crossings) put the objective's worst-case scaling error far above the gap tolerance at
+    a coarse scale; with the default scale CP-SAT's optimum must be claimed *optimal* and
+    equal the closed form: cover at least ``k`` of ``n`` items, the ``k`` cheapest."""
+    rng = np.random.default_rng(seed)
+    n, k = 3000, 4
+    c = rng.uniform(0.2, 2.0, n)
+    c[rng.choice(n, 40, replace=False)] = rng.uniform(0.2, 0.6, 40)  # cost ~ 1 in all
+    p = MilpArrays(c=c, c0=0.0, lb=np.zeros(n), ub=np.ones(n), integer=np.ones(n, bool),
+                   A=sp.csr_matrix(np.ones((1, n))), row_lo=np.array([float(k)]),
+                   row_hi=np.array([np.inf]))
+    expected = float(np.sort(c)[:k].sum())
+    coarse = solve(p, "cpsat", time_limit=20, options={"obj_bits": 40})
+    assert coarse.info["cost_error"] > 1e-7 * expected  # the case: 40 bits cannot prove it
+    sol = solve(p, "cpsat", time_limit=20)
+    assert sol.status is Status.OPTIMAL, (sol.status, sol.info["cost_error"])
+    assert abs(sol.objective - expected) <= 1e-7 * expected
+    assert sol.bound is not None and expected - 1e-7 * expected <= sol.bound <= expected + 1e-9

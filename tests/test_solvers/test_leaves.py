@@ -25,8 +25,9 @@ from sklearn.tree import DecisionTreeClassifier
 from synthdata import credit_frame, tree_pipeline
 
 from recourse import FeatureSchema, RecourseEngine, encoders
-from recourse.solvers.leaves import leaf_link_values, leaf_points
+from recourse.solvers.leaves import iter_leaf_points, leaf_link_values, leaf_points
 from recourse.solvers.problem import build_problem
+from recourse.solvers.prune import leaf_distance
 
 SCHEMAS = {
     "free": dict(),
@@ -81,6 +82,15 @@ def test_every_leaf_point_is_the_cheapest_of_its_leaf(seed, rules, norm):
         # dist (the bound prune uses) sorted equals the sorted leaf minima
         assert np.allclose(np.sort(dist[ok]), np.sort(list(want.values())),
                            rtol=1e-6, atol=1e-5)
+        # it is never below the per-feature bound it replaces in prune
+        assert np.all(leaf_distance(prob, norm)[ok] <= dist[ok] + 1e-9)
+        # the lazily decoded chunks are the same points in the same order
+        chunks = list(iter_leaf_points(prob, norm))
+        sizes = [len(c) for _, c in chunks]
+        assert sizes == [min(k, cost.size - sum(sizes[:i])) for i, k in
+                         enumerate(8 ** np.arange(len(sizes)))]
+        assert np.array_equal(np.vstack([h for h, _ in chunks]), H)
+        assert np.array_equal(np.concatenate([c for _, c in chunks]), cost)
 
 
 @pytest.mark.parametrize("norm", ["l1", "l0"])
@@ -105,3 +115,25 @@ def test_one_tree_is_proven_by_its_leaves_without_a_solver(rules, norm):
         assert res.stats.certified_by in ("tree-bounds", "bounds")  # no solver ran
         assert res.stats.backend_used is None
         assert costs_close(res.cost, bf.cost, rel=1e-6, abs_=1e-5), (res.cost, bf.cost)
+
+
+def test_leaf_costs_are_computed_once_per_problem_and_never_shared():
+    """The memoised per-leaf costs equal an explicit computation with the problem's own
+    bounds, are read-only, and a problem with other bounds gets its own."""
+    X, model, schema = _setup(0, "free")
+    prob, _ = _problem(model, schema, X.iloc[3].to_dict(), "l1")
+    Z, ok, dist = leaf_link_values(prob, "l1")
+    assert leaf_link_values(prob, "l1")[2] is dist  # served from the memo
+    Z2, ok2, dist2 = leaf_link_values(prob, "l1", np.arange(ok.size), ub=prob.ub.copy(),
+                                      lb=prob.lb.copy())
+    assert np.array_equal(Z, Z2) and np.array_equal(ok, ok2) and np.array_equal(dist, dist2)
+    with pytest.raises(ValueError):
+        dist[0] = 0.0
+    # forbid every move: only the applicant's own leaf stays reachable
+    nl = prob.enc.n_link
+    z0 = Z[np.flatnonzero(dist == 0.0)[0]]
+    lb, ub = prob.lb.copy(), prob.ub.copy()
+    lb[:nl], ub[:nl] = z0, z0
+    frozen = prob.with_bounds(lb, ub)
+    _, ok_f, dist_f = leaf_link_values(frozen, "l1")
+    assert ok_f.sum() == 1 and ok.sum() > 1 and np.all(dist_f[ok_f] == 0.0)
