@@ -15,7 +15,7 @@ The model's decision is ``argmax_k score_k`` (or, for ``decision == "sign"``, cl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -128,6 +128,11 @@ class EncodedModel:
     #: model's rows. The memoised arrays are read-only.
     _memo: dict[Any, Any] = field(default_factory=dict, init=False, repr=False,
                                   compare=False)
+
+    def field_values(self) -> dict[str, Any]:
+        """The constructor's arguments that rebuild this encoding: every field of
+        :class:`EncodedModel` given at construction (the memo is not one)."""
+        return {f.name: getattr(self, f.name) for f in fields(EncodedModel) if f.init}
 
     @property
     def n_vars(self) -> int:

@@ -139,7 +139,7 @@ class PlausibleEncodedModel(EncodedModel):
     min_path_sum: float = 0.0
 
     def _model(self) -> EncodedModel:
-        base = {f: getattr(self, f) for f in EncodedModel.__dataclass_fields__}
+        base = self.field_values()
         base.update(score=self.model_score, classes=self.classes[:-1])
         return EncodedModel(**base)
 
@@ -231,7 +231,7 @@ def encode_plausible(pm: PlausibleModel, space: SearchSpace) -> EncodedModel:
     trees += _isolation_arrays(pm, m_map.n_inputs, K + 1)
     enc = encode_trees([], pm.model_classes_, _stacked_map([m_map, i_map], space),
                        space, arrays=trees, score0=np.zeros(K + 1), decision="argmax")
-    fields = {f: getattr(enc, f) for f in EncodedModel.__dataclass_fields__}
+    fields = enc.field_values()
     # n_trees: the classifier's trees (the probability scale of min_margin)
     fields.update(classes=np.array([*pm.model_classes_.tolist(), IMPLAUSIBLE], dtype=object),
                   score=enc.score[:K], score0=np.zeros(K),

@@ -167,7 +167,7 @@ class MultiEncodedModel(EncodedModel):
     model_scores: tuple[sp.csr_matrix, ...] = ()
 
     def _one(self, m: int) -> EncodedModel:
-        base = {f: getattr(self, f) for f in EncodedModel.__dataclass_fields__}
+        base = self.field_values()
         base.update(score=self.model_scores[m], classes=self.classes[:-1])
         return EncodedModel(**base)
 
@@ -330,7 +330,7 @@ def encode_model_set(ms: ModelSet, space: SearchSpace) -> EncodedModel:
         keep = np.zeros(enc.n_vars)
         keep[enc.tree.leaf_var[leaf_owner == i]] = 1.0
         scores.append(sp.csr_matrix(enc.score.multiply(keep[None, :])))
-    fields = {f: getattr(enc, f) for f in EncodedModel.__dataclass_fields__}
+    fields = enc.field_values()
     fields.update(classes=np.array([*classes.tolist(), DISAGREE], dtype=object),
                   info=dict(enc.info, **info,
                             trees_per_model=np.bincount(owner_a).tolist()))

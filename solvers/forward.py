@@ -58,6 +58,9 @@ class ForestPass:
         if tree is None:
             raise ValueError("ForestPass needs a tree-ensemble encoding (enc.tree is None).")
         self.enc = enc
+        #: the decision is the argmax (or sign) of the summed scores, as computed here
+        self.by_scores = (type(enc).predict_index is EncodedModel.predict_index
+                          and type(enc).scores is EncodedModel.scores)
         self.n_trees = int(tree.n_trees)
         self.n_features = int(enc.space_start.size - 1)
         self.starts = np.asarray(enc.space_start[:-1], dtype=np.int64)
@@ -84,16 +87,21 @@ class ForestPass:
 
         ``features`` gives, per row, the one feature in which it differs from ``base``
         (or -1 for none); without it the differing features are found by comparison.
-        Only the trees that split on a changed feature are walked.
+        Only the trees that split on a changed feature are walked. An encoding that
+        decides otherwise than by its summed scores (several models that must agree, a
+        plausibility model beside the classifier) is asked directly.
         """
         H = np.atleast_2d(np.asarray(H, dtype=float))
         if H.shape[0] == 0:
             return np.zeros(0, dtype=np.int64)
+        if not self.by_scores:
+            return np.asarray(self.enc.predict_index(H))
         return self.decide(H, self.scores(base, H, features))
 
     def decide(self, H: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """The encoding's class index at the rows of ``H`` from their ``scores`` (rows
-        within rounding of a tie are re-decided by the encoding's full pass)."""
+        within rounding of a tie are re-decided by the encoding's full pass); only for an
+        encoding that decides by its summed scores (:attr:`by_scores`)."""
         pred, near = self._decide(scores)
         if near.any():  # within rounding of a tie: the full pass decides
             idx = np.flatnonzero(near)

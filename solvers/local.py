@@ -96,8 +96,8 @@ def improve(prob: RecourseProblem, s: np.ndarray, fwd: ForestPass, prices: CostT
         The search returns the best point so far when it passes.
     """
     enc, t_idx = prob.enc, prob.target
-    if enc.tree is None or enc.decision not in ("sign", "argmax"):
-        return s
+    if enc.tree is None or enc.decision not in ("sign", "argmax") or not fwd.by_scores:
+        return s  # the margins that pick the candidates are those of summed scores
     cells = cell_values(prob)
     if not cells:
         return s

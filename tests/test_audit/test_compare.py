@@ -184,9 +184,11 @@ def _run(files, out, *gates, protected="team"):
 
 
 def test_cli_exit_codes_and_escaped_reports(cli_files):
-    ok = _run(cli_files, cli_files["dir"] / "ok", "denial_rate_b<0")    # cannot hold
-    assert ok.exit_code == 0, ok.output
     out = cli_files["dir"] / "gate"
+    ok = _run(cli_files, out, "denial_rate_b<0")    # cannot hold
+    assert ok.exit_code == 0, ok.output
+    assert "FAILED" not in (out / "compare.md").read_text()
+    # the same directory: both audits resume (a gate is not part of an audit's identity)
     failed = _run(cli_files, out, "denial_rate_b>=0")                     # always holds
     assert failed.exit_code == 3 and "FAILED: denial_rate_b>=0" in failed.output
     bad = _run(cli_files, out, "denial_rate_b[nobody]>0")

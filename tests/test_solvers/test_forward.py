@@ -275,3 +275,29 @@ def test_incumbent_is_valid_and_no_worse_than_a_plain_search(seed, rules):
         assert got <= want + 1e-6 * max(1.0, want), (got, want)
         checked += 1
     assert checked
+
+
+def test_an_encoding_that_decides_otherwise_is_asked_directly():
+    """Several models that must agree (``ModelSet``) decide by more than their summed
+    scores: the incremental pass must give the encoding's own answer on every row, here
+    judged by every member's sklearn ``predict``."""
+    from recourse.encoders.multi import ModelSet
+
+    X, model_a, schema = _setup(0, "free", trees=6, depth=4)
+    _, model_b, _ = _setup(1, "free", trees=6, depth=4)
+    ms = ModelSet([model_a, model_b])
+    space = schema.search_space()
+    enc = encoders.encode(ms, space)
+    fwd = ForestPass(enc)
+    x = X.iloc[0].to_dict()
+    x0 = space.encode(schema.validate_row(x))
+    base = fwd.base(x0)
+    rng = np.random.default_rng(0)
+    rows = [X.iloc[i].to_dict() for i in rng.choice(len(X), 60, replace=False)]
+    H = np.array([space.encode(schema.validate_row(r)) for r in rows])
+    got = fwd.predict_index(base, H)
+    assert np.array_equal(got, enc.predict_index(H))
+    pa, pb = model_predict(model_a, schema, rows), model_predict(model_b, schema, rows)
+    agree = pa == pb
+    assert agree.any() and (~agree).any()  # both cases occur
+    assert np.array_equal(got == len(enc.classes) - 1, ~agree)  # DISAGREE exactly there
