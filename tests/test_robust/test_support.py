@@ -124,13 +124,15 @@ def _grid_oracle(model, schema, x, sup, target, norm="l1"):
         cells_lo, cells_hi = g[:-1], g[1:]
         evals.append(np.concatenate([g, (cells_lo + cells_hi) / 2]))
         costs.append(np.concatenate([g, np.clip(x0[j], cells_lo, cells_hi)]))
-    idx = np.array(list(itertools.product(*[range(e.size) for e in evals])))
+    # every combination (itertools.product's order), built by numpy
+    idx = np.stack(np.meshgrid(*[np.arange(e.size) for e in evals], indexing="ij"),
+                   axis=-1).reshape(-1, len(names))
     mid = np.column_stack([evals[j][idx[:, j]] for j in range(len(names))])
     pt = np.column_stack([costs[j][idx[:, j]] for j in range(len(names))])
     ok = model.predict(pd.DataFrame(mid, columns=names)) == target
-    dist = (np.abs(mid[:, None, :] - A[None, :, :]) / sc).max(axis=2)
-    cover = (dist <= r * (1 + 1e-12) + 1e-12).sum(axis=1)
-    ok &= cover >= sup.k
+    cand = np.flatnonzero(ok)  # the cover only where the model approves
+    dist = (np.abs(mid[cand, None, :] - A[None, :, :]) / sc).max(axis=2)
+    ok[cand] = (dist <= r * (1 + 1e-12) + 1e-12).sum(axis=1) >= sup.k
     if not ok.any():
         return None
     pt = pt[ok]
