@@ -228,3 +228,46 @@ def test_advice_in_the_schemas_words_and_units(global_random_seed):
                 phrases += 1
     assert phrases > 0
     assert all("EUR" in p for p in worded if p.startswith("Monthly debt"))
+
+
+@pytest.mark.parametrize("trees", [1, 5])
+def test_box_lower_bound_against_the_exact_minimum(trees, global_random_seed):
+    """The solver-free bound that lets a slab pass is never above the exact minimum of the
+    target row over the box (HiGHS on the 0/1 program), and for one tree, whose leaves
+    are the whole model, it is that minimum."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from recourse import encoders
+    from recourse.encoders.block import ThresholdLink
+    from recourse.solvers.robust import box_lower_bound, box_minimum
+
+    X, y, _ = credit_frame(global_random_seed, n=300)
+    est = (DecisionTreeClassifier(max_depth=5, random_state=0) if trees == 1 else
+           RandomForestClassifier(trees, max_depth=4, random_state=0))
+    model = tree_pipeline(est).fit(X, y)
+    schema = FeatureSchema.from_frame(X)
+    enc = encoders.encode(model, schema.search_space())
+    G, _ = enc.target_rows(1, 0.0)
+    rng = np.random.default_rng(global_random_seed)
+    space = schema.search_space()
+    checked = 0
+    for _ in range(25):
+        cells, levels = {}, {}
+        for j in range(space.n_features):
+            if space.is_group(j):
+                levels[j] = int(rng.integers(len(space.levels[j])))
+                continue
+            link = enc.link_of(j)
+            if isinstance(link, ThresholdLink):
+                n_cells = len(link.vars) + 1
+                a = int(rng.integers(n_cells))
+                cells[j] = (a, int(rng.integers(a + 1, n_cells + 1)))
+        for r in range(G.shape[0]):
+            bound = box_lower_bound(enc, cells, levels, G[r])
+            exact, _, proven = box_minimum(enc, cells, levels, G[r])
+            assert proven
+            assert bound <= exact + 1e-9
+            if trees == 1:
+                assert bound == pytest.approx(exact, abs=1e-9)
+            checked += 1
+    assert checked >= 25
