@@ -99,6 +99,15 @@ class TreeStructure:
     n_trees: int
     nodes: dict[str, np.ndarray] = field(default_factory=dict)
 
+    def unreachable(self, lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
+        """Leaves no point within the block variable bounds ``lb``/``ub`` reaches: a
+        split on the leaf's path goes the other way whatever the free variables do."""
+        pos, neg = self.literal.maximum(0), self.literal.minimum(0)
+        rmax = np.asarray(pos @ ub + neg @ lb).ravel() + self.literal0
+        rmin = np.asarray(pos @ lb + neg @ ub).ravel() + self.literal0
+        return np.asarray((self.anc_right @ (rmax < 0.5).astype(float)
+                           + self.anc_left @ (rmin > 0.5).astype(float)) > 0).ravel()
+
 
 @dataclass(frozen=True)
 class EncodedModel:

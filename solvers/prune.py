@@ -37,14 +37,7 @@ def prune(prob: RecourseProblem, norm: str, upper: float) -> tuple[RecourseProbl
     if tree is None:
         return prob.with_bounds(lb, ub), False
     nb = enc.n_vars
-    lit = tree.literal
-    pos = lit.maximum(0)
-    neg = lit.minimum(0)
-    rmax = np.asarray(pos @ ub[:nb] + neg @ lb[:nb]).ravel() + tree.literal0
-    rmin = np.asarray(pos @ lb[:nb] + neg @ ub[:nb]).ravel() + tree.literal0
-    right_dead = (rmax < 0.5).astype(float)
-    left_dead = (rmin > 0.5).astype(float)
-    dead = (tree.anc_right @ right_dead + tree.anc_left @ left_dead) > 0
+    dead = tree.unreachable(lb[:nb], ub[:nb])
     if tree.leaf_var.size * enc.n_link <= EXACT_LEAF_WORK:
         # exact per-leaf costs (level sets intersected, moves the bounds forbid; at least
         # the per-feature bound below): for one tree the optimum's own leaf then meets

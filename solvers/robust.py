@@ -124,12 +124,7 @@ def _box_bounds(enc: EncodedModel, cells: dict[int, tuple[int, int]],
     tree = enc.tree
     if tree is not None:  # leaves a split decided by the cells rules out: fixed at 0
         nb = enc.n_vars
-        pos, neg = tree.literal.maximum(0), tree.literal.minimum(0)
-        rmax = np.asarray(pos @ ub[:nb] + neg @ lb[:nb]).ravel() + tree.literal0
-        rmin = np.asarray(pos @ lb[:nb] + neg @ ub[:nb]).ravel() + tree.literal0
-        dead = (tree.anc_right @ (rmax < 0.5).astype(float)
-                + tree.anc_left @ (rmin > 0.5).astype(float)) > 0
-        ub[tree.leaf_var[dead]] = 0.0
+        ub[tree.leaf_var[tree.unreachable(lb[:nb], ub[:nb])]] = 0.0
     return lb, ub
 
 
