@@ -108,3 +108,19 @@ def check_against_oracle(res: Any, model: Any, schema: Any, x: dict, target: Any
                 f"l0_l1: L1 among the sparsest should be {oracle.l1}, got {res.l1_cost}\n{ctx}")
         if res.bound is not None:
             assert res.bound <= res.cost + 1e-6 + 1e-4 * abs(res.cost), (res.bound, res.cost)
+
+
+def applicant_problem(model: Any, schema: Any, x: Any, norm: str = "l1",
+                      target: int | None = None) -> tuple[Any, Any]:
+    """The per-applicant problem as the engine builds it, and the search space: the
+    model's encoding, ``x`` validated and encoded, ``target`` (default: the other class of
+    a binary model, by the model's own ``predict``) with the engine's 1e-6 margin."""
+    from recourse import encoders
+    from recourse.solvers.problem import build_problem
+
+    space = schema.search_space()
+    enc = encoders.encode(model, space)
+    x0 = space.encode(schema.validate_row(x))
+    if target is None:
+        target = 1 - int(model_predict(model, schema, [x])[0])
+    return build_problem(enc, schema.lower(), x0, target, norm=norm, margin=1e-6), space

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from oracles import actionability_violations, model_predict, point_cost
 from sklearn.ensemble import RandomForestClassifier
+from engine_checks import applicant_problem
 from synthdata import credit_frame, tree_pipeline
 
 from recourse import FeatureSchema, encoders
@@ -27,7 +28,7 @@ from recourse.encoders.block import GroupLink, ThresholdLink
 from recourse.encoders.evaluate import link_table, link_values
 from recourse.solvers.forward import Base, CostTable, ForestPass
 from recourse.solvers.incumbent import find_incumbent, project, single_moves
-from recourse.solvers.problem import build_problem, decode
+from recourse.solvers.problem import decode
 
 RULES = {
     "free": dict(),
@@ -54,11 +55,7 @@ def _setup(seed: int, rules: str, trees: int = 10, depth: int | None = None,
 
 
 def _problem(model, schema, x, norm):
-    space = schema.search_space()
-    enc = encoders.encode(model, space)
-    x0 = space.encode(schema.validate_row(x))
-    target = 1 - int(model_predict(model, schema, [x])[0])
-    return build_problem(enc, schema.lower(), x0, target, norm=norm, margin=1e-6), space
+    return applicant_problem(model, schema, x, norm)
 
 
 def _sk(model, schema, space, H):

@@ -22,11 +22,11 @@ import pytest
 from oracles import (actionability_violations, brute_force_tree_optimum, costs_close,
                      point_cost, tree_leaf_minima, tree_leaf_of)
 from sklearn.tree import DecisionTreeClassifier
+from engine_checks import applicant_problem
 from synthdata import credit_frame, tree_pipeline
 
-from recourse import FeatureSchema, RecourseEngine, encoders
+from recourse import FeatureSchema, RecourseEngine
 from recourse.solvers.leaves import iter_leaf_points, leaf_link_values, leaf_points
-from recourse.solvers.problem import build_problem
 from recourse.solvers.prune import leaf_distance
 
 SCHEMAS = {
@@ -45,16 +45,7 @@ def _setup(seed: int, rules: str, depth: int = 5):
 
 
 def _problem(model, schema, x, norm):
-    space = schema.search_space()
-    enc = encoders.encode(model, space)
-    x0 = space.encode(schema.validate_row(x))
-    target = 1 - int(model.predict(X_row(schema, x))[0])
-    return build_problem(enc, schema.lower(), x0, target, norm=norm, margin=1e-6), space
-
-
-def X_row(schema, x):
-    import pandas as pd
-    return pd.DataFrame([{f.name: x[f.name] for f in schema.features}])
+    return applicant_problem(model, schema, x, norm)
 
 
 @pytest.mark.parametrize("norm", ["l1", "l0"])

@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 from oracles import actionability_violations, brute_force_tree_optimum, model_predict, point_cost
 from sklearn.ensemble import RandomForestClassifier
+from engine_checks import applicant_problem
 from synthdata import credit_frame, tree_pipeline
 
-from recourse import FeatureSchema, encoders
+from recourse import FeatureSchema
 from recourse.solvers.incumbent import find_incumbent
 from recourse.solvers.local import cell_values
-from recourse.solvers.problem import build_problem, decode
+from recourse.solvers.problem import decode
 
 RULES = {
     "free": dict(),
@@ -45,10 +46,7 @@ def _denied(X, model, schema, k):
 
 
 def _problem(model, schema, x):
-    space = schema.search_space()
-    enc = encoders.encode(model, space)
-    x0 = space.encode(schema.validate_row(x))
-    return build_problem(enc, schema.lower(), x0, 1, norm="l1", margin=1e-6), space
+    return applicant_problem(model, schema, x, "l1", target=1)
 
 
 @pytest.mark.parametrize("rules", list(RULES))
