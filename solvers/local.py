@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from recourse.encoders.block import GroupLink, ThresholdLink
+from recourse.encoders.block import EncodedModel, GroupLink, ThresholdLink
 from recourse.solvers.deadline import Deadline
 from recourse.solvers.forward import CostTable, ForestPass
 from recourse.solvers.problem import RecourseProblem
@@ -68,9 +68,9 @@ def cell_values(prob: RecourseProblem) -> list[tuple[int, np.ndarray]]:
     return out
 
 
-def _margin(enc: object, scores: np.ndarray, target: int) -> np.ndarray:
+def _margin(enc: EncodedModel, scores: np.ndarray, target: int) -> np.ndarray:
     """The target's score minus the best other class's (positive: approved, up to ties)."""
-    if getattr(enc, "decision") == "sign":
+    if enc.decision == "sign":
         return scores[:, 0] if target == 1 else -scores[:, 0]
     other = np.delete(scores, target, axis=1)
     return scores[:, target] - other.max(axis=1)
