@@ -256,16 +256,16 @@ def _stacked_map(maps: list[InputMap], space: SearchSpace) -> InputMap:
     b = np.concatenate([m.b for m in maps])
     source = np.concatenate([m.source for m in maps])
 
-    def exact(j: int, values: np.ndarray) -> np.ndarray:
-        parts = []
-        s = int(space.start[j])
+    def exact(batch: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        parts: dict[int, list[np.ndarray]] = {j: [] for j in batch}
         for m in maps:
-            if m.exact is not None:
-                parts.append(np.asarray(m.exact(j, values), dtype=float))
-            else:
-                parts.append(np.asarray(values, dtype=float)[:, None] * m.A[:, s][None, :]
-                             + m.b[None, :])
-        return np.hstack(parts)
+            got = m.exact(batch) if m.exact is not None else None
+            for j, values in batch.items():
+                s = int(space.start[j])
+                parts[j].append(np.asarray(got[j], dtype=float) if got is not None else
+                                np.asarray(values, dtype=float)[:, None] * m.A[:, s][None, :]
+                                + m.b[None, :])
+        return {j: np.hstack(p) for j, p in parts.items()}
 
     return InputMap(A=A, b=b, source=source, exact=exact)
 

@@ -59,11 +59,12 @@ class InputMap:
     A: np.ndarray
     b: np.ndarray
     source: np.ndarray
-    #: ``exact(j, values)``: model inputs (rows x inputs) computed by the fitted
-    #: preprocessor itself when numeric feature ``j`` takes ``values`` (others at a base
-    #: point). Tree encoders use it to decide, in sklearn's own float arithmetic, on which
-    #: side of a split an integer value falls.
-    exact: Callable[[int, np.ndarray], np.ndarray] | None = field(
+    #: ``exact({j: values, ...})``: per numeric feature ``j``, the model inputs (rows x
+    #: inputs) computed by the fitted preprocessor itself when ``j`` takes ``values``
+    #: (others at a base point), all features in one call of the preprocessor. Tree
+    #: encoders use it to decide, in sklearn's own float arithmetic, on which side of a
+    #: split an integer value falls.
+    exact: Callable[[dict[int, np.ndarray]], dict[int, np.ndarray]] | None = field(
         default=None, repr=False, compare=False)
 
     @property
@@ -169,7 +170,10 @@ def input_map(model: Any, space: SearchSpace, seed: int = 0) -> InputMap:
             p[s] += 1.0
             probes.append(p)
     P = np.array(probes)
-    Z = T(space.frame(P))
+    S = _random_points(space, seed)
+    # the probes and the affinity check's random points in one call of the preprocessor
+    Z_all = T(space.frame(np.vstack([P, S])))
+    Z, want = Z_all[: len(P)], Z_all[len(P):]
     z0 = Z[0]
     A = np.zeros((Z.shape[1], n))
     row = 1
@@ -183,7 +187,7 @@ def input_map(model: Any, space: SearchSpace, seed: int = 0) -> InputMap:
             A[:, s] = Z[row] - z0
             row += 1
     b = z0 - A @ base
-    _check_affine(T, space, A, b, seed)
+    _check_affine(S, want, A, b)
     feat = space.feature_of_var()
     source = np.full(A.shape[0], -1, dtype=np.int64)
     for i in range(A.shape[0]):
@@ -193,18 +197,25 @@ def input_map(model: Any, space: SearchSpace, seed: int = 0) -> InputMap:
         elif used.size > 1:
             source[i] = -2
 
-    def exact(j: int, values: np.ndarray) -> np.ndarray:
-        rows = np.repeat(base[None, :], len(values), axis=0)
-        rows[:, int(space.start[j])] = values
-        return T(space.frame(rows))
+    def exact(batch: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+        if not batch:
+            return {}
+        parts = []
+        for j, values in batch.items():
+            rows = np.repeat(base[None, :], len(values), axis=0)
+            rows[:, int(space.start[j])] = values
+            parts.append(rows)
+        # one call of the preprocessor: its cost is mostly per call, not per row
+        Z = T(space.frame(np.vstack(parts)))
+        ends = np.cumsum([len(v) for v in batch.values()])
+        return dict(zip(batch, np.split(Z, ends[:-1])))
 
     return InputMap(A=A, b=b, source=source, exact=exact)
 
 
-def _check_affine(T: Callable[[pd.DataFrame], np.ndarray], space: SearchSpace,
-                  A: np.ndarray, b: np.ndarray, seed: int) -> None:
+def _random_points(space: SearchSpace, seed: int, m: int = 16) -> np.ndarray:
+    """``m`` random search vectors within the features' bounds (integers rounded)."""
     rng = np.random.default_rng(seed)
-    m = 16
     S = np.zeros((m, space.n_vars))
     for j in range(space.n_features):
         s = space.start[j]
@@ -217,7 +228,12 @@ def _check_affine(T: Callable[[pd.DataFrame], np.ndarray], space: SearchSpace,
             hi = hi if np.isfinite(hi) else 100.0
             v = rng.uniform(lo, hi, m)
             S[:, s] = np.round(v) if space.integer[j] else v
-    want = T(space.frame(S))
+    return S
+
+
+def _check_affine(S: np.ndarray, want: np.ndarray, A: np.ndarray, b: np.ndarray) -> None:
+    """Raise unless the preprocessor's outputs ``want`` at the points ``S`` equal the
+    affine map ``S @ A.T + b``."""
     got = S @ A.T + b
     err = np.abs(want - got)
     tol = 1e-9 * (1.0 + np.abs(want))

@@ -265,21 +265,27 @@ def _integer_cuts(trees: list[dict[str, np.ndarray]], imap: InputMap,
             f = int(imap.source[int(inp)])
             if f >= 0 and not space.is_group(f) and space.integer[f]:
                 splits.setdefault(f, set()).add((int(inp), float(t_m)))
-    out: dict[tuple[int, float], float] = {}
+    guesses: dict[int, dict[tuple[int, float], np.ndarray]] = {}
+    values: dict[int, np.ndarray] = {}
     for f, items in splits.items():
         s = int(space.start[f])
-        guesses = {}
+        guesses[f] = {}
         for inp, t_m in items:
             a, b = float(imap.A[inp, s]), float(imap.b[inp])
             k = np.floor((t_m - b) / a)
-            guesses[(inp, t_m)] = np.arange(k - 2, k + 3)
-        values = np.unique(np.concatenate(list(guesses.values())))
-        if imap.exact is not None:
-            Z = cast(imap.exact(f, values))
+            guesses[f][(inp, t_m)] = np.arange(k - 2, k + 3)
+        values[f] = np.unique(np.concatenate(list(guesses[f].values())))
+    # every feature's candidates through the preprocessor in one call
+    exact = imap.exact(values) if imap.exact is not None else {}
+    out: dict[tuple[int, float], float] = {}
+    for f, cands in guesses.items():
+        s = int(space.start[f])
+        if f in exact:
+            Z = cast(exact[f])
         else:
-            Z = cast(values[:, None] * imap.A[:, s][None, :] + imap.b[None, :])
-        pos = {v: i for i, v in enumerate(values)}
-        for (inp, t_m), cand in guesses.items():
+            Z = cast(values[f][:, None] * imap.A[:, s][None, :] + imap.b[None, :])
+        pos = {v: i for i, v in enumerate(values[f])}
+        for (inp, t_m), cand in cands.items():
             left = np.array([Z[pos[v], inp] <= t_m for v in cand])
             a = float(imap.A[inp, s])
             # increasing map: left is a prefix of the candidates; decreasing: a suffix
