@@ -77,6 +77,26 @@ class SearchSpace:
                 out[self.start[j] + lv.index(v)] = 1.0
         return out
 
+    def encode_frame(self, frame: pd.DataFrame) -> np.ndarray:
+        """Validated rows (a DataFrame with every feature's column) as search vectors,
+        row for row equal to :meth:`encode`."""
+        out = np.zeros((len(frame), self.n_vars))
+        rows = np.arange(len(frame))
+        for j, name in enumerate(self.names):
+            lv = self.levels[j]
+            col = frame[name]
+            if lv is None:
+                out[:, self.start[j]] = col.to_numpy(dtype=float)
+                continue
+            first: dict[Any, int] = {}
+            for k, v in enumerate(lv):
+                first.setdefault(v, k)
+            idx = col.map(first).to_numpy(dtype=float, na_value=np.nan)
+            if np.isnan(idx).any():
+                raise ValueError(f"{name!r} holds a value that is not one of its levels")
+            out[rows, self.start[j] + idx.astype(np.int64)] = 1.0
+        return out
+
     def decode(self, vec: Sequence[float] | np.ndarray) -> dict[str, Any]:
         """A search vector as a row ``{name: value}`` (groups: the most active level)."""
         v = np.asarray(vec, dtype=float)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from recourse.schema import Feature, FeatureSchema
 
 __all__ = ["DIRECTIONS", "FLOAT32_MAX", "KINDS", "OPEN_LIMIT", "OUTER_FACTOR", "check_columns",
-           "outer_range", "outside_bounds", "valid_range"]
+           "outer_range", "outside_bounds", "plainly_valid", "valid_range"]
 
 KINDS = ("continuous", "integer", "binary", "categorical", "ordinal")
 DIRECTIONS = ("any", "increase", "decrease")
@@ -183,6 +183,35 @@ def check_columns(schema: FeatureSchema, columns: Iterable[Any], *,
             + (f"; columns in use: {', '.join(f'{k} {v!r}' for k, v in used.items())}"
                if used else "") + ".")
     return [c for c in cols if c in set(extra) and c not in schema.names]
+
+
+def plainly_valid(schema: FeatureSchema, frame: pd.DataFrame) -> np.ndarray:
+    """Rows of ``frame`` that :meth:`FeatureSchema.validate_row` accepts with every value
+    kept as it is, found column by column (a fast path for many rows).
+
+    A row qualifies when each category is one of its feature's categories (``in``, as
+    ``validate_row`` tests it) and each numeric value sits in a numeric, non-boolean
+    column, is finite, lies within :func:`valid_range` and is whole where the feature is
+    integer. A row that does not qualify is not thereby invalid: ``validate_row`` decides
+    it (it also accepts, for example, a category given as equal text, or a starting value
+    just outside the bounds).
+    """
+    ok = np.ones(len(frame), dtype=bool)
+    for f in schema:
+        col = frame[f.name]
+        if f.is_group:
+            ok &= col.isin(list(f.categories or ())).to_numpy(dtype=bool)
+            continue
+        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            return np.zeros(len(frame), dtype=bool)
+        x = col.to_numpy(dtype=float, na_value=np.nan)
+        lo, hi = valid_range(f)
+        with np.errstate(invalid="ignore"):
+            fine = np.isfinite(x) & (x >= lo) & (x <= hi)
+            if f.is_integer:
+                fine &= x == np.round(x)
+        ok &= fine
+    return ok
 
 
 def _is_missing(v: Any) -> bool:

@@ -144,15 +144,22 @@ def _reference(P: Prepared, reference: Any) -> tuple[np.ndarray | None, np.ndarr
     missing = [n for n in P.schema.names if n not in reference.columns]
     if missing:
         raise InputValidationError(f"reference lacks the columns {cap_list(missing)}.")
-    rows = []
-    for r in reference[P.schema.names].to_dict("records"):
+    from recourse.schema_checks import plainly_valid
+
+    frame = reference[P.schema.names]
+    keep = plainly_valid(P.schema, frame)  # column by column, for most rows
+    R = np.zeros((len(frame), P.space.n_vars))
+    R[keep] = P.space.encode_frame(frame[keep])
+    other = np.flatnonzero(~keep)
+    for i, r in zip(other, frame.iloc[other].to_dict("records")):
         try:
-            rows.append(P.space.encode(P.schema.validate_row(r)))
+            R[i] = P.space.encode(P.schema.validate_row(r))
+            keep[i] = True
         except InputValidationError:
             continue  # a reference row with NaN or unknown levels is simply not used
-    if not rows:
+    if not keep.any():
         return None, None
-    R = np.array(rows)
+    R = R[keep]
     return R, enc.predict_index(R)
 
 
