@@ -6,6 +6,7 @@ embedded as PNG), which a reviewer opens in any browser.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
 import math
@@ -54,7 +55,10 @@ _MD_CONTROL = re.compile(r"[\\`*_{}\[\]()#+!|~]")
 _MD_BREAK = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
 
 
+@functools.lru_cache(maxsize=2)
 def _env(markdown: bool = False) -> Any:
+    """One environment per output kind and process: templates are compiled once (Jinja2
+    reloads a template whose file changed)."""
     import jinja2
 
     env = jinja2.Environment(

@@ -17,6 +17,7 @@ then keeps each ``sha256:`` digest on one line).
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from collections.abc import Mapping, Sequence
@@ -73,17 +74,30 @@ def _hashes(text: Any) -> Any:
 
 def template_env(template_dir: str | Path | None = None) -> Any:
     """The Jinja2 environment for letters (``template_dir`` first, then the bundled
-    templates)."""
-    import jinja2
-
-    loaders: list[jinja2.BaseLoader] = []
+    templates). The bundled templates' environment is made once per process, so that
+    they are compiled once; one with a ``template_dir`` is made anew on every call (a
+    template the user adds to the directory later is found)."""
     if template_dir is not None:
         d = Path(template_dir)
         if not d.is_dir():
             raise InputValidationError(
                 f"template_dir {str(d)!r} is not a directory; give the directory holding "
                 "your letter.md.j2 / letter.html.j2.")
-        loaders.append(jinja2.FileSystemLoader(str(d)))
+        return _make_env(str(d))
+    return _bundled_env()
+
+
+@functools.lru_cache(maxsize=1)
+def _bundled_env() -> Any:
+    return _make_env(None)
+
+
+def _make_env(template_dir: str | None) -> Any:
+    import jinja2
+
+    loaders: list[jinja2.BaseLoader] = []
+    if template_dir is not None:
+        loaders.append(jinja2.FileSystemLoader(template_dir))
     loaders.append(jinja2.PackageLoader("recourse", "templates"))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders), trim_blocks=True, lstrip_blocks=True,
