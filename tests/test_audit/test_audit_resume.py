@@ -27,7 +27,7 @@ def slow(done, total):
 
 if __name__ == "__main__":
     audit(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], target="good",
-          reference=sys.argv[5], n_jobs=2, chunk_size=3, progress=slow, report=False)
+          reference=sys.argv[5], n_jobs=1, chunk_size=3, progress=slow, report=False)
 """
 
 
@@ -52,7 +52,7 @@ def test_killed_audit_resumes_without_lost_or_duplicated_rows(tmp_path, files):
             assert time.monotonic() < deadline, "the audit committed no chunk in 120 s"
             time.sleep(0.02)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the audit and its worker processes
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
     manifest = out / "manifest.json"

@@ -29,7 +29,7 @@ def setting():
     support = DataSupport.from_model(X_train, model, schema, target="good", k=1, radius=2.0)
     engine = RecourseEngine(model, schema, reference=X_train, seen_together=rule,
                             support=support)
-    denied = X_test[model.predict(X_test) == "bad"].head(3)
+    denied = X_test[model.predict(X_test) == "bad"].head(2)
     return engine, [r for _, r in denied.iterrows()]
 
 
