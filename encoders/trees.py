@@ -275,8 +275,12 @@ def _integer_cuts(trees: list[dict[str, np.ndarray]], imap: InputMap,
             k = np.floor((t_m - b) / a)
             guesses[f][(inp, t_m)] = np.arange(k - 2, k + 3)
         values[f] = np.unique(np.concatenate(list(guesses[f].values())))
-    # every feature's candidates through the preprocessor in one call
-    exact = imap.exact(values) if imap.exact is not None else {}
+    # every feature's candidates through the preprocessor in one call; a feature passed
+    # through unchanged (a = 1, b = 0 to the bit: the model reads float64(value)) needs none
+    scaled = {f: v for f, v in values.items()
+              if any(imap.A[inp, int(space.start[f])] != 1.0 or imap.b[inp] != 0.0
+                     for inp, _ in guesses[f])}
+    exact = imap.exact(scaled) if imap.exact is not None and scaled else {}
     out: dict[tuple[int, float], float] = {}
     for f, cands in guesses.items():
         s = int(space.start[f])
