@@ -92,6 +92,10 @@ def audit(
     why_sets: Annotated[int | None, typer.Option(
         "--why-sets", help="With --why (implies it): the most relaxation sets per "
         "applicant (default 5).")] = None,
+    report: Annotated[bool, typer.Option(
+        "--report/--no-report", help="Write summary.md and report.html with its plots "
+        "(about a second); --no-report writes the table, summary.json and "
+        "no_recourse.csv only.")] = True,
 ) -> None:
     """Audit a model: recourse for every denied applicant, a table, a summary, a report."""
     from rich.progress import (
@@ -159,7 +163,8 @@ def audit(
                            intersect=intersect,
                            extra_columns=extra_column or (),
                            scheduler=scheduler, chunk_size=chunk_size, overwrite=overwrite,
-                           trust_pickle=trust_pickle, progress=progress, why=why_arg)
+                           trust_pickle=trust_pickle, progress=progress, why=why_arg,
+                           report=report)
     except (RecourseError, OSError) as exc:
         bar.stop()
         fail(str(exc))

@@ -35,13 +35,24 @@ def test_audit_command_writes_table_summary_and_report(tmp_path, files, forest):
     assert again.exit_code == 0, again.output
     assert f"{len(table)} / 0" in again.output  # everything resumed, nothing solved again
 
+    # --no-report: the same table and summary.json, no summary.md or report.html
+    bare = tmp_path / "bare"
+    res = runner.invoke(app, _args(files, bare, "--protected", "personal_status_and_sex",
+                                   "--no-report"))
+    assert res.exit_code == 0, res.output
+    assert pd.read_parquet(bare / "results.parquet")[["id", "status"]].equals(
+        table[["id", "status"]])
+    assert json.loads((bare / "summary.json").read_text())["overall"] == summary["overall"]
+    assert (bare / "no_recourse.csv").exists()
+    assert not (bare / "report.html").exists() and not (bare / "summary.md").exists()
+
 
 def test_audit_command_bad_input_exits_2(tmp_path, files):
     out = tmp_path / "audit"
-    runner.invoke(app, _args(files, out, "--chunk-size", "10"))
-    res = runner.invoke(app, _args(files, out, "--norm", "l0"))
+    runner.invoke(app, _args(files, out, "--chunk-size", "10", "--no-report"))
+    res = runner.invoke(app, _args(files, out, "--norm", "l0", "--no-report"))
     assert res.exit_code == EXIT_BAD_INPUT and "different audit" in res.output
-    res = runner.invoke(app, _args(files, out, "--norm", "l0", "--overwrite"))
+    res = runner.invoke(app, _args(files, out, "--norm", "l0", "--overwrite", "--no-report"))
     assert res.exit_code == 0, res.output
     bad = tmp_path / "bad.csv"
     pd.read_csv(files["csv"]).drop(columns=["purpose"]).to_csv(bad, index=False)

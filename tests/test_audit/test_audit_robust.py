@@ -145,7 +145,7 @@ def test_cli_audit_min_margin_seen_together(files, tmp_path, forest, applicants,
         "audit", "--model", str(files["model"]), "--data", str(few),
         "--schema", str(files["schema"]), "--out", str(out), "--target", "good",
         "--min-margin", str(MARGIN), "--seen-together", "--reference", "german",
-        "--jobs", "1"])
+        "--jobs", "1", "--no-report"])
     assert result.exit_code == 0, result.output
     table = pd.read_parquet(out / "results.parquet")
     answered = table[table["status"].isin(["optimal", "feasible"])]
@@ -204,7 +204,7 @@ def test_cli_audit_support(files, tmp_path, applicants):
     result = runner.invoke(app, [
         "audit", "--model", str(files["model"]), "--data", str(few),
         "--schema", str(files["schema"]), "--out", str(out), "--target", "good",
-        "--support", "1.0", "--reference", "german", "--jobs", "1"])
+        "--support", "1.0", "--reference", "german", "--jobs", "1", "--no-report"])
     assert result.exit_code == 0, result.output
     table = pd.read_parquet(out / "results.parquet")
     answered = table[table["status"].isin(["optimal", "feasible"])]
@@ -242,7 +242,7 @@ def test_cli_audit_also_model_or_plausible(files, tmp_path, applicants, forest, 
     result = runner.invoke(app, [
         "audit", "--model", str(files["model"]), "--data", str(data),
         "--schema", str(files["schema"]), "--out", str(out), "--target", "good",
-        *extra, "--reference", "german", "--jobs", "1"])
+        *extra, "--reference", "german", "--jobs", "1", "--no-report"])
     assert result.exit_code == 0, result.output
     table = pd.read_parquet(out / "results.parquet")
     engine = RecourseEngine(wrapped, schema, reference=X_train)
