@@ -763,9 +763,9 @@ def tree_leaf_minima(model: Any, schema: Any, x: Mapping[str, Any], norm: str = 
     return out
 
 
-def tree_leaf_of(model: Any, schema: Any, row: Mapping[str, Any]) -> int:
-    """sklearn's leaf id of ``row`` in a single decision tree (bare or in a Pipeline)."""
+def tree_leaves_of(model: Any, schema: Any, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """sklearn's leaf ids of ``rows`` in a single decision tree, in one call."""
     pre, est = _split_pipeline(model)
-    inp = _model_input(model, schema, _frame(schema, {f.name: [row[f.name]]
+    inp = _model_input(model, schema, _frame(schema, {f.name: [r[f.name] for r in rows]
                                                       for f in schema.features}))
-    return int(est.apply(pre.transform(inp) if pre is not None else inp)[0])
+    return [int(v) for v in est.apply(pre.transform(inp) if pre is not None else inp)]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from oracles import (actionability_violations, brute_force_tree_optimum, costs_close,
-                     point_cost, tree_leaf_minima, tree_leaf_of)
+                     point_cost, tree_leaf_minima, tree_leaves_of)
 from sklearn.tree import DecisionTreeClassifier
 from engine_checks import applicant_problem
 from synthdata import credit_frame, tree_pipeline
@@ -61,9 +61,8 @@ def test_every_leaf_point_is_the_cheapest_of_its_leaf(seed, rules, norm):
         H, cost = leaf_points(prob, norm)
         assert ok.sum() == H.shape[0] == len(want), (ok.sum(), len(want))
         seen = set()
-        for h, c, d in zip(H, cost, np.sort(dist[ok])):
-            row = space.decode(h)
-            leaf = tree_leaf_of(model, schema, row)
+        rows = [space.decode(h) for h in H]
+        for row, leaf, c in zip(rows, tree_leaves_of(model, schema, rows), cost):
             assert leaf in want and leaf not in seen
             seen.add(leaf)
             assert not actionability_violations(schema, x, row)
