@@ -91,6 +91,7 @@ class SearchSpace:
             first: dict[Any, int] = {}
             for k, v in enumerate(lv):
                 first.setdefault(v, k)
+            # the look-up recourse.schema_checks.plainly_valid clears rows with
             idx = col.map(first).to_numpy(dtype=float, na_value=np.nan)
             if np.isnan(idx).any():
                 raise ValueError(f"{name!r} holds a value that is not one of its levels")

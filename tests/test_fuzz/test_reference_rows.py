@@ -34,8 +34,8 @@ _EDGE = {
     "amount": [-0.5, -1e-9, 1000.5, 1e6, 1e40, float("nan"), float("inf"), "12", True, None],
     "years": [0.5, 39.5, -1, 41, 1e12, float("nan"), "3", True],
     "owner": [2, -1, 0.5, float("nan"), "1"],
-    "housing": ["Rent", "caf\u00e9", None, 1, float("nan")],
-    "grade": [4, 0, 1.5, "1", None],
+    "housing": ["Rent", "caf\u00e9", None, 1, float("nan"), True],
+    "grade": [4, 0, 1.5, "1", None, True, False, "2"],
 }
 
 
