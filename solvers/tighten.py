@@ -194,10 +194,13 @@ def lp_bounds(weights: Any, biases: Any, bounds: list[tuple[np.ndarray, np.ndarr
                              s * float(b[u] - L[u])))
         prev = cur
     n = len(cols_lo)
-    A = sp.csr_matrix(
-        (np.concatenate([r[1] for r in rows]),
-         (np.concatenate([np.full(r[0].size, i) for i, r in enumerate(rows)]),
-          np.concatenate([r[0] for r in rows]))), shape=(len(rows), n))
+    if rows:
+        A = sp.csr_matrix(
+            (np.concatenate([r[1] for r in rows]),
+             (np.concatenate([np.full(r[0].size, i) for i, r in enumerate(rows)]),
+              np.concatenate([r[0] for r in rows]))), shape=(len(rows), n))
+    else:  # no groups, no budget, every earlier unit inactive on the box: bounds only
+        A = sp.csr_matrix((0, n))
     inf = highspy.kHighsInf
     h = _new_highs(highspy)
     h.setOptionValue("output_flag", False)
