@@ -9,6 +9,7 @@ so one engine may serve many threads at once.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,12 +152,20 @@ def _reference(P: Prepared, reference: Any) -> tuple[np.ndarray | None, np.ndarr
     R = np.zeros((len(frame), P.space.n_vars))
     R[keep] = P.space.encode_frame(frame[keep])
     other = np.flatnonzero(~keep)
+    first: tuple[Any, str] | None = None
     for i, r in zip(other, frame.iloc[other].to_dict("records")):
         try:
             R[i] = P.space.encode(P.schema.validate_row(r))
             keep[i] = True
-        except InputValidationError:
-            continue  # a reference row with NaN or unknown levels is simply not used
+        except InputValidationError as exc:  # not used as a starting point, and said so
+            first = first or (frame.index[i], str(exc))
+    if first is not None:
+        n_out = int((~keep).sum())
+        warnings.warn(
+            f"{n_out} of {len(frame)} reference rows break the schema's input rules and are "
+            f"not used as starting points (answers are unaffected; the first, row "
+            f"{first[0]!r}: {first[1]}). Fix or drop those rows to use them.",
+            UserWarning, stacklevel=4)
     if not keep.any():
         return None, None
     R = R[keep]

@@ -5,8 +5,11 @@ the bounds, fractions in integer features)."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -116,9 +119,14 @@ def test_engine_reference_equals_the_row_rules(toy):
     ref.loc[3, "years"] = 2.5         # refused: fraction in an integer feature
     ref.loc[5, "housing"] = None      # refused: missing
     ref.loc[8, "amount"] = np.nan     # refused: NaN
-    P = prepare(model, schema, reference=ref, backend="auto", backend_options={},
-                margin=1e-6, bounds="lp", causal=None, price_options=True)
+    with pytest.warns(UserWarning, match=r"3 of 200 reference rows .* row 3: .*years"):
+        P = prepare(model, schema, reference=ref, backend="auto", backend_options={},
+                    margin=1e-6, bounds="lp", causal=None, price_options=True)
     want = [v for v in _row_by_row(schema, ref) if v is not None]
     got = P.ref
     assert len(want) == len(ref) - 3
     np.testing.assert_array_equal(got, np.array(want))
+    with warnings.catch_warnings():  # a clean reference says nothing
+        warnings.simplefilter("error")
+        prepare(model, schema, reference=X, backend="auto", backend_options={},
+                margin=1e-6, bounds="lp", causal=None, price_options=True)
