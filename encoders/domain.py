@@ -16,7 +16,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["SearchSpace"]
+__all__ = ["SearchSpace", "level_codes"]
+
+
+def level_codes(levels: Sequence[Any]) -> dict[Any, int]:
+    """``{level: index}``, the first index of a repeated level (as ``list.index`` finds it)."""
+    first: dict[Any, int] = {}
+    for k, v in enumerate(levels):
+        first.setdefault(v, k)
+    return first
 
 
 @dataclass(frozen=True)
@@ -88,11 +96,8 @@ class SearchSpace:
             if lv is None:
                 out[:, self.start[j]] = col.to_numpy(dtype=float)
                 continue
-            first: dict[Any, int] = {}
-            for k, v in enumerate(lv):
-                first.setdefault(v, k)
             # the look-up recourse.schema_checks.plainly_valid clears rows with
-            idx = col.map(first).to_numpy(dtype=float, na_value=np.nan)
+            idx = col.map(level_codes(lv)).to_numpy(dtype=float, na_value=np.nan)
             if np.isnan(idx).any():
                 raise ValueError(f"{name!r} holds a value that is not one of its levels")
             out[rows, self.start[j] + idx.astype(np.int64)] = 1.0

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from recourse.encoders.domain import level_codes
 from recourse.encoders.errors import InputValidationError, cap_list
 
 if TYPE_CHECKING:  # pragma: no cover
     from recourse.schema import Feature, FeatureSchema
 
 __all__ = ["DIRECTIONS", "FLOAT32_MAX", "KINDS", "OPEN_LIMIT", "OUTER_FACTOR", "check_columns",
-           "level_codes", "outer_range", "outside_bounds", "plainly_valid", "valid_range"]
+           "outer_range", "outside_bounds", "plainly_valid", "valid_range"]
 
 KINDS = ("continuous", "integer", "binary", "categorical", "ordinal")
 DIRECTIONS = ("any", "increase", "decrease")
@@ -190,7 +191,7 @@ def plainly_valid(schema: FeatureSchema, frame: pd.DataFrame) -> np.ndarray:
     kept as it is, found column by column (a fast path for many rows).
 
     A row qualifies when each category is found among its feature's categories by
-    :func:`level_codes` (pandas' look-up; a value it does not find, such as ``True`` for
+    :func:`~recourse.encoders.domain.level_codes` (pandas' look-up; a value it does not find, such as ``True`` for
     the level ``1``, is left to ``validate_row``) and each numeric value sits in a
     numeric, non-boolean column, is finite, lies within :func:`valid_range` and is whole
     where the feature is integer. A row that does not qualify is not thereby invalid:
@@ -202,7 +203,7 @@ def plainly_valid(schema: FeatureSchema, frame: pd.DataFrame) -> np.ndarray:
         col = frame[f.name]
         if f.is_group:
             # found by the look-up that SearchSpace.encode_frame makes (pandas' own equality)
-            ok &= col.map(level_codes(f.categories or ())).notna().to_numpy(dtype=bool)
+            ok &= col.map(level_codes(list(f.categories or ()))).notna().to_numpy(dtype=bool)
             continue
         if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
             return np.zeros(len(frame), dtype=bool)
@@ -214,14 +215,6 @@ def plainly_valid(schema: FeatureSchema, frame: pd.DataFrame) -> np.ndarray:
                 fine &= x == np.round(x)
         ok &= fine
     return ok
-
-
-def level_codes(levels: Iterable[Any]) -> dict[Any, int]:
-    """``{level: index}``, the first index of a repeated level (as ``list.index`` finds it)."""
-    first: dict[Any, int] = {}
-    for k, v in enumerate(levels):
-        first.setdefault(v, k)
-    return first
 
 
 def _is_missing(v: Any) -> bool:
