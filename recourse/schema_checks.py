@@ -194,9 +194,9 @@ def plainly_valid(schema: FeatureSchema, frame: pd.DataFrame) -> np.ndarray:
     :func:`~recourse.encoders.domain.level_codes` (pandas' look-up; a value it does not
     find, such as ``True`` for the level ``1``, is left to ``validate_row``) and each
     numeric value sits in a numeric, non-boolean column, is finite, lies within
-    :func:`valid_range` and is whole where the feature is integer. A row that does not qualify is not thereby invalid:
-    ``validate_row`` decides it (it also accepts, for example, a category given as equal
-    text, or a starting value just outside the bounds).
+    :func:`valid_range` and is whole where the feature is integer. A row that does not
+    qualify is not thereby invalid: ``validate_row`` decides it (it also accepts, for
+    example, a category given as equal text, or a starting value just outside the bounds).
     """
     ok = np.ones(len(frame), dtype=bool)
     for f in schema:
