@@ -10,14 +10,17 @@ whole cells (clipped to the action set) is approved throughout iff, for every ta
 ``G_r v >= lo_r`` of ``EncodedModel.target_rows``, the minimum of ``G_r v`` over the
 tree block with the threshold indicators of every feature fixed to the box's cells is at
 least ``lo_r``. That minimum is a small 0/1 program (:func:`box_minimum`), so the check is
-exact, not sampled.
+exact, not sampled. Each check of a slab is, in order: the counterfactual moved into each
+of the slab's cells (a point the encoding rejects decides it: that point is the witness);
+per tree the least reachable leaf (when their sum meets ``lo_r`` the slab passes); then
+the program, with everything the box fixes removed, asked only whether its minimum is
+below ``lo_r`` (HiGHS's ``objective_bound``).
 
 :func:`grow_tree_box` starts from the counterfactual's cell and grows one face at a time
 (features in schema order, upper face then lower face), each as far as the check allows:
 galloping over cells (1, 2, 4, ... at a time) and halving on a failure. Only the new slab
 is checked (the box before it is already certified). A face stops either at the action
-set's limit or at a cell that holds a rejected point; the program's minimiser there is
-kept as a *witness*. As the box only grows, a witness stays adjacent to the final box, so
+set's limit or at a cell that holds a rejected point, kept as a *witness*. As the box only grows, a witness stays adjacent to the final box, so
 the result is **maximal by inclusion**: no face can be pushed out by any amount. (It is
 not the box of largest volume; that depends on the order in which faces grow.)
 Categorical features stay at the counterfactual's level.
@@ -31,7 +34,9 @@ from typing import Any
 import numpy as np
 
 from recourse.encoders.block import EncodedModel, GroupLink, ThresholdLink
+from recourse.encoders.evaluate import block_values
 from recourse.solvers.highs import solve_highs
+from recourse.solvers.reduce import reduce_model
 from recourse.solvers.spec import ActionSpec
 from recourse.solvers.status import Status
 
@@ -151,24 +156,41 @@ def box_lower_bound(enc: EncodedModel, cells: dict[int, tuple[int, int]],
 
 
 def box_minimum(enc: EncodedModel, cells: dict[int, tuple[int, int]], levels: dict[int, int],
-                row: Any, time_limit: float = 30.0) -> tuple[float | None, np.ndarray | None,
-                                                           bool]:
+                row: Any, time_limit: float = 30.0, cutoff: float | None = None
+                ) -> tuple[float | None, np.ndarray | None, bool]:
     """Minimum of ``row @ v`` over the tree block with feature ``j`` in cells
     ``a .. b - 1`` for ``cells[j] = (a, b)`` (cell ``c``: ``c`` thresholds below) and
     group ``j`` at level ``levels[j]``.
 
     Returns ``(value, minimiser, proven)``: ``value`` is the optimum when ``proven``,
     else the solver's lower bound (or None).
+
+    With ``cutoff`` the call only decides whether the minimum is below ``cutoff``: the
+    branch and bound prunes every node whose bound reaches ``cutoff``. The answer is then
+    a point below it with its value (proven below), or ``cutoff`` itself with no point
+    when there is none below it (proven at least ``cutoff``). The grown box only asks
+    this question.
     """
     lb, ub = _box_bounds(enc, cells, levels)
     c = np.asarray(row.todense()).ravel()
-    sol = solve_highs(c, 0.0, lb, ub, enc.integer, enc.rows, enc.row_lo, enc.row_hi,
-                      time_limit=time_limit)
+    options = (None if cutoff is None
+               else {"objective_bound": float(cutoff)})
+    # the box fixes most threshold indicators and leaves: HiGHS sees only the rest
+    red = reduce_model(c, 0.0, lb, ub, enc.integer, enc.rows, enc.row_lo, enc.row_hi)
+    if red.infeasible:
+        return (np.inf if cutoff is None else float(cutoff)), None, True
+    sol = solve_highs(red.c, red.c0, red.lb, red.ub, red.integer, red.A, red.row_lo,
+                      red.row_hi, time_limit=time_limit, options=options)
+    values = None if sol.values is None else red.expand(sol.values)
+    if cutoff is not None and sol.objective is not None and sol.objective < cutoff:
+        return float(sol.objective), values, True  # a point below: decided
     if sol.status is Status.OPTIMAL and sol.objective is not None:
-        return float(sol.objective), sol.values, True
-    if sol.status is Status.INFEASIBLE:  # an empty slab (cannot happen for valid cells)
-        return np.inf, None, True
-    return sol.bound, sol.values, False
+        return float(sol.objective), values, True
+    if sol.status is Status.INFEASIBLE:
+        # without a cutoff an empty slab (cannot happen for valid cells); with one, no
+        # point of the slab is below it
+        return (np.inf if cutoff is None else float(cutoff)), None, True
+    return sol.bound, values, False
 
 
 def grow_tree_box(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, s_cf: np.ndarray,
@@ -210,11 +232,21 @@ def grow_tree_box(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, s_cf: np.
         trial = dict(cells)
         trial[j] = (a, b)
         worst: np.ndarray | None = None
+        # the counterfactual moved into each cell of the slab: a point the encoding
+        # rejects there decides the slab at once (it is a witness like the program's)
+        probes = np.repeat(s_cf[None, :], b - a, axis=0)
+        probes[:, int(space.start[j])] = [axes[j].low(c) for c in range(a, b)]
+        V = block_values(enc, probes)
+        for r in range(G.shape[0]):
+            below = np.flatnonzero(G[r] @ V.T < lo[r])
+            if below.size:
+                return False, V[below[0]], True
         for r in range(G.shape[0]):
             if box_lower_bound(enc, trial, levels, G[r]) >= lo[r]:
                 continue  # every tree's reachable leaves alone keep the slab approved
             checks += 1
-            val, v, proven = box_minimum(enc, trial, levels, G[r], time_limit)
+            val, v, proven = box_minimum(enc, trial, levels, G[r], time_limit,
+                                         cutoff=float(lo[r]))
             if val is not None and val >= lo[r]:
                 continue
             return False, (v if proven else None), proven

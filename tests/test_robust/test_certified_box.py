@@ -271,3 +271,54 @@ def test_box_lower_bound_against_the_exact_minimum(trees, global_random_seed):
                 assert bound == pytest.approx(exact, abs=1e-9)
             checked += 1
     assert checked >= 25
+
+
+def test_box_minimum_decides_like_the_full_program(global_random_seed):
+    """``box_minimum`` (the reduced program, optionally with a cutoff) against HiGHS on the
+    whole unreduced 0/1 program with the box's bounds: the same minimum; with a cutoff
+    just below, at and above it, "below the cutoff" exactly when the minimum is, and the
+    point it returns is a point of the block whose value is the one returned."""
+    from recourse import encoders
+    from recourse.encoders.block import ThresholdLink
+    from recourse.solvers.highs import solve_highs
+    from recourse.solvers.robust import _box_bounds, box_minimum
+
+    X, y, _ = credit_frame(global_random_seed, n=300)
+    model = tree_pipeline(RandomForestClassifier(6, max_depth=4, random_state=0)).fit(X, y)
+    schema = FeatureSchema.from_frame(X)
+    space = schema.search_space()
+    enc = encoders.encode(model, space)
+    G, _ = enc.target_rows(1, 0.0)
+    rng = np.random.default_rng(global_random_seed)
+    decided = 0
+    for _ in range(12):
+        cells, levels = {}, {}
+        for j in range(space.n_features):
+            if space.is_group(j):
+                levels[j] = int(rng.integers(len(space.levels[j])))
+                continue
+            link = enc.link_of(j)
+            if isinstance(link, ThresholdLink):
+                n_cells = len(link.vars) + 1
+                a = int(rng.integers(n_cells))
+                cells[j] = (a, int(rng.integers(a + 1, min(a + 3, n_cells) + 1)))
+        lb, ub = _box_bounds(enc, cells, levels)
+        for r in range(G.shape[0]):
+            c = np.asarray(G[r].todense()).ravel()
+            full = solve_highs(c, 0.0, lb, ub, enc.integer, enc.rows, enc.row_lo, enc.row_hi)
+            exact, v, proven = box_minimum(enc, cells, levels, G[r])
+            assert proven and exact == pytest.approx(full.objective, abs=1e-7)
+            assert np.all(v >= lb - 1e-7) and np.all(v <= ub + 1e-7)
+            assert float(c @ v) == pytest.approx(exact, abs=1e-7)
+            for cut in (exact - 0.05, exact + 0.05):
+                val, w, proven = box_minimum(enc, cells, levels, G[r], cutoff=cut)
+                assert proven
+                assert (val < cut) == (exact < cut)
+                if val < cut:
+                    rows = enc.rows @ w
+                    assert np.all(rows >= enc.row_lo - 1e-6) and np.all(rows <= enc.row_hi + 1e-6)
+                    assert float(c @ w) == pytest.approx(val, abs=1e-7)
+                else:
+                    assert w is None and val == cut
+                decided += 1
+    assert decided >= 24
