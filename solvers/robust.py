@@ -20,9 +20,10 @@ below ``lo_r`` (HiGHS's ``objective_bound``).
 (features in schema order, upper face then lower face), each as far as the check allows:
 galloping over cells (1, 2, 4, ... at a time) and halving on a failure. Only the new slab
 is checked (the box before it is already certified). A face stops either at the action
-set's limit or at a cell that holds a rejected point, kept as a *witness*. As the box only grows, a witness stays adjacent to the final box, so
-the result is **maximal by inclusion**: no face can be pushed out by any amount. (It is
-not the box of largest volume; that depends on the order in which faces grow.)
+set's limit or at a cell that holds a rejected point, kept as a *witness*. As the box
+only grows, a witness stays adjacent to the final box, so the result is **maximal by
+inclusion**: no face can be pushed out by any amount. (It is not the box of largest
+volume; that depends on the order in which faces grow.)
 Categorical features stay at the counterfactual's level.
 """
 
