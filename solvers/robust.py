@@ -174,8 +174,8 @@ def box_minimum(enc: EncodedModel, cells: dict[int, tuple[int, int]], levels: di
     """
     lb, ub = _box_bounds(enc, cells, levels)
     c = np.asarray(row.todense()).ravel()
-    options = (None if cutoff is None
-               else {"objective_bound": float(cutoff)})
+    options: dict[str, object] | None = (None if cutoff is None
+                                         else {"objective_bound": float(cutoff)})
     # the box fixes most threshold indicators and leaves: HiGHS sees only the rest
     red = reduce_model(c, 0.0, lb, ub, enc.integer, enc.rows, enc.row_lo, enc.row_hi)
     if red.infeasible:
