@@ -98,6 +98,23 @@ class ForestPass:
             return np.asarray(self.enc.predict_index(H))
         return self.decide(H, self.scores(base, H, features))
 
+    def approves(self, base: Base | None, H: np.ndarray, target: int, margin: float,
+                 tie_margin: float, features: np.ndarray | None = None) -> np.ndarray:
+        """Rows of ``H`` the encoding assigns to class index ``target`` with the margins of
+        its target rows (``EncodedModel.target_rows(target, margin, tie_margin)``, the rows
+        the MILP holds every answer to). Without ``base`` every tree is walked. An
+        encoding that decides otherwise than by its summed scores is asked for its class
+        only (its own rows carry its margins)."""
+        H = np.atleast_2d(np.asarray(H, dtype=float))
+        if H.shape[0] == 0:
+            return np.zeros(0, dtype=bool)
+        if not self.by_scores or np.ndim(margin) or np.ndim(tie_margin):
+            return np.asarray(self.enc.predict_index(H)) == target
+        sc = (self.scores(base, H, features) if base is not None
+              else np.asarray(self.enc.scores(H)))
+        return (self.decide(H, sc) == target) & meets_margins(
+            self.enc.decision, sc, target, margin, tie_margin)
+
     def decide(self, H: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """The encoding's class index at the rows of ``H`` from their ``scores`` (rows
         within rounding of a tie are re-decided by the encoding's full pass); only for an
@@ -148,6 +165,22 @@ class ForestPass:
             return pred, np.zeros(sc.shape[0], dtype=bool)
         top2 = np.partition(sc, sc.shape[1] - 2, axis=1)[:, -2:]
         return pred, (top2[:, 1] - top2[:, 0]) <= self.tol
+
+
+def meets_margins(decision: str, scores: np.ndarray, target: int, margin: float,
+                  tie_margin: float) -> np.ndarray:
+    """Rows of ``scores`` (rows x scores) at which the target beats every other class as
+    ``EncodedModel.target_rows`` asks: by ``margin`` over an earlier class (and the
+    positive side of a sign by ``margin``), by ``tie_margin`` over a later one."""
+    if decision == "sign":
+        return (scores[:, 0] if target == 1 else -scores[:, 0]) >= margin
+    if decision != "argmax":
+        return np.ones(scores.shape[0], dtype=bool)
+    ok = np.ones(scores.shape[0], dtype=bool)
+    for k in range(scores.shape[1]):
+        if k != target:
+            ok &= scores[:, target] - scores[:, k] >= (margin if k < target else tie_margin)
+    return ok
 
 
 class CostTable:

@@ -84,9 +84,9 @@ def find_incumbent(prob: RecourseProblem, norm: str, reference: np.ndarray | Non
             if deadline is not None and deadline.expired():
                 return
             idx = order[i : i + chunk]
-            pred = (enc.predict_index(H[idx]) if base is None else
-                    fwd.predict_index(base, H[idx], None if features is None else features[idx]))
-            ok = np.flatnonzero(pred == t_idx)
+            ok = np.flatnonzero(fwd.approves(base, H[idx], t_idx, prob.margin,
+                                             prob.tie_margin,
+                                             None if features is None else features[idx]))
             if ok.size:
                 best[0], best[1] = H[idx[ok[0]]], float(c[idx[ok[0]]])
                 return
@@ -230,7 +230,8 @@ def round_lp(prob: RecourseProblem, red: Any, norm: str, incumbent: np.ndarray |
                 w[link.vars] = 0.0
                 w[link.vars[int(np.argmax(v[link.vars]))]] = 1.0
         s = decode(prob, w)
-        if enc.predict_index(s[None, :])[0] != prob.target:
+        if not ForestPass(enc).approves(None, s[None, :], prob.target, prob.margin,
+                                        prob.tie_margin)[0]:
             continue
         if violates_exclusions(prob, s)[0]:
             continue

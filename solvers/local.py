@@ -18,6 +18,7 @@ is kept only if the encoding's forward pass assigns it to the target.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -141,7 +142,7 @@ def improve(prob: RecourseProblem, s: np.ndarray, fwd: ForestPass, prices: CostT
         if admissible is not None and H.shape[0]:
             keep = admissible(H)
             H = H[keep]
-        found = _first_approved(H, base, fwd, t_idx, deadline)
+        found = _first_approved(H, base, fwd, prob, deadline)
         if found is None:
             break
         s, cost = found, float(prices.price(found[None, :])[0])
@@ -165,16 +166,17 @@ def _dup(neg: np.ndarray, bb: np.ndarray) -> np.ndarray:
     return (bb[None, :] >= 0) & is_neg[b][None, :] & (bb[None, :] <= neg[:, None])
 
 
-def _first_approved(H: np.ndarray, base: object, fwd: ForestPass, t_idx: int,
+def _first_approved(H: np.ndarray, base: Any, fwd: ForestPass, prob: RecourseProblem,
                     deadline: Deadline | None) -> np.ndarray | None:
-    """The first row of ``H`` the encoding assigns to the target, checked in blocks."""
+    """The first row of ``H`` the encoding assigns to the target with the problem's
+    margins, checked in blocks."""
     i, chunk = 0, 64
     while i < H.shape[0]:
         if deadline is not None and deadline.expired():
             return None
         blk = H[i : i + chunk]
-        pred = fwd.predict_index(base, blk)  # type: ignore[arg-type]
-        hit = np.flatnonzero(pred == t_idx)
+        hit = np.flatnonzero(fwd.approves(base, blk, prob.target, prob.margin,
+                                          prob.tie_margin))
         if hit.size:
             return blk[hit[0]].copy()
         i, chunk = i + blk.shape[0], min(2 * chunk, 512)

@@ -84,6 +84,11 @@ class RecourseProblem:
     has_indicator: np.ndarray | None = None
     #: Feature sets forbidden from changing together (see :func:`exclude_change_sets`).
     excluded: tuple[tuple[int, ...], ...] = ()
+    #: The margins of the target rows (``EncodedModel.target_rows``; one per model of a
+    #: joint block): the heuristics accept a point only where the encoding's scores meet
+    #: them.
+    margin: Any = 0.0
+    tie_margin: Any = 0.0
     #: Quantities derived from this problem's arrays, computed once (e.g. the per-leaf
     #: costs of ``recourse.solvers.leaves``); ``init=False``: every ``replace`` (new
     #: bounds, new rows) starts empty.
@@ -252,6 +257,7 @@ def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: i
         crossing_l0=ext(cross0, np.zeros(len(extra_lb))),
         stats={"n_vars": n, "n_rows": int(A.shape[0]), "n_int": int(ext(integer, extra_int).sum())},
         changed=C, changed0=chg0, has_indicator=has_ind,
+        margin=margin, tie_margin=tie_margin,
     )
 
 

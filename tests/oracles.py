@@ -510,6 +510,7 @@ def brute_force_tree_optimum(
     bounds_mode: str = "hull",
     max_points: int = 60_000,
     chunk: int = 8192,
+    min_proba_margin: float | None = None,
 ) -> OracleOptimum | None:
     """Exact minimal-cost counterfactual of a tree / forest by enumeration.
 
@@ -534,7 +535,9 @@ def brute_force_tree_optimum(
     right-going region end is the *smallest float64 that goes right*, i.e. the optimum
     up to float64 resolution (the engine may pick a float32 value: slightly dearer).
     For L0 the same candidates suffice (any point of a cell not equal to ``x_j`` costs
-    the same ``weight``), and for ``l0_l1`` (lexicographic) too.
+    the same ``weight``), and for ``l0_l1`` (lexicographic) too. With
+    ``min_proba_margin`` a point counts only when ``model.predict_proba`` gives the
+    target at least that much more than every other class (constant on a cell too).
     """
     if norm not in ("l1", "l0", "l0_l1"):
         raise ValueError(f"unknown norm {norm!r}")
@@ -565,8 +568,14 @@ def brute_force_tree_optimum(
             else:
                 cols[f.name] = np.asarray(c)[idx[j][sel]]
         frame = _frame(schema, cols)
-        pred = np.asarray(model.predict(_model_input(model, schema, frame)))
-        hit = np.flatnonzero(pred == target)
+        if min_proba_margin is None:
+            pred = np.asarray(model.predict(_model_input(model, schema, frame)))
+            hit = np.flatnonzero(pred == target)
+        else:
+            P = np.asarray(model.predict_proba(_model_input(model, schema, frame)))
+            t = list(model.classes_).index(target)
+            gap = P[:, t] - np.delete(P, t, axis=1).max(axis=1)
+            hit = np.flatnonzero(gap >= min_proba_margin - 1e-12)
         if hit.size:
             i = sel[hit[0]]
             point = {}

@@ -66,8 +66,9 @@ def _solve_attempts(P: Any, q: Query, base: dict[str, Any]) -> RecourseResult:
                  and P.encoding.kind in ("trees", "stack"))
         ctx = SolveContext(prepared=P, query=q, options=[o.fresh() for o in q.options],
                            margin=margin, ties=0.0 if exact else margin,
-                           # the first-solution heuristics know no margin
-                           use_incumbent=attempt == 0 and sm is None,
+                           # the first-solution heuristics hold a point to the
+                           # problem's margins (not to a ModelSet's per-model ones)
+                           use_incumbent=attempt == 0 and model_margins is None,
                            model_margins=model_margins)
         ph = solve(ctx)
         solve_time += ph.time

@@ -130,3 +130,34 @@ def test_margin_bad_input():
     for bad in (-0.1, 1.0, float("nan"), "a"):
         with pytest.raises(InputValidationError, match="min_margin"):
             engine.explain(x, target=1, min_margin=bad)
+
+
+def test_forest_margin_optimum_matches_brute_force(global_random_seed):
+    """``min_margin`` on a forest is optimal: the cost equals the cheapest point of the
+    grid that visits every cell (``oracles.brute_force_tree_optimum``) whose own
+    ``predict_proba`` wins by the margin. The starting point now meets the margin too,
+    so this also guards the bound it lends the search."""
+    from oracles import brute_force_tree_optimum
+
+    X, y, _ = credit_frame(global_random_seed)
+    model = tree_pipeline(RandomForestClassifier(n_estimators=10, max_depth=4,
+                                                 random_state=global_random_seed)).fit(X, y)
+    schema = FeatureSchema.from_frame(X, increase_only=["age"],
+                                      immutable=[n for n in X.columns
+                                                 if n not in ("age", "income", "debt")])
+    engine = RecourseEngine(model, schema)
+    pred = model.predict(X)
+    compared = 0
+    for i in np.flatnonzero(pred == 0)[:3]:
+        x = X.iloc[i].to_dict()
+        for m in (0.2, 0.4):
+            want = brute_force_tree_optimum(model, schema, x, 1, min_proba_margin=m,
+                                            max_points=200_000)
+            res = engine.explain(x, target=1, min_margin=m)
+            if want is None:
+                assert res.status == "no_recourse"
+                continue
+            assert res.status == "optimal", res.message
+            assert res.cost == pytest.approx(want.cost, rel=1e-6, abs=1e-6)
+            compared += 1
+    assert compared >= 3

@@ -17,6 +17,7 @@ and its incremental forward pass (``recourse.solvers.forward``), against the mod
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from oracles import actionability_violations, model_predict, point_cost
 from sklearn.ensemble import RandomForestClassifier
@@ -298,3 +299,33 @@ def test_an_encoding_that_decides_otherwise_is_asked_directly():
     agree = pa == pb
     assert agree.any() and (~agree).any()  # both cases occur
     assert np.array_equal(got == len(enc.classes) - 1, ~agree)  # DISAGREE exactly there
+
+
+@pytest.mark.parametrize("m", [0.1, 0.3])
+def test_incumbent_meets_the_margin_the_problem_asks(m):
+    """With a margin of ``m`` in probability (``m`` times the number of trees in the
+    forest's summed scores, as ``min_margin`` asks), the starting point must win by ``m``
+    in sklearn's own ``predict_proba`` and hold every row of the problem; points that
+    the encoding merely assigns to the target are not enough (the search used to find
+    those and had to drop them, starting without a bound)."""
+    from recourse.solvers.problem import build_problem
+    from recourse.solvers.search import satisfies
+
+    X, model, schema = _setup(0, "free", trees=12, depth=5)
+    space = schema.search_space()
+    enc = encoders.encode(model, space)
+    R = np.vstack([space.encode(schema.validate_row(X.iloc[i].to_dict())) for i in range(80)])
+    found = 0
+    for x in _denied(X, model, schema, 6):
+        x0 = space.encode(schema.validate_row(x))
+        prob = build_problem(enc, schema.lower(), x0, 1, norm="l1", margin=m * 12,
+                             tie_margin=m * 12)
+        v = find_incumbent(prob, "l1", R)
+        if v is None:
+            continue
+        row = space.decode(decode(prob, v))
+        p = model.predict_proba(pd.DataFrame([row], columns=schema.names))[0]
+        assert p[1] - p[0] >= m - 1e-9, (p, m)
+        assert satisfies(prob, v)
+        found += 1
+    assert found >= 3  # most of these applicants have such a point
