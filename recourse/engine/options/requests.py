@@ -72,6 +72,7 @@ class MinMargin(Option):
                 f"min_margin must be a finite number >= 0 (and < 1 for a probability margin)"
                 f"; got {min_margin!r}. It is in {self.units} units for this model.")
         self.m, self.per, self.engine = m, per, engine
+        self._last: tuple[Any, np.ndarray] | None = None
         scale = (float(engine.encoding.info.get("n_trees", 1))
                  if self.units == "probability" else 1.0)
         self.score_margin = m * scale if per is None else tuple(m * f for _, f in per)
@@ -79,7 +80,12 @@ class MinMargin(Option):
                      "obtain recourse")
 
     def _own(self, cf: dict[str, Any], target: Any) -> np.ndarray:
-        return model_margin(self.engine, [cf], target)
+        """The model's own margin at ``cf`` (kept for the last point: the check and the
+        report of one answer ask for the same one)."""
+        key = (repr(target), tuple((k, repr(v)) for k, v in cf.items()))
+        if self._last is None or self._last[0] != key:
+            self._last = (key, model_margin(self.engine, [cf], target))
+        return self._last[1]
 
     def check(self, ctx: Any, row: dict[str, Any], cf: dict[str, Any]) -> list[str]:
         got = float(np.min(self._own(cf, ctx.query.target)))
