@@ -157,7 +157,10 @@ def _least_margin(pieces, sign, bounds):
 
 
 # ------------------------------------------------------------------ tiny networks
+@functools.lru_cache(maxsize=None)
 def _tiny(d, hidden, seed):
+    """A small network on ``d`` features, fitted once per process for each
+    ``(d, hidden, seed)`` (several tests read the same one; none changes it)."""
     rng = np.random.default_rng(seed)
     X = pd.DataFrame(rng.uniform(-2.0, 2.0, size=(300, d)), columns=list("abc"[:d]))
     if d == 1:
