@@ -230,6 +230,25 @@ def test_advice_in_the_schemas_words_and_units(global_random_seed):
     assert all("EUR" in p for p in worded if p.startswith("Monthly debt"))
 
 
+def _random_box(enc, space, rng, width=None):
+    """Random cells ``(a, b)`` (at most ``width`` of them) of every thresholded numeric
+    feature and a random level of every categorical one."""
+    from recourse.encoders.block import ThresholdLink
+
+    cells, levels = {}, {}
+    for j in range(space.n_features):
+        if space.is_group(j):
+            levels[j] = int(rng.integers(len(space.levels[j])))
+            continue
+        link = enc.link_of(j)
+        if isinstance(link, ThresholdLink):
+            n_cells = len(link.vars) + 1
+            a = int(rng.integers(n_cells))
+            top = n_cells if width is None else min(a + width, n_cells)
+            cells[j] = (a, int(rng.integers(a + 1, top + 1)))
+    return cells, levels
+
+
 @pytest.mark.parametrize("trees", [1, 5])
 def test_box_lower_bound_against_the_exact_minimum(trees, global_random_seed):
     """The solver-free bound that lets a slab pass is never above the exact minimum of the
@@ -238,7 +257,6 @@ def test_box_lower_bound_against_the_exact_minimum(trees, global_random_seed):
     from sklearn.ensemble import RandomForestClassifier
 
     from recourse import encoders
-    from recourse.encoders.block import ThresholdLink
     from recourse.solvers.robust import box_lower_bound, box_minimum
 
     X, y, _ = credit_frame(global_random_seed, n=300)
@@ -252,16 +270,7 @@ def test_box_lower_bound_against_the_exact_minimum(trees, global_random_seed):
     space = schema.search_space()
     checked = 0
     for _ in range(25):
-        cells, levels = {}, {}
-        for j in range(space.n_features):
-            if space.is_group(j):
-                levels[j] = int(rng.integers(len(space.levels[j])))
-                continue
-            link = enc.link_of(j)
-            if isinstance(link, ThresholdLink):
-                n_cells = len(link.vars) + 1
-                a = int(rng.integers(n_cells))
-                cells[j] = (a, int(rng.integers(a + 1, n_cells + 1)))
+        cells, levels = _random_box(enc, space, rng)
         for r in range(G.shape[0]):
             bound = box_lower_bound(enc, cells, levels, G[r])
             exact, _, proven = box_minimum(enc, cells, levels, G[r])
@@ -279,7 +288,6 @@ def test_box_minimum_decides_like_the_full_program(global_random_seed):
     just below, at and above it, "below the cutoff" exactly when the minimum is, and the
     point it returns is a point of the block whose value is the one returned."""
     from recourse import encoders
-    from recourse.encoders.block import ThresholdLink
     from recourse.solvers.highs import solve_highs
     from recourse.solvers.robust import _box_bounds, box_minimum
 
@@ -292,16 +300,7 @@ def test_box_minimum_decides_like_the_full_program(global_random_seed):
     rng = np.random.default_rng(global_random_seed)
     decided = 0
     for _ in range(12):
-        cells, levels = {}, {}
-        for j in range(space.n_features):
-            if space.is_group(j):
-                levels[j] = int(rng.integers(len(space.levels[j])))
-                continue
-            link = enc.link_of(j)
-            if isinstance(link, ThresholdLink):
-                n_cells = len(link.vars) + 1
-                a = int(rng.integers(n_cells))
-                cells[j] = (a, int(rng.integers(a + 1, min(a + 3, n_cells) + 1)))
+        cells, levels = _random_box(enc, space, rng, width=3)
         lb, ub = _box_bounds(enc, cells, levels)
         for r in range(G.shape[0]):
             c = np.asarray(G[r].todense()).ravel()
