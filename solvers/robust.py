@@ -194,6 +194,10 @@ def box_minimum(enc: EncodedModel, cells: dict[int, tuple[int, int]], levels: di
     return sol.bound, values, False
 
 
+#: Most cells of a slab probed before its 0/1 check (each probe is a dense block vector).
+PROBES = 8
+
+
 def grow_tree_box(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, s_cf: np.ndarray,
                   t_idx: int, margin: float, tie_margin: float = 0.0,
                   time_limit: float = 30.0) -> SearchBox:
@@ -233,10 +237,12 @@ def grow_tree_box(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, s_cf: np.
         trial = dict(cells)
         trial[j] = (a, b)
         worst: np.ndarray | None = None
-        # the counterfactual moved into each cell of the slab: a point the encoding
-        # rejects there decides the slab at once (it is a witness like the program's)
-        probes = np.repeat(s_cf[None, :], b - a, axis=0)
-        probes[:, int(space.start[j])] = [axes[j].low(c) for c in range(a, b)]
+        # the counterfactual moved into cells of the slab (both ends and up to PROBES in
+        # all): a point the encoding rejects there decides the slab at once (it is a
+        # witness like the program's)
+        probe_cells = np.unique(np.linspace(a, b - 1, min(b - a, PROBES)).round()).astype(int)
+        probes = np.repeat(s_cf[None, :], probe_cells.size, axis=0)
+        probes[:, int(space.start[j])] = [axes[j].low(int(c)) for c in probe_cells]
         V = block_values(enc, probes)
         for r in range(G.shape[0]):
             below = np.flatnonzero(G[r] @ V.T < lo[r])
