@@ -313,11 +313,12 @@ def test_box_minimum_decides_like_the_full_program(global_random_seed):
                 val, w, proven = box_minimum(enc, cells, levels, G[r], cutoff=cut)
                 assert proven
                 assert (val < cut) == (exact < cut)
-                if val < cut:
+                if w is None:  # no point below the cutoff: it is the answer
+                    assert val == cut
+                else:  # a point of the block with its value (below, or the minimum)
                     rows = enc.rows @ w
                     assert np.all(rows >= enc.row_lo - 1e-6) and np.all(rows <= enc.row_hi + 1e-6)
+                    assert np.all(w >= lb - 1e-7) and np.all(w <= ub + 1e-7)
                     assert float(c @ w) == pytest.approx(val, abs=1e-7)
-                else:
-                    assert w is None and val == cut
                 decided += 1
     assert decided >= 24
