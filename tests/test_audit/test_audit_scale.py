@@ -140,9 +140,18 @@ def test_memory_does_not_grow_with_the_rows_answers(forest, tmp_path, fake_solve
     assert per_row_peak < 640, f"{per_row_peak:.0f} bytes of peak per extra row"
 
 
-def test_figures_streamed_from_the_store_match_the_formula(forest, tmp_path, fake_solver):
+@pytest.fixture(scope="module")
+def audit_3000(forest, tmp_path_factory):
+    """One audit of 3,000 applicants with the fake solver, read by the two tests below
+    (neither changes it)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(workers, "_solve_one", _fake_solve)
+        return _run(forest, 3000, tmp_path_factory.mktemp("audit3000") / "a")
+
+
+def test_figures_streamed_from_the_store_match_the_formula(audit_3000):
     n = 3000
-    res = _run(forest, n, tmp_path / "a")
+    res = audit_3000
     pos = np.arange(n)
     invalid = pos % 10 == 2
     status = np.array([_status(p) for p in pos], dtype=object)
@@ -163,12 +172,12 @@ def test_figures_streamed_from_the_store_match_the_formula(forest, tmp_path, fak
                              "alone": why["n_analysed"], "any": why["n_analysed"]}]
 
 
-def test_report_stays_readable_at_size(forest, tmp_path, fake_solver):
+def test_report_stays_readable_at_size(audit_3000):
     """3,000 applicants, 300 of them without recourse, 300 unresolved, 300 invalid: the
     HTML and Markdown name at most the cap of applicants per table, say how many there
     are in all, and the HTML stays small (plots aggregate)."""
     n = 3000
-    res = _run(forest, n, tmp_path / "a")
+    res = audit_3000
     html = res.files["report"].read_text(encoding="utf-8")
     md = res.files["summary_md"].read_text(encoding="utf-8")
     cap = 100  # the most applicants a report table may name
