@@ -129,7 +129,8 @@ class PyomoRecourse:
                     break
                 ctx = SolveContext(prepared=eng.prepared, query=q, options=[],
                                    margin=eng.margin, ties=eng.margin, use_incumbent=False)
-                return _answer(ctx, ph, base, s_cf, cf, sol.time, 0, [], {})
+                return _answer(ctx, ph, base, s_cf, cf, sol.time, 0, [], {},
+                               ph if sol.status is Status.OPTIMAL else None)
         return RecourseResult(
             status="error", solve_time=sol.time, total_time=time.perf_counter() - t_start,
             message="The solver's answer did not pass verification with the model's own "

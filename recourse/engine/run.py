@@ -61,6 +61,7 @@ def _solve_attempts(P: Any, q: Query, base: dict[str, Any]) -> RecourseResult:
             sm = float(model_margins.min())
         margin = P.margin if sm is None else max(P.margin, sm)
     solve_time = 0.0
+    proven: Phase | None = None  # the first attempt's phase when it proved its optimum
     for attempt in range(3):
         exact = (q.goal is None and attempt == 0 and sm is None
                  and P.encoding.kind in ("trees", "stack"))
@@ -72,6 +73,8 @@ def _solve_attempts(P: Any, q: Query, base: dict[str, Any]) -> RecourseResult:
                            model_margins=model_margins)
         ph = solve(ctx)
         solve_time += ph.time
+        if attempt == 0 and ph.status is Status.OPTIMAL:
+            proven = ph
         if ph.values is None:
             return _no_answer(P, q, ph, base, solve_time)
         verify_time = 0.0
@@ -90,7 +93,7 @@ def _solve_attempts(P: Any, q: Query, base: dict[str, Any]) -> RecourseResult:
             bad = violations(ctx, cf, acted)
             if reached and not bad:
                 return _answer(ctx, ph, base, s_cf, cf, solve_time, attempt, acted,
-                               dict(extra, verify_time=verify_time))
+                               dict(extra, verify_time=verify_time), proven)
         margin = margin * 1000.0
     return RecourseResult(
         status="error", solve_time=solve_time, total_time=q.deadline.elapsed(),
@@ -145,7 +148,7 @@ def _phase_stats(ph: Phase) -> dict[str, Any]:
 
 def _answer(ctx: SolveContext, ph: Phase, base: dict[str, Any], s_cf: np.ndarray,
             cf: dict[str, Any], solve_time: float, attempt: int, acted: list[str],
-            extra: dict[str, Any]) -> RecourseResult:
+            extra: dict[str, Any], proven: Phase | None) -> RecourseResult:
     P, q = ctx.prepared, ctx.query
     row = q.row
     names = P.schema.names
@@ -162,19 +165,27 @@ def _answer(ctx: SolveContext, ph: Phase, base: dict[str, Any], s_cf: np.ndarray
     else:
         l1, l0 = point_costs(P.spec, q.x_true, s_cf)
     cost = float(l1.sum()) if q.norm == "l1" else float(l0.sum())
-    optimal = ph.status is Status.OPTIMAL
-    bound = ph.bound if q.norm != "l0_l1" else ph.l0_bound
+    # Proven minimal only when this point costs what the first attempt proved: an answer
+    # moved deeper into its cells, or found with a larger margin after the optimum's own
+    # point failed verification, solves a stricter problem than the model's.
+    optimal = (ph.status is Status.OPTIMAL and proven is not None
+               and _meets(proven, q.norm, float(l1.sum()), float(l0.sum())))
+    first = proven if proven is not None else ph
+    bound = first.bound if q.norm != "l0_l1" else first.l0_bound
     gap = 0.0 if optimal else _gap(cost, bound)
     stats = _phase_stats(ph)
     for o in ctx.options:
         stats.update(o.report(ctx, cf))
     stats.update(extra, attempts=attempt + 1)
     how = f" ({ph.certified_by})" if ph.certified_by else ""
+    stricter = ph.status is Status.OPTIMAL and not optimal
     message = (
         f"Proven minimal{how} and verified with the model's own predict." if optimal else
         f"Verified with the model's own predict; not proven minimal "
-        f"({'gap ' + format(gap, '.3g') if gap is not None else 'no bound'}; solver: "
-        f"{ph.raw}).")
+        f"({'gap ' + format(gap, '.3g') if gap is not None else 'no bound'}; "
+        + ("the proven optimum's own point failed the model's predict at a split "
+           "boundary, and this point lies deeper inside the cells or was found with a "
+           "larger margin)." if stricter else f"solver: {ph.raw})."))
     if causal_parts:
         summary = RecourseResult(status="", target=None, predicted=None, factual={},
                                  **causal_parts).causal_summary()
@@ -186,6 +197,23 @@ def _answer(ctx: SolveContext, ph: Phase, base: dict[str, Any], s_cf: np.ndarray
         total_time=q.deadline.elapsed(), message=message,
         feature_costs={n: float(l1[j]) for j, n in enumerate(names) if l1[j] > 0},
         stats=Stats.of(stats), **base)
+
+
+#: Relative slack between an answer's cost and the proven bound it is held to (the
+#: solver's own MIP gap is 1e-7; decoded points cost their bound to about 1e-15).
+PROOF_SLACK = 1e-6
+
+
+def _meets(proven: Phase, norm: str, l1: float, l0: float) -> bool:
+    """Whether costs ``l1`` / ``l0`` are within :data:`PROOF_SLACK` of ``proven``'s bound
+    (both phases' bounds for ``l0_l1``)."""
+    def within(cost: float, bound: float | None) -> bool:
+        return bound is not None and cost <= bound + PROOF_SLACK * max(1.0, abs(bound))
+    if norm == "l1":
+        return within(l1, proven.bound)
+    if norm == "l0":
+        return within(l0, proven.bound)
+    return within(l0, proven.l0_bound) and within(l1, proven.bound)
 
 
 def _no_answer(P: Any, q: Query, ph: Phase, base: dict[str, Any],
