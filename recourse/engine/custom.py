@@ -26,7 +26,7 @@ import numpy as np
 from recourse.encoders.block import GroupLink, ThresholdLink, ValueLink
 from recourse.encoders.errors import InputValidationError
 from recourse.engine.query import Query, SolveContext, make_query
-from recourse.engine.run import _answer, _no_answer
+from recourse.engine.run import _answer, _no_answer, _point_costs
 from recourse.engine.solve import Phase
 from recourse.result import RecourseResult
 from recourse.solvers.backends import MilpArrays
@@ -119,18 +119,21 @@ class PyomoRecourse:
         if values is None:
             return _no_answer(eng.prepared, q, ph, base, sol.time)
         row = base["factual"]
+        ctx = SolveContext(prepared=eng.prepared, query=q, options=[],
+                           margin=eng.margin, ties=eng.margin, use_incumbent=False)
+        proven = None
         for deep in (False, True):
             s_cf = decode(self.problem, values, deep=deep)
             s_cf = np.where(s_cf == q.x0, q.x_true, s_cf)
+            if not deep and sol.status is Status.OPTIMAL:  # the optimum's own point
+                l1, l0 = _point_costs(ctx, s_cf, [])
+                proven = (ph, float(l1.sum()), float(l0.sum()))
             cf = eng.space.decode(s_cf)
             pred = model_predict(eng.model, eng.schema, [cf])[0]
             if pred == base["target"] and not action_violations(eng.schema, row, cf):
                 if sol.status is Status.INFEASIBLE:  # pragma: no cover - no values then
                     break
-                ctx = SolveContext(prepared=eng.prepared, query=q, options=[],
-                                   margin=eng.margin, ties=eng.margin, use_incumbent=False)
-                return _answer(ctx, ph, base, s_cf, cf, sol.time, 0, [], {},
-                               ph if sol.status is Status.OPTIMAL else None)
+                return _answer(ctx, ph, base, s_cf, cf, sol.time, 0, [], {}, proven)
         return RecourseResult(
             status="error", solve_time=sol.time, total_time=time.perf_counter() - t_start,
             message="The solver's answer did not pass verification with the model's own "

@@ -61,7 +61,9 @@ def _solve_attempts(P: Any, q: Query, base: dict[str, Any]) -> RecourseResult:
             sm = float(model_margins.min())
         margin = P.margin if sm is None else max(P.margin, sm)
     solve_time = 0.0
-    proven: Phase | None = None  # the first attempt's phase when it proved its optimum
+    # what the first attempt proved: its phase, and the costs (L1, L0) of its optimum's
+    # own point as placed (a hair inside its cells), which later answers are held to
+    proven: tuple[Phase, float, float] | None = None
     for attempt in range(3):
         exact = (q.goal is None and attempt == 0 and sm is None
                  and P.encoding.kind in ("trees", "stack"))
@@ -73,13 +75,14 @@ def _solve_attempts(P: Any, q: Query, base: dict[str, Any]) -> RecourseResult:
                            model_margins=model_margins)
         ph = solve(ctx)
         solve_time += ph.time
-        if attempt == 0 and ph.status is Status.OPTIMAL:
-            proven = ph
         if ph.values is None:
             return _no_answer(P, q, ph, base, solve_time)
         verify_time = 0.0
         for deep in (False, True):
             s_cf, acted = decode_point(ctx, ph, deep)
+            if attempt == 0 and not deep and ph.status is Status.OPTIMAL:
+                l1, l0 = _point_costs(ctx, s_cf, acted)
+                proven = (ph, float(l1.sum()), float(l0.sum()))
             cf = P.space.decode(s_cf)
             t_v = time.perf_counter()
             reached, pred_x, extra = check_target(ctx, cf)
@@ -148,29 +151,27 @@ def _phase_stats(ph: Phase) -> dict[str, Any]:
 
 def _answer(ctx: SolveContext, ph: Phase, base: dict[str, Any], s_cf: np.ndarray,
             cf: dict[str, Any], solve_time: float, attempt: int, acted: list[str],
-            extra: dict[str, Any], proven: Phase | None) -> RecourseResult:
+            extra: dict[str, Any],
+            proven: tuple[Phase, float, float] | None) -> RecourseResult:
     P, q = ctx.prepared, ctx.query
     row = q.row
     names = P.schema.names
     changes = [Change(n, row[n], cf[n]) for n in names if not _same(row[n], cf[n])]
     causal_parts: dict[str, Any] = {}
+    l1, l0 = _point_costs(ctx, s_cf, acted)
     if P.cspec is not None:
-        mask = np.isin(np.array(names)[P.cspec.nodes], acted)
-        l1, l0 = causal_costs(P.spec, P.cspec, q.x_true, s_cf, mask)
         graph = set(P.causal.order)
         actions = [Change(n, row[n], cf[n]) for n in names
                    if n in acted or (n not in graph and not _same(row[n], cf[n]))]
         consequences = [c for c in changes if c.feature in graph and c.feature not in acted]
         causal_parts = dict(actions=actions, consequences=consequences)
-    else:
-        l1, l0 = point_costs(P.spec, q.x_true, s_cf)
     cost = float(l1.sum()) if q.norm == "l1" else float(l0.sum())
     # Proven minimal only when this point costs what the first attempt proved: an answer
     # moved deeper into its cells, or found with a larger margin after the optimum's own
     # point failed verification, solves a stricter problem than the model's.
     optimal = (ph.status is Status.OPTIMAL and proven is not None
                and _meets(proven, q.norm, float(l1.sum()), float(l0.sum())))
-    first = proven if proven is not None else ph
+    first = proven[0] if proven is not None else ph
     bound = first.bound if q.norm != "l0_l1" else first.l0_bound
     gap = 0.0 if optimal else _gap(cost, bound)
     stats = _phase_stats(ph)
@@ -199,21 +200,35 @@ def _answer(ctx: SolveContext, ph: Phase, base: dict[str, Any], s_cf: np.ndarray
         stats=Stats.of(stats), **base)
 
 
-#: Relative slack between an answer's cost and the proven bound it is held to (the
-#: solver's own MIP gap is 1e-7; decoded points cost their bound to about 1e-15).
-PROOF_SLACK = 1e-6
+#: Relative slack between an answer's cost and the cost of the proven optimum's own
+#: point it is held to (the same point decoded twice costs the same to rounding).
+PROOF_SLACK = 1e-9
 
 
-def _meets(proven: Phase, norm: str, l1: float, l0: float) -> bool:
-    """Whether costs ``l1`` / ``l0`` are within :data:`PROOF_SLACK` of ``proven``'s bound
-    (both phases' bounds for ``l0_l1``)."""
-    def within(cost: float, bound: float | None) -> bool:
-        return bound is not None and cost <= bound + PROOF_SLACK * max(1.0, abs(bound))
+def _meets(proven: tuple[Phase, float, float], norm: str, l1: float, l0: float) -> bool:
+    """Whether an answer costing ``l1`` / ``l0`` costs no more (within
+    :data:`PROOF_SLACK`) than the first attempt's optimum as placed (both norms for
+    ``l0_l1``)."""
+    _, p1, p0 = proven
+
+    def within(cost: float, ref: float) -> bool:
+        return cost <= ref + PROOF_SLACK * max(1.0, abs(ref))
     if norm == "l1":
-        return within(l1, proven.bound)
+        return within(l1, p1)
     if norm == "l0":
-        return within(l0, proven.bound)
-    return within(l0, proven.l0_bound) and within(l1, proven.bound)
+        return within(l0, p0)
+    return within(l0, p0) and within(l1, p1)
+
+
+def _point_costs(ctx: SolveContext, s_cf: np.ndarray,
+                 acted: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature L1 and L0 costs of a counterfactual (of its actions, with a causal
+    model)."""
+    P, q = ctx.prepared, ctx.query
+    if P.cspec is None:
+        return point_costs(P.spec, q.x_true, s_cf)
+    mask = np.isin(np.array(P.schema.names)[P.cspec.nodes], acted)
+    return causal_costs(P.spec, P.cspec, q.x_true, s_cf, mask)
 
 
 def _no_answer(P: Any, q: Query, ph: Phase, base: dict[str, Any],
