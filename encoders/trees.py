@@ -27,6 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recourse.encoders.block import EncodedModel, GroupLink, ThresholdLink, TreeStructure
+from recourse.encoders.cells import continuous_cuts, float32_boundaries
 from recourse.encoders.domain import SearchSpace
 from recourse.encoders.errors import EncodingError
 from recourse.encoders.pipeline import InputMap
@@ -86,6 +87,8 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
     cut_origin: dict[int, list[tuple[float, bool, int, float, float]]] = {}
     used_groups: set[int] = set()
     int_cut = _integer_cuts(trees, imap, space, cast)
+    if cast is _f32:  # continuous splits whose float64 boundary is in doubt
+        int_cut.update(continuous_cuts(trees, imap, space))
     for ta in trees:
         lits: list[tuple[str, Any]] = []
         for node in range(len(ta["left"])):
@@ -229,23 +232,6 @@ def _f32(x: Any) -> Any:
 def _f64(x: Any) -> Any:
     """The identity in float64 (models that compare their inputs in float64)."""
     return np.asarray(x, dtype=np.float64)
-
-
-def _float32_boundary(a: float, b: float, t_m: float) -> tuple[float, float]:
-    """User value where the split ``float32(a x + b) <= t_m`` changes side, and the width
-    (user units) of the float32 cell there.
-
-    The model sees ``a x + b`` rounded to float32: every value below the midpoint between
-    the largest float32 ``<= t_m`` and the next float32 rounds left, every value above it
-    rounds right. So the boundary in user units is that midpoint mapped back, not
-    ``(t_m - b) / a`` (which can put an applicant on the wrong side: 0.15 against a
-    threshold 0.1500000022 is below it in float64, above it in float32).
-    """
-    f = np.float32(t_m)
-    left = f if float(f) <= t_m else np.nextafter(f, np.float32(-np.inf))
-    right = np.nextafter(left, np.float32(np.inf))
-    mid = (float(left) + float(right)) / 2.0
-    return float((mid - b) / a), float((float(right) - float(left)) / abs(a))
 
 
 def _integer_cuts(trees: list[dict[str, np.ndarray]], imap: InputMap,
@@ -412,9 +398,14 @@ def _literal(inp: int, t_m: float, imap: InputMap, space: SearchSpace,
             t = (t_m - b) / a
             step = 1e-6 * max(1.0, abs(t))  # placement a thousandth of this beyond t
         else:
-            t, step = _float32_boundary(a, b, t_m)
-        at_t = cast(a * t + b) > t_m  # where a value exactly at t goes (model side)
-        cut_origin.setdefault(f, []).append((step, bool(at_t) == (a > 0), inp, t_m, a))
+            t_, step_ = float32_boundaries(np.array([a]), np.array([b]), np.array([t_m]))
+            t, step = float(t_[0]), float(step_[0])
+        if (inp, t_m) in int_cut:  # decided by the preprocessor: t is on the upper side
+            t, tie = int_cut[(inp, t_m)], True
+        else:
+            at_t = cast(a * t + b) > t_m  # where a value exactly at t goes (model side)
+            tie = bool(at_t) == (a > 0)
+        cut_origin.setdefault(f, []).append((step, tie, inp, t_m, a))
     cuts.setdefault(f, []).append(t)
 
     return ("cut", (f, t, 1 if a > 0 else -1))

@@ -46,6 +46,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recourse.encoders.block import EncodedModel, GroupLink, ThresholdLink, ValueLink
+from recourse.encoders.cells import PLACEMENT
 from recourse.encoders.errors import SchemaError
 from recourse.solvers.spec import ActionSpec
 
@@ -183,7 +184,7 @@ def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: i
             above = ~z0  # thresholds at or above the applicant
             # continuous: a move must be placeable a thousandth of a float32 cell beyond
             # the threshold (see decode); a thinner sliver of the bounds is no move at all
-            eps = 1e-3 * link.spacing if link.spacing is not None and not is_int else 0.0
+            eps = PLACEMENT * link.spacing if link.spacing is not None and not is_int else 0.0
             can1 = (hi >= t + eps if not is_int else hi > t) | z0
             can0 = (lo <= t - half if is_int else lo <= t - eps) | ~z0  # own side: always
             lb[link.vars] = np.where(can0, 0.0, 1.0)
@@ -438,13 +439,12 @@ def _indicator_off(prob: RecourseProblem, j: int, values: np.ndarray) -> bool:
 
 def _gap(link: ThresholdLink, m: int) -> tuple[float, float]:
     """How far beyond the lower / upper threshold of interval ``m`` to place a value:
-    a thousandth of the float32 cell the model sees there (far above float64 rounding of
-    the preprocessing, far below anything a person would notice)."""
+    ``PLACEMENT`` of the float32 cell the model sees there (``recourse.encoders.cells``
+    keeps the boundary's float64 rounding well below it)."""
     if link.spacing is None:
         return (np.nan, np.nan)
-    k = link.thresholds.size
-    return (link.spacing[m - 1] * 1e-3 if m > 0 else np.nan,
-            link.spacing[m] * 1e-3 if m < k else np.nan)
+    return (link.spacing[m - 1] * PLACEMENT if m > 0 else np.nan,
+            link.spacing[m] * PLACEMENT if m < link.thresholds.size else np.nan)
 
 
 def _place(x0: float, t_lo: float, t_hi: float, lo: float, hi: float, is_int: bool,

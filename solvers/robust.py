@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from recourse.encoders.block import EncodedModel, GroupLink, ThresholdLink
+from recourse.encoders.cells import PLACEMENT
 from recourse.encoders.evaluate import block_values
 from recourse.solvers.highs import solve_highs
 from recourse.solvers.reduce import reduce_model
@@ -81,7 +82,7 @@ class SearchBox:
 # ------------------------------------------------------------------ trees
 def _eps(link: ThresholdLink, i: int) -> float:
     if link.spacing is not None:
-        return 1e-3 * float(link.spacing[i])
+        return PLACEMENT * float(link.spacing[i])
     return 1e-6 * max(1.0, abs(float(link.thresholds[i])))
 
 

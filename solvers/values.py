@@ -41,6 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recourse.encoders.block import EncodedModel, GroupLink, ThresholdLink, ValueLink
+from recourse.encoders.cells import PLACEMENT
 from recourse.encoders.errors import SchemaError
 from recourse.solvers.problem import RecourseProblem, decode, forbid_level_pairs
 from recourse.solvers.spec import ActionSpec
@@ -104,7 +105,7 @@ def tie_eps(link: ThresholdLink, is_int: bool) -> np.ndarray:
     e = TIE_GAP * np.maximum(1.0, np.abs(link.thresholds))
     if link.spacing is None:
         return e
-    return np.maximum(1e-3 * link.spacing, e)
+    return np.maximum(PLACEMENT * link.spacing, e)
 
 
 class Columns:

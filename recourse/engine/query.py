@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from recourse.encoders.block import ThresholdLink
+from recourse.encoders.cells import PLACEMENT
 from recourse.encoders.errors import InputValidationError, cap_list
 from recourse.encoders.isolation import IMPLAUSIBLE
 from recourse.encoders.multi import DISAGREE
@@ -242,7 +243,7 @@ def resolve_boundaries(P: Prepared, x0: np.ndarray, row: dict[str, Any]) -> np.n
             right = float(np.float32(Z[int(inp)])) > t_m
             z = right == (a > 0)
             if bool(link.above(x[s])[i]) != z:
-                gap = 1e-3 * float(link.spacing[i])
+                gap = PLACEMENT * float(link.spacing[i])
                 x[s] = float(link.thresholds[i]) + (gap if z else -gap)
     return x
 
