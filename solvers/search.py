@@ -109,16 +109,18 @@ def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
                    certified_by=by if status in (Status.OPTIMAL, Status.INFEASIBLE) else None)
         return res
 
-    pruned, blocked, red = _below(prob, norm, upper)
-    if round_deadline is not None and not (blocked or red.infeasible):
+    pruned, red = _below(prob, norm, upper)
+    if round_deadline is not None and red is not None and not red.infeasible:
         better = round_lp(prob, red, norm, incumbent, round_deadline)
         if better is not None and better is not incumbent and satisfies(prob, better):
             incumbent, upper = better, float(c @ better + c0)
             res["incumbent"] = True
-            pruned, blocked, red = _below(prob, norm, upper)
+            pruned, red = _below(prob, norm, upper)
+    blocked = red is None
     res["problem"] = replace(pruned, stats=dict(
-        pruned.stats, reduced_vars=int(red.keep.size), reduced_rows=int(red.A.shape[0])))
-    if blocked or red.infeasible:
+        pruned.stats, reduced_vars=0 if red is None else int(red.keep.size),
+        reduced_rows=0 if red is None else int(red.A.shape[0])))
+    if red is None or red.infeasible:
         raw = "proven by tree bounds" if blocked else "infeasible by bounds"
         bounds_by = "tree-bounds" if blocked else "bounds"
         if incumbent is None:
@@ -171,11 +173,14 @@ MIN_SOLVE_TIME = 0.01
 
 
 def _below(prob: RecourseProblem, norm: str,
-           upper: float) -> tuple[RecourseProblem, bool, Reduced]:
-    """``prob`` pruned below ``upper`` (with the cost row ``cost < upper``), whether the
-    bounds alone prove nothing cheaper exists, and the reduced arrays."""
+           upper: float) -> tuple[RecourseProblem, Reduced | None]:
+    """``prob`` pruned below ``upper`` (with the cost row ``cost < upper``) and the
+    reduced arrays; ``None`` for them when the tree bounds alone prove that nothing
+    cheaper exists (nothing is left to reduce or solve)."""
     c0 = prob.objective(norm)[1]
     pruned, blocked = prune(prob, norm, upper)
+    if blocked:
+        return pruned, None
     cp, _ = pruned.objective(norm)  # prune may add a column (the leaf-distance cuts)
     if np.isfinite(upper):
         tol = 1e-9 * max(1.0, abs(upper))
@@ -183,7 +188,7 @@ def _below(prob: RecourseProblem, norm: str,
                                   np.array([upper - c0 - tol]))
     red = reduce_model(cp, c0, pruned.lb, pruned.ub, pruned.integer, pruned.A,
                        pruned.row_lo, pruned.row_hi)
-    return pruned, blocked, red
+    return pruned, red
 
 
 def _confirm(prob: RecourseProblem, red: Reduced, milp: MilpArrays, sol: Solution,
