@@ -173,6 +173,32 @@ class RecourseEngine:
         InputValidationError
             Bad applicant, norm, target, exclusions or time limit (also a ``ValueError``).
         """
+        return self._explain(applicant, target=target, norm=norm, time_limit=time_limit,
+                             utility=utility, exclude=exclude, min_margin=min_margin,
+                             box=box, why=why, relaxed_range=relaxed_range)
+
+    def explain_many(self, applicants: Iterable[Any], *, errors: str = "raise",
+                     **kw: Any) -> list[Any]:
+        """:meth:`explain` for each applicant, verified by one call of the model's own
+        ``predict`` for them all (``recourse.engine.batch``: the same answers, each
+        checked by the model; a query the model disagrees with is run again on its own).
+
+        ``kw`` are :meth:`explain`'s keywords, the same for every applicant;
+        ``time_limit`` is per applicant. ``errors="return"`` puts an applicant's
+        exception (say, an ``InputValidationError`` naming a bad value) in its place in
+        the list instead of raising it.
+        """
+        from recourse.engine.batch import explain_many
+
+        return explain_many(self, applicants, errors=errors, **kw)
+
+    def _explain(self, applicant: Any, *, target: Any = None, norm: str = "l1",
+                 time_limit: float = 60.0, utility: Any = None,
+                 exclude: Iterable[Iterable[str]] = (), min_margin: float | None = None,
+                 box: bool = False, why: bool | int = False,
+                 relaxed_range: dict[str, tuple[float, float]] | None = None,
+                 check: Any = None) -> RecourseResult:
+        """:meth:`explain`, with the candidate check ``check`` (``recourse.engine.run``)."""
         deadline = Deadline.after(check_time_limit(time_limit))
         self.prepared.check_fresh()
         if not (isinstance(why, bool) or (isinstance(why, int) and why >= 1)):
@@ -183,7 +209,7 @@ class RecourseEngine:
         q = make_query(self.prepared, applicant, target=target, norm=norm, deadline=deadline,
                        utility=utility, exclude=exclude,
                        options=self.prepared.options + per_query)
-        res = price(self, q, run(self.prepared, q))
+        res = price(self, q, run(self.prepared, q, check))
         if why is not False and why is not None and res.status == "no_recourse":
             from recourse.engine.preclusion import DEFAULT_LIMIT, preclusion
 
