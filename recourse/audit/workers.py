@@ -80,39 +80,53 @@ def remember_engine(spec: EngineSpec, engine: RecourseEngine) -> None:
 def solve_chunk(spec: EngineSpec, chunk: Chunk) -> tuple[int, list[dict[str, Any]]]:
     """Answer every applicant of ``chunk``; per-applicant failures become rows.
 
+    With a reused engine the chunk's queries are verified together, by one call of the
+    model's own ``predict`` (``RecourseEngine.explain_many``).
+
     Returns
     -------
     (index, rows)
         The chunk's index and one row dict per record, in the chunk's order.
     """
-    engine = _engine(spec) if spec.reuse else None
+    kw = dict(target=spec.target, norm=spec.norm, time_limit=spec.time_limit,
+              min_margin=spec.min_margin, why=why_limit(spec.why),
+              relaxed_range=spec.relaxed_range)
+    valid = [r for r in chunk.records if r[3] is None and r[2] is not None]
+    answers: dict[int, Any] = {}
+    if spec.reuse and valid:
+        # the why analysis runs inside each query, on what is left of its time limit
+        found = _engine(spec).explain_many([r[2] for r in valid], errors="return", **kw)
+        answers = {r[0]: a for r, a in zip(valid, found)}
     rows = []
     for position, ident, raw, problem in chunk.records:
-        rows.append(_solve_one(spec, engine, position, ident, raw, problem))
+        if problem is not None or raw is None:
+            rows.append({**error_row(ident, position, "invalid_input", problem or "no data",
+                                     target=spec.target, norm=spec.norm), **empty_why()})
+            continue
+        elapsed = 0.0  # of a query that raised (a batch does not time those)
+        if position not in answers:  # one engine per applicant (reuse off)
+            t0 = time.perf_counter()
+            try:
+                answers[position] = spec.build().explain(raw, **kw)
+            except Exception as exc:  # a failure of one applicant must not stop the audit
+                answers[position] = exc
+            elapsed = time.perf_counter() - t0
+        rows.append(_row(spec, position, ident, raw, answers[position], elapsed))
     return chunk.index, rows
 
 
-def _solve_one(spec: EngineSpec, engine: RecourseEngine | None, position: int, ident: Any,
-               raw: dict[str, Any] | None, problem: str | None) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    if problem is not None or raw is None:
-        return {**error_row(ident, position, "invalid_input", problem or "no data",
-                            target=spec.target, norm=spec.norm), **empty_why()}
-    try:
-        eng = engine if engine is not None else spec.build()
-        # the why analysis runs inside explain, on what is left of the same time limit
-        result = eng.explain(raw, target=spec.target, norm=spec.norm,
-                             time_limit=spec.time_limit, min_margin=spec.min_margin,
-                             why=why_limit(spec.why), relaxed_range=spec.relaxed_range)
-    except InputValidationError as exc:
-        return {**error_row(ident, position, "invalid_input", str(exc), target=spec.target,
-                            norm=spec.norm, total_time=time.perf_counter() - t0),
+def _row(spec: EngineSpec, position: int, ident: Any, raw: dict[str, Any],
+         answer: Any, elapsed: float) -> dict[str, Any]:
+    """The table row of one applicant's answer (or of the exception its query raised)."""
+    if isinstance(answer, InputValidationError):
+        return {**error_row(ident, position, "invalid_input", str(answer),
+                            target=spec.target, norm=spec.norm, total_time=elapsed),
                 **empty_why()}
-    except Exception as exc:  # a failure of one applicant must not stop the audit
-        return {**error_row(ident, position, "error", f"{type(exc).__name__}: {exc}",
-                            target=spec.target, norm=spec.norm,
-                            total_time=time.perf_counter() - t0), **empty_why()}
-    row = {**result_row(ident, position, result), **why_columns(result.preclusion)}
+    if isinstance(answer, Exception):  # a failure of one applicant must not stop the audit
+        return {**error_row(ident, position, "error", f"{type(answer).__name__}: {answer}",
+                            target=spec.target, norm=spec.norm, total_time=elapsed),
+                **empty_why()}
+    row = {**result_row(ident, position, answer), **why_columns(answer.preclusion)}
     from recourse.schema import outside_bounds
 
     try:

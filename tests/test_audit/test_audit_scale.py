@@ -56,9 +56,13 @@ def _fake_solve(spec, engine, position, ident, raw, problem):
     return row
 
 
+def _fake_chunk(spec, chunk):
+    return chunk.index, [_fake_solve(spec, None, *record) for record in chunk.records]
+
+
 @pytest.fixture()
 def fake_solver(monkeypatch):
-    monkeypatch.setattr(workers, "_solve_one", _fake_solve)
+    monkeypatch.setattr(workers, "solve_chunk", _fake_chunk)
 
 
 def _population(n: int) -> tuple[pd.DataFrame, object]:
@@ -145,7 +149,7 @@ def audit_3000(forest, tmp_path_factory):
     """One audit of 3,000 applicants with the fake solver, read by the two tests below
     (neither changes it)."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(workers, "_solve_one", _fake_solve)
+        mp.setattr(workers, "solve_chunk", _fake_chunk)
         return _run(forest, 3000, tmp_path_factory.mktemp("audit3000") / "a")
 
 
