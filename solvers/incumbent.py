@@ -20,6 +20,7 @@ from recourse.solvers.forward import Base, CostTable, ForestPass
 from recourse.solvers.highs import solve_highs
 from recourse.solvers.leaves import iter_leaf_points
 from recourse.solvers.local import (
+    ASCENT_SHARE,
     ASCENT_TIME,
     LOCAL_SEARCH_SHARE,
     LOCAL_SEARCH_TIME,
@@ -263,9 +264,12 @@ def _ascent(prob: RecourseProblem, norm: str, deadline: Deadline | None,
             incumbent: np.ndarray | None, upper: float) -> tuple[np.ndarray | None, float]:
     """The cheaper of ``incumbent`` (costing ``upper``) and the margin ascent's point
     (``recourse.solvers.local.ascend``) made cheaper by the local search, within
-    :data:`~recourse.solvers.local.ASCENT_TIME` (and ``deadline``) for both."""
+    :data:`~recourse.solvers.local.ASCENT_TIME` and
+    :data:`~recourse.solvers.local.ASCENT_SHARE` of what ``deadline`` leaves, for both."""
     now = time.perf_counter()
-    end = now + ASCENT_TIME if deadline is None else min(now + ASCENT_TIME, deadline.end)
+    end = now + ASCENT_TIME
+    if deadline is not None:
+        end = min(end, deadline.share(ASCENT_SHARE).end)
     budget = Deadline(now, end)
     obj, obj0 = prob.objective("l1" if norm == "l1" else "l0")
     prices = CostTable(prob.enc, obj[: link_table(prob.enc).n_link], obj0)

@@ -28,7 +28,7 @@ from recourse.solvers.forward import CostTable, ForestPass
 from recourse.solvers.problem import RecourseProblem
 
 __all__ = ["cell_values", "improve", "ascend", "LOCAL_SEARCH_TIME", "LOCAL_SEARCH_SHARE",
-           "ASCENT_TIME"]
+           "ASCENT_TIME", "ASCENT_SHARE"]
 
 #: Most seconds one local search may take.
 LOCAL_SEARCH_TIME = 0.3
@@ -40,8 +40,12 @@ WINDOW = 10
 MAX_PAIRS = 1024
 
 
-#: Most seconds one margin ascent (:func:`ascend`) may take.
-ASCENT_TIME = 0.3
+#: Most seconds one margin ascent (:func:`ascend`) and the local search after it may take
+#: together (``recourse.solvers.incumbent.round_lp``): a 1,000-tree forest needs 0.4-0.9 s
+#: for the ascent alone (credit_data RF 1000x10).
+ASCENT_TIME = 2.0
+#: Largest share of the time left to the caller's deadline that they may take.
+ASCENT_SHARE = 0.1
 #: Cells looked at per feature and side in one ascent step: the nearest ``ASCENT_NEAR``,
 #: then ``ASCENT_FAR`` spread geometrically over the rest of the feature's cells.
 ASCENT_NEAR = 6
