@@ -139,8 +139,9 @@ def continuous_cuts(trees: list[dict[str, np.ndarray]], imap: Any,
     P = np.unique(np.concatenate(pairs), axis=0)
     inp = P[:, 0].astype(np.int64)
     f = imap.source[inp]
-    numeric = np.array([j >= 0 and not space.is_group(int(j)) and not space.integer[int(j)]
-                        for j in f], dtype=bool)
+    continuous = np.array([not space.is_group(j) and not space.integer[j]
+                           for j in range(space.n_features)] + [False], dtype=bool)
+    numeric = continuous[np.where(f >= 0, f, space.n_features)]  # -1, -2: no feature
     inp, t_m, f = inp[numeric], P[numeric, 1], f[numeric]
     a = imap.A[inp, space.start[f]]
     b = imap.b[inp]
