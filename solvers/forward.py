@@ -201,10 +201,7 @@ class CostTable:
         if w.size < tb.n_link:
             raise ValueError(f"CostTable needs a weight per link variable ({tb.n_link}); "
                              f"got {w.size}.")
-        own = np.flatnonzero(tb.feature >= 0)
-        # link variable -> feature, weighted: link values @ share = per-feature price
-        self.share = sp.csr_matrix((w[own], (own, tb.feature[own])),
-                                   shape=(tb.n_link, self.n_features))
+        self._share: sp.csr_matrix | None = None
         for link in enc.links:
             s = int(enc.space_start[link.feature])
             if isinstance(link, ValueLink):
@@ -216,6 +213,17 @@ class CostTable:
             elif isinstance(link, GroupLink):
                 self.parts.append((link.feature, s, "group",
                                    w[np.asarray(link.vars, dtype=np.int64)], None))
+
+    @property
+    def share(self) -> sp.csr_matrix:
+        """Link variable -> feature, weighted: link values @ share = per-feature price
+        (built when first asked for: a one-tree search never asks)."""
+        if self._share is None:
+            tb = link_table(self.enc)
+            own = np.flatnonzero(tb.feature >= 0)
+            self._share = sp.csr_matrix((self.w[own], (own, tb.feature[own])),
+                                        shape=(tb.n_link, self.n_features))
+        return self._share
 
     def per_feature(self, S: np.ndarray) -> np.ndarray:
         """Each feature's share of the price at every row of ``S`` (rows x features)."""
