@@ -23,6 +23,7 @@ not held; they are verified inside the query as in ``explain``.
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Iterable
 from dataclasses import replace
@@ -32,6 +33,7 @@ from recourse.encoders.errors import InputValidationError
 from recourse.engine.query import SolveContext
 from recourse.engine.verify import check_target
 from recourse.result import RecourseResult
+from recourse.solvers.deadline import check_time_limit
 from recourse.verify import model_predict
 
 __all__ = ["Held", "explain_many", "ERRORS"]
@@ -73,6 +75,13 @@ def explain_many(engine: Any, applicants: Iterable[Any], *, errors: str = "raise
     if errors not in ERRORS:
         raise InputValidationError(
             f"errors must be one of {ERRORS}, got {errors!r}.")
+    # what is wrong for every applicant is said once, not put in every applicant's place
+    check_time_limit(time_limit)
+    known = set(inspect.signature(type(engine).explain).parameters) - {"self", "applicant"}
+    unknown = sorted(set(kw) - known)
+    if unknown:
+        raise TypeError(f"explain_many got unknown keyword(s) {unknown}; it takes "
+                        f"explain's keywords: {sorted(known)}.")
     applicants = list(applicants)
     out: list[RecourseResult | Exception] = []
     pending: list[tuple[int, Held, float]] = []

@@ -112,3 +112,8 @@ def test_bad_applicants_raise_or_take_their_place():
     assert _key(out[2]) == _key(engine.explain(rows[2], target=target))
     with pytest.raises(InputValidationError, match="errors must be one of"):
         engine.explain_many([rows[1]], target=target, errors="ignore")
+    # a bad keyword or limit is wrong for every applicant: said once, even with "return"
+    with pytest.raises(TypeError, match="targte"):
+        engine.explain_many([rows[1]], targte=target, errors="return")
+    with pytest.raises(InputValidationError, match="time_limit"):
+        engine.explain_many([rows[1]], target=target, time_limit=-1, errors="return")
