@@ -121,19 +121,17 @@ def exact_boundaries(feat: np.ndarray, inp: np.ndarray, t_m: np.ndarray, a: np.n
     return np.where(ok & (hi - lo <= tol), hi, np.nan)
 
 
-def continuous_cuts(trees: list[dict[str, np.ndarray]], imap: Any,
-                    space: Any) -> dict[tuple[int, float], float]:
-    """``{(model input, t_m): user boundary}`` for the continuous splits of ``trees``
-    whose float64-mapped boundary is in doubt (:func:`rounding_error` reaches the
-    placement gap), decided with the fitted preprocessor (:func:`exact_boundaries`);
-    every other split keeps the boundary of :func:`float32_boundaries`."""
-    if imap.exact is None:
-        return {}
-    pairs = []
-    for ta in trees:
-        inner = ta["left"] != -1
-        pairs.append(np.stack([ta["feature"][inner].astype(np.float64),
-                               ta["threshold"][inner].astype(np.float64)], axis=1))
+def continuous_cuts(trees: list[dict[str, np.ndarray]], imap: Any, space: Any,
+                    ) -> dict[tuple[int, float], tuple[float, float, bool]]:
+    """``{(model input, t_m): (t, step, decided)}`` for every continuous split of
+    ``trees``, computed in one vectorised pass: the user boundary ``t`` and the float32
+    cell's width ``step`` of :func:`float32_boundaries`. Where that boundary is in doubt
+    (:func:`rounding_error` reaches the placement gap) and the input map can run the
+    preprocessor, ``t`` is the one :func:`exact_boundaries` found and ``decided`` is
+    True (``t`` itself is then on the upper side)."""
+    pairs = [np.stack([ta["feature"][ta["left"] != -1].astype(np.float64),
+                       ta["threshold"][ta["left"] != -1].astype(np.float64)], axis=1)
+             for ta in trees]
     if not pairs:
         return {}
     P = np.unique(np.concatenate(pairs), axis=0)
@@ -146,11 +144,13 @@ def continuous_cuts(trees: list[dict[str, np.ndarray]], imap: Any,
     a = imap.A[inp, space.start[f]]
     b = imap.b[inp]
     t, step = float32_boundaries(a, b, t_m)
-    err = rounding_error(a, b, t, t_m)
-    doubt = np.flatnonzero(PLACEMENT * step < err)
-    if doubt.size == 0:
-        return {}
-    d = doubt
-    found = exact_boundaries(f[d], inp[d], t_m[d], a[d], t[d], step[d], err[d], imap.exact)
-    return {(int(inp[d[i]]), float(t_m[d[i]])): float(found[i])
-            for i in range(d.size) if np.isfinite(found[i])}
+    decided = np.zeros(t.size, dtype=bool)
+    d = np.flatnonzero(PLACEMENT * step < rounding_error(a, b, t, t_m))
+    if d.size and imap.exact is not None:
+        found = exact_boundaries(f[d], inp[d], t_m[d], a[d], t[d], step[d],
+                                 rounding_error(a[d], b[d], t[d], t_m[d]), imap.exact)
+        ok = np.isfinite(found)
+        t[d[ok]] = found[ok]
+        decided[d[ok]] = True
+    return {(int(i), float(m)): (float(x), float(w), bool(k))
+            for i, m, x, w, k in zip(inp, t_m, t, step, decided)}

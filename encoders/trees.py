@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recourse.encoders.block import EncodedModel, GroupLink, ThresholdLink, TreeStructure
-from recourse.encoders.cells import continuous_cuts, float32_boundaries
+from recourse.encoders.cells import continuous_cuts
 from recourse.encoders.domain import SearchSpace
 from recourse.encoders.errors import EncodingError
 from recourse.encoders.pipeline import InputMap
@@ -87,8 +87,9 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
     cut_origin: dict[int, list[tuple[float, bool, int, float, float]]] = {}
     used_groups: set[int] = set()
     int_cut = _integer_cuts(trees, imap, space, cast)
-    if cast is _f32:  # continuous splits whose float64 boundary is in doubt
-        int_cut.update(continuous_cuts(trees, imap, space))
+    # every continuous split's boundary at once (float32 models), decided by the
+    # preprocessor where float64 cannot tell
+    cont = continuous_cuts(trees, imap, space) if cast is _f32 else {}
     for ta in trees:
         lits: list[tuple[str, Any]] = []
         for node in range(len(ta["left"])):
@@ -96,7 +97,8 @@ def encode_trees(estimators: list[Any], classes: np.ndarray, imap: InputMap,
                 lits.append(("leaf", None))
                 continue
             lits.append(_literal(int(ta["feature"][node]), float(ta["threshold"][node]),
-                                 imap, space, cuts, used_groups, int_cut, cut_origin, cast))
+                                 imap, space, cuts, used_groups, int_cut, cut_origin, cast,
+                                 cont))
         node_lits.append(lits)
     # 2. Variables: thresholds per numeric feature, levels per used group, leaves.
     links: list[Any] = []
@@ -368,8 +370,11 @@ def _literal(inp: int, t_m: float, imap: InputMap, space: SearchSpace,
              cuts: dict[int, list[float]], used_groups: set[int],
              int_cut: dict[tuple[int, float], float],
              cut_origin: dict[int, list[tuple[float, bool, int, float, float]]],
-             cast: Any = _f32) -> tuple[str, Any]:
-    """The right-branch literal of the split ``model_input[inp] <= t_m``."""
+             cast: Any = _f32,
+             cont: dict[tuple[int, float], tuple[float, float, bool]] | None = None,
+             ) -> tuple[str, Any]:
+    """The right-branch literal of the split ``model_input[inp] <= t_m`` (``cont``:
+    the continuous splits' boundaries, :func:`recourse.encoders.cells.continuous_cuts`)."""
     f = int(imap.source[inp])
     if f == -2:
         raise EncodingError(
@@ -397,11 +402,12 @@ def _literal(inp: int, t_m: float, imap: InputMap, space: SearchSpace,
         if cast is _f64:
             t = (t_m - b) / a
             step = 1e-6 * max(1.0, abs(t))  # placement a thousandth of this beyond t
+            decided = False
         else:
-            t_, step_ = float32_boundaries(np.array([a]), np.array([b]), np.array([t_m]))
-            t, step = float(t_[0]), float(step_[0])
-        if (inp, t_m) in int_cut:  # decided by the preprocessor: t is on the upper side
-            t, tie = int_cut[(inp, t_m)], True
+            assert cont is not None
+            t, step, decided = cont[(inp, t_m)]
+        if decided:  # by the preprocessor: t is on the upper side
+            tie = True
         else:
             at_t = cast(a * t + b) > t_m  # where a value exactly at t goes (model side)
             tie = bool(at_t) == (a > 0)
