@@ -114,6 +114,7 @@ def main() -> None:
                                    "bench_root": str(Path(args.a_root).resolve())}}
                 n = min(a.ask(setup)["n"], b.ask(setup)["n"])
                 ta, tb, differ = [], [], []
+                sa, sb = [], []
                 for i in range(n):
                     q = {"query": i, "norm": args.norm, "limit": args.time_limit}
                     first, second = (a, b) if i % 2 == 0 else (b, a)
@@ -121,6 +122,8 @@ def main() -> None:
                     ra, rb = (r1, r2) if first is a else (r2, r1)
                     ta.append(ra["time"])
                     tb.append(rb["time"])
+                    sa.append(ra["status"])
+                    sb.append(rb["status"])
                     same_cost = (ra["cost"] is None) == (rb["cost"] is None) and (
                         ra["cost"] is None
                         or abs(ra["cost"] - rb["cost"]) <= 1e-6 * max(1.0, abs(rb["cost"])))
@@ -131,7 +134,10 @@ def main() -> None:
                        "a_median": float(np.median(ta)), "b_median": float(np.median(tb)),
                        "ratio_median": float(np.median(ratio)),
                        "ratio_p10": float(np.percentile(ratio, 10)),
-                       "ratio_p90": float(np.percentile(ratio, 90)), "differ": differ}
+                       "ratio_p90": float(np.percentile(ratio, 90)), "differ": differ,
+                       "a_total": float(np.sum(ta)), "b_total": float(np.sum(tb)),
+                       "a_times": ta, "b_times": tb,
+                       "a_status": sa, "b_status": sb}
                 rows.append(row)
                 print(f"| {ds} | {kind} | {n} | {row['a_median']:.4f} | {row['b_median']:.4f} "
                       f"| {row['ratio_median']:.3f} | {row['ratio_p10']:.3f} | "

@@ -15,7 +15,7 @@ from recourse.encoders.block import GroupLink, ThresholdLink
 from recourse.solvers.leaves import leaf_link_values
 from recourse.solvers.problem import RecourseProblem
 
-__all__ = ["prune", "leaf_distance", "leaf_feature_distance"]
+__all__ = ["prune", "leaf_distance", "leaf_feature_distance", "reach_bound"]
 
 
 def prune(prob: RecourseProblem, norm: str, upper: float) -> tuple[RecourseProblem, bool]:
@@ -180,4 +180,49 @@ def _link_values_at_x0(prob: RecourseProblem) -> np.ndarray:
     for link in prob.enc.links:
         if isinstance(link, (ThresholdLink, GroupLink)):
             out[link.vars] = V[link.vars]
+    return out
+
+
+def reach_bound(prob: RecourseProblem, pruned: RecourseProblem, norm: str) -> float | None:
+    """A lower bound on the cost of every answer of ``pruned`` (``prob`` after
+    :func:`prune`) by the engine's own arithmetic: the least budget ``B`` at which the best
+    leaf each tree can reach within ``B`` (its leaf distance at most ``B``) adds up to
+    every target row. An answer costing ``C`` reaches, in every tree, a leaf no farther
+    than ``C``, so ``C >= B``. ``None`` for problems without trees. It is reported beside
+    an answer the time limit leaves unproven, with the solver's own bound.
+    """
+    enc = prob.enc
+    tree = enc.tree
+    if tree is None:
+        return None
+    if tree.leaf_var.size * enc.n_link <= EXACT_LEAF_WORK:
+        dist = leaf_link_values(prob, norm)[2]
+    else:
+        dist = leaf_distance(prob, norm, pruned.ub[: prob.n])
+    alive = (pruned.ub[tree.leaf_var] > 0.5) & (dist < _UNREACHABLE)
+    idx = np.flatnonzero(alive)
+    if idx.size == 0:
+        return None
+    t, d = tree.leaf_tree[idx], dist[idx]
+    order = np.lexsort((d, t))  # by tree, then distance
+    idx, t, d = idx[order], t[order], d[order]
+    first = np.r_[True, t[1:] != t[:-1]]
+    if np.unique(t).size < tree.n_trees:
+        return None  # a tree with no leaf left: prune proves this itself
+    floor = float(d[first].max())  # below it some tree reaches no leaf at all
+    Gl, g_lo = enc.target_leaf_rows(prob.target)
+    by_dist = np.argsort(d, kind="stable")
+    out = floor
+    for r in range(Gl.shape[0]):
+        v = Gl[r, idx]
+        span = float(v.max() - v.min()) + 1.0
+        off = t.astype(float) * span  # trees in ascending order: one running max per tree
+        best = np.maximum.accumulate(v + off) - off
+        gain = np.where(first, 0.0, best - np.r_[0.0, best[:-1]])
+        reach = best[first].sum() + np.cumsum(gain[by_dist])
+        tol = 1e-9 * max(1.0, span * tree.n_trees)  # the sums' rounding: err low
+        ok = np.flatnonzero(reach >= g_lo[r] - tol)
+        if ok.size == 0:
+            return None  # no budget reaches the row: prune proves this itself
+        out = max(out, float(d[by_dist][ok[0]]))
     return out

@@ -37,7 +37,7 @@ from recourse.solvers.backends import MilpArrays, check, route, solve
 from recourse.solvers.deadline import Deadline
 from recourse.solvers.incumbent import round_lp
 from recourse.solvers.problem import RecourseProblem
-from recourse.solvers.prune import prune
+from recourse.solvers.prune import prune, reach_bound
 from recourse.solvers.reduce import Reduced, reduce_model
 from recourse.solvers.status import Solution, Status
 
@@ -136,7 +136,8 @@ def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
         # incumbent stands, unproven
         raw = "time limit reached before a solver could start"
         if incumbent is not None:
-            return done(Status.FEASIBLE, incumbent, None, raw)
+            return done(Status.FEASIBLE, incumbent, _floor(prob, pruned, norm, upper, None),
+                        raw)
         return done(Status.TIME_LIMIT, None, None, raw)
     milp = MilpArrays.of(red)
     sol = solve(milp, backend, options=options, deadline=deadline)
@@ -158,12 +159,23 @@ def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
         return done(Status.OPTIMAL, incumbent, upper, sol.raw_status, by)
     if sol.status is Status.OPTIMAL:
         return done(Status.OPTIMAL, values, sol.bound, sol.raw_status, by)
-    bound = min(upper, sol.bound) if sol.bound is not None else None
+    bound = _floor(prob, res["problem"], norm, upper, sol.bound)
     if values is not None:
         return done(Status.FEASIBLE, values, bound, sol.raw_status)
     if incumbent is not None:
         return done(Status.FEASIBLE, incumbent, bound, sol.raw_status)
     return done(sol.status, None, sol.bound, sol.raw_status)
+
+
+def _floor(prob: RecourseProblem, pruned: RecourseProblem, norm: str, upper: float,
+           solver_bound: float | None) -> float | None:
+    """The proven lower bound of an unproven phase: the better of the solver's bound and
+    the engine's own tree bound (``reach_bound``), capped by the incumbent's cost (the
+    cost-bounded problem holds only what is cheaper); ``None`` when neither exists."""
+    bounds = [b for b in (solver_bound, reach_bound(prob, pruned, norm)) if b is not None]
+    if not bounds:
+        return None
+    return min(upper, max(bounds))
 
 
 #: Seconds a solver needs at least to be worth starting: with less left, the search returns
