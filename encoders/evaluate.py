@@ -125,6 +125,11 @@ class _NodeTable:
     A threshold node goes right iff ``[x > thr] (or x == thr and tie) XOR flip``; a
     constant node iff ``const_right``; a levels node by ``table``. ``plain`` is False when
     some node's literal has another form (then the general formula is used).
+
+    The walk reads the same tests folded into three arrays: node ``i`` goes to
+    ``child[2 i + (x > go_thr[i])]`` (a tie moved to the float below the threshold, a
+    flip to swapped children, a constant node to an infinite threshold); ``inner`` marks
+    the nodes that are not leaves and ``level`` the levels nodes (read by ``table``).
     """
 
     col: np.ndarray
@@ -135,6 +140,10 @@ class _NodeTable:
     has_const: bool
     has_levels: bool
     plain: bool
+    go_thr: np.ndarray
+    child: np.ndarray
+    inner: np.ndarray
+    level: np.ndarray
 
 
 def _node_table(enc: EncodedModel) -> _NodeTable:
@@ -158,9 +167,19 @@ def _node_table(enc: EncodedModel) -> _NodeTable:
     indicator = owned & (tb.is_thr[v] | _is_level(enc, v)) if tb.n_link else owned
     form = ((sign == 1) & (c0 == 0)) | ((sign == -1) & (c0 == 1))
     plain = bool(np.all(~cut | (indicator & form)))
-    table = _NodeTable(col, thr, tie, flip, (kind == 0) & (c0 > 0.5),
-                       bool(np.any(kind == 0)), bool(np.any(kind == 2)), plain)
-    for a in (col, thr, tie, flip):
+    const_right = (kind == 0) & (c0 > 0.5)
+    inner = nd["left"] >= 0
+    go_thr = np.where(tie, np.nextafter(thr, -np.inf), thr).astype(float)
+    go_thr = np.where(kind == 0, np.where(const_right, -np.inf, np.inf), go_thr)
+    go_thr = np.where(inner, go_thr, np.inf)
+    ids = np.arange(kind.size)
+    lo_child = np.where(inner, np.where(flip, nd["right"], nd["left"]), ids)
+    hi_child = np.where(inner, np.where(flip, nd["left"], nd["right"]), ids)
+    child = np.stack([lo_child, hi_child], axis=1).ravel().astype(np.int64)
+    table = _NodeTable(col, thr, tie, flip, const_right,
+                       bool(np.any(kind == 0)), bool(np.any(kind == 2)), plain,
+                       go_thr, child, inner, kind == 2)
+    for a in (col, thr, tie, flip, go_thr, child, inner, table.level):
         a.setflags(write=False)
     enc._memo["node_table"] = table
     return table
@@ -188,26 +207,23 @@ def tree_leaves_at(enc: EncodedModel, S: np.ndarray, rows: np.ndarray,
     if not nt.plain:
         return _tree_leaves_general(enc, S, rows, trees)
     levels = _levels(enc, S) if nt.has_levels else None
-    left, right = nd["left"], nd["right"]
+    flat = np.ascontiguousarray(S).ravel()
+    at = rows * S.shape[1]  # each pair's row in the flat points
     node = nd["roots"][np.asarray(trees, dtype=np.int64)].copy()
-    active = np.flatnonzero(left[node] >= 0)
-    for _ in range(64):
+    active = np.flatnonzero(nt.inner[node])
+    for _ in range(256):
         if active.size == 0:
             break
         nod = node[active]
-        x = S[rows[active], nt.col[nod]]
-        t = nt.thr[nod]
-        go = ((x > t) | ((x == t) & nt.tie[nod])) ^ nt.flip[nod]
-        if nt.has_const:
-            kind = nd["kind"][nod]
-            go = np.where(kind == 0, nt.const_right[nod], go)
+        go = flat[at[active] + nt.col[nod]] > nt.go_thr[nod]
         if levels is not None:
-            kind = nd["kind"][nod]
-            lv = nd["table"][nod, levels[rows[active], nd["group"][nod]]]
-            go = np.where(kind == 2, lv, go)
-        nxt = np.where(go, right[nod], left[nod])
+            k = np.flatnonzero(nt.level[nod])
+            if k.size:
+                nk = nod[k]
+                go[k] = nd["table"][nk, levels[rows[active[k]], nd["group"][nk]]]
+        nxt = nt.child[2 * nod + go]
         node[active] = nxt
-        active = active[left[nxt] >= 0]
+        active = active[nt.inner[nxt]]
     return nd["leaf"][node]
 
 

@@ -98,3 +98,31 @@ def test_thresholds_sit_on_float32_rounding_boundaries():
     rows = pd.DataFrame({"a": probes, "b": [0.0] * len(probes)})
     S = np.array([space.encode(schema.validate_row(rows.iloc[i])) for i in range(len(rows))])
     assert np.array_equal(enc.classes[enc.predict_index(S)], model.predict(rows))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_walk_at_every_threshold_equals_the_literal_formula(seed):
+    """The walk's folded tests (a tie as the float below, a flip as swapped children)
+    against every node's literal ``c0 + sign * z`` on points exactly at each threshold
+    and one float on either side, where a tie decides."""
+    from recourse import FeatureSchema
+    from recourse.encoders.evaluate import _tree_leaves_general, link_table, tree_leaves
+    from synthdata import credit_frame, tree_pipeline
+
+    X, y, _ = credit_frame(seed, n=400)
+    model = tree_pipeline(RandomForestClassifier(15, max_depth=5, random_state=seed)).fit(X, y)
+    schema = FeatureSchema.from_frame(X)
+    space, S = _search_matrix(schema, X.iloc[:5])
+    enc = encoders.encode(model, space)
+    tb = link_table(enc)
+    assert tb.tie[tb.is_thr].any() and not tb.tie[tb.is_thr].all()  # both kinds of split
+    points = []
+    for v in np.flatnonzero(tb.is_thr):
+        for t in (np.nextafter(tb.thr[v], -np.inf), tb.thr[v], np.nextafter(tb.thr[v], np.inf)):
+            p = S[v % len(S)].copy()
+            p[tb.col[v]] = t
+            points.append(p)
+    P = np.array(points)
+    T = enc.tree.n_trees
+    rows, trees = np.repeat(np.arange(len(P)), T), np.tile(np.arange(T), len(P))
+    assert np.array_equal(tree_leaves(enc, P).ravel(), _tree_leaves_general(enc, P, rows, trees))
