@@ -410,8 +410,8 @@ def _solve_prepared(p: MilpArrays, prep: _Integer, t0: float, deadline: float, *
         name = solver.status_name(st)
         has = st in (cp_model.OPTIMAL, cp_model.FEASIBLE)
         v = np.array([solver.value(xi) for xi in x], dtype=float) if has else None
-        B = float(solver.best_objective_bound)  # proven, with or without a solution
-        B = B if name in ("OPTIMAL", "FEASIBLE", "UNKNOWN") and np.isfinite(B) else None
+        b = float(solver.best_objective_bound)  # proven, with or without a solution
+        B = b if name in ("OPTIMAL", "FEASIBLE", "UNKNOWN") and np.isfinite(b) else None
         info["nodes"] = info.get("nodes", 0) + int(solver.num_branches)
         return name, v, B
 
