@@ -61,9 +61,10 @@ class RecourseResult:
         The weighted L1 cost and the weighted number of changed features of the
         counterfactual, whatever the norm.
     bound : float or None
-        The solver's proven lower bound on the optimal cost.
+        A proven lower bound on the optimal cost: the solver's, or for tree models the
+        engine's own reach bound when it is higher (``recourse.solvers.prune.reach_bound``).
     gap : float or None
-        Relative gap ``(cost - bound) / cost`` reported by the solver (0 when proven).
+        Relative gap ``(cost - bound) / cost`` (0 when proven).
     optimal : bool
         True only when the solver proved optimality.
     verified : bool

@@ -86,10 +86,9 @@ NUM_WORKERS = 1
 #: google/or-tools#5293 (the same step, a wrong optimality certificate, 9.15).
 #: ``linearization_level = 2`` (CP-SAT's LP relaxation with all linear rows and cuts):
 #: on five hard credit_data RF 100x6 queries 2.0-4.5 s against 1.4-21.5 s at the default.
-#: ``cp_model_probing_level = 0``: credit_data RF 300x8's slowest proofs 4.5/11.7/11.9/18.7 s
-#: against 8.7/14.6/23.3/21.4 (one slower, 6.6 against 5.7); per-query median 0.97-0.99.
-DEFAULT_PARAMS: dict[str, Any] = {"presolve_inclusion_work_limit": 0, "linearization_level": 2,
-                                  "cp_model_probing_level": 0}
+#: Probing stays on: without it (``cp_model_probing_level = 0``) some slow RF 300x8 proofs
+#: took half the time, but two proven in 45-49 s were left unproven at 60 s.
+DEFAULT_PARAMS: dict[str, Any] = {"presolve_inclusion_work_limit": 0, "linearization_level": 2}
 
 #: CP-SAT status name -> (status if a solution is held, status if none is held).
 CPSAT_STATUS: dict[str, tuple[Status, Status]] = {
