@@ -38,16 +38,7 @@ def prune(prob: RecourseProblem, norm: str, upper: float) -> tuple[RecourseProbl
         return prob.with_bounds(lb, ub), False
     nb = enc.n_vars
     dead = tree.unreachable(lb[:nb], ub[:nb])
-    if tree.leaf_var.size * enc.n_link <= EXACT_LEAF_WORK:
-        # exact per-leaf costs (level sets intersected, moves the bounds forbid; at least
-        # the per-feature bound below): for one tree the optimum's own leaf then meets
-        # the incumbent's cost, which proves it. Within the problem's own bounds (computed
-        # once, shared with the incumbent search): a leaf that needs a move fixed above
-        # costs at least that move, >= upper - tol, so it is dead with either bounds, and
-        # every other leaf has the same cheapest point under both.
-        dist = leaf_link_values(prob, norm)[2]
-    else:
-        dist = leaf_distance(prob, norm, ub)
+    dist = _leaf_costs(prob, norm, ub)
     dead |= (dist >= upper - tol) | (dist >= _UNREACHABLE)
     ub[tree.leaf_var[dead]] = 0.0
     # Per-tree bound: the best each tree can still add to every target row.
@@ -71,6 +62,20 @@ def prune(prob: RecourseProblem, norm: str, upper: float) -> tuple[RecourseProbl
 EXACT_LEAF_WORK = 200_000
 
 _UNREACHABLE = 1e29  # a leaf distance at or above this means: no allowed move reaches it
+
+
+def _leaf_costs(prob: RecourseProblem, norm: str, ub: np.ndarray) -> np.ndarray:
+    """Each leaf's least cost from the applicant: exact when the work is small enough
+    (level sets intersected, moves the bounds forbid; for one tree the optimum's own leaf
+    then meets the incumbent's cost, which proves it), else the per-feature bound. The
+    exact costs are taken within the problem's own bounds (computed once, shared with the
+    incumbent search): a leaf that needs a move fixed by ``ub`` costs at least that move,
+    so it is dead under either bounds, and every other leaf has the same cheapest point."""
+    tree = prob.enc.tree
+    assert tree is not None
+    if tree.leaf_var.size * prob.enc.n_link <= EXACT_LEAF_WORK:
+        return leaf_link_values(prob, norm)[2]
+    return leaf_distance(prob, norm, ub)
 
 
 def leaf_distance(prob: RecourseProblem, norm: str, ub: np.ndarray | None = None) -> np.ndarray:
@@ -195,10 +200,7 @@ def reach_bound(prob: RecourseProblem, pruned: RecourseProblem, norm: str) -> fl
     tree = enc.tree
     if tree is None:
         return None
-    if tree.leaf_var.size * enc.n_link <= EXACT_LEAF_WORK:
-        dist = leaf_link_values(prob, norm)[2]
-    else:
-        dist = leaf_distance(prob, norm, pruned.ub[: prob.n])
+    dist = _leaf_costs(prob, norm, pruned.ub[: prob.n])
     alive = (pruned.ub[tree.leaf_var] > 0.5) & (dist < _UNREACHABLE)
     idx = np.flatnonzero(alive)
     if idx.size == 0:
