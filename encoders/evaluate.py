@@ -120,30 +120,23 @@ def _levels(enc: EncodedModel, S: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _NodeTable:
-    """Per node of the flat ensemble: the search column it reads and the test it makes.
-
-    A threshold node goes right iff ``[x > thr] (or x == thr and tie) XOR flip``; a
-    constant node iff ``const_right``; a levels node by ``table``. ``plain`` is False when
-    some node's literal has another form (then the general formula is used).
-
-    The walk reads the same tests folded into three arrays: node ``i`` goes to
-    ``child[2 i + (x > go_thr[i])]`` (a tie moved to the float below the threshold, a
-    flip to swapped children, a constant node to an infinite threshold); ``inner`` marks
-    the nodes that are not leaves and ``level`` the levels nodes (read by ``table``).
+    """Per node of the flat ensemble: the search column it reads and the test it makes,
+    folded for the walk. Node ``i`` goes to ``child[2 i + (x > go_thr[i])]``, with ``x``
+    the point's value in column ``col[i]``: a threshold node goes right iff ``x > thr``
+    (or ``x == thr`` where a tie counts as above: the threshold is moved to the float
+    below it), a decreasing literal swaps the children, and a constant node has an
+    infinite threshold. ``inner`` marks the nodes that are not leaves, ``level`` the
+    levels nodes (read by the node's ``table``); ``plain`` is False when some node's
+    literal has another form (then the general formula is used).
     """
 
     col: np.ndarray
-    thr: np.ndarray
-    tie: np.ndarray
-    flip: np.ndarray
-    const_right: np.ndarray
-    has_const: bool
-    has_levels: bool
-    plain: bool
     go_thr: np.ndarray
     child: np.ndarray
     inner: np.ndarray
     level: np.ndarray
+    has_levels: bool
+    plain: bool
 
 
 def _node_table(enc: EncodedModel) -> _NodeTable:
@@ -176,10 +169,8 @@ def _node_table(enc: EncodedModel) -> _NodeTable:
     lo_child = np.where(inner, np.where(flip, nd["right"], nd["left"]), ids)
     hi_child = np.where(inner, np.where(flip, nd["left"], nd["right"]), ids)
     child = np.stack([lo_child, hi_child], axis=1).ravel().astype(np.int64)
-    table = _NodeTable(col, thr, tie, flip, const_right,
-                       bool(np.any(kind == 0)), bool(np.any(kind == 2)), plain,
-                       go_thr, child, inner, kind == 2)
-    for a in (col, thr, tie, flip, go_thr, child, inner, table.level):
+    table = _NodeTable(col, go_thr, child, inner, kind == 2, bool(np.any(kind == 2)), plain)
+    for a in (col, go_thr, child, inner, table.level):
         a.setflags(write=False)
     enc._memo["node_table"] = table
     return table
