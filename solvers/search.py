@@ -75,9 +75,9 @@ def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
     options; the result's ``backend`` says which one ran (``None``: the bounds decided).
     ``deadline`` is a :class:`~recourse.solvers.deadline.Deadline` (or, as before, an
     absolute ``time.perf_counter()`` time). With ``round_deadline``, a large reduced tree
-    problem first gets a cheaper incumbent from its LP relaxation
+    problem first gets a cheaper incumbent from the margin ascent or its LP relaxation
     (``recourse.solvers.incumbent.round_lp``, until that deadline) and is pruned again
-    below it: the LP works on the problem this search reduced anyway.
+    below it: both work on the problem this search reduced anyway.
 
     Returns
     -------
