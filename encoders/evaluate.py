@@ -10,7 +10,7 @@ threshold indicator its threshold), so no pass loops over the features in Python
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -127,7 +127,10 @@ class _NodeTable:
     below it), a decreasing literal swaps the children, and a constant node has an
     infinite threshold. ``inner`` marks the nodes that are not leaves, ``level`` the
     levels nodes (read by the node's ``table``); ``plain`` is False when some node's
-    literal has another form (then the general formula is used).
+    literal has another form (then the general formula is used). A leaf's children are
+    itself and its threshold infinite, so a step leaves a point at a leaf in place:
+    the walk steps every pair together for ``full_steps`` (the median depth of a leaf)
+    before it follows only the pairs still at inner nodes.
     """
 
     col: np.ndarray
@@ -137,6 +140,7 @@ class _NodeTable:
     level: np.ndarray
     has_levels: bool
     plain: bool
+    full_steps: int
 
 
 def _node_table(enc: EncodedModel) -> _NodeTable:
@@ -169,11 +173,25 @@ def _node_table(enc: EncodedModel) -> _NodeTable:
     lo_child = np.where(inner, np.where(flip, nd["right"], nd["left"]), ids)
     hi_child = np.where(inner, np.where(flip, nd["left"], nd["right"]), ids)
     child = np.stack([lo_child, hi_child], axis=1).ravel().astype(np.int64)
-    table = _NodeTable(col, go_thr, child, inner, kind == 2, bool(np.any(kind == 2)), plain)
+    table = _NodeTable(col, go_thr, child, inner, kind == 2, bool(np.any(kind == 2)), plain,
+                       _median_leaf_depth(nd))
     for a in (col, go_thr, child, inner, table.level):
         a.setflags(write=False)
     enc._memo["node_table"] = table
     return table
+
+
+def _median_leaf_depth(nd: Any) -> int:
+    """The median depth of the ensemble's leaves (a root that is a leaf: depth 0)."""
+    left, right = nd["left"], nd["right"]
+    depth = np.zeros(left.size, dtype=np.int64)
+    level, d = np.asarray(nd["roots"], dtype=np.int64), 0
+    while level.size:
+        depth[level] = d
+        inner = level[left[level] >= 0]
+        level, d = np.concatenate([left[inner], right[inner]]), d + 1
+    leaves = depth[left < 0]
+    return int(np.median(leaves)) if leaves.size else 0
 
 
 def _is_level(enc: EncodedModel, v: np.ndarray) -> np.ndarray:
@@ -201,21 +219,28 @@ def tree_leaves_at(enc: EncodedModel, S: np.ndarray, rows: np.ndarray,
     flat = np.ascontiguousarray(S).ravel()
     at = rows * S.shape[1]  # each pair's row in the flat points
     node = nd["roots"][np.asarray(trees, dtype=np.int64)].copy()
+    for _ in range(nt.full_steps):  # most pairs are at inner nodes: step them all
+        node = _step(nt, nd, flat, at, levels, rows, node)
     active = np.flatnonzero(nt.inner[node])
     for _ in range(256):
         if active.size == 0:
             break
-        nod = node[active]
-        go = flat[at[active] + nt.col[nod]] > nt.go_thr[nod]
-        if levels is not None:
-            k = np.flatnonzero(nt.level[nod])
-            if k.size:
-                nk = nod[k]
-                go[k] = nd["table"][nk, levels[rows[active[k]], nd["group"][nk]]]
-        nxt = nt.child[2 * nod + go]
+        nxt = _step(nt, nd, flat, at[active], levels, rows[active], node[active])
         node[active] = nxt
         active = active[nt.inner[nxt]]
     return nd["leaf"][node]
+
+
+def _step(nt: _NodeTable, nd: Any, flat: np.ndarray, at: np.ndarray,
+          levels: np.ndarray | None, rows: np.ndarray, nod: np.ndarray) -> np.ndarray:
+    """One step of the walk: the next node of each pair at node ``nod`` (a leaf stays)."""
+    go = flat[at + nt.col[nod]] > nt.go_thr[nod]
+    if levels is not None:
+        k = np.flatnonzero(nt.level[nod])
+        if k.size:
+            nk = nod[k]
+            go[k] = nd["table"][nk, levels[rows[k], nd["group"][nk]]]
+    return nt.child[2 * nod + go]
 
 
 def _tree_leaves_general(enc: EncodedModel, S: np.ndarray, rows: np.ndarray,

@@ -126,3 +126,31 @@ def test_walk_at_every_threshold_equals_the_literal_formula(seed):
     T = enc.tree.n_trees
     rows, trees = np.repeat(np.arange(len(P)), T), np.tile(np.arange(T), len(P))
     assert np.array_equal(tree_leaves(enc, P).ravel(), _tree_leaves_general(enc, P, rows, trees))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_walk_over_leaves_of_every_depth_equals_the_literal_formula(seed):
+    """Trees grown without a depth limit put leaves at very different depths: the walk
+    steps every pair together up to the median leaf depth and then only those still inside
+    a tree. Both phases (and the categorical levels inside each) against the literal
+    formula node by node, and the scores against the model's own predict_proba."""
+    from recourse import FeatureSchema
+    from recourse.encoders.evaluate import _node_table, _tree_leaves_general, tree_leaves
+    from synthdata import credit_frame, tree_pipeline
+
+    X, y, _ = credit_frame(seed, n=500)
+    model = tree_pipeline(RandomForestClassifier(12, min_samples_leaf=2, random_state=seed),
+                          scaler="passthrough").fit(X, y)
+    schema = FeatureSchema.from_frame(X)
+    space, S = _search_matrix(schema, X)
+    enc = encoders.encode(model, space)
+    nd = enc.tree.nodes
+    depths = [est.tree_.compute_node_depths()[est.tree_.children_left < 0]
+              for est in model[-1].estimators_]
+    steps = _node_table(enc).full_steps
+    assert min(d.min() for d in depths) < steps < max(d.max() for d in depths)
+    assert nd["kind"].max() == 2  # a levels node (housing) is walked
+    T = enc.tree.n_trees
+    rows, trees = np.repeat(np.arange(len(S)), T), np.tile(np.arange(T), len(S))
+    assert np.array_equal(tree_leaves(enc, S).ravel(), _tree_leaves_general(enc, S, rows, trees))
+    np.testing.assert_allclose(enc.scores(S) / T, model.predict_proba(X), atol=1e-12)
