@@ -61,6 +61,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
+from recourse.solvers.cpsat_model import OutOfTime, build_model
 from recourse.solvers.cpsat_scaling import (
     OBJ_BITS,
     ROW_BITS,
@@ -368,36 +369,10 @@ def _solve_prepared(p: MilpArrays, prep: _Integer, t0: float, deadline: float, *
     }
     conservative = np.zeros(rows.A.shape[0], dtype=bool)
 
-    def build() -> tuple[Any, list[Any]]:
-        model = cp_model.CpModel()
-        x = [model.new_int_var(int(lo), int(hi), "") for lo, hi in zip(prep.lb, prep.ub)]
-        for r in range(rows.A.shape[0]):
-            if r % _BUILD_CHECK == 0 and time.perf_counter() >= deadline:
-                raise _OutOfTime  # building a large model is part of the time limit
-            s, e = rows.A.indptr[r], rows.A.indptr[r + 1]
-            lo_r = rows.clo[r] if conservative[r] else rows.lo[r]
-            hi_r = rows.chi[r] if conservative[r] else rows.hi[r]
-            if lo_r is None and hi_r is None:
-                continue
-            expr = cp_model.LinearExpr.weighted_sum(
-                [x[i] for i in rows.A.indices[s:e]], rows.A.data[s:e].tolist())
-            if lo_r is not None and hi_r is not None:
-                model.add_linear_constraint(expr, lo_r, hi_r)
-            elif lo_r is not None:
-                model.add(expr >= lo_r)
-            else:
-                model.add(expr <= hi_r)
-        nz = np.flatnonzero(c_int)
-        model.minimize(cp_model.LinearExpr.weighted_sum([x[i] for i in nz], c_int[nz].tolist()))
-        if hint is not None:
-            for i, col in enumerate(prep.cols):
-                model.add_hint(x[i], int(np.clip(np.rint(hint[col]), prep.lb[i], prep.ub[i])))
-        return model, x
-
     def run() -> tuple[str, np.ndarray | None, float | None]:
         try:
-            model, x = build()
-        except _OutOfTime:
+            model, x = build_model(prep, rows, conservative, c_int, hint, deadline)
+        except OutOfTime:
             return "UNKNOWN", None, None
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = int(num_workers)
@@ -471,13 +446,6 @@ def _solve_stoppable(solver: Any, model: Any, stop: threading.Event | None) -> A
 #: Below this many seconds CP-SAT is not started (building its model alone takes longer).
 MIN_TIME = 0.02
 
-
-class _OutOfTime(Exception):
-    """The deadline passed while the CP-SAT model was being built."""
-
-
-#: Rows added to a CP-SAT model between two looks at the clock.
-_BUILD_CHECK = 256
 
 #: Seconds between checks of a ``stop`` event while CP-SAT runs.
 _POLL = 0.005
