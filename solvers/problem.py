@@ -15,7 +15,7 @@ Costs in each link (``u`` = unit cost, ``w`` = L0 weight of the feature):
 * Group link (levels ``o_l``, exactly one): ``sum_l cost_l o_l``; forbidden levels fixed
   at 0; L0 is ``w (1 - o_current)``.
 * Value link: ``x`` bounded by the reachable range, ``t >= +-(x - x0)``; L0 by
-  ``-(x0 - lo) d <= x - x0 <= (hi - x0) d`` (needs finite bounds).
+  ``-(x0 - lo) d <= x - x0 <= (hi - x0) d`` (needs finite bounds). ``decode`` clips ``x``.
 
 Change indicators
 -----------------
@@ -257,8 +257,7 @@ def build_problem(enc: EncodedModel, spec: ActionSpec, x0: np.ndarray, target: i
         crossing=ext(cross, np.zeros(len(extra_lb))),
         crossing_l0=ext(cross0, np.zeros(len(extra_lb))),
         stats={"n_vars": n, "n_rows": int(A.shape[0]), "n_int": int(ext(integer, extra_int).sum())},
-        changed=C, changed0=chg0, has_indicator=has_ind,
-        margin=margin, tie_margin=tie_margin,
+        changed=C, changed0=chg0, has_indicator=has_ind, margin=margin, tie_margin=tie_margin,
     )
 
 
@@ -392,8 +391,9 @@ def decode(prob: RecourseProblem, values: np.ndarray, *, deep: bool = False) -> 
     """The counterfactual search vector for solver values ``values``.
 
     A value-linked feature whose change indicator is 0 keeps the applicant's value (the
-    solver may leave it a feasibility tolerance away). Each numeric feature is placed at
-    the point of its chosen interval closest to the applicant (strictly inside for
+    solver may leave it a tolerance away; a moved one is clipped to its bounds, which the
+    solver may also overstep by a tolerance). Each numeric feature is placed at the
+    point of its chosen interval closest to the applicant (strictly inside for
     continuous features, an integer for integer ones); with ``deep`` it is placed at the
     middle of the interval instead (used when the nearest point fails verification
     through float32 rounding).
@@ -410,7 +410,7 @@ def decode(prob: RecourseProblem, values: np.ndarray, *, deep: bool = False) -> 
         elif isinstance(link, ValueLink):
             if _indicator_off(prob, j, values):
                 continue  # d_j = 0 means x_j = x0_j; drop the solver's tolerance-sized drift
-            x = float(values[link.var])
+            x = float(np.clip(values[link.var], prob.lb[link.var], prob.ub[link.var]))
             s_cf[s] = float(np.round(x)) if space.integer[j] else x
         elif isinstance(link, ThresholdLink):
             m = int(np.round(values[link.vars]).sum())
