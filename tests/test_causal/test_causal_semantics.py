@@ -47,8 +47,12 @@ def _integer_brute_force(model, x0, lo, hi, unit, coef, direction):
     return best
 
 
-@pytest.mark.parametrize("x0a, w, b0", [(2, [0.0, 1.0, 0.3], -9.2), (5, [0.2, 1.0, -0.5], -11.0),
-                                        (0, [-0.3, 0.8, 1.0], -12.5)])
+# Every score w.x + b0 on the integer grid is a multiple of 0.1 plus 0.05: no point lies
+# on the decision boundary, where the model's predict turns on the sign of a rounding error
+# (with b0 = -12.5, a = 7, b = 12, c = 5 scores 0 exactly, which scikit-learn 1.9 computes
+# as +1.8e-15 and calls approved, while the engine asks a tie to be won by its margin).
+@pytest.mark.parametrize("x0a, w, b0", [(2, [0.0, 1.0, 0.3], -9.25), (5, [0.2, 1.0, -0.5], -11.05),
+                                        (0, [-0.3, 0.8, 1.0], -12.45)])
 def test_integer_consequence_is_rounded(x0a, w, b0):
     coef = 1.15  # 1.15 k is never k' + 1/2: no ties in the rounding
     x0 = {"a": x0a, "b": 4, "c": 3}
