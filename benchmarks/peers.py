@@ -96,8 +96,8 @@ BACKEND_VARIANTS = ("highs", "auto", "cpsat", "race")
 #: ``--variants``: the engine (its default backend) with a module switch set for its queries only
 #: (bound propagation in the pruning measured no faster and was removed)
 SWITCH_VARIANTS: dict[str, tuple[str, str, Any]] = {
-    # no LP rounding for a better starting point (recourse.solvers.incumbent.round_lp)
-    "nolp": ("recourse.solvers.incumbent", "LP_ROUNDING_MIN_VARS", 1 << 62),
+    # no margin ascent for a better starting point (recourse.solvers.incumbent.ascent_start)
+    "noascent": ("recourse.solvers.incumbent", "ASCENT_MIN_VARS", 1 << 62),
 }
 TARGET = "good"
 

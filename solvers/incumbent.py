@@ -17,7 +17,6 @@ from recourse.encoders.block import GroupLink, ThresholdLink
 from recourse.encoders.evaluate import link_table
 from recourse.solvers.deadline import Deadline
 from recourse.solvers.forward import Base, CostTable, ForestPass
-from recourse.solvers.highs import solve_highs
 from recourse.solvers.leaves import iter_leaf_points
 from recourse.solvers.local import (
     ASCENT_SHARE,
@@ -27,21 +26,14 @@ from recourse.solvers.local import (
     ascend,
     improve,
 )
-from recourse.solvers.problem import RecourseProblem, decode, violates_exclusions
+from recourse.solvers.problem import RecourseProblem, violates_exclusions
 from recourse.solvers.prune import prune
 from recourse.solvers.reduce import reduce_model
 
-__all__ = ["find_incumbent", "lp_rounding", "round_lp", "single_moves", "project",
+__all__ = ["find_incumbent", "large_start", "ascent_start", "single_moves", "project",
            "point_cost_matrix"]
 
-#: The LP-rounding heuristic runs only on reduced tree problems at least this large
-#: (smaller ones are solved faster than the LP pays for itself), and below
-#: :data:`ASCENT_MIN_VARS` (larger ones get the margin ascent instead, see :func:`round_lp`).
-LP_ROUNDING_MIN_VARS = 1000
-#: Most seconds the LP relaxation of :func:`lp_rounding` may take (less when the query's
-#: deadline is nearer).
-LP_ROUNDING_TIME = 5.0
-#: The margin ascent (:func:`round_lp`) runs on reduced tree problems at least this large:
+#: The margin ascent (:func:`ascent_start`) runs on reduced tree problems at least this large:
 #: it costs up to ``ASCENT_TIME``, worth it where the solver takes seconds. On credit_data's
 #: RF 300x8 every query left with more took 5 s or more; those with fewer took at most
 #: 1.8 s, and the ascent made them up to 60 % slower without a cheaper start.
@@ -187,13 +179,12 @@ def _full(prob: RecourseProblem, s: np.ndarray) -> np.ndarray:
     return full
 
 
-def lp_rounding(prob: RecourseProblem, norm: str,
-                incumbent: np.ndarray | None,
+def large_start(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
                 deadline: Deadline | None = None) -> np.ndarray | None:
-    """A cheaper incumbent, if the LP relaxation points to one (:func:`round_lp` on the
+    """A cheaper incumbent, if the margin ascent finds one (:func:`ascent_start` on the
     problem pruned and reduced below ``incumbent``'s cost)."""
     enc = prob.enc
-    if enc.tree is None or prob.n < LP_ROUNDING_MIN_VARS:  # reduced <= pruned <= prob.n
+    if enc.tree is None or prob.n < ASCENT_MIN_VARS:  # reduced <= pruned <= prob.n
         return incumbent
     c, c0 = prob.objective(norm)
     upper = float(c @ incumbent + c0) if incumbent is not None else np.inf
@@ -203,66 +194,34 @@ def lp_rounding(prob: RecourseProblem, norm: str,
     cp, _ = pruned.objective(norm)
     red = reduce_model(cp, c0, pruned.lb, pruned.ub, pruned.integer, pruned.A,
                        pruned.row_lo, pruned.row_hi)
-    return round_lp(prob, red, norm, incumbent, deadline)
+    return ascent_start(prob, red, norm, incumbent, deadline)
 
 
-def round_lp(prob: RecourseProblem, red: Any, norm: str, incumbent: np.ndarray | None,
-             deadline: Deadline | None = None) -> np.ndarray | None:
-    """A cheaper incumbent, if the margin ascent or the LP relaxation of ``red`` (``prob``
-    pruned and reduced by ``recourse.solvers.reduce.reduce_model``) points to one.
+def ascent_start(prob: RecourseProblem, red: Any, norm: str, incumbent: np.ndarray | None,
+                 deadline: Deadline | None = None) -> np.ndarray | None:
+    """A cheaper incumbent, if the margin ascent points to one, for a reduced tree problem
+    ``red`` (``prob`` pruned and reduced by ``recourse.solvers.reduce.reduce_model``) of at
+    least :data:`ASCENT_MIN_VARS` variables; else ``incumbent`` as it is.
 
-    Reduced tree problems of at least :data:`ASCENT_MIN_VARS` variables get the margin
-    ascent (``recourse.solvers.local.ascend``, then the local search; at most
-    :data:`~recourse.solvers.local.ASCENT_TIME`), which finds answers that move many
-    features a little. Those of :data:`LP_ROUNDING_MIN_VARS` up to that size get the LP
-    relaxation instead: every threshold indicator is rounded at a few levels (a feature
-    moves where the LP moved it at least that much) and the cheapest rounding the
-    encoding approves is kept. The LP gets at most :data:`LP_ROUNDING_TIME` seconds, and
-    never more than what is left of ``deadline``; with an expired deadline the incumbent
-    is returned as it is.
+    The ascent (``recourse.solvers.local.ascend``, then the local search; at most
+    :data:`~recourse.solvers.local.ASCENT_TIME`) finds answers that move many features a
+    little. With an expired deadline the incumbent is returned as it is.
 
-    Why not both: after the ascent, the LP's rounding was cheaper on none of 37 such
-    queries (credit_data, 30 s: the first 50 denied applicants of RF 300x8, 10 each of
-    RF 1000x10 and LightGBM 1000x63), while the LP took up to 5.5 s, which the solver
-    then lacked for its proof. Below the ascent's size it gave the cheaper start on 2 of
-    42 queries (those and 30 of RF 100x6), in 0.3 s at most.
+    Smaller problems go straight to the solver. They used to get the LP relaxation's
+    rounding (every threshold indicator rounded at a few levels), which found a cheaper
+    start on none of 27 credit_data queries of 1,000-3,000 reduced variables (15 of the
+    first 30 of RF 100x6, 10 of 20 of RF 300x8, 2 of 6 of RF 1000x10) and cost 0.04-0.6 s
+    each, up to a quarter of the query; after the ascent it was cheaper on none of 37
+    larger ones.
     """
-    enc = prob.enc
-    if (enc.tree is None or red.infeasible or red.A.shape[0] == 0
-            or red.keep.size < LP_ROUNDING_MIN_VARS):
+    if (prob.enc.tree is None or red.infeasible or red.A.shape[0] == 0
+            or red.keep.size < ASCENT_MIN_VARS):
         return incumbent
     if deadline is not None and deadline.expired():
         return incumbent
     c, c0 = prob.objective(norm)
     upper = float(c @ incumbent + c0) if incumbent is not None else np.inf
-    best, best_cost = incumbent, upper
-    if red.keep.size >= ASCENT_MIN_VARS:
-        return _ascent(prob, norm, deadline, incumbent, upper)[0]
-    lp = solve_highs(red.c, red.c0, red.lb, red.ub, np.zeros_like(red.integer), red.A,
-                     red.row_lo, red.row_hi, time_limit=LP_ROUNDING_TIME, deadline=deadline)
-    if lp.values is None:
-        return best
-    v = red.expand(lp.values)[: prob.n]
-    for level in (0.5, 0.3, 0.1, 0.01):
-        w = v.copy()
-        for link in enc.links:
-            if isinstance(link, ThresholdLink):
-                w[link.vars] = v[link.vars] > level
-            elif isinstance(link, GroupLink):
-                w[link.vars] = 0.0
-                w[link.vars[int(np.argmax(v[link.vars]))]] = 1.0
-        s = decode(prob, w)
-        if not ForestPass(enc).approves(None, s[None, :], prob.target, prob.margin,
-                                        prob.tie_margin)[0]:
-            continue
-        if violates_exclusions(prob, s)[0]:
-            continue
-        full = np.zeros(prob.n)
-        full[: enc.n_vars] = enc.block_values(s[None, :])[0]
-        cost = float(c @ full + c0)
-        if cost < best_cost - 1e-12:
-            best, best_cost = full, cost
-    return best
+    return _ascent(prob, norm, deadline, incumbent, upper)[0]
 
 
 def _ascent(prob: RecourseProblem, norm: str, deadline: Deadline | None,

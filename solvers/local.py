@@ -41,7 +41,7 @@ MAX_PAIRS = 1024
 
 
 #: Most seconds one margin ascent (:func:`ascend`) and the local search after it may take
-#: together (``recourse.solvers.incumbent.round_lp``): a 1,000-tree forest needs 0.4-0.9 s
+#: together (``recourse.solvers.incumbent.ascent_start``): a 1,000-tree forest needs 0.4-0.9 s
 #: for the ascent alone (credit_data RF 1000x10).
 ASCENT_TIME = 2.0
 #: Largest share of the time left to the caller's deadline that they may take.

@@ -35,7 +35,7 @@ import scipy.sparse as sp
 
 from recourse.solvers.backends import MilpArrays, check, route, solve
 from recourse.solvers.deadline import Deadline
-from recourse.solvers.incumbent import round_lp
+from recourse.solvers.incumbent import ascent_start
 from recourse.solvers.problem import RecourseProblem
 from recourse.solvers.prune import prune, reach_bound
 from recourse.solvers.reduce import Reduced, reduce_model
@@ -61,7 +61,7 @@ def _as_deadline(deadline: float | Deadline) -> Deadline:
 def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
                  deadline: float | Deadline, backend: str = "highs",
                  options: Mapping[str, Any] | None = None,
-                 round_deadline: Deadline | None = None) -> dict[str, Any]:
+                 ascent_deadline: Deadline | None = None) -> dict[str, Any]:
     """Minimise one objective, searching only for answers cheaper than the incumbent.
 
     Fixes each move that costs at least the incumbent on its own, drops the leaves that
@@ -74,9 +74,9 @@ def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
     ``backend`` names a ``recourse.solvers.backends`` backend (or ``"auto"``) and ``options`` its
     options; the result's ``backend`` says which one ran (``None``: the bounds decided).
     ``deadline`` is a :class:`~recourse.solvers.deadline.Deadline` (or, as before, an
-    absolute ``time.perf_counter()`` time). With ``round_deadline``, a large reduced tree
-    problem first gets a cheaper incumbent from the margin ascent or its LP relaxation
-    (``recourse.solvers.incumbent.round_lp``, until that deadline) and is pruned again
+    absolute ``time.perf_counter()`` time). With ``ascent_deadline``, a large reduced tree
+    problem first gets a cheaper incumbent from the margin ascent
+    (``recourse.solvers.incumbent.ascent_start``, until that deadline) and is pruned again
     below it: both work on the problem this search reduced anyway.
 
     Returns
@@ -110,8 +110,8 @@ def solve_phase(prob: RecourseProblem, norm: str, incumbent: np.ndarray | None,
         return res
 
     pruned, red = _below(prob, norm, upper)
-    if round_deadline is not None and red is not None and not red.infeasible:
-        better = round_lp(prob, red, norm, incumbent, round_deadline)
+    if ascent_deadline is not None and red is not None and not red.infeasible:
+        better = ascent_start(prob, red, norm, incumbent, ascent_deadline)
         if better is not None and better is not incumbent and satisfies(prob, better):
             incumbent, upper = better, float(c @ better + c0)
             res["incumbent"] = True

@@ -18,7 +18,7 @@ import numpy as np
 
 from recourse.engine.query import SolveContext
 from recourse.solvers.causal import add_causal, causal_incumbent
-from recourse.solvers.incumbent import find_incumbent, lp_rounding
+from recourse.solvers.incumbent import find_incumbent, large_start
 from recourse.solvers.problem import RecourseProblem, build_problem, decode, point_costs
 from recourse.solvers.tighten import complete, relu_incumbent, tighten_relu
 from recourse.solvers.values import add_values, fill_values, value_spec
@@ -91,7 +91,7 @@ def build(ctx: SolveContext) -> tuple[RecourseProblem, np.ndarray | None]:
             prob, inc = o.start(ctx, prob, ctx.view, inc)
     elif heuristics:
         inc = find_incumbent(prob, q.norm, ref, deadline=hd)
-        ctx.info["round_lp"] = hd  # the first phase rounds its LP (solve_phase)
+        ctx.info["ascent"] = hd  # the first phase may run the margin ascent (solve_phase)
     elif (ctx.use_incumbent and not q.excluded and ctx.causal_vars is not None
           and P.encoding.network is None and q.goal is None):
         # the heuristics know no equations: start from an independent-feature point
@@ -99,7 +99,7 @@ def build(ctx: SolveContext) -> tuple[RecourseProblem, np.ndarray | None]:
         # consequences could complete
         plain = build_problem(P.encoding, P.spec, q.x0, q.t_idx, norm=q.norm,
                               margin=margin, tie_margin=ctx.ties)
-        start = lp_rounding(plain, phase_norm,
+        start = large_start(plain, phase_norm,
                             find_incumbent(plain, q.norm, ref, deadline=hd), deadline=hd)
         inc = causal_incumbent(prob, P.cspec, ctx.causal_vars, plain, start, phase_norm)
     return prob, inc

@@ -67,21 +67,21 @@ VERIFY_RESERVE = 0.1
 
 
 def _phase(prob: RecourseProblem, norm: str, inc: np.ndarray | None,
-           ctx: SolveContext, round_lp: bool = False) -> Phase:
+           ctx: SolveContext, ascent: bool = False) -> Phase:
     P, d = ctx.prepared, ctx.query.deadline
     reserve = max(min(0.25, VERIFY_RESERVE * d.limit), 2.0 * P.timing.get("verify", 0.0))
     # a HiGHS call may overrun its own limit by the watchdog's grace before it returns
     solver_deadline = d.before(reserve + WATCHDOG_GRACE)
     return Phase.of(solve_phase(prob, norm, inc, solver_deadline, P.backend,
                                 P.backend_options,
-                                round_deadline=ctx.info.get("round_lp") if round_lp else None))
+                                ascent_deadline=ctx.info.get("ascent") if ascent else None))
 
 
 def solve(ctx: SolveContext) -> Phase:
     """Build and solve one attempt of a query (see module docstring)."""
     q = ctx.query
     prob, inc = build(ctx)
-    first = _phase(prob, "l1" if q.norm == "l1" else "l0", inc, ctx, round_lp=True)
+    first = _phase(prob, "l1" if q.norm == "l1" else "l0", inc, ctx, ascent=True)
     if q.norm != "l0_l1" or first.values is None:
         return first
     k_star = float(prob.l0 @ first.values + prob.l0_0)
