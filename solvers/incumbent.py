@@ -211,8 +211,8 @@ def ascent_start(prob: RecourseProblem, red: Any, norm: str, incumbent: np.ndarr
     rounding (every threshold indicator rounded at a few levels), which found a cheaper
     start on none of 27 credit_data queries of 1,000-3,000 reduced variables (15 of the
     first 30 of RF 100x6, 10 of 20 of RF 300x8, 2 of 6 of RF 1000x10) and cost 0.04-0.6 s
-    each, up to a quarter of the query; after the ascent it was cheaper on none of 37
-    larger ones.
+    each, up to a quarter of the query (an earlier sample had 2 cheaper starts in 42);
+    after the ascent it was cheaper on none of 37 larger ones.
     """
     if (prob.enc.tree is None or red.infeasible or red.A.shape[0] == 0
             or red.keep.size < ASCENT_MIN_VARS):
