@@ -98,6 +98,12 @@ BACKEND_VARIANTS = ("highs", "auto", "cpsat", "race")
 SWITCH_VARIANTS: dict[str, tuple[str, str, Any]] = {
     # no margin ascent for a better starting point (recourse.solvers.incumbent.ascent_start)
     "noascent": ("recourse.solvers.incumbent", "ASCENT_MIN_VARS", 1 << 62),
+    # one round of CP-SAT's presolve instead of three (recourse.solvers.cpsat.DEFAULT_PARAMS).
+    # Measured, not the default: credit_data RF 300x8, n 50, 60 s: median 4.5 s against
+    # 6.7 s and 43/50 proven for both, but 6 of the 7 unproven answers cost more
+    "presolve1": ("recourse.solvers.cpsat", "DEFAULT_PARAMS",
+                  {"presolve_inclusion_work_limit": 0, "linearization_level": 2,
+                   "max_presolve_iterations": 1}),
 }
 TARGET = "good"
 
